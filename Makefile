@@ -1,0 +1,71 @@
+# vmon build. `make` builds build/vmon; `make check` runs every test;
+# `make SANITIZE=1 check` does the same under ASan/UBSan (in build/san).
+CC ?= cc
+RISCV_CC ?= riscv64-unknown-elf-gcc
+SANITIZE ?= 0
+WERROR ?= 1
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+SANFLAGS :=
+endif
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter \
+	-Wshadow -Wstrict-prototypes -Wno-missing-field-initializers -Isrc -pthread $(SANFLAGS)
+ifeq ($(WERROR),1)
+CFLAGS_BASE += -Werror
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+LIBS := -lfdt -lm
+
+SRCS := $(sort $(wildcard src/*/*.c))
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libvmon.a
+VMON := $(BUILD)/vmon
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+all: $(VMON)
+
+$(BUILD)/src/cpu/fpu.o: ALL_CFLAGS += -frounding-math -mfma
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(VMON): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/src/main.o: src/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -frounding-math -o $@ $< $(LIB) $(LDFLAGS_ALL) $(LIBS)
+
+-include tests/isa/isa.mk
+-include bench/bench.mk
+
+unit: $(UNIT_BINS)
+
+check: $(VMON) $(UNIT_BINS) $(ISA_ELFS)
+	@VMON=$(VMON) BUILD=$(BUILD) tests/run_all.sh
+
+format:
+	clang-format -i $(SRCS) src/main.c src/*/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build
+
+.PHONY: all check unit clean format
+-include $(OBJS:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,29 @@
+/* Builds the virt machine: memory map and device creation. */
+#include "board/virt.h"
+#include "hw/rtc.h"
+#include "hw/syscon.h"
+#include "hw/uart.h"
+#include "irq/clint.h"
+#include "irq/plic.h"
+#include "vmm/vm.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+int virt_board_create(struct vm *vm, char *err, size_t errlen)
+{
+    vm->rom = calloc(1, VIRT_MROM_SIZE);
+    if (!vm->rom || bus_add_mem(&vm->bus, VIRT_MROM_BASE, VIRT_MROM_SIZE, vm->rom, 1) < 0) {
+        snprintf(err, errlen, "cannot create the boot ROM");
+        return -1;
+    }
+    struct plic *plic = plic_create(vm, VIRT_PLIC_BASE);
+    vm->plic = plic;
+    if (!plic || syscon_create(vm, VIRT_TEST_BASE) < 0 ||
+        rtc_create(vm, VIRT_RTC_BASE, plic_line(plic, VIRT_RTC_IRQ)) < 0 ||
+        !clint_create(vm, VIRT_CLINT_BASE) ||
+        !uart_create(vm, VIRT_UART_BASE, plic_line(plic, VIRT_UART_IRQ))) {
+        snprintf(err, errlen, "cannot create the virt board devices");
+        return -1;
+    }
+    return 0;
+}

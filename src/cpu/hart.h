@@ -1,0 +1,196 @@
+/* One RISC-V hart (virtual CPU): architectural state, CSRs, TLB and the
+ * decoded-block cache used by the interpreter. Privileged spec 1.12. */
+#ifndef VMON_HART_H
+#define VMON_HART_H
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cpu/decode.h"
+
+struct vm;
+
+enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
+
+/* Exception causes (privileged spec table 3.6). */
+enum {
+    EXC_INSN_MISALIGNED = 0,
+    EXC_INSN_ACCESS = 1,
+    EXC_ILLEGAL = 2,
+    EXC_BREAKPOINT = 3,
+    EXC_LOAD_MISALIGNED = 4,
+    EXC_LOAD_ACCESS = 5,
+    EXC_STORE_MISALIGNED = 6,
+    EXC_STORE_ACCESS = 7,
+    EXC_ECALL_U = 8,
+    EXC_ECALL_S = 9,
+    EXC_ECALL_M = 11,
+    EXC_INSN_PAGE = 12,
+    EXC_LOAD_PAGE = 13,
+    EXC_STORE_PAGE = 15,
+};
+
+/* Interrupt numbers / mip bits. */
+enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI = 11 };
+#define MIP_SSIP (1ull << IRQ_SSI)
+#define MIP_MSIP (1ull << IRQ_MSI)
+#define MIP_STIP (1ull << IRQ_STI)
+#define MIP_MTIP (1ull << IRQ_MTI)
+#define MIP_SEIP (1ull << IRQ_SEI)
+#define MIP_MEIP (1ull << IRQ_MEI)
+#define MIP_S_MASK (MIP_SSIP | MIP_STIP | MIP_SEIP)
+#define MIP_ALL (MIP_S_MASK | MIP_MSIP | MIP_MTIP | MIP_MEIP)
+
+/* mstatus bits (privileged spec 3.1.6). */
+#define MSTATUS_SIE (1ull << 1)
+#define MSTATUS_MIE (1ull << 3)
+#define MSTATUS_SPIE (1ull << 5)
+#define MSTATUS_UBE (1ull << 6)
+#define MSTATUS_MPIE (1ull << 7)
+#define MSTATUS_SPP (1ull << 8)
+#define MSTATUS_VS (3ull << 9)
+#define MSTATUS_MPP_SHIFT 11
+#define MSTATUS_MPP (3ull << 11)
+#define MSTATUS_FS_SHIFT 13
+#define MSTATUS_FS (3ull << 13)
+#define MSTATUS_XS (3ull << 15)
+#define MSTATUS_MPRV (1ull << 17)
+#define MSTATUS_SUM (1ull << 18)
+#define MSTATUS_MXR (1ull << 19)
+#define MSTATUS_TVM (1ull << 20)
+#define MSTATUS_TW (1ull << 21)
+#define MSTATUS_TSR (1ull << 22)
+#define MSTATUS_UXL (3ull << 32)
+#define MSTATUS_SXL (3ull << 34)
+#define MSTATUS_SD (1ull << 63)
+
+/* Atomic event flags: other threads ask a hart to look up from its loop. */
+#define HART_EV_IRQ 0x1u     /* an asynchronous interrupt source changed */
+#define HART_EV_STOP 0x2u    /* leave hart_run (VM exiting, pausing) */
+#define HART_EV_TLB 0x4u     /* flush TLB (remote sfence.vma) */
+#define HART_EV_FENCEI 0x8u  /* flush the decoded-block cache (remote fence.i) */
+
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+enum { TLB_R = 0, TLB_W = 1, TLB_X = 2 };
+
+/* A TLB entry maps one guest-virtual 4 KiB page to host memory (RAM only).
+ * tag is the page address; a tag with low bits set never matches, so a
+ * misaligned access misses and takes the slow path. */
+struct tlb_entry {
+    uint64_t tag;
+    uintptr_t addend; /* host address = guest virtual address + addend */
+    uint64_t paddr;   /* guest physical page */
+};
+
+#define PMP_COUNT 16
+
+/* Decoded block: up to BLOCK_MAX instructions from one guest page, then an
+ * OP_END sentinel. Cached by guest physical address of its first byte. */
+#define BLOCK_MAX 64
+struct block {
+    uint64_t paddr;
+    uint32_t n;     /* instructions, sentinel excluded */
+    uint32_t bytes; /* guest bytes covered */
+    struct insn insn[];
+};
+
+#define BCACHE_BITS 14
+struct bcache {
+    struct block *slot[1u << BCACHE_BITS];
+    uint8_t *arena;
+    size_t arena_size, arena_used;
+    uint64_t flushes;
+};
+
+struct hart_stats {
+    uint64_t traps, interrupts, tlb_flushes, blocks_built;
+};
+
+struct hart {
+    uint64_t x[33]; /* x[32] = REG_SINK: absorbs writes to x0 */
+    uint64_t f[32];
+    uint64_t pc;
+    unsigned priv;
+    unsigned id;
+    struct vm *vm;
+
+    /* CSRs */
+    uint64_t mstatus, misa, medeleg, mideleg, mie, mip;
+    uint64_t mtvec, mscratch, mepc, mcause, mtval, mcounteren, menvcfg;
+    uint64_t stvec, sscratch, sepc, scause, stval, scounteren, senvcfg, satp;
+    uint32_t fflags, frm;
+    uint8_t pmpcfg[PMP_COUNT];
+    uint64_t pmpaddr[PMP_COUNT];
+    uint64_t instret;      /* retired instructions (cycle reads the same) */
+    uint64_t instret_base; /* value written to minstret/mcycle minus instret */
+    int pmp_active;        /* any PMP entry with A != OFF */
+
+    /* Interrupt sources set by devices and other harts (MSIP, MEIP, SEIP line). */
+    _Atomic uint64_t mip_async;
+    _Atomic uint32_t events;
+    _Atomic uint64_t mtimecmp; /* CLINT compare register (guest ticks) */
+    uint64_t stimecmp;         /* SBI set_timer deadline (hypervisor SBI mode) */
+    int check;                 /* local: re-evaluate interrupts before the next block */
+    int wfi;                   /* waiting for an interrupt */
+    _Atomic int stopped;       /* HSM: not started / stopped */
+    _Atomic int hsm_state;     /* SBI HSM state (0 started, 1 stopped, 4 suspended) */
+    _Atomic int sleeping;      /* waiting in vm_hart_wait */
+
+    /* LR/SC reservation */
+    uint64_t resv_addr;
+    uint64_t resv_val;
+    int resv_valid;
+
+    /* Software TLB: [U, S, M][R, W, X] */
+    struct tlb_entry tlb[3][3][TLB_SIZE];
+
+    struct bcache bc;
+    int fpu_rm_cached; /* host rounding mode state for the FPU library */
+    struct hart_stats stats;
+};
+
+int hart_init(struct hart *h, struct vm *vm, unsigned id);
+void hart_destroy(struct hart *h);
+void hart_reset(struct hart *h, uint64_t pc);
+
+/* Run until an event asks the hart to stop or max instructions are done. */
+void hart_run(struct hart *h);
+
+/* Take an exception (interrupt = 0) or interrupt at the current h->pc. */
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt);
+/* Pending-and-enabled interrupt to take now, or -1. */
+int hart_pending_irq(struct hart *h);
+uint64_t hart_read_mip(struct hart *h);
+
+/* CSR access with privilege checks; return 0 or -1 for illegal instruction. */
+int csr_read(struct hart *h, unsigned csr, uint64_t *val);
+int csr_write(struct hart *h, unsigned csr, uint64_t val);
+
+/* Memory access from the hart's point of view (translation, PMP, MMIO).
+ * Return 0 or an exception cause + 1 (with *tval set). */
+int mmu_load_slow(struct hart *h, uint64_t va, unsigned size, uint64_t *val, uint64_t *tval);
+int mmu_store_slow(struct hart *h, uint64_t va, unsigned size, uint64_t val, uint64_t *tval);
+/* Translate for fetch; on success returns 0 and sets *pa and host pointer
+ * (NULL if not RAM). */
+int mmu_fetch(struct hart *h, uint64_t va, uint64_t *pa, uint8_t **host, uint64_t *tval);
+/* Translate a data address for an AMO/LR/SC: must be RAM, aligned. */
+int mmu_amo_ptr(struct hart *h, uint64_t va, unsigned size, uint8_t **host, uint64_t *tval);
+void mmu_flush_tlb(struct hart *h);
+int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned priv);
+
+void bcache_flush(struct bcache *bc);
+uint64_t hart_time(struct hart *h);
+
+/* Effective privilege for data accesses (MPRV). */
+static inline unsigned hart_data_priv(const struct hart *h)
+{
+    if (h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV))
+        return (unsigned)((h->mstatus >> MSTATUS_MPP_SHIFT) & 3);
+    return h->priv;
+}
+
+static inline unsigned tlb_mode(unsigned priv)
+{
+    return priv == PRV_M ? 2 : priv;
+}
+#endif

@@ -1,0 +1,854 @@
+/* The interpreter: decoded blocks, threaded dispatch (computed goto), TLB
+ * fast paths for loads and stores. Blocks are cached by guest physical
+ * address; FENCE.I (local or remote) flushes the cache, as the ISA requires
+ * software to do before executing modified code. */
+#include "cpu/hart.h"
+#include "cpu/fpu.h"
+#include "vmm/vm.h"
+#include "vmm/sbi.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define BCACHE_ARENA (16u << 20)
+#define POLL_BLOCKS 2048
+
+int hart_init(struct hart *h, struct vm *vm, unsigned id)
+{
+    memset(h, 0, sizeof(*h));
+    h->vm = vm;
+    h->id = id;
+    h->bc.arena_size = BCACHE_ARENA;
+    h->bc.arena = malloc(BCACHE_ARENA);
+    if (!h->bc.arena) return -1;
+    hart_reset(h, VM_RAM_BASE);
+    return 0;
+}
+
+void hart_destroy(struct hart *h)
+{
+    free(h->bc.arena);
+    h->bc.arena = NULL;
+}
+
+void bcache_flush(struct bcache *bc)
+{
+    memset(bc->slot, 0, sizeof(bc->slot));
+    bc->arena_used = 0;
+    bc->flushes++;
+}
+
+void hart_reset(struct hart *h, uint64_t pc)
+{
+    memset(h->x, 0, sizeof(h->x));
+    memset(h->f, 0, sizeof(h->f));
+    h->pc = pc;
+    h->priv = PRV_M;
+    /* MXL=64; extensions A C D F I M S U (3.1.1). */
+    h->misa = (2ull << 62) | (1u << 0) | (1u << 2) | (1u << 3) | (1u << 5) | (1u << 8) |
+              (1u << 12) | (1u << 18) | (1u << 20);
+    h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */
+    h->medeleg = h->mideleg = h->mie = h->mip = 0;
+    h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;
+    h->mcounteren = h->menvcfg = 0;
+    h->stvec = h->sscratch = h->sepc = h->scause = h->stval = 0;
+    h->scounteren = h->senvcfg = h->satp = 0;
+    h->fflags = h->frm = 0;
+    memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+    memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+    h->pmp_active = 0;
+    h->instret = h->instret_base = 0;
+    atomic_store(&h->mip_async, 0);
+    atomic_store(&h->mtimecmp, ~0ull);
+    h->stimecmp = ~0ull;
+    h->check = 1;
+    h->wfi = 0;
+    atomic_store(&h->stopped, 0);
+    atomic_store(&h->hsm_state, 0);
+    atomic_store(&h->events, 0);
+    h->resv_valid = 0;
+    mmu_flush_tlb(h);
+    bcache_flush(&h->bc);
+}
+
+/* ---- block construction ---- */
+
+static uint32_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static struct block *block_alloc(struct bcache *bc)
+{
+    size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct insn);
+    if (bc->arena_used + need > bc->arena_size) bcache_flush(bc);
+    return (struct block *)(void *)(bc->arena + bc->arena_used);
+}
+
+static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off)
+{
+    struct insn *end = &b->insn[n];
+    memset(end, 0, sizeof(*end));
+    end->op = OP_END;
+    end->pc_off = (uint16_t)off;
+    b->n = n;
+    b->bytes = off;
+    size_t used = sizeof(struct block) + (n + 1) * sizeof(struct insn);
+    bc->arena_used += (used + 15) & ~(size_t)15;
+}
+
+/* Build the block at pc (physical pa, host bytes at host). Returns NULL when
+ * the first instruction straddles a page boundary (handled by the caller). */
+static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const uint8_t *host)
+{
+    struct bcache *bc = &h->bc;
+    struct block *b = block_alloc(bc);
+    unsigned off = 0, n = 0;
+    unsigned room = 4096 - (unsigned)(pc & 0xfff);
+    while (n < BLOCK_MAX && off + 2 <= room) {
+        uint32_t raw = rd16(host + off);
+        if ((raw & 3) == 3) {
+            if (off + 4 > room) break;
+            raw |= rd16(host + off + 2) << 16;
+        }
+        struct insn *d = &b->insn[n];
+        insn_decode_any(raw, d);
+        d->pc_off = (uint16_t)off;
+        off += d->len;
+        n++;
+        if (insn_ends_block(d->op)) break;
+    }
+    if (n == 0) return NULL;
+    b->paddr = pa;
+    block_finish(bc, b, n, off);
+    bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
+    h->stats.blocks_built++;
+    return b;
+}
+
+/* A 32-bit instruction whose halves lie on two pages: fetch the second half
+ * through its own translation and run it as a one-instruction block. */
+static struct block *block_straddle(struct hart *h, uint64_t pc, const uint8_t *host,
+                                    struct block *tmp, uint64_t *tval, int *cause)
+{
+    uint64_t pa2;
+    uint8_t *host2;
+    uint32_t lo = rd16(host);
+    int r = mmu_fetch(h, pc + 2, &pa2, &host2, tval);
+    if (r) {
+        *cause = r - 1;
+        return NULL;
+    }
+    uint32_t raw = lo | (rd16(host2) << 16);
+    insn_decode_any(raw, &tmp->insn[0]);
+    tmp->insn[0].pc_off = 0;
+    memset(&tmp->insn[1], 0, sizeof(struct insn));
+    tmp->insn[1].op = OP_END;
+    tmp->insn[1].pc_off = 4;
+    tmp->n = 1;
+    tmp->bytes = 4;
+    tmp->paddr = ~0ull;
+    return tmp;
+}
+
+/* ---- servicing: events, timers, interrupts, WFI ---- */
+
+static void update_timers(struct hart *h, uint64_t now)
+{
+    uint64_t mip = h->mip;
+    if (now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed))
+        mip |= MIP_MTIP;
+    else
+        mip &= ~MIP_MTIP;
+    if (h->vm->cfg.hyp_sbi) {
+        if (now >= h->stimecmp)
+            mip |= MIP_STIP;
+        else
+            mip &= ~MIP_STIP;
+    }
+    h->mip = mip;
+}
+
+/* Returns 1 when the hart must leave hart_run. */
+static int hart_service(struct hart *h)
+{
+    struct vm *vm = h->vm;
+    for (;;) {
+        uint32_t ev = atomic_exchange_explicit(&h->events, 0, memory_order_acq_rel);
+        if (ev & HART_EV_TLB) mmu_flush_tlb(h);
+        if (ev & HART_EV_FENCEI) bcache_flush(&h->bc);
+        if (atomic_load_explicit(&vm->exit_reason, memory_order_acquire) || (ev & HART_EV_STOP))
+            return 1;
+        if (vm->cfg.max_insns && h->instret >= vm->cfg.max_insns) {
+            vm_request_exit(vm, VM_EXIT_MAX_INSNS, 1, "instruction limit reached");
+            return 1;
+        }
+        if (h->stopped) {
+            vm_hart_wait(vm, h, 0);
+            continue;
+        }
+        update_timers(h, vm_time(vm));
+        int irq = hart_pending_irq(h);
+        if (irq >= 0) {
+            h->wfi = 0;
+            hart_trap(h, (uint64_t)irq, 0, 1);
+        } else if (h->wfi) {
+            if (hart_read_mip(h) & h->mie) {
+                h->wfi = 0;
+            } else {
+                uint64_t deadline = atomic_load(&h->mtimecmp);
+                if (vm->cfg.hyp_sbi && h->stimecmp < deadline) deadline = h->stimecmp;
+                vm_hart_wait(vm, h, deadline);
+                continue;
+            }
+        }
+        h->check = 0;
+        return 0;
+    }
+}
+
+/* ---- guest memory fast paths ---- */
+
+#define DEF_LD(name, T)                                                                            \
+    static inline uint64_t name(const void *p)                                                     \
+    {                                                                                              \
+        return (uint64_t)__atomic_load_n((const T *)p, __ATOMIC_RELAXED);                          \
+    }
+DEF_LD(ld_u8, uint8_t)
+DEF_LD(ld_u16, uint16_t)
+DEF_LD(ld_u32, uint32_t)
+DEF_LD(ld_u64, uint64_t)
+#define DEF_ST(name, T)                                                                            \
+    static inline void name(void *p, uint64_t v) { __atomic_store_n((T *)p, (T)v, __ATOMIC_RELAXED); }
+DEF_ST(st_u8, uint8_t)
+DEF_ST(st_u16, uint16_t)
+DEF_ST(st_u32, uint32_t)
+DEF_ST(st_u64, uint64_t)
+
+static inline uint32_t unbox32(uint64_t v)
+{
+    return (v >> 32) == 0xffffffffu ? (uint32_t)v : FPU_F32_CANON_NAN;
+}
+
+static inline uint64_t box32(uint32_t v)
+{
+    return 0xffffffff00000000ull | v;
+}
+
+void hart_run(struct hart *h)
+{
+    static const void *const labels[OP_COUNT] = {
+#define INSN_LABEL(n) &&L_##n,
+        INSN_OPS(INSN_LABEL)
+#undef INSN_LABEL
+    };
+    uint64_t *const x = h->x;
+    uint64_t *const f = h->f;
+    _Alignas(16) unsigned char tmpblk_buf[sizeof(struct block) + 2 * sizeof(struct insn)];
+    struct block *const tmpblk = (struct block *)(void *)tmpblk_buf;
+    int poll = 0;
+
+    for (;;) {
+        if (unlikely(h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) ||
+            unlikely(--poll <= 0)) {
+            if (hart_service(h)) return;
+            poll = POLL_BLOCKS;
+        }
+        uint64_t pc = h->pc;
+        uint64_t pa, tval;
+        uint8_t *host;
+        int r = mmu_fetch(h, pc, &pa, &host, &tval);
+        if (unlikely(r)) {
+            hart_trap(h, (uint64_t)(r - 1), tval, 0);
+            continue;
+        }
+        struct block *b = h->bc.slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)];
+        if (unlikely(!b || b->paddr != pa)) {
+            b = block_build(h, pc, pa, host);
+            if (!b) {
+                int cause = 0;
+                b = block_straddle(h, pc, host, tmpblk, &tval, &cause);
+                if (!b) {
+                    hart_trap(h, (uint64_t)cause, tval, 0);
+                    continue;
+                }
+            }
+        }
+        unsigned dpriv = tlb_mode(hart_data_priv(h));
+        struct tlb_entry *const tlbr = h->tlb[dpriv][TLB_R];
+        struct tlb_entry *const tlbw = h->tlb[dpriv][TLB_W];
+        const struct insn *ip = b->insn;
+        uint64_t fault_tval = 0;
+        int fault = 0;
+
+#define DISPATCH() goto *labels[ip->op]
+#define NEXT()                                                                                     \
+    do {                                                                                           \
+        ip++;                                                                                      \
+        DISPATCH();                                                                                \
+    } while (0)
+#define PC_HERE() (pc + ip->pc_off)
+#define PC_NEXT() (pc + ip->pc_off + ip->len)
+#define RETIRED() ((uint64_t)(ip - b->insn) + 1)
+/* Leave the block after this instruction, continuing at newpc. */
+#define JUMP(newpc)                                                                                \
+    do {                                                                                           \
+        h->pc = (newpc);                                                                           \
+        h->instret += RETIRED();                                                                   \
+        goto block_exit;                                                                           \
+    } while (0)
+#define TRAP(cause, tv)                                                                            \
+    do {                                                                                           \
+        h->pc = PC_HERE();                                                                         \
+        h->instret += RETIRED() - 1;                                                               \
+        hart_trap(h, (cause), (tv), 0);                                                            \
+        goto block_exit;                                                                           \
+    } while (0)
+#define ILLEGAL() TRAP(EXC_ILLEGAL, ip->raw)
+#define RD x[ip->rd]
+#define RS1 x[ip->rs1]
+#define RS2 x[ip->rs2]
+#define IMM ((int64_t)ip->imm)
+
+#define LOAD(T, SX, size, dst)                                                                     \
+    do {                                                                                           \
+        uint64_t va_ = RS1 + IMM;                                                                  \
+        const struct tlb_entry *e_ = &tlbr[(va_ >> 12) & (TLB_SIZE - 1)];                          \
+        uint64_t v_;                                                                               \
+        if (likely(e_->tag == (va_ & (~0xfffull | ((size)-1))))) {                                 \
+            v_ = ld_u##SX((const void *)(uintptr_t)(va_ + e_->addend));                            \
+        } else {                                                                                   \
+            fault = mmu_load_slow(h, va_, (size), &v_, &fault_tval);                               \
+            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+        }                                                                                          \
+        dst = (uint64_t)(T)v_;                                                                     \
+    } while (0)
+#define STORE(SX, size, val)                                                                       \
+    do {                                                                                           \
+        uint64_t va_ = RS1 + IMM;                                                                  \
+        const struct tlb_entry *e_ = &tlbw[(va_ >> 12) & (TLB_SIZE - 1)];                          \
+        if (likely(e_->tag == (va_ & (~0xfffull | ((size)-1))))) {                                 \
+            st_u##SX((void *)(uintptr_t)(va_ + e_->addend), (val));                                \
+        } else {                                                                                   \
+            fault = mmu_store_slow(h, va_, (size), (val), &fault_tval);                            \
+            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+        }                                                                                          \
+    } while (0)
+
+        DISPATCH();
+
+    L_END:
+        h->pc = pc + ip->pc_off;
+        h->instret += (uint64_t)(ip - b->insn);
+        goto block_exit;
+    L_ILLEGAL:
+        ILLEGAL();
+    L_NOP:
+    L_FENCE:
+        NEXT();
+    L_LUI: RD = (uint64_t)IMM; NEXT();
+    L_AUIPC: RD = PC_HERE() + (uint64_t)IMM; NEXT();
+    L_JAL: {
+        uint64_t t = PC_HERE() + (uint64_t)IMM;
+        RD = PC_NEXT();
+        JUMP(t);
+    }
+    L_JALR: {
+        uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull;
+        RD = PC_NEXT();
+        JUMP(t);
+    }
+#define BRANCH(cond)                                                                               \
+    do {                                                                                           \
+        if (cond) JUMP(PC_HERE() + (uint64_t)IMM);                                                 \
+        NEXT();                                                                                    \
+    } while (0)
+    L_BEQ: BRANCH(RS1 == RS2);
+    L_BNE: BRANCH(RS1 != RS2);
+    L_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
+    L_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
+    L_BLTU: BRANCH(RS1 < RS2);
+    L_BGEU: BRANCH(RS1 >= RS2);
+    L_LB: LOAD(int8_t, 8, 1, RD); NEXT();
+    L_LH: LOAD(int16_t, 16, 2, RD); NEXT();
+    L_LW: LOAD(int32_t, 32, 4, RD); NEXT();
+    L_LD: LOAD(uint64_t, 64, 8, RD); NEXT();
+    L_LBU: LOAD(uint8_t, 8, 1, RD); NEXT();
+    L_LHU: LOAD(uint16_t, 16, 2, RD); NEXT();
+    L_LWU: LOAD(uint32_t, 32, 4, RD); NEXT();
+    L_SB: STORE(8, 1, RS2); NEXT();
+    L_SH: STORE(16, 2, RS2); NEXT();
+    L_SW: STORE(32, 4, RS2); NEXT();
+    L_SD: STORE(64, 8, RS2); NEXT();
+    L_ADDI: RD = RS1 + (uint64_t)IMM; NEXT();
+    L_SLTI: RD = (int64_t)RS1 < IMM; NEXT();
+    L_SLTIU: RD = RS1 < (uint64_t)IMM; NEXT();
+    L_XORI: RD = RS1 ^ (uint64_t)IMM; NEXT();
+    L_ORI: RD = RS1 | (uint64_t)IMM; NEXT();
+    L_ANDI: RD = RS1 & (uint64_t)IMM; NEXT();
+    L_SLLI: RD = RS1 << ip->imm; NEXT();
+    L_SRLI: RD = RS1 >> ip->imm; NEXT();
+    L_SRAI: RD = (uint64_t)((int64_t)RS1 >> ip->imm); NEXT();
+    L_ADD: RD = RS1 + RS2; NEXT();
+    L_SUB: RD = RS1 - RS2; NEXT();
+    L_SLL: RD = RS1 << (RS2 & 63); NEXT();
+    L_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT();
+    L_SLTU: RD = RS1 < RS2; NEXT();
+    L_XOR: RD = RS1 ^ RS2; NEXT();
+    L_SRL: RD = RS1 >> (RS2 & 63); NEXT();
+    L_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT();
+    L_OR: RD = RS1 | RS2; NEXT();
+    L_AND: RD = RS1 & RS2; NEXT();
+#define SX32(v) ((uint64_t)(int64_t)(int32_t)(uint32_t)(v))
+    L_ADDIW: RD = SX32(RS1 + (uint64_t)IMM); NEXT();
+    L_SLLIW: RD = SX32((uint32_t)RS1 << ip->imm); NEXT();
+    L_SRLIW: RD = SX32((uint32_t)RS1 >> ip->imm); NEXT();
+    L_SRAIW: RD = SX32((int32_t)RS1 >> ip->imm); NEXT();
+    L_ADDW: RD = SX32(RS1 + RS2); NEXT();
+    L_SUBW: RD = SX32(RS1 - RS2); NEXT();
+    L_SLLW: RD = SX32((uint32_t)RS1 << (RS2 & 31)); NEXT();
+    L_SRLW: RD = SX32((uint32_t)RS1 >> (RS2 & 31)); NEXT();
+    L_SRAW: RD = SX32((int32_t)RS1 >> (RS2 & 31)); NEXT();
+    L_MUL: RD = RS1 * RS2; NEXT();
+    L_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT();
+    L_MULHSU:
+        RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(unsigned __int128)RS2) >> 64);
+        NEXT();
+    L_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT();
+    L_DIV: {
+        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+        RD = d == 0 ? ~0ull : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
+        NEXT();
+    }
+    L_DIVU: RD = RS2 == 0 ? ~0ull : RS1 / RS2; NEXT();
+    L_REM: {
+        int64_t a = (int64_t)RS1, d = (int64_t)RS2;
+        RD = d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
+        NEXT();
+    }
+    L_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT();
+    L_MULW: RD = SX32((uint32_t)RS1 * (uint32_t)RS2); NEXT();
+    L_DIVW: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        RD = d == 0 ? ~0ull : (a == INT32_MIN && d == -1) ? SX32(a) : SX32(a / d);
+        NEXT();
+    }
+    L_DIVUW: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        RD = d == 0 ? ~0ull : SX32(a / d);
+        NEXT();
+    }
+    L_REMW: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        RD = d == 0 ? SX32(a) : (a == INT32_MIN && d == -1) ? 0 : SX32(a % d);
+        NEXT();
+    }
+    L_REMUW: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        RD = d == 0 ? SX32(a) : SX32(a % d);
+        NEXT();
+    }
+    L_FENCE_I:
+        bcache_flush(&h->bc);
+        JUMP(PC_NEXT());
+    L_ECALL:
+        if (h->priv == PRV_S && h->vm->cfg.hyp_sbi) {
+            /* Hypercall: served by vmon, the guest continues after ecall. */
+            h->pc = PC_NEXT();
+            h->instret += RETIRED();
+            sbi_call(h);
+            goto block_exit;
+        }
+        TRAP(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
+    L_EBREAK:
+        TRAP(EXC_BREAKPOINT, PC_HERE());
+    L_MRET: {
+        if (h->priv != PRV_M) ILLEGAL();
+        uint64_t s = h->mstatus;
+        unsigned mpp = (unsigned)((s >> MSTATUS_MPP_SHIFT) & 3);
+        s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
+        s |= MSTATUS_MPIE;
+        s &= ~MSTATUS_MPP;
+        if (mpp != PRV_M) s &= ~MSTATUS_MPRV;
+        h->mstatus = s;
+        h->priv = mpp;
+        h->check = 1;
+        JUMP(h->mepc);
+    }
+    L_SRET: {
+        if (h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_TSR))) ILLEGAL();
+        uint64_t s = h->mstatus;
+        unsigned spp = (s & MSTATUS_SPP) ? PRV_S : PRV_U;
+        s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
+        s |= MSTATUS_SPIE;
+        s &= ~MSTATUS_SPP;
+        s &= ~MSTATUS_MPRV;
+        h->mstatus = s;
+        h->priv = spp;
+        h->check = 1;
+        JUMP(h->sepc);
+    }
+    L_WFI:
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW))) ILLEGAL();
+        h->wfi = 1;
+        h->check = 1;
+        JUMP(PC_NEXT());
+    L_SFENCE_VMA:
+        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) ILLEGAL();
+        mmu_flush_tlb(h);
+        JUMP(PC_NEXT());
+    L_CSRRW:
+    L_CSRRWI: {
+        uint64_t src = ip->op == OP_CSRRW ? RS1 : ip->rs1;
+        uint64_t old = 0;
+        if (ip->rd != REG_SINK && csr_read(h, (unsigned)ip->imm, &old) < 0) ILLEGAL();
+        if (csr_write(h, (unsigned)ip->imm, src) < 0) ILLEGAL();
+        RD = old;
+        JUMP(PC_NEXT());
+    }
+    L_CSRRS:
+    L_CSRRC:
+    L_CSRRSI:
+    L_CSRRCI: {
+        int imm_form = ip->op == OP_CSRRSI || ip->op == OP_CSRRCI;
+        uint64_t src = imm_form ? ip->rs1 : RS1;
+        uint64_t old;
+        if (csr_read(h, (unsigned)ip->imm, &old) < 0) ILLEGAL();
+        if (ip->rs1 != 0) {
+            int set = ip->op == OP_CSRRS || ip->op == OP_CSRRSI;
+            if (csr_write(h, (unsigned)ip->imm, set ? old | src : old & ~src) < 0) ILLEGAL();
+        }
+        RD = old;
+        JUMP(PC_NEXT());
+    }
+
+    /* ---- A extension ---- */
+#define AMO_PTR(size, ptr)                                                                         \
+    do {                                                                                           \
+        uint64_t va_ = RS1;                                                                        \
+        const struct tlb_entry *e_ = &tlbw[(va_ >> 12) & (TLB_SIZE - 1)];                          \
+        if (likely(e_->tag == (va_ & (~0xfffull | ((size & 0xff) - 1))))) {                        \
+            ptr = (void *)(uintptr_t)(va_ + e_->addend);                                           \
+        } else {                                                                                   \
+            uint8_t *hp_;                                                                          \
+            fault = mmu_amo_ptr(h, va_, (size), &hp_, &fault_tval);                                \
+            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+            ptr = hp_;                                                                             \
+        }                                                                                          \
+    } while (0)
+    L_LR_W: {
+        void *p;
+        AMO_PTR(0x104, p);
+        uint32_t v = __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE);
+        h->resv_addr = RS1;
+        h->resv_val = v;
+        h->resv_valid = 1;
+        RD = SX32(v);
+        NEXT();
+    }
+    L_LR_D: {
+        void *p;
+        AMO_PTR(0x108, p);
+        uint64_t v = __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
+        h->resv_addr = RS1;
+        h->resv_val = v;
+        h->resv_valid = 1;
+        RD = v;
+        NEXT();
+    }
+    L_SC_W: {
+        void *p;
+        AMO_PTR(4, p);
+        uint32_t expect = (uint32_t)h->resv_val;
+        int ok = h->resv_valid && h->resv_addr == RS1 &&
+                 __atomic_compare_exchange_n((uint32_t *)p, &expect, (uint32_t)RS2, 0,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        h->resv_valid = 0;
+        RD = !ok;
+        NEXT();
+    }
+    L_SC_D: {
+        void *p;
+        AMO_PTR(8, p);
+        uint64_t expect = h->resv_val;
+        int ok = h->resv_valid && h->resv_addr == RS1 &&
+                 __atomic_compare_exchange_n((uint64_t *)p, &expect, RS2, 0, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_ACQUIRE);
+        h->resv_valid = 0;
+        RD = !ok;
+        NEXT();
+    }
+#define AMO_SIMPLE(T, fn, size)                                                                    \
+    do {                                                                                           \
+        void *p;                                                                                   \
+        AMO_PTR(size, p);                                                                          \
+        T old_ = fn((T *)p, (T)RS2, __ATOMIC_SEQ_CST);                                             \
+        RD = sizeof(T) == 4 ? SX32(old_) : (uint64_t)old_;                                         \
+        NEXT();                                                                                    \
+    } while (0)
+    L_AMOSWAP_W: AMO_SIMPLE(uint32_t, __atomic_exchange_n, 4);
+    L_AMOADD_W: AMO_SIMPLE(uint32_t, __atomic_fetch_add, 4);
+    L_AMOXOR_W: AMO_SIMPLE(uint32_t, __atomic_fetch_xor, 4);
+    L_AMOAND_W: AMO_SIMPLE(uint32_t, __atomic_fetch_and, 4);
+    L_AMOOR_W: AMO_SIMPLE(uint32_t, __atomic_fetch_or, 4);
+    L_AMOSWAP_D: AMO_SIMPLE(uint64_t, __atomic_exchange_n, 8);
+    L_AMOADD_D: AMO_SIMPLE(uint64_t, __atomic_fetch_add, 8);
+    L_AMOXOR_D: AMO_SIMPLE(uint64_t, __atomic_fetch_xor, 8);
+    L_AMOAND_D: AMO_SIMPLE(uint64_t, __atomic_fetch_and, 8);
+    L_AMOOR_D: AMO_SIMPLE(uint64_t, __atomic_fetch_or, 8);
+#define AMO_MINMAX(T, size, pick)                                                                  \
+    do {                                                                                           \
+        void *p;                                                                                   \
+        AMO_PTR(size, p);                                                                          \
+        T b_ = (T)RS2;                                                                             \
+        T o_ = __atomic_load_n((T *)p, __ATOMIC_RELAXED);                                          \
+        T n_;                                                                                      \
+        do {                                                                                       \
+            n_ = pick;                                                                             \
+        } while (!__atomic_compare_exchange_n((T *)p, &o_, n_, 1, __ATOMIC_SEQ_CST,                 \
+                                              __ATOMIC_RELAXED));                                  \
+        RD = sizeof(T) == 4 ? SX32(o_) : (uint64_t)o_;                                             \
+        NEXT();                                                                                    \
+    } while (0)
+    L_AMOMIN_W: AMO_MINMAX(int32_t, 4, o_ < b_ ? o_ : b_);
+    L_AMOMAX_W: AMO_MINMAX(int32_t, 4, o_ > b_ ? o_ : b_);
+    L_AMOMINU_W: AMO_MINMAX(uint32_t, 4, o_ < b_ ? o_ : b_);
+    L_AMOMAXU_W: AMO_MINMAX(uint32_t, 4, o_ > b_ ? o_ : b_);
+    L_AMOMIN_D: AMO_MINMAX(int64_t, 8, o_ < b_ ? o_ : b_);
+    L_AMOMAX_D: AMO_MINMAX(int64_t, 8, o_ > b_ ? o_ : b_);
+    L_AMOMINU_D: AMO_MINMAX(uint64_t, 8, o_ < b_ ? o_ : b_);
+    L_AMOMAXU_D: AMO_MINMAX(uint64_t, 8, o_ > b_ ? o_ : b_);
+
+    /* ---- F and D ---- */
+#define FP_ON()                                                                                    \
+    do {                                                                                           \
+        if (unlikely(!(h->mstatus & MSTATUS_FS))) ILLEGAL();                                       \
+    } while (0)
+#define FP_DIRTY() (h->mstatus |= MSTATUS_FS)
+#define RM(var)                                                                                    \
+    int var = ip->rm == 7 ? (int)h->frm : (int)ip->rm;                                             \
+    if (unlikely(var > 4)) ILLEGAL()
+#define FLAGS(fl)                                                                                  \
+    do {                                                                                           \
+        if (fl) {                                                                                  \
+            h->fflags |= (fl);                                                                     \
+            FP_DIRTY();                                                                            \
+        }                                                                                          \
+    } while (0)
+#define F32(r) unbox32(f[r])
+#define FRD32(v)                                                                                   \
+    do {                                                                                           \
+        f[ip->rd] = box32(v);                                                                      \
+        FP_DIRTY();                                                                                \
+    } while (0)
+#define FRD64(v)                                                                                   \
+    do {                                                                                           \
+        f[ip->rd] = (v);                                                                           \
+        FP_DIRTY();                                                                                \
+    } while (0)
+    L_FLW: {
+        FP_ON();
+        uint64_t v;
+        LOAD(uint32_t, 32, 4, v);
+        FRD32((uint32_t)v);
+        NEXT();
+    }
+    L_FLD: {
+        FP_ON();
+        uint64_t v;
+        LOAD(uint64_t, 64, 8, v);
+        FRD64(v);
+        NEXT();
+    }
+    L_FSW: FP_ON(); STORE(32, 4, (uint32_t)f[ip->rs2]); NEXT();
+    L_FSD: FP_ON(); STORE(64, 8, f[ip->rs2]); NEXT();
+#define FP_OP2(W, fn)                                                                              \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        RM(rm_);                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        if (W == 32)                                                                               \
+            FRD32(fn(F32(ip->rs1), F32(ip->rs2), rm_, &fl_));                                      \
+        else                                                                                       \
+            FRD64(fn##_d(f[ip->rs1], f[ip->rs2], rm_, &fl_));                                      \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+#define f32_add_d f64_add
+#define f32_sub_d f64_sub
+#define f32_mul_d f64_mul
+#define f32_div_d f64_div
+    L_FADD_S: FP_OP2(32, f32_add);
+    L_FSUB_S: FP_OP2(32, f32_sub);
+    L_FMUL_S: FP_OP2(32, f32_mul);
+    L_FDIV_S: FP_OP2(32, f32_div);
+    L_FADD_D: FP_OP2(64, f32_add);
+    L_FSUB_D: FP_OP2(64, f32_sub);
+    L_FMUL_D: FP_OP2(64, f32_mul);
+    L_FDIV_D: FP_OP2(64, f32_div);
+    L_FSQRT_S: {
+        FP_ON();
+        RM(rm);
+        uint32_t fl = 0;
+        FRD32(f32_sqrt(F32(ip->rs1), rm, &fl));
+        FLAGS(fl);
+        NEXT();
+    }
+    L_FSQRT_D: {
+        FP_ON();
+        RM(rm);
+        uint32_t fl = 0;
+        FRD64(f64_sqrt(f[ip->rs1], rm, &fl));
+        FLAGS(fl);
+        NEXT();
+    }
+#define FMA_S(np, na)                                                                              \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        RM(rm_);                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        FRD32(f32_fma(F32(ip->rs1), F32(ip->rs2), F32(ip->rs3), np, na, rm_, &fl_));               \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+#define FMA_D(np, na)                                                                              \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        RM(rm_);                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        FRD64(f64_fma(f[ip->rs1], f[ip->rs2], f[ip->rs3], np, na, rm_, &fl_));                    \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+    L_FMADD_S: FMA_S(0, 0);
+    L_FMSUB_S: FMA_S(0, 1);
+    L_FNMSUB_S: FMA_S(1, 0);
+    L_FNMADD_S: FMA_S(1, 1);
+    L_FMADD_D: FMA_D(0, 0);
+    L_FMSUB_D: FMA_D(0, 1);
+    L_FNMSUB_D: FMA_D(1, 0);
+    L_FNMADD_D: FMA_D(1, 1);
+#define SGNJ32(expr)                                                                               \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        uint32_t a = F32(ip->rs1), s = F32(ip->rs2);                                               \
+        FRD32((a & 0x7fffffffu) | ((expr) & 0x80000000u));                                        \
+        NEXT();                                                                                    \
+    } while (0)
+#define SGNJ64(expr)                                                                               \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        uint64_t a = f[ip->rs1], s = f[ip->rs2];                                                   \
+        FRD64((a & ~(1ull << 63)) | ((expr) & (1ull << 63)));                                      \
+        NEXT();                                                                                    \
+    } while (0)
+    L_FSGNJ_S: SGNJ32(s);
+    L_FSGNJN_S: SGNJ32(~s);
+    L_FSGNJX_S: SGNJ32(a ^ s);
+    L_FSGNJ_D: SGNJ64(s);
+    L_FSGNJN_D: SGNJ64(~s);
+    L_FSGNJX_D: SGNJ64(a ^ s);
+#define FMINMAX(W, fn)                                                                             \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        if (W == 32)                                                                               \
+            FRD32(fn(F32(ip->rs1), F32(ip->rs2), &fl_));                                           \
+        else                                                                                       \
+            FRD64(fn(f[ip->rs1], f[ip->rs2], &fl_));                                               \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+    L_FMIN_S: FMINMAX(32, f32_min);
+    L_FMAX_S: FMINMAX(32, f32_max);
+    L_FMIN_D: FMINMAX(64, f64_min);
+    L_FMAX_D: FMINMAX(64, f64_max);
+#define FCMP(W, fn)                                                                                \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        if (W == 32)                                                                               \
+            RD = (uint64_t)fn(F32(ip->rs1), F32(ip->rs2), &fl_);                                   \
+        else                                                                                       \
+            RD = (uint64_t)fn(f[ip->rs1], f[ip->rs2], &fl_);                                       \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+    L_FEQ_S: FCMP(32, f32_eq);
+    L_FLT_S: FCMP(32, f32_lt);
+    L_FLE_S: FCMP(32, f32_le);
+    L_FEQ_D: FCMP(64, f64_eq);
+    L_FLT_D: FCMP(64, f64_lt);
+    L_FLE_D: FCMP(64, f64_le);
+    L_FCLASS_S: FP_ON(); RD = f32_class(F32(ip->rs1)); NEXT();
+    L_FCLASS_D: FP_ON(); RD = f64_class(f[ip->rs1]); NEXT();
+    L_FMV_X_W: FP_ON(); RD = SX32((uint32_t)f[ip->rs1]); NEXT();
+    L_FMV_X_D: FP_ON(); RD = f[ip->rs1]; NEXT();
+    L_FMV_W_X: FP_ON(); FRD32((uint32_t)RS1); NEXT();
+    L_FMV_D_X: FP_ON(); FRD64(RS1); NEXT();
+#define FCVT_TO_INT(src, fn, conv)                                                                 \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        RM(rm_);                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        RD = conv(fn(src, rm_, &fl_));                                                             \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+#define AS_I64(v) ((uint64_t)(int64_t)(v))
+#define AS_U32SX(v) SX32((uint32_t)(v))
+#define AS_U64(v) ((uint64_t)(v))
+    L_FCVT_W_S: FCVT_TO_INT(F32(ip->rs1), f32_to_i32, AS_I64);
+    L_FCVT_WU_S: FCVT_TO_INT(F32(ip->rs1), f32_to_u32, AS_U32SX);
+    L_FCVT_L_S: FCVT_TO_INT(F32(ip->rs1), f32_to_i64, AS_I64);
+    L_FCVT_LU_S: FCVT_TO_INT(F32(ip->rs1), f32_to_u64, AS_U64);
+    L_FCVT_W_D: FCVT_TO_INT(f[ip->rs1], f64_to_i32, AS_I64);
+    L_FCVT_WU_D: FCVT_TO_INT(f[ip->rs1], f64_to_u32, AS_U32SX);
+    L_FCVT_L_D: FCVT_TO_INT(f[ip->rs1], f64_to_i64, AS_I64);
+    L_FCVT_LU_D: FCVT_TO_INT(f[ip->rs1], f64_to_u64, AS_U64);
+#define FCVT_FROM_INT(W, fn, src)                                                                  \
+    do {                                                                                           \
+        FP_ON();                                                                                   \
+        RM(rm_);                                                                                   \
+        uint32_t fl_ = 0;                                                                          \
+        if (W == 32)                                                                               \
+            FRD32((uint32_t)fn(src, rm_, &fl_));                                                   \
+        else                                                                                       \
+            FRD64((uint64_t)fn(src, rm_, &fl_));                                                   \
+        FLAGS(fl_);                                                                                \
+        NEXT();                                                                                    \
+    } while (0)
+    L_FCVT_S_W: FCVT_FROM_INT(32, i32_to_f32, (int32_t)RS1);
+    L_FCVT_S_WU: FCVT_FROM_INT(32, u32_to_f32, (uint32_t)RS1);
+    L_FCVT_S_L: FCVT_FROM_INT(32, i64_to_f32, (int64_t)RS1);
+    L_FCVT_S_LU: FCVT_FROM_INT(32, u64_to_f32, RS1);
+    L_FCVT_D_W: FCVT_FROM_INT(64, i32_to_f64, (int32_t)RS1);
+    L_FCVT_D_WU: FCVT_FROM_INT(64, u32_to_f64, (uint32_t)RS1);
+    L_FCVT_D_L: FCVT_FROM_INT(64, i64_to_f64, (int64_t)RS1);
+    L_FCVT_D_LU: FCVT_FROM_INT(64, u64_to_f64, RS1);
+    L_FCVT_S_D: {
+        FP_ON();
+        RM(rm);
+        uint32_t fl = 0;
+        FRD32(f64_to_f32(f[ip->rs1], rm, &fl));
+        FLAGS(fl);
+        NEXT();
+    }
+    L_FCVT_D_S: {
+        FP_ON();
+        RM(rm);
+        uint32_t fl = 0;
+        FRD64(f32_to_f64(F32(ip->rs1), &fl));
+        FLAGS(fl);
+        NEXT();
+    }
+
+    block_exit:
+        x[REG_SINK] = 0;
+        continue;
+    }
+}

@@ -1,0 +1,56 @@
+/* Guest physical address space: host-backed memory regions (RAM, ROM) and
+ * MMIO device regions. Devices see region-relative, size-checked accesses. */
+#ifndef VMON_BUS_H
+#define VMON_BUS_H
+#include <stdint.h>
+#include <stddef.h>
+
+struct vm;
+struct fdt_ctx;
+
+/* Device operations. read/write get a region-relative offset and a size of
+ * 1, 2, 4 or 8; they return 0, or -1 for an access the device rejects
+ * (the hart then raises an access fault). */
+struct dev_ops {
+    const char *name;
+    int (*read)(void *dev, uint64_t off, unsigned size, uint64_t *val);
+    int (*write)(void *dev, uint64_t off, unsigned size, uint64_t val);
+    void (*reset)(void *dev);
+    /* Describe the device in the device tree (inside /soc; see board/fdt.h). */
+    int (*fdt)(void *dev, struct fdt_ctx *ctx, uint64_t base, uint64_t size);
+    void (*destroy)(void *dev);
+};
+
+struct mmio_region {
+    uint64_t base, size;
+    const struct dev_ops *ops;
+    void *dev;
+};
+
+struct mem_region {
+    uint64_t base, size;
+    uint8_t *host;
+    int readonly;
+};
+
+#define BUS_MAX_MMIO 48
+#define BUS_MAX_MEM 4
+
+struct bus {
+    struct mmio_region mmio[BUS_MAX_MMIO];
+    unsigned n_mmio;
+    struct mem_region mem[BUS_MAX_MEM];
+    unsigned n_mem;
+};
+
+int bus_add_mmio(struct bus *b, uint64_t base, uint64_t size, const struct dev_ops *ops, void *dev);
+int bus_add_mem(struct bus *b, uint64_t base, uint64_t size, uint8_t *host, int readonly);
+/* Host-backed region containing [pa, pa+len), or NULL. */
+const struct mem_region *bus_find_mem(const struct bus *b, uint64_t pa, uint64_t len);
+const struct mmio_region *bus_find_mmio(const struct bus *b, uint64_t pa, unsigned size);
+/* Physical access (memory or device). 0 on success, -1 on access fault. */
+int bus_read(struct bus *b, uint64_t pa, unsigned size, uint64_t *val);
+int bus_write(struct bus *b, uint64_t pa, unsigned size, uint64_t val);
+void bus_reset_devices(struct bus *b);
+void bus_destroy_devices(struct bus *b);
+#endif

@@ -1,0 +1,437 @@
+/* `vmon run`: option parsing, machine assembly, image loading and the run
+ * loop (including guest-requested reboots). */
+#include "vmm/boot.h"
+#include "backend/console.h"
+#include "board/fdt.h"
+#include "board/virt.h"
+#include "vmm/loader.h"
+#include "vmm/sbi.h"
+#include "vmm/vm.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct boot_opts {
+    const char *bios, *kernel, *initrd, *append, *console, *dump_dtb;
+    unsigned long long mem, max_insns;
+    unsigned cpus;
+    double timeout;
+    int stats;
+};
+
+int parse_size(const char *s, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 0: break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return -1;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    if (shift && v > (ULLONG_MAX >> shift)) return -1;
+    *out = v << shift;
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end || end == s) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct boot_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mem = 256ull << 20;
+    o->cpus = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_ARG()                                                                                 \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "vmon: option %s needs a value\n", a);                                 \
+            return -1;                                                                             \
+        }                                                                                          \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--bios")) {
+            NEED_ARG();
+            o->bios = v;
+        } else if (!strcmp(a, "--kernel")) {
+            NEED_ARG();
+            o->kernel = v;
+        } else if (!strcmp(a, "--initrd")) {
+            NEED_ARG();
+            o->initrd = v;
+        } else if (!strcmp(a, "--append")) {
+            NEED_ARG();
+            o->append = v;
+        } else if (!strcmp(a, "--console")) {
+            NEED_ARG();
+            o->console = v;
+        } else if (!strcmp(a, "--dump-dtb")) {
+            NEED_ARG();
+            o->dump_dtb = v;
+        } else if (!strcmp(a, "--mem")) {
+            NEED_ARG();
+            if (parse_size(v, &o->mem) < 0 || o->mem < (16ull << 20) || o->mem > (16ull << 30) ||
+                (o->mem & 0xfff)) {
+                fprintf(stderr,
+                        "vmon: invalid --mem '%s' (want 16M..16G, e.g. 256M, multiple of 4K)\n",
+                        v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--cpus")) {
+            NEED_ARG();
+            unsigned long long n;
+            if (parse_uint(v, &n) < 0 || n < 1 || n > VM_MAX_CPUS) {
+                fprintf(stderr, "vmon: invalid --cpus '%s' (want 1..%d)\n", v, VM_MAX_CPUS);
+                return -1;
+            }
+            o->cpus = (unsigned)n;
+        } else if (!strcmp(a, "--max-insns")) {
+            NEED_ARG();
+            if (parse_uint(v, &o->max_insns) < 0 || o->max_insns == 0) {
+                fprintf(stderr, "vmon: invalid --max-insns '%s' (want a positive count)\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--timeout")) {
+            NEED_ARG();
+            char *end;
+            errno = 0;
+            o->timeout = strtod(v, &end);
+            if (errno || *end || end == v || !(o->timeout > 0) || o->timeout > 1e7) {
+                fprintf(stderr, "vmon: invalid --timeout '%s' (want seconds > 0)\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--stats")) {
+            o->stats = 1;
+        } else {
+            fprintf(stderr, "vmon: unknown option '%s' (see vmon --help)\n", a);
+            return -1;
+        }
+    }
+    if (!o->bios && !o->kernel) {
+        fprintf(stderr, "vmon: nothing to run: give --bios PROG and/or --kernel IMAGE\n");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *exit_name(int reason)
+{
+    switch (reason) {
+    case VM_EXIT_FINISHER: return "finisher";
+    case VM_EXIT_POWEROFF: return "poweroff";
+    case VM_EXIT_RESET: return "reset";
+    case VM_EXIT_MAX_INSNS: return "max-insns";
+    case VM_EXIT_TIMEOUT: return "timeout";
+    case VM_EXIT_ERROR: return "error";
+    case VM_EXIT_USER: return "user";
+    }
+    return "none";
+}
+
+#define FDT_MAX (64u << 10)
+#define KERNEL_ALIGN (2u << 20)
+
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Load a Linux RISC-V Image (Documentation/riscv/boot-image-header.rst) at
+ * base + text_offset, or an ELF by its program headers. */
+static int load_kernel(struct vm *vm, const char *path, uint64_t base, uint64_t *entry,
+                       uint64_t *end, char *err, size_t errlen)
+{
+    size_t n;
+    uint8_t *f = loader_read_file(path, vm->ram_size, &n, err, errlen);
+    if (!f) return -1;
+    int r = -1;
+    if (n >= 4 && !memcmp(f, "\177ELF", 4)) {
+        free(f);
+        return loader_load_program(vm, path, base, entry, end, err, errlen);
+    }
+    if (n < 64 || memcmp(f + 56, "RSC\x05", 4)) {
+        snprintf(err, errlen, "%s: not a RISC-V Linux Image (no RSC\\x05 header magic) or ELF",
+                 path);
+        goto out;
+    }
+    uint64_t text_offset = le64(f + 8), image_size = le64(f + 16);
+    if (image_size < n) image_size = n;
+    if (text_offset >= vm->ram_size || (text_offset & 0xfff)) {
+        snprintf(err, errlen, "%s: bad text_offset 0x%llx in Image header", path,
+                 (unsigned long long)text_offset);
+        goto out;
+    }
+    uint64_t load = base + text_offset;
+    if (load - vm->ram_base > vm->ram_size || image_size > vm->ram_size - (load - vm->ram_base)) {
+        snprintf(err, errlen, "%s: kernel (%llu bytes at 0x%llx) does not fit in %llu MiB of RAM",
+                 path, (unsigned long long)image_size, (unsigned long long)load,
+                 (unsigned long long)(vm->ram_size >> 20));
+        goto out;
+    }
+    memcpy(vm->ram + (load - vm->ram_base), f, n);
+    *entry = load;
+    *end = load + image_size;
+    r = 0;
+out:
+    free(f);
+    return r;
+}
+
+static void rom_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Reset vector (like QEMU virt's): a0 = mhartid, a1 = FDT, a2 = fw_dynamic
+ * info, then jump to the firmware. */
+static void rom_setup(struct vm *vm, uint64_t start, uint64_t fdt, uint64_t next)
+{
+    static const uint32_t code[6] = {
+        0x00000297, /* auipc t0, 0 */
+        0x02828613, /* addi a2, t0, 40 */
+        0xf1402573, /* csrr a0, mhartid */
+        0x0202b583, /* ld a1, 32(t0) */
+        0x0182b283, /* ld t0, 24(t0) */
+        0x00028067, /* jr t0 */
+    };
+    uint8_t *rom = vm->rom;
+    memset(rom, 0, VIRT_MROM_SIZE);
+    for (int i = 0; i < 6; i++)
+        for (int b = 0; b < 4; b++) rom[4 * i + b] = (uint8_t)(code[i] >> (8 * b));
+    rom_put64(rom + 24, start);
+    rom_put64(rom + 32, fdt);
+    /* struct fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), version 2 */
+    rom_put64(rom + 40, 0x4942534f); /* magic "OSBI" */
+    rom_put64(rom + 48, 2);          /* version */
+    rom_put64(rom + 56, next);       /* next_addr */
+    rom_put64(rom + 64, 1);          /* next_mode: S */
+    rom_put64(rom + 72, 0);          /* options */
+    rom_put64(rom + 80, 0);          /* boot_hart */
+}
+
+/* Hypervisor SBI mode: vmon plays the M-mode firmware's part. */
+static void hyp_hart_setup(struct hart *h)
+{
+    h->medeleg = 0xb1ff & ~(1u << EXC_ECALL_S); /* everything S can handle */
+    h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
+    h->mcounteren = 7;
+    h->pmpaddr[0] = (1ull << 54) - 1;
+    h->pmpcfg[0] = 0x1f; /* NAPOT, RWX: S and U may access everything */
+    h->pmp_active = 1;
+    h->priv = PRV_S;
+}
+
+/* Load the images and point the harts at the entry. */
+static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t errlen)
+{
+    uint64_t bios_entry = 0, bios_end = vm->ram_base, kentry = 0, kend = 0;
+    vm_reset(vm, VIRT_MROM_BASE);
+    if (o->bios &&
+        loader_load_program(vm, o->bios, VM_RAM_BASE, &bios_entry, &bios_end, err, errlen) < 0)
+        return -1;
+    uint64_t kbase = vm->ram_base;
+    if (o->bios) kbase = align_up(bios_end, KERNEL_ALIGN);
+    if (o->kernel) {
+        /* An Image's text_offset is relative to a 2 MiB-aligned base. */
+        uint64_t base = o->bios ? kbase - 0x200000 : vm->ram_base;
+        if (o->bios && kbase - vm->ram_base < 0x200000) base = vm->ram_base;
+        if (load_kernel(vm, o->kernel, base, &kentry, &kend, err, errlen) < 0) return -1;
+        if (o->bios && kentry < bios_end) {
+            snprintf(err, errlen, "kernel at 0x%llx overlaps the firmware (ends at 0x%llx)",
+                     (unsigned long long)kentry, (unsigned long long)bios_end);
+            return -1;
+        }
+    } else if (o->initrd || o->append) {
+        snprintf(err, errlen, "--initrd and --append need --kernel");
+        return -1;
+    }
+    uint64_t ram_end = vm->ram_base + vm->ram_size;
+    uint64_t used_end = kend > bios_end ? kend : bios_end;
+    /* FDT near the top of RAM with room after it for firmware fix-ups. */
+    uint64_t fdt_addr = (ram_end - 2 * FDT_MAX) & ~0xfffull;
+    struct fdt_boot fb = {.bootargs = o->append};
+    uint64_t initrd_size = 0;
+    if (o->initrd) {
+        size_t n;
+        uint8_t *data = loader_read_file(o->initrd, vm->ram_size, &n, err, errlen);
+        if (!data) return -1;
+        initrd_size = n;
+        uint64_t start = (fdt_addr - n) & ~0xfffull;
+        if (n == 0 || n > fdt_addr - vm->ram_base || start < used_end) {
+            snprintf(err, errlen,
+                     "initrd %s (%zu bytes) does not fit in RAM between the kernel (ends "
+                     "0x%llx) and the device tree (0x%llx); use a larger --mem",
+                     o->initrd, n, (unsigned long long)used_end, (unsigned long long)fdt_addr);
+            free(data);
+            return -1;
+        }
+        loader_put(vm, start, data, n);
+        free(data);
+        fb.initrd_start = start;
+        fb.initrd_end = start + initrd_size;
+    }
+    if (used_end > fdt_addr) {
+        snprintf(err, errlen, "images do not fit in %llu MiB of RAM; use a larger --mem",
+                 (unsigned long long)(vm->ram_size >> 20));
+        return -1;
+    }
+    uint8_t *fdt = calloc(1, FDT_MAX);
+    if (!fdt) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int fsz = fdt_build(vm, &fb, fdt, FDT_MAX);
+    if (fsz < 0) {
+        snprintf(err, errlen, "device tree construction failed");
+        free(fdt);
+        return -1;
+    }
+    loader_put(vm, fdt_addr, fdt, (size_t)fsz);
+    if (o->dump_dtb) {
+        FILE *fp = fopen(o->dump_dtb, "wb");
+        if (!fp || fwrite(fdt, 1, (size_t)fsz, fp) != (size_t)fsz) {
+            snprintf(err, errlen, "--dump-dtb %s: %s", o->dump_dtb, strerror(errno));
+            if (fp) fclose(fp);
+            free(fdt);
+            return -1;
+        }
+        fclose(fp);
+    }
+    free(fdt);
+
+    if (o->bios) {
+        rom_setup(vm, bios_entry, fdt_addr, kentry);
+        for (unsigned i = 0; i < vm->ncpus; i++) vm->harts[i]->pc = VIRT_MROM_BASE;
+        return 0;
+    }
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct hart *h = vm->harts[i];
+        hyp_hart_setup(h);
+        h->pc = kentry;
+        h->x[10] = i;
+        h->x[11] = fdt_addr;
+        atomic_store(&h->hsm_state, i == 0 ? 0 : 1);
+        atomic_store(&h->stopped, i != 0);
+    }
+    return 0;
+}
+
+int boot_main(int argc, char **argv)
+{
+    struct boot_opts o;
+    if (parse_opts(argc, argv, &o) < 0) return 2;
+    struct vm_config cfg = {
+        .ram_size = o.mem,
+        .ncpus = o.cpus,
+        .max_insns = o.max_insns,
+        .timeout = o.timeout,
+        .hyp_sbi = o.bios == NULL,
+    };
+    char err[512];
+    struct vm *vm = vm_create(&cfg, err, sizeof(err));
+    if (!vm) {
+        fprintf(stderr, "vmon: %s\n", err);
+        return 1;
+    }
+    int out_fd = -1;
+    if (!o.console || !strcmp(o.console, "stdio")) {
+        vm->console_out_fd = 1;
+    } else if (!strcmp(o.console, "none")) {
+        vm->console_out_fd = -1;
+    } else {
+        out_fd = open(o.console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out_fd < 0) {
+            fprintf(stderr, "vmon: --console %s: %s\n", o.console, strerror(errno));
+            vm_destroy(vm);
+            return 1;
+        }
+        vm->console_out_fd = out_fd;
+    }
+    int status = 1;
+    if (virt_board_create(vm, err, sizeof(err)) < 0 || boot_load(vm, &o, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: %s\n", err);
+        goto out;
+    }
+    if (o.dump_dtb) {
+        status = 0;
+        goto out;
+    }
+    struct console *con = NULL;
+    if (vm->console_out_fd == 1 && (!o.console || !strcmp(o.console, "stdio")))
+        con = console_start(vm, 0);
+    uint64_t t0 = host_time_ns();
+    for (;;) {
+        int reason = vm_run(vm);
+        if (reason == VM_EXIT_RESET) {
+            if (boot_load(vm, &o, err, sizeof(err)) < 0) {
+                fprintf(stderr, "vmon: reboot failed: %s\n", err);
+                break;
+            }
+            continue;
+        }
+        double secs = (double)(host_time_ns() - t0) / 1e9;
+        switch (reason) {
+        case VM_EXIT_FINISHER:
+        case VM_EXIT_POWEROFF:
+            status = vm->exit_code;
+            if (status) fprintf(stderr, "vmon: %s\n", vm->exit_msg);
+            break;
+        case VM_EXIT_USER:
+            status = 0;
+            break;
+        default:
+            fprintf(stderr, "vmon: %s\n", vm->exit_msg);
+            status = reason == VM_EXIT_TIMEOUT ? 124 : 1;
+        }
+        if (o.stats) {
+            fprintf(stderr, "exit: %s (status %d)\n", exit_name(reason), status);
+            fprintf(stderr, "insns: %llu\n", (unsigned long long)vm->insns_total);
+            fprintf(stderr, "seconds: %.3f\n", secs);
+            fprintf(stderr, "mips: %.1f\n", secs > 0 ? (double)vm->insns_total / secs / 1e6 : 0);
+            for (unsigned i = 0; i < vm->ncpus; i++) {
+                struct hart *h = vm->harts[i];
+                fprintf(stderr,
+                        "hart%u: insns %llu traps %llu interrupts %llu blocks %llu "
+                        "tlb-flushes %llu\n",
+                        i, (unsigned long long)h->instret, (unsigned long long)h->stats.traps,
+                        (unsigned long long)h->stats.interrupts,
+                        (unsigned long long)h->stats.blocks_built,
+                        (unsigned long long)h->stats.tlb_flushes);
+            }
+            if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
+        }
+        break;
+    }
+    console_stop(con);
+out:
+    vm_destroy(vm);
+    if (out_fd >= 0) close(out_fd);
+    return status;
+}

@@ -1,0 +1,193 @@
+/* VM object: memory, harts, devices, threads and the exit protocol. */
+#include "vmm/vm.h"
+#include "hw/uart.h"
+#include "hw/syscon.h"
+#include "irq/clint.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+uint64_t host_time_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vm_time(const struct vm *vm)
+{
+    return (host_time_ns() - vm->time_base_ns) / (1000000000ull / VM_TIMEBASE_HZ);
+}
+
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
+        snprintf(err, errlen, "cpu count %u out of range (1..%d)", cfg->ncpus, VM_MAX_CPUS);
+        return NULL;
+    }
+    if (cfg->ram_size < (1u << 20) || (cfg->ram_size & 0xfff) || cfg->ram_size > (64ull << 30)) {
+        snprintf(err, errlen, "memory size %llu invalid (1M..64G, multiple of 4K)",
+                 (unsigned long long)cfg->ram_size);
+        return NULL;
+    }
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    vm->cfg = *cfg;
+    vm->ncpus = cfg->ncpus;
+    vm->ram_base = VM_RAM_BASE;
+    vm->ram_size = cfg->ram_size;
+    vm->console_out_fd = 1;
+    /* Lazily allocated: pages cost host memory only once the guest touches them. */
+    vm->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+                   MAP_NORESERVE, -1, 0);
+    if (vm->ram == MAP_FAILED) {
+        snprintf(err, errlen, "cannot reserve %llu bytes of guest RAM: %s",
+                 (unsigned long long)cfg->ram_size, strerror(errno));
+        free(vm);
+        return NULL;
+    }
+    bus_add_mem(&vm->bus, vm->ram_base, vm->ram_size, vm->ram, 0);
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&vm->exit_cond, &ca);
+    for (unsigned i = 0; i < VM_MAX_CPUS; i++) pthread_cond_init(&vm->hart_cond[i], &ca);
+    pthread_condattr_destroy(&ca);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        vm->harts[i] = aligned_alloc(64, (sizeof(struct hart) + 63) & ~(size_t)63);
+        if (!vm->harts[i] || hart_init(vm->harts[i], vm, i) < 0) {
+            snprintf(err, errlen, "out of memory creating hart %u", i);
+            vm_destroy(vm);
+            return NULL;
+        }
+    }
+    vm->time_base_ns = host_time_ns();
+    return vm;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (!vm) return;
+    bus_destroy_devices(&vm->bus);
+    for (unsigned i = 0; i < VM_MAX_CPUS; i++) {
+        if (vm->harts[i]) {
+            hart_destroy(vm->harts[i]);
+            free(vm->harts[i]);
+        }
+        pthread_cond_destroy(&vm->hart_cond[i]);
+    }
+    pthread_cond_destroy(&vm->exit_cond);
+    pthread_mutex_destroy(&vm->lock);
+    if (vm->ram) munmap(vm->ram, vm->ram_size);
+    free(vm->rom);
+    free(vm);
+}
+
+void vm_reset(struct vm *vm, uint64_t pc)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) hart_reset(vm->harts[i], pc);
+    bus_reset_devices(&vm->bus);
+    atomic_store(&vm->exit_reason, VM_EXIT_NONE);
+    vm->exit_code = 0;
+    vm->exit_msg[0] = 0;
+}
+
+void vm_kick_hart(struct vm *vm, unsigned id, unsigned ev)
+{
+    if (id >= vm->ncpus) return;
+    struct hart *h = vm->harts[id];
+    atomic_fetch_or_explicit(&h->events, ev, memory_order_acq_rel);
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_signal(&vm->hart_cond[id]);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_hart_wait(struct vm *vm, struct hart *h, uint64_t deadline)
+{
+    pthread_mutex_lock(&vm->lock);
+    atomic_store(&h->sleeping, 1);
+    if (!atomic_load(&h->events) && !atomic_load(&vm->exit_reason)) {
+        if (deadline && deadline != ~0ull) {
+            uint64_t now = vm_time(vm);
+            if (deadline > now) {
+                uint64_t ns = host_time_ns() + (deadline - now) * (1000000000ull / VM_TIMEBASE_HZ);
+                struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+                pthread_cond_timedwait(&vm->hart_cond[h->id], &vm->lock, &ts);
+            }
+        } else {
+            pthread_cond_wait(&vm->hart_cond[h->id], &vm->lock);
+        }
+    }
+    atomic_store(&h->sleeping, 0);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_request_exit(struct vm *vm, int reason, int code, const char *msg)
+{
+    int none = VM_EXIT_NONE;
+    pthread_mutex_lock(&vm->lock);
+    if (atomic_compare_exchange_strong(&vm->exit_reason, &none, reason)) {
+        vm->exit_code = code;
+        snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg ? msg : "");
+    }
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        atomic_fetch_or(&vm->harts[i]->events, HART_EV_STOP);
+        pthread_cond_signal(&vm->hart_cond[i]);
+    }
+    pthread_cond_broadcast(&vm->exit_cond);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void *hart_thread(void *arg)
+{
+    struct hart *h = arg;
+    hart_run(h);
+    /* A hart that leaves its loop without a VM-wide exit (cannot happen
+     * today) still ends the VM so the main thread never waits forever. */
+    if (!atomic_load(&h->vm->exit_reason))
+        vm_request_exit(h->vm, VM_EXIT_ERROR, 1, "hart stopped unexpectedly");
+    return NULL;
+}
+
+int vm_run(struct vm *vm)
+{
+    unsigned started = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (pthread_create(&vm->threads[i], NULL, hart_thread, vm->harts[i]) != 0) {
+            vm_request_exit(vm, VM_EXIT_ERROR, 1, "cannot create vCPU thread");
+            break;
+        }
+        started++;
+    }
+    uint64_t t0 = host_time_ns();
+    pthread_mutex_lock(&vm->lock);
+    while (!atomic_load(&vm->exit_reason)) {
+        if (vm->cfg.timeout > 0) {
+            uint64_t end = t0 + (uint64_t)(vm->cfg.timeout * 1e9);
+            if (host_time_ns() >= end) {
+                pthread_mutex_unlock(&vm->lock);
+                char m[96];
+                snprintf(m, sizeof(m), "timeout after %.3g seconds", vm->cfg.timeout);
+                vm_request_exit(vm, VM_EXIT_TIMEOUT, 1, m);
+                pthread_mutex_lock(&vm->lock);
+                break;
+            }
+            struct timespec ts = {(time_t)(end / 1000000000ull), (long)(end % 1000000000ull)};
+            pthread_cond_timedwait(&vm->exit_cond, &vm->lock, &ts);
+        } else {
+            pthread_cond_wait(&vm->exit_cond, &vm->lock);
+        }
+    }
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < started; i++) pthread_join(vm->threads[i], NULL);
+    vm->insns_total = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++) vm->insns_total += vm->harts[i]->instret;
+    return atomic_load(&vm->exit_reason);
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Runs every test suite and ends with one line "N passed, M failed".
+# Each suite prints its own "name: N passed, M failed" line.
+set -u
+VMON=${VMON:-build/vmon}
+BUILD=${BUILD:-build}
+total_pass=0
+total_fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_suite() { # name, command...
+    local name=$1
+    shift
+    "$@" >"$log" 2>&1
+    local rc=$?
+    cat "$log"
+    local line
+    line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    if [ -n "$line" ]; then
+        local p f
+        p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
+        f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            echo "$name: exited $rc"
+            total_fail=$((total_fail + 1))
+        fi
+    else
+        echo "$name: no result line (exit $rc)"
+        total_fail=$((total_fail + 1))
+    fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_suite "$(basename "$t")" "$t"
+done
+if [ -d "$BUILD/isa" ]; then
+    run_suite isa tests/isa/run.sh vmon "$VMON"
+fi
+for t in tests/integration/*.sh; do
+    [ -f "$t" ] || continue
+    run_suite "$(basename "$t" .sh)" env VMON="$VMON" BUILD="$BUILD" bash "$t"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
