@@ -1,5 +1,6 @@
 # vmon build. `make` builds build/vmon; `make check` runs every test;
-# `make SANITIZE=1 check` does the same under ASan/UBSan (in build/san).
+# `make SANITIZE=1 check` does the same under ASan/UBSan (in build/san);
+# `make SANITIZE=thread` builds a ThreadSanitizer vmon (in build/tsan).
 CC ?= cc
 RISCV_CC ?= riscv64-unknown-elf-gcc
 SANITIZE ?= 0
@@ -8,6 +9,9 @@ WERROR ?= 1
 ifeq ($(SANITIZE),1)
 BUILD := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+BUILD := build/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD := build
 SANFLAGS :=
@@ -21,7 +25,7 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := -lfdt -lm
+LIBS := -lfdt -lm -lslirp
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -33,7 +37,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(VMON)
 
-$(BUILD)/src/cpu/fpu.o: ALL_CFLAGS += -frounding-math -mfma
+$(BUILD)/src/cpu/fpu.o: ALL_CFLAGS += -frounding-math
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -69,3 +73,36 @@ clean:
 
 .PHONY: all check unit clean format
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d
+
+# Demo guest: the in-tree prebuilt one (see guest/README.md).
+GUEST_DIR := build/guest
+guest-image: $(GUEST_DIR)/Image $(GUEST_DIR)/initramfs.cpio.gz
+$(GUEST_DIR)/Image: guest/prebuilt/Image.xz
+	@mkdir -p $(dir $@)
+	xz -dc $< > $@
+$(GUEST_DIR)/initramfs.cpio.gz: guest/prebuilt/initramfs.cpio.gz
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# Set up, build and boot the demo guest to a shell (Ctrl-A x quits).
+demo:
+	scripts/setup.sh
+	$(MAKE) all guest-image
+	$(VMON) run --kernel $(GUEST_DIR)/Image --initrd $(GUEST_DIR)/initramfs.cpio.gz \
+		--mem 256M --cpus 2 --append "console=ttyS0"
+
+.PHONY: guest-image demo
+
+# libFuzzer targets (clang): build/fuzz/fuzz_NAME from tests/fuzz/fuzz_NAME.c,
+# linked with every vmon source but main.c. Run one with
+# `build/fuzz/fuzz_virtq -max_total_time=60`.
+FUZZ_CC ?= clang
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -Itests/unit -pthread \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build/fuzz/%: tests/fuzz/%.c $(SRCS) $(wildcard src/*/*.h) tests/unit/virtio_driver.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(SRCS) $(LIBS)
+fuzz: $(FUZZ_BINS)
+.PHONY: fuzz

@@ -1,5 +1,6 @@
 /* vmon command line. */
 #include "vmm/boot.h"
+#include "vmm/img.h"
 #include "vmm/vm.h"
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: vmon run [options]\n"
+            "       vmon img create|info ...   (disk images; vmon img --help)\n"
             "  --bios FILE         M-mode program or firmware (ELF or flat binary at 0x80000000)\n"
             "  --kernel FILE       Linux Image (or ELF) to boot\n"
             "  --initrd FILE       initial ramdisk\n"
@@ -18,7 +20,18 @@ static void usage(FILE *out)
             "  --timeout SECONDS   stop after this much wall-clock time\n"
             "  --console MODE      stdio (default), none or a file path for serial output\n"
             "  --dump-dtb FILE     write the generated device tree and exit\n"
-            "  --stats             print execution statistics at exit\n");
+            "  --stats             print execution statistics at exit\n"
+            "  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC]\n"
+            "                      virtio-net on user networking (10.0.2.0/24, DHCP, NAT)\n"
+            "  --net tap,ifname=NAME[,mac=MAC]\n"
+            "                      virtio-net on a host tap interface\n"
+            "  --disk FILE[,ro][,format=raw|qcow2][,serial=STR]\n"
+            "                      virtio-blk disk (repeatable)\n"
+            "  --share DIR,tag=TAG[,ro]\n"
+            "                      host directory over virtio-9p (mount -t 9p -o trans=virtio TAG)\n"
+            "  --vconsole FILE|socket=PATH\n"
+            "                      virtio-console port (/dev/hvc0)\n"
+            "  --rng               virtio-rng fed by the host's getrandom()\n");
 }
 
 int main(int argc, char **argv)
@@ -28,6 +41,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "run")) return boot_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "img")) return img_main(argc - 1, argv + 1);
     fprintf(stderr, "vmon: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

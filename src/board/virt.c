@@ -27,3 +27,16 @@ int virt_board_create(struct vm *vm, char *err, size_t errlen)
     }
     return 0;
 }
+
+int virt_virtio_slot(struct vm *vm, uint64_t *base, struct irq_line *irq, char *err,
+                     size_t errlen)
+{
+    if (vm->virtio_slots >= VIRT_VIRTIO_SLOTS) {
+        snprintf(err, errlen, "too many virtio devices (at most %d)", VIRT_VIRTIO_SLOTS);
+        return -1;
+    }
+    unsigned n = vm->virtio_slots++;
+    *base = VIRT_VIRTIO_BASE + n * VIRT_VIRTIO_STRIDE;
+    *irq = plic_line(vm->plic, VIRT_VIRTIO_IRQ + n);
+    return 0;
+}

@@ -16,6 +16,12 @@ struct vm;
 #define VIRT_UART_IRQ 10
 #define VIRT_RTC_IRQ 11
 #define VIRT_VIRTIO_IRQ 1 /* slots use 1..8 */
+#define VIRT_VIRTIO_SLOTS 8
+#define VIRT_VIRTIO_STRIDE 0x1000ull
 
+#include "irq/irq.h"
 int virt_board_create(struct vm *vm, char *err, size_t errlen);
+/* Claim the next free virtio-mmio slot: its base address and interrupt. */
+int virt_virtio_slot(struct vm *vm, uint64_t *base, struct irq_line *irq, char *err,
+                     size_t errlen);
 #endif

@@ -1,6 +1,7 @@
 /* Control and status registers (privileged spec ch. 2-3), trap entry and
  * interrupt selection. */
 #include "cpu/hart.h"
+#include "board/virt.h"
 #include "vmm/vm.h"
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,29 @@ uint64_t hart_read_mip(struct hart *h)
     return mip;
 }
 
+/* mip as an instruction reads it: the timer bits follow the compare
+ * registers now, not as of the last interrupt-service pass (which may be
+ * thousands of instructions old, e.g. right after a CLINT mtimecmp write). */
+static uint64_t read_mip_now(struct hart *h)
+{
+    uint64_t now = hart_time(h), mip = h->mip;
+    if (now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed))
+        mip |= MIP_MTIP;
+    else
+        mip &= ~MIP_MTIP;
+    if (h->vm->cfg.hyp_sbi) {
+        if (now >= h->stimecmp)
+            mip |= MIP_STIP;
+        else
+            mip &= ~MIP_STIP;
+    }
+    if (mip != h->mip) {
+        h->mip = mip;
+        h->check = 1;
+    }
+    return hart_read_mip(h);
+}
+
 /* The counter CSRs visible below M-mode are gated by mcounteren/scounteren. */
 static int counter_allowed(struct hart *h, unsigned csr)
 {
@@ -96,7 +120,7 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_SEPC: *val = h->sepc; return 0;
     case CSR_SCAUSE: *val = h->scause; return 0;
     case CSR_STVAL: *val = h->stval; return 0;
-    case CSR_SIP: *val = hart_read_mip(h) & h->mideleg; return 0;
+    case CSR_SIP: *val = read_mip_now(h) & h->mideleg; return 0;
     case CSR_SATP:
         if (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)) return -1;
         *val = h->satp;
@@ -118,7 +142,7 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_MEPC: *val = h->mepc; return 0;
     case CSR_MCAUSE: *val = h->mcause; return 0;
     case CSR_MTVAL: *val = h->mtval; return 0;
-    case CSR_MIP: *val = hart_read_mip(h); return 0;
+    case CSR_MIP: *val = read_mip_now(h); return 0;
     case CSR_MCYCLE: case CSR_MINSTRET: *val = h->instret + h->instret_base; return 0;
     }
     if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
@@ -297,9 +321,13 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
         h->pc = (h->stvec & ~3ull) + ((h->stvec & 1) && interrupt ? 4 * cause : 0);
     } else {
         uint64_t vec = (h->mtvec & ~3ull) + ((h->mtvec & 1) && interrupt ? 4 * cause : 0);
-        if (!interrupt && (h->pc == vec || h->vm->cfg.hyp_sbi)) {
-            /* The handler's first instruction faulted (no usable trap
-             * handler), or there is no M-mode software at all. */
+        struct vm *vm = h->vm;
+        int vec_in_mem = (vec >= vm->ram_base && vec - vm->ram_base < vm->ram_size) ||
+                         (vec >= VIRT_MROM_BASE && vec - VIRT_MROM_BASE < VIRT_MROM_SIZE);
+        if (!interrupt && (h->pc == vec || !vec_in_mem || vm->cfg.hyp_sbi)) {
+            /* The handler's first instruction faulted or mtvec points at no
+             * memory (no usable trap handler), or there is no M-mode
+             * software at all. */
             char m[200];
             snprintf(m, sizeof(m),
                      "unhandled exception: cause %llu at pc 0x%llx (tval 0x%llx, mtvec 0x%llx, "

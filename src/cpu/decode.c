@@ -26,7 +26,7 @@ static inline int32_t sext(uint32_t v, int width)
 }
 
 static int32_t imm_i(uint32_t r) { return (int32_t)r >> 20; }
-static int32_t imm_s(uint32_t r) { return ((int32_t)r >> 25 << 5) | (int32_t)bits(r, 11, 7); }
+static int32_t imm_s(uint32_t r) { return sext((bits(r, 31, 25) << 5) | bits(r, 11, 7), 12); }
 static int32_t imm_b(uint32_t r)
 {
     uint32_t v = (bits(r, 31, 31) << 12) | (bits(r, 7, 7) << 11) | (bits(r, 30, 25) << 5) |

@@ -94,7 +94,7 @@ struct block {
     struct insn insn[];
 };
 
-#define BCACHE_BITS 14
+#define BCACHE_BITS 16
 struct bcache {
     struct block *slot[1u << BCACHE_BITS];
     uint8_t *arena;

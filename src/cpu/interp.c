@@ -130,28 +130,35 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     return b;
 }
 
-/* A 32-bit instruction whose halves lie on two pages: fetch the second half
- * through its own translation and run it as a one-instruction block. */
-static struct block *block_straddle(struct hart *h, uint64_t pc, const uint8_t *host,
-                                    struct block *tmp, uint64_t *tval, int *cause)
+/* Run the instruction at pc as a one-instruction block that is not cached:
+ * a 32-bit instruction whose halves lie on two pages (the second half is
+ * fetched through its own translation), or any instruction on a page that
+ * PMP makes only partly executable (3.7.1: every fetch is checked, so a
+ * block must not run on past the end of an executable region). */
+static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *host,
+                                  struct block *tmp, uint64_t *tval, int *cause)
 {
-    uint64_t pa2;
-    uint8_t *host2;
-    uint32_t lo = rd16(host);
-    int r = mmu_fetch(h, pc + 2, &pa2, &host2, tval);
-    if (r) {
-        *cause = r - 1;
-        return NULL;
+    uint32_t raw = rd16(host);
+    unsigned len = 2;
+    if ((raw & 3) == 3) {
+        uint64_t pa2;
+        uint8_t *host2;
+        int r = mmu_fetch(h, pc + 2, &pa2, &host2, tval);
+        if (r) {
+            *cause = r - 1;
+            return NULL;
+        }
+        raw |= rd16(host2) << 16;
+        len = 4;
     }
-    uint32_t raw = lo | (rd16(host2) << 16);
     insn_decode_any(raw, &tmp->insn[0]);
     tmp->insn[0].pc_off = 0;
     memset(&tmp->insn[1], 0, sizeof(struct insn));
     tmp->insn[1].op = OP_END;
-    tmp->insn[1].pc_off = 4;
+    tmp->insn[1].pc_off = (uint16_t)len;
     tmp->n = 1;
-    tmp->bytes = 4;
-    tmp->paddr = ~0ull;
+    tmp->bytes = len;
+    tmp->paddr = ~0ull; /* never matches a cached block: no chaining */
     return tmp;
 }
 
@@ -261,17 +268,27 @@ void hart_run(struct hart *h)
         uint64_t pc = h->pc;
         uint64_t pa, tval;
         uint8_t *host;
-        int r = mmu_fetch(h, pc, &pa, &host, &tval);
-        if (unlikely(r)) {
-            hart_trap(h, (uint64_t)(r - 1), tval, 0);
-            continue;
+        const struct tlb_entry *xe =
+            &h->tlb[tlb_mode(h->priv)][TLB_X][(pc >> 12) & (TLB_SIZE - 1)];
+        if (likely(xe->tag == (pc & ~0xfffull))) {
+            pa = xe->paddr | (pc & 0xfff);
+            host = (uint8_t *)(uintptr_t)(pc + xe->addend);
+        } else {
+            int r = mmu_fetch(h, pc, &pa, &host, &tval);
+            if (unlikely(r)) {
+                hart_trap(h, (uint64_t)(r - 1), tval, 0);
+                continue;
+            }
         }
+        /* mmu_fetch caches the page for execution unless PMP makes it only
+         * partly executable: then go one checked instruction at a time. */
+        int single = xe->tag != (pc & ~0xfffull);
         struct block *b = h->bc.slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)];
-        if (unlikely(!b || b->paddr != pa)) {
-            b = block_build(h, pc, pa, host);
+        if (unlikely(single || !b || b->paddr != pa)) {
+            b = single ? NULL : block_build(h, pc, pa, host);
             if (!b) {
                 int cause = 0;
-                b = block_straddle(h, pc, host, tmpblk, &tval, &cause);
+                b = block_single(h, pc, host, tmpblk, &tval, &cause);
                 if (!b) {
                     hart_trap(h, (uint64_t)cause, tval, 0);
                     continue;
@@ -299,6 +316,29 @@ void hart_run(struct hart *h)
     do {                                                                                           \
         h->pc = (newpc);                                                                           \
         h->instret += RETIRED();                                                                   \
+        goto block_exit;                                                                           \
+    } while (0)
+/* Leave the block after a branch or jump to newpc. A target on the same
+ * virtual page as this block lies on the same physical page (the mapping
+ * cannot change inside a block), so the next block is looked up directly,
+ * skipping the fetch translation; events and the poll budget are still
+ * checked so interrupts are taken with the same latency. */
+#define CHAIN(newpc)                                                                               \
+    do {                                                                                           \
+        uint64_t t_ = (newpc);                                                                     \
+        h->instret += RETIRED();                                                                   \
+        if (likely(((t_ ^ pc) >> 12) == 0) && likely(--poll > 0) &&                                \
+            likely(!(h->check | atomic_load_explicit(&h->events, memory_order_relaxed)))) {        \
+            uint64_t tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                 \
+            struct block *nb_ = h->bc.slot[(tpa_ >> 1) & ((1u << BCACHE_BITS) - 1)];               \
+            if (likely(nb_ && nb_->paddr == tpa_)) {                                               \
+                b = nb_;                                                                           \
+                pc = t_;                                                                           \
+                ip = b->insn;                                                                      \
+                DISPATCH();                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+        h->pc = t_;                                                                                \
         goto block_exit;                                                                           \
     } while (0)
 #define TRAP(cause, tv)                                                                            \
@@ -342,9 +382,8 @@ void hart_run(struct hart *h)
         DISPATCH();
 
     L_END:
-        h->pc = pc + ip->pc_off;
-        h->instret += (uint64_t)(ip - b->insn);
-        goto block_exit;
+        ip--; /* CHAIN counts the instructions before the sentinel */
+        CHAIN(pc + b->bytes);
     L_ILLEGAL:
         ILLEGAL();
     L_NOP:
@@ -355,16 +394,16 @@ void hart_run(struct hart *h)
     L_JAL: {
         uint64_t t = PC_HERE() + (uint64_t)IMM;
         RD = PC_NEXT();
-        JUMP(t);
+        CHAIN(t);
     }
     L_JALR: {
         uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull;
         RD = PC_NEXT();
-        JUMP(t);
+        CHAIN(t);
     }
 #define BRANCH(cond)                                                                               \
     do {                                                                                           \
-        if (cond) JUMP(PC_HERE() + (uint64_t)IMM);                                                 \
+        if (cond) CHAIN(PC_HERE() + (uint64_t)IMM);                                                 \
         NEXT();                                                                                    \
     } while (0)
     L_BEQ: BRANCH(RS1 == RS2);
@@ -501,12 +540,23 @@ void hart_run(struct hart *h)
         if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) ILLEGAL();
         mmu_flush_tlb(h);
         JUMP(PC_NEXT());
+/* The instructions of this block before the CSR instruction have retired:
+ * count them in h->instret while the CSR is accessed, so that instret/cycle
+ * reads and minstret/mcycle writes are exact (csr.c assumes h->instret
+ * excludes only the current instruction). */
+#define CSR_ACCESS(call)                                                                           \
+    ({                                                                                             \
+        h->instret += RETIRED() - 1;                                                               \
+        int csr_r_ = (call);                                                                       \
+        h->instret -= RETIRED() - 1;                                                               \
+        csr_r_;                                                                                    \
+    })
     L_CSRRW:
     L_CSRRWI: {
         uint64_t src = ip->op == OP_CSRRW ? RS1 : ip->rs1;
         uint64_t old = 0;
-        if (ip->rd != REG_SINK && csr_read(h, (unsigned)ip->imm, &old) < 0) ILLEGAL();
-        if (csr_write(h, (unsigned)ip->imm, src) < 0) ILLEGAL();
+        if (ip->rd != REG_SINK && CSR_ACCESS(csr_read(h, (unsigned)ip->imm, &old)) < 0) ILLEGAL();
+        if (CSR_ACCESS(csr_write(h, (unsigned)ip->imm, src)) < 0) ILLEGAL();
         RD = old;
         JUMP(PC_NEXT());
     }
@@ -517,10 +567,15 @@ void hart_run(struct hart *h)
         int imm_form = ip->op == OP_CSRRSI || ip->op == OP_CSRRCI;
         uint64_t src = imm_form ? ip->rs1 : RS1;
         uint64_t old;
-        if (csr_read(h, (unsigned)ip->imm, &old) < 0) ILLEGAL();
+        if (CSR_ACCESS(csr_read(h, (unsigned)ip->imm, &old)) < 0) ILLEGAL();
         if (ip->rs1 != 0) {
             int set = ip->op == OP_CSRRS || ip->op == OP_CSRRSI;
-            if (csr_write(h, (unsigned)ip->imm, set ? old | src : old & ~src) < 0) ILLEGAL();
+            uint64_t base = old;
+            /* mip.SEIP reads as the software bit OR the external line, but
+             * a read-modify-write uses the software bit only (3.1.9). */
+            if (ip->imm == 0x344) base = (old & ~MIP_SEIP) | (h->mip & MIP_SEIP);
+            if (CSR_ACCESS(csr_write(h, (unsigned)ip->imm, set ? base | src : base & ~src)) < 0)
+                ILLEGAL();
         }
         RD = old;
         JUMP(PC_NEXT());

@@ -85,12 +85,20 @@ struct xlate {
     int tlb_ok; /* page may be cached for this access */
 };
 
+/* Implicit page-table accesses are checked by PMP as S-mode accesses. */
 static int pte_load(struct hart *h, uint64_t pa, uint64_t **ptr)
 {
     const struct mem_region *m = bus_find_mem(&h->vm->bus, pa, 8);
-    if (!m || m->readonly || !pmp_check(h, pa, 8, ACC_R, PRV_S)) return -1;
+    if (!m || !pmp_check(h, pa, 8, ACC_R, PRV_S)) return -1;
     *ptr = (uint64_t *)(void *)(m->host + (pa - m->base));
     return 0;
+}
+
+/* May an A/D update be stored to the PTE at pa? */
+static int pte_store_ok(struct hart *h, uint64_t pa)
+{
+    const struct mem_region *m = bus_find_mem(&h->vm->bus, pa, 8);
+    return m && !m->readonly && pmp_check(h, pa, 8, ACC_W, PRV_S);
 }
 
 /* Translate va for access with privilege priv. Returns 0 or cause+1. */
@@ -112,8 +120,8 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
     uint64_t mxr = h->mstatus & MSTATUS_MXR, sum = h->mstatus & MSTATUS_SUM;
     for (int i = levels - 1;; i--) {
         uint64_t vpn = (va >> (12 + 9 * i)) & 0x1ff;
-        uint64_t *pp;
-        if (pte_load(h, base + vpn * 8, &pp) < 0) return fault_cause(access, 0) + 1;
+        uint64_t *pp, pte_pa = base + vpn * 8;
+        if (pte_load(h, pte_pa, &pp) < 0) return fault_cause(access, 0) + 1;
     again:;
         uint64_t pte = __atomic_load_n(pp, __ATOMIC_ACQUIRE);
         if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
@@ -135,6 +143,9 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
         if (i > 0 && (ppn & ((1ull << (9 * i)) - 1))) return fault_cause(access, 1) + 1;
         uint64_t want = PTE_A | (access == ACC_W ? PTE_D : 0);
         if ((pte & want) != want) {
+            /* The A/D update is a store to the PTE: if PMP or the memory
+             * forbids it, an access fault of the original type (4.3.2). */
+            if (!pte_store_ok(h, pte_pa)) return fault_cause(access, 0) + 1;
             if (!__atomic_compare_exchange_n(pp, &pte, pte | want, 0, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 goto again;

@@ -78,7 +78,11 @@ void bus_reset_devices(struct bus *b)
 
 void bus_destroy_devices(struct bus *b)
 {
-    for (unsigned i = 0; i < b->n_mmio; i++)
-        if (b->mmio[i].ops->destroy) b->mmio[i].ops->destroy(b->mmio[i].dev);
-    b->n_mmio = 0;
+    /* Newest first: a device added later (virtio, with its own I/O thread)
+     * may raise interrupts on a controller added before it until it is
+     * destroyed itself. */
+    while (b->n_mmio) {
+        const struct mmio_region *r = &b->mmio[--b->n_mmio];
+        if (r->ops->destroy) r->ops->destroy(r->dev);
+    }
 }

@@ -7,6 +7,7 @@
 #include "vmm/loader.h"
 #include "vmm/sbi.h"
 #include "vmm/vm.h"
+#include "virtio/devices.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +16,29 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Device options: each creates one virtio device from its option string. */
+struct dev_opt {
+    const char *name;
+    int takes_value;
+    int (*create)(struct vm *vm, const char *spec, char *err, size_t errlen);
+};
+static const struct dev_opt dev_opts[] = {
+    {"--rng", 0, virtio_rng_create},
+    {"--disk", 1, virtio_blk_create},
+    {"--net", 1, virtio_net_create},
+    {"--share", 1, virtio_9p_create},
+};
+#define N_DEV_OPTS (sizeof(dev_opts) / sizeof(dev_opts[0]))
+#define MAX_DEVICES 16
+
+struct dev_req {
+    const struct dev_opt *opt;
+    const char *spec;
+};
+
 struct boot_opts {
+    struct dev_req devs[MAX_DEVICES];
+    unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb;
     unsigned long long mem, max_insns;
     unsigned cpus;
@@ -126,6 +149,22 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
         } else if (!strcmp(a, "--stats")) {
             o->stats = 1;
         } else {
+            const struct dev_opt *d = NULL;
+            for (unsigned k = 0; k < N_DEV_OPTS; k++)
+                if (!strcmp(a, dev_opts[k].name)) d = &dev_opts[k];
+            if (d) {
+                if (o->ndevs >= MAX_DEVICES) {
+                    fprintf(stderr, "vmon: too many devices (at most %d)\n", MAX_DEVICES);
+                    return -1;
+                }
+                const char *spec = "";
+                if (d->takes_value) {
+                    NEED_ARG();
+                    spec = v;
+                }
+                o->devs[o->ndevs++] = (struct dev_req){d, spec};
+                continue;
+            }
             fprintf(stderr, "vmon: unknown option '%s' (see vmon --help)\n", a);
             return -1;
         }
@@ -242,6 +281,7 @@ static void hyp_hart_setup(struct hart *h)
     h->medeleg = 0xb1ff & ~(1u << EXC_ECALL_S); /* everything S can handle */
     h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
     h->mcounteren = 7;
+    h->scounteren = 7; /* as OpenSBI does: U-mode rdtime (vDSO) works */
     h->pmpaddr[0] = (1ull << 54) - 1;
     h->pmpcfg[0] = 0x1f; /* NAPOT, RWX: S and U may access everything */
     h->pmp_active = 1;
@@ -375,7 +415,17 @@ int boot_main(int argc, char **argv)
         vm->console_out_fd = out_fd;
     }
     int status = 1;
-    if (virt_board_create(vm, err, sizeof(err)) < 0 || boot_load(vm, &o, err, sizeof(err)) < 0) {
+    if (virt_board_create(vm, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: %s\n", err);
+        goto out;
+    }
+    for (unsigned i = 0; i < o.ndevs; i++) {
+        if (o.devs[i].opt->create(vm, o.devs[i].spec, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vmon: %s %s: %s\n", o.devs[i].opt->name, o.devs[i].spec, err);
+            goto out;
+        }
+    }
+    if (boot_load(vm, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         goto out;
     }

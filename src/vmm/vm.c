@@ -166,7 +166,9 @@ int vm_run(struct vm *vm)
         }
         started++;
     }
-    uint64_t t0 = host_time_ns();
+    /* --timeout counts from the first boot: reboots do not restart it. */
+    if (!vm->run_start_ns) vm->run_start_ns = host_time_ns();
+    uint64_t t0 = vm->run_start_ns;
     pthread_mutex_lock(&vm->lock);
     while (!atomic_load(&vm->exit_reason)) {
         if (vm->cfg.timeout > 0) {

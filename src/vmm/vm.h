@@ -45,6 +45,7 @@ struct vm {
     struct hart *harts[VM_MAX_CPUS];
 
     uint64_t time_base_ns; /* host monotonic time at mtime == 0 */
+    uint64_t run_start_ns; /* host time of the first boot (for --timeout) */
 
     _Atomic int exit_reason;
     int exit_code;
@@ -54,6 +55,7 @@ struct vm {
     struct clint *clint;
     struct plic *plic;
     uint8_t *rom; /* boot ROM (reset vector) contents */
+    unsigned virtio_slots; /* virtio-mmio slots in use */
     int console_out_fd; /* where the UART writes; -1 = discard */
 
     uint64_t insns_total;

@@ -1,0 +1,31 @@
+# Benchmarks (see bench/README.md). Included by the top-level Makefile.
+BENCH_BUILD := $(if $(BUILD),$(BUILD),build)/bench
+BENCH_SCALE ?= 16
+BENCH_CFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding \
+	-fno-math-errno -fno-builtin-printf -O2 -g -Wall -Wextra -DSCALE=$(BENCH_SCALE)
+
+$(BENCH_BUILD)/cpu.elf: bench/cpu.c bench/start.S bench/link.ld bench/bench.mk
+	@mkdir -p $(dir $@)
+	$(RISCV_CC) $(BENCH_CFLAGS) -T bench/link.ld -Wl,--build-id=none -o $@ bench/start.S bench/cpu.c -lgcc
+
+bench-cpu: $(VMON) $(BENCH_BUILD)/cpu.elf
+	bench/cpu.sh $(VMON) $(BENCH_BUILD)/cpu.elf
+
+bench: bench-cpu
+
+.PHONY: bench bench-cpu
+
+# Boot time and memory: the demo guest on vmon and QEMU (see bench/boot.py).
+bench-boot: $(VMON)
+	. tests/integration/guest.sh && bench/boot.py $(VMON) "$$KERNEL" "$$INITRD"
+
+bench: bench-boot
+.PHONY: bench-boot
+
+# Network: TCP throughput through user networking, both directions, vmon and
+# QEMU (see bench/net.sh; BENCH_NET_MB sets the transfer size).
+bench-net: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/net.sh $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-net
+.PHONY: bench-net

@@ -1,0 +1,63 @@
+#!/bin/bash
+# CPU benchmark: run bench/cpu.c (bare-metal) on vmon and on
+# qemu-system-riscv64 in the same run; print instructions per second for
+# each kernel, with and without Sv39 paging, and the vmon/QEMU ratio.
+# The instruction count comes from vmon's exact minstret (the program is
+# deterministic, so QEMU retires the same instructions); time comes from each
+# machine's mtime (10 MHz, host clock). Checksums must agree.
+set -u
+vmon=${1:?usage: cpu.sh VMON ELF}
+elf=${2:?usage: cpu.sh VMON ELF}
+runs=${BENCH_RUNS:-3}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+for i in $(seq "$runs"); do
+    "$vmon" run --bios "$elf" --timeout 300 --console "$out/vmon.$i" >/dev/null 2>&1 || {
+        echo "bench: vmon run failed (exit $?)"; tr -d '\r' <"$out/vmon.$i"; exit 1; }
+    timeout 300 qemu-system-riscv64 -M virt -m 256M -bios none -nographic -kernel "$elf" \
+        </dev/null >"$out/qemu.$i" 2>&1 || { echo "bench: qemu run failed"; exit 1; }
+done
+
+# Best (lowest) tick count of the runs for every kernel, per machine.
+awk -v runs="$runs" -v dir="$out" '
+function parse(file, who,    line, f, n, key, i, kv) {
+    while ((getline line < file) > 0) {
+        gsub(/\r/, "", line)
+        if (line !~ /^bench /) continue
+        n = split(line, f, " ")
+        key = f[2] " " f[3]
+        if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+        for (i = 4; i <= n; i++) {
+            split(f[i], kv, "=")
+            if (kv[1] == "sum") {
+                if ((who, key) in sum && sum[who, key] != kv[2]) bad = 1
+                sum[who, key] = kv[2]
+            }
+            if (kv[1] == "insns" && who == "vmon") insns[key] = kv[2]
+            if (kv[1] == "ticks" && (!((who, key) in ticks) || kv[2] < ticks[who, key])) ticks[who, key] = kv[2]
+        }
+    }
+    close(file)
+}
+BEGIN {
+    for (r = 1; r <= runs; r++) { parse(dir "/vmon." r, "vmon"); parse(dir "/qemu." r, "qemu") }
+    printf "%-16s %14s %12s %12s %8s\n", "kernel", "instructions", "vmon MIPS", "QEMU MIPS", "ratio"
+    for (k = 1; k <= nk; k++) {
+        key = order[k]
+        if (sum["vmon", key] != sum["qemu", key]) { printf "bench: checksum mismatch in %s\n", key; bad = 1 }
+        tv = ticks["vmon", key] / 1e7; tq = ticks["qemu", key] / 1e7
+        mv = insns[key] / tv / 1e6; mq = insns[key] / tq / 1e6
+        printf "%-16s %14d %12.1f %12.1f %8.2f\n", key, insns[key], mv, mq, mv / mq
+        split(key, m, " ")
+        ti[m[1]] += insns[key]; sv[m[1]] += tv; sq[m[1]] += tq
+        ti["all"] += insns[key]; sv["all"] += tv; sq["all"] += tq
+    }
+    split("bare sv39 all", ms, " ")
+    for (i = 1; i <= 3; i++) {
+        x = ms[i]; mv = ti[x] / sv[x] / 1e6; mq = ti[x] / sq[x] / 1e6
+        printf "%-16s %14d %12.1f %12.1f %8.2f\n", "total " x, ti[x], mv, mq, mv / mq
+    }
+    printf "bench-cpu: vmon/QEMU instructions per second = %.2f\n", (ti["all"] / sv["all"]) / (ti["all"] / sq["all"])
+    exit bad
+}'

@@ -1,0 +1,444 @@
+/* virtio-blk (virtio 1.2 section 5.2): one request queue served by a worker
+ * thread (the notifying vCPU only kicks it), a block backend (raw or qcow2)
+ * behind it. Requests: IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; every
+ * field the driver supplies is checked (header size, data length a
+ * multiple of 512, sector range within the capacity, status byte present)
+ * and a bad request completes with VIRTIO_BLK_S_IOERR or _UNSUPP.
+ *
+ *   --disk FILE[,ro][,format=raw|qcow2][,serial=STR]
+ *
+ * (a comma in FILE is written as ",,"). */
+#include "virtio/devices.h"
+#include "virtio/virtio.h"
+#include "backend/block.h"
+#include "board/virt.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Feature bits (5.2.3) */
+#define VIRTIO_BLK_F_SIZE_MAX (1ull << 1)
+#define VIRTIO_BLK_F_SEG_MAX (1ull << 2)
+#define VIRTIO_BLK_F_RO (1ull << 5)
+#define VIRTIO_BLK_F_BLK_SIZE (1ull << 6)
+#define VIRTIO_BLK_F_FLUSH (1ull << 9)
+#define VIRTIO_BLK_F_DISCARD (1ull << 13)
+#define VIRTIO_BLK_F_WRITE_ZEROES (1ull << 14)
+
+/* Request types and status (5.2.6) */
+#define VIRTIO_BLK_T_IN 0u
+#define VIRTIO_BLK_T_OUT 1u
+#define VIRTIO_BLK_T_FLUSH 4u
+#define VIRTIO_BLK_T_GET_ID 8u
+#define VIRTIO_BLK_T_DISCARD 11u
+#define VIRTIO_BLK_T_WRITE_ZEROES 13u
+#define VIRTIO_BLK_S_OK 0u
+#define VIRTIO_BLK_S_IOERR 1u
+#define VIRTIO_BLK_S_UNSUPP 2u
+#define VIRTIO_BLK_WZ_FLAG_UNMAP 1u
+
+#define VIRTIO_BLK_ID_BYTES 20
+#define SECTOR 512u
+#define HDR_SIZE 16u
+#define DWZ_SEG_SIZE 16u
+
+/* Config space layout (5.2.4) */
+enum {
+    CFG_CAPACITY = 0,
+    CFG_SIZE_MAX = 8,
+    CFG_SEG_MAX = 12,
+    CFG_GEOMETRY = 16,
+    CFG_BLK_SIZE = 20,
+    CFG_TOPOLOGY = 24,
+    CFG_WRITEBACK = 32,
+    CFG_NUM_QUEUES = 34,
+    CFG_MAX_DISCARD_SECTORS = 36,
+    CFG_MAX_DISCARD_SEG = 40,
+    CFG_DISCARD_ALIGN = 44,
+    CFG_MAX_WZ_SECTORS = 48,
+    CFG_MAX_WZ_SEG = 52,
+    CFG_WZ_MAY_UNMAP = 56,
+    CFG_SIZE = 72,
+};
+
+#define BLK_QUEUE_SIZE 256
+#define BLK_SEG_MAX 254 /* data segments per request (queue size - 2) */
+#define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard/write-zeroes range */
+#define BLK_MAX_DWZ_SEG 32
+#define BLK_NOTIFY_BATCH 16
+
+struct blk_dev {
+    struct virtio_dev *dev;
+    struct blk *be;
+    struct virtio_worker worker;
+    int readonly;
+    uint64_t capacity; /* 512-byte sectors */
+    char serial[VIRTIO_BLK_ID_BYTES];
+    uint8_t config[CFG_SIZE];
+    int error_reported;
+    struct vq_req req;
+    struct iovec iov[VQ_MAX_SEGS];
+};
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* Is [sector, sector + nsec) inside the disk? (no overflow) */
+static int range_ok(const struct blk_dev *b, uint64_t sector, uint64_t nsec)
+{
+    return sector <= b->capacity && nsec <= b->capacity - sector;
+}
+
+static void report_error(struct blk_dev *b, const char *what, int e)
+{
+    if (b->error_reported) return;
+    b->error_reported = 1;
+    fprintf(stderr, "vmon: virtio-blk %s: %s failed: %s (reported to the guest as I/O error)\n",
+            b->be->path, what, strerror(-e));
+}
+
+/* The writable part before the status byte is zeroed when a request fails,
+ * so that every byte the used length covers was written. */
+static void zero_in_data(const struct vq_req *req, struct blk_dev *b)
+{
+    if (req->in_len <= 1) return;
+    unsigned n = vq_req_iov(req, 1, 0, req->in_len - 1, b->iov, VQ_MAX_SEGS);
+    for (unsigned i = 0; i < n; i++) memset(b->iov[i].iov_base, 0, b->iov[i].iov_len);
+}
+
+static uint8_t do_rw(struct blk_dev *b, const struct vq_req *req, uint32_t type, uint64_t sector)
+{
+    int in = type == VIRTIO_BLK_T_IN;
+    uint64_t len;
+    if (in) {
+        if (req->out_len != HDR_SIZE) return VIRTIO_BLK_S_IOERR;
+        len = req->in_len - 1;
+    } else {
+        if (b->readonly) return VIRTIO_BLK_S_IOERR; /* 5.2.6.2: writes to RO fail */
+        len = req->out_len - HDR_SIZE;
+    }
+    if (len % SECTOR || !range_ok(b, sector, len / SECTOR)) return VIRTIO_BLK_S_IOERR;
+    if (len == 0) return VIRTIO_BLK_S_OK;
+    unsigned n = vq_req_iov(req, in, in ? 0 : HDR_SIZE, len, b->iov, VQ_MAX_SEGS);
+    int e = in ? blk_readv(b->be, sector * SECTOR, b->iov, (int)n)
+               : blk_writev(b->be, sector * SECTOR, b->iov, (int)n);
+    if (e) {
+        report_error(b, in ? "read" : "write", e);
+        return VIRTIO_BLK_S_IOERR;
+    }
+    return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t do_get_id(struct blk_dev *b, const struct vq_req *req)
+{
+    if (req->out_len != HDR_SIZE || req->in_len - 1 < VIRTIO_BLK_ID_BYTES)
+        return VIRTIO_BLK_S_IOERR;
+    zero_in_data(req, b);
+    vq_req_write(req, 0, b->serial, VIRTIO_BLK_ID_BYTES); /* NUL-padded, not terminated at 20 */
+    return VIRTIO_BLK_S_OK;
+}
+
+/* DISCARD and WRITE_ZEROES: a list of 16-byte ranges after the header;
+ * all are checked before any is carried out. */
+static uint8_t do_dwz(struct blk_dev *b, const struct vq_req *req, uint32_t type)
+{
+    int wz = type == VIRTIO_BLK_T_WRITE_ZEROES;
+    uint64_t feat = wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD;
+    if (!virtio_has_feature(b->dev, feat)) return VIRTIO_BLK_S_UNSUPP;
+    if (b->readonly) return VIRTIO_BLK_S_IOERR;
+    uint64_t len = req->out_len - HDR_SIZE;
+    if (len == 0 || len % DWZ_SEG_SIZE || len / DWZ_SEG_SIZE > BLK_MAX_DWZ_SEG)
+        return VIRTIO_BLK_S_IOERR;
+    unsigned nseg = (unsigned)(len / DWZ_SEG_SIZE);
+    uint8_t seg[BLK_MAX_DWZ_SEG][DWZ_SEG_SIZE];
+    if (vq_req_read(req, HDR_SIZE, seg, len) != len) return VIRTIO_BLK_S_IOERR;
+    for (unsigned i = 0; i < nseg; i++) {
+        uint64_t sector = get_le64(seg[i]);
+        uint32_t nsec = get_le32(seg[i] + 8), flags = get_le32(seg[i] + 12);
+        if (flags & ~VIRTIO_BLK_WZ_FLAG_UNMAP) return VIRTIO_BLK_S_UNSUPP;
+        if (!wz && (flags & VIRTIO_BLK_WZ_FLAG_UNMAP)) return VIRTIO_BLK_S_UNSUPP;
+        if (nsec > BLK_MAX_DWZ_SECTORS || !range_ok(b, sector, nsec)) return VIRTIO_BLK_S_IOERR;
+    }
+    for (unsigned i = 0; i < nseg; i++) {
+        uint64_t off = get_le64(seg[i]) * SECTOR, n = (uint64_t)get_le32(seg[i] + 8) * SECTOR;
+        int unmap = (get_le32(seg[i] + 12) & VIRTIO_BLK_WZ_FLAG_UNMAP) != 0;
+        int e = wz ? blk_write_zeroes(b->be, off, n, unmap) : blk_discard(b->be, off, n);
+        if (e) {
+            report_error(b, wz ? "write-zeroes" : "discard", e);
+            return VIRTIO_BLK_S_IOERR;
+        }
+    }
+    return VIRTIO_BLK_S_OK;
+}
+
+/* Serve one request; *filled says the data part of the writable buffer
+ * was written in full (reads, GET_ID). */
+static uint8_t blk_handle(struct blk_dev *b, const struct vq_req *req, int *filled)
+{
+    uint8_t hdr[HDR_SIZE];
+    if (req->out_len < HDR_SIZE) return VIRTIO_BLK_S_IOERR;
+    vq_req_read(req, 0, hdr, HDR_SIZE);
+    uint32_t type = get_le32(hdr);
+    uint64_t sector = get_le64(hdr + 8);
+    switch (type) {
+    case VIRTIO_BLK_T_IN:
+        *filled = 1;
+        return do_rw(b, req, type, sector);
+    case VIRTIO_BLK_T_OUT: return do_rw(b, req, type, sector);
+    case VIRTIO_BLK_T_FLUSH: {
+        int e = blk_flush(b->be);
+        if (e) {
+            report_error(b, "flush", e);
+            return VIRTIO_BLK_S_IOERR;
+        }
+        return VIRTIO_BLK_S_OK;
+    }
+    case VIRTIO_BLK_T_GET_ID:
+        *filled = 1;
+        return do_get_id(b, req);
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES: return do_dwz(b, req, type);
+    default: return VIRTIO_BLK_S_UNSUPP;
+    }
+}
+
+/* Worker thread: drain the queue. */
+static void blk_work(struct virtio_dev *d)
+{
+    struct blk_dev *b = d->priv;
+    unsigned since_notify = 0;
+    for (;;) {
+        struct vq_req *req = &b->req;
+        int got = vq_pop(d, 0, req);
+        if (got <= 0) break;
+        if (req->in_len == 0) {
+            /* Nowhere to put the status byte: the driver is broken. */
+            virtio_set_broken(d, "request without a device-writable status byte");
+            break;
+        }
+        int filled = 0;
+        uint8_t status = blk_handle(b, req, &filled);
+        /* The used length covers the whole writable part: whatever the
+         * request did not fill (a failed read, a status-only request with
+         * a larger buffer) is zeroed rather than left stale. */
+        if (status != VIRTIO_BLK_S_OK || !filled) zero_in_data(req, b);
+        vq_req_write(req, req->in_len - 1, &status, 1);
+        vq_push(d, 0, req, (uint32_t)(req->in_len > UINT32_MAX ? UINT32_MAX : req->in_len));
+        if (++since_notify >= BLK_NOTIFY_BATCH) {
+            vq_notify(d, 0);
+            since_notify = 0;
+        }
+    }
+    vq_notify(d, 0);
+}
+
+static void blk_notify(struct virtio_dev *d, unsigned q)
+{
+    struct blk_dev *b = d->priv;
+    virtio_worker_kick(&b->worker);
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+    /* The transport bumped the generation: no request from before the
+     * reset completes; wait until the worker is out of guest memory. */
+    struct blk_dev *b = d->priv;
+    virtio_worker_quiesce(&b->worker);
+    b->error_reported = 0;
+}
+
+static void blk_destroy(struct virtio_dev *d)
+{
+    struct blk_dev *b = d->priv;
+    virtio_worker_stop(&b->worker);
+    if (b->be) blk_flush(b->be);
+    blk_close(b->be);
+    free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .name = "virtio-blk",
+    .notify = blk_notify,
+    .reset = blk_reset,
+    .destroy = blk_destroy,
+};
+
+/* ---- option parsing ---- */
+
+struct disk_opts {
+    char file[4096];
+    int ro;
+    enum blk_format fmt;
+    char serial[VIRTIO_BLK_ID_BYTES + 1];
+    int has_serial;
+};
+
+/* Split "FILE[,opt...]" (",," is a literal comma in FILE). */
+static int parse_disk(const char *spec, struct disk_opts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    const char *p = spec;
+    size_t n = 0;
+    while (*p) {
+        if (*p == ',') {
+            if (p[1] != ',') break;
+            p++;
+        }
+        if (n + 1 >= sizeof(o->file)) {
+            snprintf(err, errlen, "file name too long");
+            return -1;
+        }
+        o->file[n++] = *p++;
+    }
+    o->file[n] = 0;
+    if (!n) {
+        snprintf(err, errlen, "no file given (want FILE[,ro][,format=raw|qcow2][,serial=STR])");
+        return -1;
+    }
+    while (*p == ',') {
+        p++;
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char opt[256];
+        if (len >= sizeof(opt)) {
+            snprintf(err, errlen, "option too long");
+            return -1;
+        }
+        memcpy(opt, p, len);
+        opt[len] = 0;
+        p += len;
+        if (!strcmp(opt, "ro")) {
+            o->ro = 1;
+        } else if (!strcmp(opt, "rw")) {
+            o->ro = 0;
+        } else if (!strncmp(opt, "format=", 7)) {
+            if (blk_parse_format(opt + 7, &o->fmt) < 0) {
+                snprintf(err, errlen, "unknown format '%s' (want raw or qcow2)", opt + 7);
+                return -1;
+            }
+        } else if (!strncmp(opt, "serial=", 7)) {
+            const char *s = opt + 7;
+            size_t sl = strlen(s);
+            if (sl == 0 || sl > VIRTIO_BLK_ID_BYTES) {
+                snprintf(err, errlen, "serial must be 1 to %d characters (got %zu)",
+                         VIRTIO_BLK_ID_BYTES, sl);
+                return -1;
+            }
+            for (size_t i = 0; i < sl; i++) {
+                if (s[i] < 0x21 || s[i] > 0x7e) {
+                    snprintf(err, errlen, "serial may only contain printable ASCII characters");
+                    return -1;
+                }
+            }
+            memcpy(o->serial, s, sl + 1);
+            o->has_serial = 1;
+        } else {
+            snprintf(err, errlen,
+                     "unknown disk option '%s' (want ro, format=raw|qcow2 or serial=STR)", opt);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Default serial: the file's base name, printable ASCII, at most 20 bytes. */
+static void default_serial(const char *file, char *out)
+{
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (!*base) base = "disk";
+    size_t n = 0;
+    for (; base[n] && n < VIRTIO_BLK_ID_BYTES; n++) {
+        char c = base[n];
+        out[n] = (c > 0x20 && c < 0x7f) ? c : '_';
+    }
+    for (; n < VIRTIO_BLK_ID_BYTES; n++) out[n] = 0;
+}
+
+int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
+{
+    struct disk_opts o;
+    if (parse_disk(spec ? spec : "", &o, err, errlen) < 0) return -1;
+    struct blk *be = blk_open(o.file, o.fmt, o.ro ? BLK_RDONLY : 0, err, errlen);
+    if (!be) return -1;
+    uint64_t size = blk_size(be);
+    if (size < SECTOR) {
+        snprintf(err, errlen, "%s: disk is smaller than one 512-byte sector", o.file);
+        blk_close(be);
+        return -1;
+    }
+    uint64_t base;
+    struct irq_line irq;
+    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) {
+        blk_close(be);
+        return -1;
+    }
+    struct blk_dev *b = calloc(1, sizeof(*b));
+    if (!b) {
+        blk_close(be);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    b->be = be;
+    b->readonly = o.ro;
+    b->capacity = size / SECTOR;
+    if (o.has_serial)
+        memcpy(b->serial, o.serial, VIRTIO_BLK_ID_BYTES);
+    else
+        default_serial(o.file, b->serial);
+
+    uint64_t features = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX |
+                        VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
+    if (o.ro)
+        features |= VIRTIO_BLK_F_RO;
+    else
+        features |= VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
+    uint8_t *c = b->config;
+    put_le64(c + CFG_CAPACITY, b->capacity);
+    put_le32(c + CFG_SEG_MAX, BLK_SEG_MAX);
+    put_le32(c + CFG_BLK_SIZE, SECTOR);
+    c[CFG_WRITEBACK] = 1;
+    put_le16(c + CFG_NUM_QUEUES, 1);
+    uint32_t align = be->discard_align / SECTOR;
+    put_le32(c + CFG_MAX_DISCARD_SECTORS, BLK_MAX_DWZ_SECTORS);
+    put_le32(c + CFG_MAX_DISCARD_SEG, BLK_MAX_DWZ_SEG);
+    put_le32(c + CFG_DISCARD_ALIGN, align ? align : 1);
+    put_le32(c + CFG_MAX_WZ_SECTORS, BLK_MAX_DWZ_SECTORS);
+    put_le32(c + CFG_MAX_WZ_SEG, BLK_MAX_DWZ_SEG);
+    c[CFG_WZ_MAY_UNMAP] = 1;
+
+    b->dev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_BLOCK, &blk_ops, b, features, 1,
+                                BLK_QUEUE_SIZE, b->config, CFG_SIZE);
+    if (!b->dev) {
+        blk_close(be);
+        free(b);
+        snprintf(err, errlen, "cannot create the virtio-blk device");
+        return -1;
+    }
+    if (virtio_worker_start(&b->worker, b->dev, blk_work) < 0) {
+        /* The device is on the bus and will be destroyed with the VM. */
+        snprintf(err, errlen, "cannot start the virtio-blk worker thread");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,18 @@
+/* Constructors of the virtio devices, one per command-line option. Each
+ * parses its own option string, takes the next free virtio-mmio slot of the
+ * board and returns 0, or -1 with a message naming the problem in err. */
+#ifndef VMON_VIRTIO_DEVICES_H
+#define VMON_VIRTIO_DEVICES_H
+#include <stddef.h>
+struct vm;
+
+int virtio_rng_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* --disk FILE[,ro][,format=raw|qcow2][,serial=STR] */
+int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* --net user[,hostfwd=...][,mac=...] | tap,ifname=NAME[,mac=...] (virtio/net.c) */
+int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* --share DIR,tag=TAG[,ro]: a host directory over 9P2000.L (virtio/9p.c) */
+int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* --vconsole FILE|stdio: guest output on /dev/hvcN (virtio/console.c) */
+int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+#endif

@@ -1,0 +1,5 @@
+#ifndef VMON_IMG_H
+#define VMON_IMG_H
+/* `vmon img create|info`: disk image tools (see img.c). */
+int img_main(int argc, char **argv);
+#endif
