@@ -27,6 +27,7 @@ static const struct dev_opt dev_opts[] = {
     {"--disk", 1, virtio_blk_create},
     {"--net", 1, virtio_net_create},
     {"--share", 1, virtio_9p_create},
+    {"--vconsole", 1, virtio_console_create},
 };
 #define N_DEV_OPTS (sizeof(dev_opts) / sizeof(dev_opts[0]))
 #define MAX_DEVICES 16
