@@ -17,7 +17,7 @@ bench: bench-cpu
 
 # Boot time and memory: the demo guest on vmon and QEMU (see bench/boot.py).
 bench-boot: $(VMON)
-	. tests/integration/guest.sh && bench/boot.py $(VMON) "$$KERNEL" "$$INITRD"
+	bash -c '. tests/integration/guest.sh && bench/boot.py $(VMON) "$$KERNEL" "$$INITRD"'
 
 bench: bench-boot
 .PHONY: bench-boot

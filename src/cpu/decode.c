@@ -272,8 +272,14 @@ void insn_decode(uint32_t r, struct insn *d)
         d->rd = (uint8_t)bits(r, 11, 7);
         break;
     case 0x03: /* MISC-MEM */
-        if (f3 == 0) op = OP_FENCE;
-        else if (f3 == 1) op = OP_FENCE_I;
+        if (f3 == 0) {
+            op = OP_FENCE;
+            /* pred/succ sets; FENCE.TSO (fm=1000) never orders W before R */
+            imm = (int32_t)bits(r, 27, 20);
+            if (bits(r, 31, 28) == 8) imm &= ~0x12;
+        } else if (f3 == 1) {
+            op = OP_FENCE_I;
+        }
         break;
     case 0x04: imm = imm_i(r); op = decode_op_imm(r, &imm); break;
     case 0x05: op = OP_AUIPC; imm = imm_u(r); break;

@@ -77,9 +77,7 @@ void hart_reset(struct hart *h, uint64_t pc)
 
 static uint32_t rd16(const uint8_t *p)
 {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
+    return ram_load(p, 2); /* another vCPU may be writing this code */
 }
 
 static struct block *block_alloc(struct bcache *bc)
@@ -388,6 +386,13 @@ void hart_run(struct hart *h)
         ILLEGAL();
     L_NOP:
     L_FENCE:
+        /* x86-64 is TSO: loads and stores already keep RISC-V's order
+         * except a store followed by a load, which needs MFENCE (pred W,
+         * succ R). Everything else only has to stop the compiler. */
+        if ((IMM & 0x10) && (IMM & 0x02))
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        else
+            __atomic_thread_fence(__ATOMIC_ACQ_REL);
         NEXT();
     L_LUI: RD = (uint64_t)IMM; NEXT();
     L_AUIPC: RD = PC_HERE() + (uint64_t)IMM; NEXT();

@@ -42,9 +42,7 @@ int bus_read(struct bus *b, uint64_t pa, unsigned size, uint64_t *val)
 {
     const struct mem_region *m = bus_find_mem(b, pa, size);
     if (m) {
-        uint64_t v = 0;
-        memcpy(&v, m->host + (pa - m->base), size);
-        *val = v;
+        *val = ram_load(m->host + (pa - m->base), size);
         return 0;
     }
     const struct mmio_region *r = bus_find_mmio(b, pa, size);
@@ -61,7 +59,7 @@ int bus_write(struct bus *b, uint64_t pa, unsigned size, uint64_t val)
     const struct mem_region *m = bus_find_mem(b, pa, size);
     if (m) {
         if (m->readonly) return -1;
-        memcpy(m->host + (pa - m->base), &val, size);
+        ram_store(m->host + (pa - m->base), size, val);
         return 0;
     }
     const struct mmio_region *r = bus_find_mmio(b, pa, size);

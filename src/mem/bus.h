@@ -5,6 +5,42 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* Guest RAM is shared between vCPU threads (and device workers), and guests
+ * race on it by design (lock-free code ordered by FENCE). Every access vmon
+ * makes on a guest's behalf is therefore a relaxed atomic of the access
+ * size (a plain mov on x86-64), byte by byte when misaligned. */
+static inline uint64_t ram_load(const uint8_t *p, unsigned size)
+{
+    if (((uintptr_t)p & (size - 1)) == 0) {
+        switch (size) {
+        case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+        case 2: return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 4: return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+        case 8: return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+        default: break;
+        }
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size && i < 8; i++)
+        v |= (uint64_t)__atomic_load_n(p + i, __ATOMIC_RELAXED) << (8 * i);
+    return v;
+}
+
+static inline void ram_store(uint8_t *p, unsigned size, uint64_t v)
+{
+    if (((uintptr_t)p & (size - 1)) == 0) {
+        switch (size) {
+        case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); return;
+        case 2: __atomic_store_n((uint16_t *)(void *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
+        case 4: __atomic_store_n((uint32_t *)(void *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
+        case 8: __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED); return;
+        default: break;
+        }
+    }
+    for (unsigned i = 0; i < size && i < 8; i++)
+        __atomic_store_n(p + i, (uint8_t)(v >> (8 * i)), __ATOMIC_RELAXED);
+}
+
 struct vm;
 struct fdt_ctx;
 
