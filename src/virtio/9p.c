@@ -31,7 +31,9 @@
  *  - "ro" refuses every modification with EROFS;
  *  - Tlock is granted without host locking, extended attributes are empty
  *    (Txattrwalk of "" lists none, any name is ENODATA).
- * A session holds at most P9_MAX_FIDS fids (EMFILE beyond). */
+ * A session holds at most P9_MAX_FIDS fids (EMFILE beyond), of which at
+ * most P9_MAX_OPEN open ones (ENFILE beyond), so that a guest cannot use up
+ * vmon's file descriptors. */
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
 #include "board/virt.h"
@@ -106,6 +108,7 @@ struct p9_server {
     uint32_t msize;
     int versioned;
     unsigned nfids;
+    unsigned nopen; /* fids holding a host descriptor */
     int32_t free_head;
     int32_t hash[FID_HASH];
     struct p9_fid *fids; /* P9_MAX_FIDS slots */
@@ -148,9 +151,12 @@ static struct p9_fid *fid_new(struct p9_server *s, uint32_t id, int kind)
     return f;
 }
 
-static void fid_close(struct p9_fid *f)
+static void fid_close(struct p9_server *s, struct p9_fid *f)
 {
-    if (f->fd >= 0) close(f->fd);
+    if (f->fd >= 0) {
+        close(f->fd);
+        s->nopen--;
+    }
     f->fd = -1;
 }
 
@@ -160,7 +166,7 @@ static void fid_free(struct p9_server *s, struct p9_fid *f)
     int32_t *pp = &s->hash[fid_bucket(f->id)];
     while (*pp >= 0 && *pp != idx) pp = &s->fids[*pp].next;
     if (*pp == idx) *pp = f->next;
-    fid_close(f);
+    fid_close(s, f);
     free(f->path);
     f->path = NULL;
     f->kind = FID_FREE;
@@ -176,7 +182,7 @@ static void fids_clear(struct p9_server *s)
     for (int32_t i = (int32_t)P9_MAX_FIDS - 1; i >= 0; i--) {
         struct p9_fid *f = &s->fids[i];
         if (f->kind != FID_FREE) {
-            fid_close(f);
+            fid_close(s, f);
             free(f->path);
             f->path = NULL;
             f->kind = FID_FREE;
@@ -185,6 +191,7 @@ static void fids_clear(struct p9_server *s)
         s->free_head = i;
     }
     s->nfids = 0;
+    s->nopen = 0;
 }
 
 /* Paths at or below `from` now live below `to` (after a rename). */
@@ -447,8 +454,10 @@ static int dotl_to_host(uint32_t f, int *out)
 
 /* Opened for the fid: remember the descriptor (O_NONBLOCK, used while
  * opening so that a FIFO swapped in cannot block us, is cleared). */
-static void fid_set_open(struct p9_fid *f, int fd, int hflags, const struct stat *st)
+static void fid_set_open(struct p9_server *s, struct p9_fid *f, int fd, int hflags,
+                         const struct stat *st)
 {
+    s->nopen++;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     f->fd = fd;
@@ -580,6 +589,7 @@ static int op_lopen(struct req *r)
     e = dotl_to_host(flags, &hf);
     if (e < 0) return e;
     if (r->s->fs.readonly && ((hf & O_ACCMODE) != O_RDONLY || (hf & O_TRUNC))) return -EROFS;
+    if (r->s->nopen >= P9_MAX_OPEN) return -ENFILE;
     /* Look before opening: never open a device node or a symlink. */
     struct stat st, st2;
     e = stat_path(r->s, f->path, &st);
@@ -593,7 +603,7 @@ static int op_lopen(struct req *r)
         close(fd);
         return -EAGAIN; /* changed under us */
     }
-    fid_set_open(f, fd, hf, &st2);
+    fid_set_open(r->s, f, fd, hf, &st2);
     putqid(&r->out, &st2);
     put32(&r->out, 0); /* iounit: msize rules */
     return 0;
@@ -617,6 +627,7 @@ static int op_lcreate(struct req *r)
     e = dotl_to_host(flags, &hf);
     if (e < 0) return e;
     hf &= ~O_DIRECTORY;
+    if (r->s->nopen >= P9_MAX_OPEN) return -ENFILE;
     char np[FSDIR_PATH_MAX];
     e = fsdir_join(np, sizeof(np), f->path, name);
     if (e < 0) return e;
@@ -627,8 +638,18 @@ static int op_lcreate(struct req *r)
     int created = 1;
     int fd = openat(dir, name, base | O_CREAT | O_EXCL, m);
     if (fd < 0 && errno == EEXIST && !(flags & DOTL_EXCL)) {
+        /* An existing file: look before opening, as Tlopen does, so that
+         * no device node or FIFO the host put there is ever opened. */
+        struct stat ost;
         created = 0;
-        fd = openat(dir, name, base);
+        if (fstatat(dir, name, &ost, AT_SYMLINK_NOFOLLOW) < 0) {
+            fd = -1;
+        } else if (!S_ISREG(ost.st_mode)) {
+            fd = -1;
+            errno = S_ISDIR(ost.st_mode) ? EISDIR : S_ISLNK(ost.st_mode) ? ELOOP : EPERM;
+        } else {
+            fd = openat(dir, name, base);
+        }
     }
     e = fd < 0 ? -errno : 0;
     close(dir);
@@ -654,7 +675,7 @@ static int op_lcreate(struct req *r)
     }
     free(f->path);
     f->path = p;
-    fid_set_open(f, fd, hf, &st);
+    fid_set_open(r->s, f, fd, hf, &st);
     putqid(&r->out, &st);
     put32(&r->out, 0);
     return 0;
@@ -1004,15 +1025,18 @@ static int op_setattr(struct req *r)
         if (f->fd >= 0 && f->accmode != O_RDONLY) {
             if (ftruncate(f->fd, (off_t)size) < 0) e = -errno;
         } else {
-            int fd = fsdir_resolve(&r->s->fs, f->path, O_WRONLY | O_NONBLOCK);
+            /* Look first: only a regular file is opened to be truncated. */
+            struct stat st, st2;
+            e = stat_path(r->s, f->path, &st);
+            if (e == 0 && !S_ISREG(st.st_mode)) e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+            int fd = e < 0 ? e : fsdir_resolve(&r->s->fs, f->path, O_WRONLY | O_NONBLOCK);
             if (fd < 0) {
                 e = fd;
             } else {
-                struct stat st;
-                if (fstat(fd, &st) < 0)
+                if (fstat(fd, &st2) < 0)
                     e = -errno;
-                else if (!S_ISREG(st.st_mode))
-                    e = -EINVAL;
+                else if (!S_ISREG(st2.st_mode) || st2.st_ino != st.st_ino)
+                    e = -EAGAIN; /* changed under us */
                 else if (ftruncate(fd, (off_t)size) < 0)
                     e = -errno;
                 close(fd);

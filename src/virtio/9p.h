@@ -11,6 +11,7 @@
 #define P9_MAX_MSIZE (512u << 10) /* largest msize we negotiate */
 #define P9_MIN_MSIZE 4096u        /* smallest msize we accept */
 #define P9_MAX_FIDS 4096u         /* fids one session may hold */
+#define P9_MAX_OPEN 256u          /* of which open (each holds a host descriptor) */
 #define P9_HDR 7u                 /* size[4] type[1] tag[2] */
 
 /* Message types (9P2000.L; T = request, R = T + 1). */

@@ -1,0 +1,776 @@
+/* 9P2000.L server (virtio/9p.h) driven with raw messages over a temporary
+ * directory: session setup, walks that try to leave the share (".." at the
+ * root, host symlinks pointing outside), malformed messages (truncated
+ * strings, lying size fields, huge counts, bad and duplicate fids, names
+ * with '/' or NUL), the fid and open-file limits, a read-only share, and a
+ * burst of random messages. Every reply must be well formed, and nothing
+ * outside the share may change. */
+#include "check.h"
+#include "virtio/9p.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct check_ctx c;
+
+/* ---- message building ---- */
+
+struct mb {
+    uint8_t b[P9_MAX_MSIZE + 64];
+    size_t n;
+};
+static struct mb m;
+static uint8_t rbuf[P9_MAX_MSIZE];
+static size_t rlen; /* length of the last reply */
+
+static void mb_start(uint8_t type)
+{
+    memset(m.b, 0, 7);
+    m.b[4] = type;
+    m.b[5] = 0x34;
+    m.b[6] = 0x12; /* tag 0x1234 */
+    m.n = 7;
+}
+static void p8(uint8_t v)
+{
+    m.b[m.n++] = v;
+}
+static void p16(uint16_t v)
+{
+    p8((uint8_t)v);
+    p8((uint8_t)(v >> 8));
+}
+static void p32(uint32_t v)
+{
+    p16((uint16_t)v);
+    p16((uint16_t)(v >> 16));
+}
+static void p64(uint64_t v)
+{
+    p32((uint32_t)v);
+    p32((uint32_t)(v >> 32));
+}
+static void pstrn(const char *s, size_t n)
+{
+    p16((uint16_t)n);
+    memcpy(m.b + m.n, s, n);
+    m.n += n;
+}
+static void pstr(const char *s)
+{
+    pstrn(s, strlen(s));
+}
+static void mb_size(uint32_t size)
+{
+    m.b[0] = (uint8_t)size;
+    m.b[1] = (uint8_t)(size >> 8);
+    m.b[2] = (uint8_t)(size >> 16);
+    m.b[3] = (uint8_t)(size >> 24);
+}
+
+static uint16_t g16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t g32(const uint8_t *p)
+{
+    return (uint32_t)g16(p) | (uint32_t)g16(p + 2) << 16;
+}
+static uint64_t g64(const uint8_t *p)
+{
+    return (uint64_t)g32(p) | (uint64_t)g32(p + 4) << 32;
+}
+
+/* Send the message as built (size field = its length) into a reply
+ * buffer of cap bytes; returns the reply type, or 0 for no reply. The
+ * reply must always be well formed. */
+static int xfer_cap(struct p9_server *s, size_t cap)
+{
+    mb_size((uint32_t)m.n);
+    struct iovec iov = {rbuf, cap};
+    memset(rbuf, 0xee, 16);
+    rlen = p9_server_handle(s, m.b, m.n, &iov, 1);
+    if (!rlen) return 0;
+    int type = rbuf[4];
+    int ok = rlen >= 7 && rlen <= cap && g32(rbuf) == rlen && g16(rbuf + 5) == 0x1234 &&
+             (type == m.b[4] + 1 || type == P9_RLERROR) && (type != P9_RLERROR || rlen == 11);
+    if (!ok) /* counted only when it fails: every exchange goes through here */
+        CHECK(&c, ok, "malformed reply to type %u: len %zu size %u type %d", m.b[4], rlen,
+              g32(rbuf), type);
+    return type;
+}
+static int xfer(struct p9_server *s)
+{
+    return xfer_cap(s, sizeof(rbuf));
+}
+/* 0 for success, or the Rlerror errno. */
+static int xerr(struct p9_server *s)
+{
+    int t = xfer(s);
+    if (t == P9_RLERROR) return (int)g32(rbuf + 7);
+    return t ? 0 : -1;
+}
+
+/* ---- operations ---- */
+
+static int t_version(struct p9_server *s, uint32_t msize, const char *v)
+{
+    mb_start(P9_TVERSION);
+    p32(msize);
+    pstr(v);
+    return xerr(s);
+}
+static int t_attach(struct p9_server *s, uint32_t fid)
+{
+    mb_start(P9_TATTACH);
+    p32(fid);
+    p32(P9_NOFID);
+    pstr("root");
+    pstr("");
+    p32(0);
+    return xerr(s);
+}
+/* Walk; returns -errno for Rlerror, else the number of qids. */
+static int t_walk(struct p9_server *s, uint32_t fid, uint32_t newfid, int n, const char **names)
+{
+    mb_start(P9_TWALK);
+    p32(fid);
+    p32(newfid);
+    p16((uint16_t)n);
+    for (int i = 0; i < n; i++) pstr(names[i]);
+    int e = xerr(s);
+    if (e) return -e;
+    return g16(rbuf + 7);
+}
+static int walk1(struct p9_server *s, uint32_t fid, uint32_t newfid, const char *name)
+{
+    return t_walk(s, fid, newfid, name ? 1 : 0, &name);
+}
+/* qid of the i-th element of the last Rwalk */
+static uint8_t walk_qtype(int i)
+{
+    return rbuf[9 + 13 * i];
+}
+static uint64_t walk_qpath(int i)
+{
+    return g64(rbuf + 9 + 13 * i + 5);
+}
+static int t_lopen(struct p9_server *s, uint32_t fid, uint32_t flags)
+{
+    mb_start(P9_TLOPEN);
+    p32(fid);
+    p32(flags);
+    return xerr(s);
+}
+static int t_lcreate(struct p9_server *s, uint32_t fid, const char *name, uint32_t flags,
+                     uint32_t mode)
+{
+    mb_start(P9_TLCREATE);
+    p32(fid);
+    pstr(name);
+    p32(flags);
+    p32(mode);
+    p32(0);
+    return xerr(s);
+}
+static int t_write(struct p9_server *s, uint32_t fid, uint64_t off, const void *d, uint32_t n)
+{
+    mb_start(P9_TWRITE);
+    p32(fid);
+    p64(off);
+    p32(n);
+    memcpy(m.b + m.n, d, n);
+    m.n += n;
+    int e = xerr(s);
+    return e ? -e : (int)g32(rbuf + 7);
+}
+/* Read; returns -errno or the count, data at rbuf + 11. */
+static int t_read(struct p9_server *s, uint32_t fid, uint64_t off, uint32_t n)
+{
+    mb_start(P9_TREAD);
+    p32(fid);
+    p64(off);
+    p32(n);
+    int e = xerr(s);
+    return e ? -e : (int)g32(rbuf + 7);
+}
+static int t_clunk(struct p9_server *s, uint32_t fid)
+{
+    mb_start(P9_TCLUNK);
+    p32(fid);
+    return xerr(s);
+}
+static int t_mkdir(struct p9_server *s, uint32_t dfid, const char *name)
+{
+    mb_start(P9_TMKDIR);
+    p32(dfid);
+    pstr(name);
+    p32(0755);
+    p32(0);
+    return xerr(s);
+}
+static int t_symlink(struct p9_server *s, uint32_t dfid, const char *name, const char *target)
+{
+    mb_start(P9_TSYMLINK);
+    p32(dfid);
+    pstr(name);
+    pstr(target);
+    p32(0);
+    return xerr(s);
+}
+static int t_readlink(struct p9_server *s, uint32_t fid, char *out, size_t outlen)
+{
+    mb_start(P9_TREADLINK);
+    p32(fid);
+    int e = xerr(s);
+    if (e) return e;
+    size_t n = g16(rbuf + 7);
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, rbuf + 9, n);
+    out[n] = 0;
+    return 0;
+}
+static int t_renameat(struct p9_server *s, uint32_t ofid, const char *on, uint32_t nfid,
+                      const char *nn)
+{
+    mb_start(P9_TRENAMEAT);
+    p32(ofid);
+    pstr(on);
+    p32(nfid);
+    pstr(nn);
+    return xerr(s);
+}
+static int t_unlinkat(struct p9_server *s, uint32_t dfid, const char *name, uint32_t flags)
+{
+    mb_start(P9_TUNLINKAT);
+    p32(dfid);
+    pstr(name);
+    p32(flags);
+    return xerr(s);
+}
+static int t_getattr(struct p9_server *s, uint32_t fid)
+{
+    mb_start(P9_TGETATTR);
+    p32(fid);
+    p64(0x7ff);
+    return xerr(s);
+}
+static uint64_t getattr_size(void)
+{
+    return g64(rbuf + 7 + 8 + 13 + 12 + 16);
+}
+
+/* ---- host fixtures ---- */
+
+static char top[256], share[300], outside[300];
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+static int file_is(const char *path, const char *text)
+{
+    char buf[256] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    return n == strlen(text) && !memcmp(buf, text, n);
+}
+
+/* Entries in dir other than . and .. */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", path, path);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", path);
+}
+
+static void setup_dirs(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(top, sizeof(top), "%s/vmon-9p-XXXXXX", t ? t : "/tmp");
+    if (!mkdtemp(top)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    snprintf(share, sizeof(share), "%s/share", top);
+    snprintf(outside, sizeof(outside), "%s/outside", top);
+    char p[400];
+    if (mkdir(share, 0755) || mkdir(outside, 0755)) exit(1);
+    snprintf(p, sizeof(p), "%s/secret.txt", outside);
+    write_file(p, "outside-secret\n");
+    snprintf(p, sizeof(p), "%s/hello.txt", share);
+    write_file(p, "hello 9p\n");
+    snprintf(p, sizeof(p), "%s/sub", share);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/esc", share);
+    if (symlink("/etc", p)) exit(1);
+    snprintf(p, sizeof(p), "%s/up", share);
+    if (symlink("../outside", p)) exit(1);
+    snprintf(p, sizeof(p), "%s/upfile", share);
+    if (symlink("../outside/secret.txt", p)) exit(1);
+    snprintf(p, sizeof(p), "%s/fifo", share);
+    mkfifo(p, 0644);
+}
+
+static void check_outside_untouched(const char *when)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/secret.txt", outside);
+    CHECK(&c, file_is(p, "outside-secret\n"), "outside file changed (%s)", when);
+    CHECK(&c, count_entries(outside) == 1, "outside dir has %d entries (%s)",
+          count_entries(outside), when);
+    CHECK(&c, count_entries(top) == 2, "top dir has %d entries (%s)", count_entries(top), when);
+}
+
+/* ---- tests ---- */
+
+static struct p9_server *new_server(int ro)
+{
+    char err[256];
+    struct p9_server *s = p9_server_new(share, ro, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "p9_server_new: %s\n", err);
+        exit(1);
+    }
+    return s;
+}
+
+static void test_version(struct p9_server *s)
+{
+    /* Nothing before Tversion. */
+    CHECK_EQ(&c, t_attach(s, 1), EPROTO);
+    CHECK_EQ(&c, t_version(s, 100, "9P2000.L"), EINVAL); /* msize too small */
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.u"), 0);
+    CHECK(&c, rlen == 7 + 4 + 2 + 7 && !memcmp(rbuf + 13, "unknown", 7), "unknown version");
+    CHECK_EQ(&c, t_attach(s, 1), EPROTO); /* still not versioned */
+    CHECK_EQ(&c, t_version(s, 0xffffffffu, "9P2000.L"), 0);
+    CHECK_EQ(&c, g32(rbuf + 7), P9_MAX_MSIZE); /* capped */
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
+    CHECK_EQ(&c, g32(rbuf + 7), 8192);
+    CHECK(&c, g16(rbuf + 11) == 8 && !memcmp(rbuf + 13, "9P2000.L", 8), "version string");
+    /* Truncated version string. */
+    mb_start(P9_TVERSION);
+    p32(8192);
+    p16(50);
+    memcpy(m.b + m.n, "9P2000.L", 8);
+    m.n += 8;
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
+}
+
+static void test_attach_walk(struct p9_server *s)
+{
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    CHECK_EQ(&c, rbuf[7], 0x80); /* QTDIR */
+    uint64_t root_ino = g64(rbuf + 12);
+    struct stat st;
+    stat(share, &st);
+    CHECK_EQ(&c, root_ino, st.st_ino);
+    CHECK_EQ(&c, t_attach(s, 1), EEXIST); /* duplicate fid */
+    CHECK_EQ(&c, t_attach(s, P9_NOFID), EINVAL);
+
+    /* ".." at the root stays at the root, however often. */
+    const char *up3[] = {"..", "..", ".."};
+    CHECK_EQ(&c, t_walk(s, 1, 2, 3, up3), 3);
+    CHECK_EQ(&c, walk_qpath(2), root_ino);
+    const char *sub_up[] = {"sub", "..", "..", "hello.txt"};
+    CHECK_EQ(&c, t_walk(s, 2, 3, 4, sub_up), 4);
+    CHECK_EQ(&c, walk_qtype(0), 0x80);
+    CHECK_EQ(&c, walk_qpath(2), root_ino);
+    CHECK_EQ(&c, t_lopen(s, 3, 0), 0);
+    CHECK_EQ(&c, t_read(s, 3, 0, 100), 9);
+    CHECK(&c, !memcmp(rbuf + 11, "hello 9p\n", 9), "read hello.txt through sub/../..");
+    CHECK_EQ(&c, t_clunk(s, 3), 0);
+    CHECK_EQ(&c, t_clunk(s, 3), EBADF);
+    CHECK_EQ(&c, t_clunk(s, 2), 0);
+
+    /* Host symlinks pointing outside: visible, never followed. */
+    CHECK_EQ(&c, walk1(s, 1, 10, "esc"), 1);
+    CHECK_EQ(&c, walk_qtype(0), 0x02); /* QTSYMLINK */
+    char target[256];
+    CHECK_EQ(&c, t_readlink(s, 10, target, sizeof(target)), 0);
+    CHECK(&c, !strcmp(target, "/etc"), "readlink esc: %s", target);
+    CHECK_EQ(&c, t_lopen(s, 10, 0), ELOOP);
+    CHECK_EQ(&c, t_lcreate(s, 10, "x", 0101, 0644), ENOTDIR); /* creating "through" it */
+    CHECK_EQ(&c, t_mkdir(s, 10, "d"), ENOTDIR);
+    const char *esc_passwd[] = {"esc", "passwd"};
+    int n = t_walk(s, 1, 11, 2, esc_passwd);
+    CHECK(&c, n == 1 || n < 0, "walk esc/passwd: %d", n); /* stops at the link */
+    CHECK_EQ(&c, t_clunk(s, 11), EBADF);                  /* a partial walk makes no fid */
+    const char *up_secret[] = {"up", "secret.txt"};
+    n = t_walk(s, 1, 11, 2, up_secret);
+    CHECK(&c, n == 1 || n < 0, "walk up/secret.txt: %d", n);
+    CHECK_EQ(&c, t_clunk(s, 11), EBADF);
+    CHECK_EQ(&c, walk1(s, 1, 12, "upfile"), 1);
+    CHECK_EQ(&c, t_lopen(s, 12, 0), ELOOP);
+    CHECK_EQ(&c, t_lopen(s, 12, 02 | 01000), ELOOP); /* O_RDWR|O_TRUNC */
+    mb_start(P9_TSETATTR);                           /* truncate through the link */
+    p32(12);
+    p32(0x008);
+    p32(0);
+    p32(0);
+    p32(0);
+    p64(0);
+    p64(0);
+    p64(0);
+    p64(0);
+    p64(0);
+    CHECK(&c, xerr(s) != 0, "truncate through a symlink refused");
+    CHECK_EQ(&c, t_clunk(s, 12), 0);
+    CHECK_EQ(&c, t_clunk(s, 10), 0);
+
+    /* A FIFO is never opened. */
+    CHECK_EQ(&c, walk1(s, 1, 13, "fifo"), 1);
+    CHECK_EQ(&c, t_lopen(s, 13, 0), EPERM);
+    CHECK_EQ(&c, t_clunk(s, 13), 0);
+
+    /* Names that are not a single component. */
+    CHECK_EQ(&c, walk1(s, 1, 14, "sub/../../outside"), -EINVAL);
+    CHECK_EQ(&c, walk1(s, 1, 14, "/etc"), -EINVAL);
+    mb_start(P9_TWALK);
+    p32(1);
+    p32(14);
+    p16(1);
+    pstrn("hello.txt\0x", 11);
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    CHECK_EQ(&c, walk1(s, 1, 14, ""), -EINVAL);
+    char longname[300];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[299] = 0;
+    CHECK_EQ(&c, walk1(s, 1, 14, longname), -ENAMETOOLONG);
+    CHECK_EQ(&c, walk1(s, 1, 14, "nonexistent"), -ENOENT);
+    CHECK_EQ(&c, p9_server_nfids(s), 1);
+
+    /* Bad and duplicate fids. */
+    CHECK_EQ(&c, walk1(s, 77, 78, NULL), -EBADF);
+    CHECK_EQ(&c, walk1(s, 1, 2, NULL), 0); /* clone */
+    CHECK_EQ(&c, walk1(s, 1, 2, NULL), -EEXIST);
+    CHECK_EQ(&c, walk1(s, 1, P9_NOFID, NULL), -EINVAL);
+    CHECK_EQ(&c, t_lopen(s, 99, 0), EBADF);
+    CHECK_EQ(&c, t_read(s, 2, 0, 10), -EBADF); /* not open */
+    CHECK_EQ(&c, t_clunk(s, 2), 0);
+    check_outside_untouched("walks");
+}
+
+static void test_files(struct p9_server *s)
+{
+    char p[400];
+    CHECK_EQ(&c, walk1(s, 1, 20, NULL), 0);
+    CHECK_EQ(&c, t_lcreate(s, 20, "new.txt", 0102, 0644), 0); /* O_RDWR|O_CREAT */
+    CHECK_EQ(&c, t_write(s, 20, 0, "abcdef", 6), 6);
+    CHECK_EQ(&c, t_read(s, 20, 2, 100), 4);
+    CHECK(&c, !memcmp(rbuf + 11, "cdef", 4), "read back");
+    CHECK_EQ(&c, t_getattr(s, 20), 0);
+    CHECK_EQ(&c, getattr_size(), 6);
+    /* Huge counts: a read is cut to the reply buffer, a write to the data. */
+    CHECK_EQ(&c, t_read(s, 20, 0, 0xffffffffu), 6);
+    mb_start(P9_TWRITE);
+    p32(20);
+    p64(6);
+    p32(0xffffffffu);
+    memcpy(m.b + m.n, "gh", 2);
+    m.n += 2;
+    CHECK_EQ(&c, xerr(s), 0);
+    CHECK_EQ(&c, g32(rbuf + 7), 2);
+    CHECK_EQ(&c, t_read(s, 20, 1ull << 63, 10), -EINVAL); /* offset beyond off_t */
+    CHECK_EQ(&c, t_clunk(s, 20), 0);
+    snprintf(p, sizeof(p), "%s/new.txt", share);
+    CHECK(&c, file_is(p, "abcdefgh"), "host sees the written file");
+
+    /* Bad names on creation. */
+    CHECK_EQ(&c, walk1(s, 1, 21, NULL), 0);
+    CHECK_EQ(&c, t_lcreate(s, 21, "..", 0101, 0644), EINVAL);
+    CHECK_EQ(&c, t_lcreate(s, 21, ".", 0101, 0644), EINVAL);
+    CHECK_EQ(&c, t_lcreate(s, 21, "a/b", 0101, 0644), EINVAL);
+    CHECK_EQ(&c, t_mkdir(s, 1, ".."), EINVAL);
+    CHECK_EQ(&c, t_mkdir(s, 1, "x/y"), EINVAL);
+    CHECK_EQ(&c, t_symlink(s, 1, "../evil", "/etc/passwd"), EINVAL);
+    CHECK_EQ(&c, t_renameat(s, 1, "new.txt", 1, "../moved"), EINVAL);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "..", 0), EINVAL);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "hello.txt", 0x1), EINVAL); /* unknown flag */
+    CHECK_EQ(&c, t_clunk(s, 21), 0);
+
+    /* mkdir, symlink, rename, unlink */
+    CHECK_EQ(&c, t_mkdir(s, 1, "dir"), 0);
+    CHECK_EQ(&c, t_mkdir(s, 1, "dir"), EEXIST);
+    CHECK_EQ(&c, t_symlink(s, 1, "lnk", "../../../etc/shadow"), 0);
+    CHECK_EQ(&c, walk1(s, 1, 22, "lnk"), 1);
+    char target[256];
+    CHECK_EQ(&c, t_readlink(s, 22, target, sizeof(target)), 0);
+    CHECK(&c, !strcmp(target, "../../../etc/shadow"), "readlink: %s", target);
+    CHECK_EQ(&c, t_lopen(s, 22, 0), ELOOP);
+    CHECK_EQ(&c, t_clunk(s, 22), 0);
+    CHECK_EQ(&c, walk1(s, 1, 23, "dir"), 1);
+    CHECK_EQ(&c, t_renameat(s, 1, "new.txt", 23, "moved.txt"), 0);
+    snprintf(p, sizeof(p), "%s/dir/moved.txt", share);
+    CHECK(&c, file_is(p, "abcdefgh"), "renamed into dir");
+    CHECK_EQ(&c, t_unlinkat(s, 23, "moved.txt", 0), 0);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "dir", 0), EISDIR);
+    CHECK_EQ(&c, t_clunk(s, 23), 0);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "dir", 0x200), 0);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "lnk", 0), 0);
+    /* The root cannot be removed or renamed. */
+    CHECK_EQ(&c, walk1(s, 1, 24, NULL), 0);
+    mb_start(P9_TREMOVE);
+    p32(24);
+    CHECK_EQ(&c, xerr(s), EBUSY);
+    CHECK_EQ(&c, t_clunk(s, 24), EBADF); /* Tremove clunks anyway */
+    check_outside_untouched("files");
+}
+
+static void test_malformed(struct p9_server *s)
+{
+    /* Fewer than 7 bytes: no reply at all. */
+    struct iovec iov = {rbuf, sizeof(rbuf)};
+    CHECK_EQ(&c, p9_server_handle(s, (const uint8_t *)"\x07\0\0\0d", 5, &iov, 1), 0);
+    /* Reply buffer too small for any reply. */
+    mb_start(P9_TCLUNK);
+    p32(5555);
+    CHECK_EQ(&c, xfer_cap(s, 10), 0);
+    /* Reply buffer too small for the success reply: Rlerror, no action. */
+    mb_start(P9_TGETATTR);
+    p32(1);
+    p64(0x7ff);
+    CHECK_EQ(&c, xfer_cap(s, 20), P9_RLERROR);
+    CHECK_EQ(&c, g32(rbuf + 7), EMSGSIZE);
+    CHECK_EQ(&c, walk1(s, 1, 30, NULL), 0);
+    mb_start(P9_TLCREATE);
+    p32(30);
+    pstr("nospace.txt");
+    p32(0101);
+    p32(0644);
+    p32(0);
+    CHECK_EQ(&c, xfer_cap(s, 12), P9_RLERROR);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/nospace.txt", share);
+    CHECK(&c, access(p, F_OK) != 0, "Tlcreate with no room for the reply created a file");
+    CHECK_EQ(&c, t_clunk(s, 30), 0);
+
+    /* Size field lying: larger than the buffer, smaller than a header. */
+    mb_start(P9_TCLUNK);
+    p32(1);
+    mb_size((uint32_t)m.n + 100);
+    rlen = p9_server_handle(s, m.b, m.n, &iov, 1);
+    CHECK(&c, rlen == 11 && rbuf[4] == P9_RLERROR && g32(rbuf + 7) == EINVAL, "size > len");
+    mb_size(3);
+    rlen = p9_server_handle(s, m.b, m.n, &iov, 1);
+    CHECK(&c, rlen == 11 && rbuf[4] == P9_RLERROR && g32(rbuf + 7) == EINVAL, "size < 7");
+    CHECK_EQ(&c, p9_server_nfids(s), 1); /* fid 1 was not clunked */
+    /* A size field shorter than the buffer: the rest is ignored, so the
+     * message is truncated. */
+    mb_start(P9_TCLUNK);
+    p32(1);
+    mb_size(9);
+    rlen = p9_server_handle(s, m.b, m.n, &iov, 1);
+    CHECK(&c, rlen == 11 && rbuf[4] == P9_RLERROR, "size cuts the body");
+    CHECK_EQ(&c, p9_server_nfids(s), 1);
+
+    /* Truncated fields and strings. */
+    mb_start(P9_TWALK);
+    p32(1);
+    p32(31);
+    p16(2);
+    pstr("sub");
+    p16(200); /* second name runs past the end */
+    p8('x');
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    mb_start(P9_TWALK);
+    p32(1);
+    p32(31);
+    p16(0xffff); /* huge name count */
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    mb_start(P9_TWALK);
+    p32(1);
+    p32(31);
+    p16(17); /* one over the limit, all present */
+    for (int i = 0; i < 17; i++) pstr("sub");
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    CHECK_EQ(&c, p9_server_nfids(s), 1);
+    mb_start(P9_TREAD);
+    p32(1);
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    mb_start(P9_TREADDIR);
+    p32(1);
+    p64(0);
+    p32(0xffffffffu);
+    CHECK_EQ(&c, xerr(s), EBADF); /* not open */
+    mb_start(P9_TSYMLINK);
+    p32(1);
+    pstr("s");
+    pstrn("a\0b", 3); /* NUL in the target */
+    p32(0);
+    CHECK_EQ(&c, xerr(s), EINVAL);
+    /* Unknown and reply types. */
+    mb_start(99);
+    CHECK_EQ(&c, xerr(s), EOPNOTSUPP);
+    mb_start(P9_TWALK + 1);
+    CHECK_EQ(&c, xerr(s), EOPNOTSUPP);
+    mb_start(0xff);
+    CHECK_EQ(&c, xerr(s), EOPNOTSUPP);
+    /* A reply spread over many small buffers is laid out in order. */
+    CHECK_EQ(&c, walk1(s, 1, 32, "hello.txt"), 1);
+    CHECK_EQ(&c, t_lopen(s, 32, 0), 0);
+    mb_start(P9_TREAD);
+    p32(32);
+    p64(0);
+    p32(100);
+    mb_size((uint32_t)m.n);
+    uint8_t small[7][3];
+    struct iovec sv[7];
+    for (int i = 0; i < 7; i++) sv[i] = (struct iovec){small[i], 3};
+    size_t n = p9_server_handle(s, m.b, m.n, sv, 7);
+    CHECK_EQ(&c, n, 20); /* 11 bytes of header and count, 9 of data */
+    CHECK(&c, small[3][2] == 'h' && small[6][1] == '\n', "scattered read reply");
+    CHECK_EQ(&c, t_clunk(s, 32), 0);
+    check_outside_untouched("malformed");
+}
+
+static void test_limits(struct p9_server *s)
+{
+    unsigned have = p9_server_nfids(s);
+    int failed = 0;
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_FIDS - have; f++)
+        if (walk1(s, 1, f, NULL) != 0) failed++;
+    CHECK_EQ(&c, failed, 0);
+    CHECK_EQ(&c, p9_server_nfids(s), P9_MAX_FIDS);
+    CHECK_EQ(&c, walk1(s, 1, 999, NULL), -EMFILE);
+    CHECK_EQ(&c, t_attach(s, 999), EMFILE);
+    /* Open files have their own, lower limit. */
+    unsigned opened = 0;
+    int e = 0;
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_FIDS - have; f++) {
+        e = t_lopen(s, f, 0);
+        if (e) break;
+        opened++;
+    }
+    CHECK_EQ(&c, opened, P9_MAX_OPEN);
+    CHECK_EQ(&c, e, ENFILE);
+    CHECK_EQ(&c, t_clunk(s, 1000), 0);
+    CHECK_EQ(&c, t_lopen(s, 999 + P9_MAX_OPEN + 1, 0), 0); /* one slot free again */
+    /* A new session forgets every fid. */
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
+    CHECK_EQ(&c, p9_server_nfids(s), 0);
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    CHECK_EQ(&c, walk1(s, 1, 2, NULL), 0);
+    CHECK_EQ(&c, t_lopen(s, 2, 0), 0); /* open count was reset too */
+    CHECK_EQ(&c, t_clunk(s, 2), 0);
+}
+
+static void test_readonly(void)
+{
+    struct p9_server *s = new_server(1);
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    CHECK_EQ(&c, walk1(s, 1, 2, NULL), 0);
+    CHECK_EQ(&c, t_lcreate(s, 2, "ro.txt", 0101, 0644), EROFS);
+    CHECK_EQ(&c, t_mkdir(s, 1, "rodir"), EROFS);
+    CHECK_EQ(&c, t_symlink(s, 1, "rolink", "x"), EROFS);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "hello.txt", 0), EROFS);
+    CHECK_EQ(&c, t_renameat(s, 1, "hello.txt", 1, "x"), EROFS);
+    CHECK_EQ(&c, walk1(s, 1, 3, "hello.txt"), 1);
+    CHECK_EQ(&c, t_lopen(s, 3, 1), EROFS);     /* O_WRONLY */
+    CHECK_EQ(&c, t_lopen(s, 3, 01000), EROFS); /* O_TRUNC */
+    CHECK_EQ(&c, t_lopen(s, 3, 0), 0);
+    CHECK_EQ(&c, t_write(s, 3, 0, "x", 1), -EROFS);
+    CHECK_EQ(&c, t_read(s, 3, 0, 100), 9);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/hello.txt", share);
+    CHECK(&c, file_is(p, "hello 9p\n"), "read-only share unchanged");
+    CHECK_EQ(&c, count_entries(share), 6);
+    p9_server_free(s);
+}
+
+/* Random messages, biased towards valid headers and small fids, over a
+ * session with a few fids: replies stay well formed and nothing outside
+ * the share changes. */
+static void test_random(void)
+{
+    struct p9_server *s = new_server(0);
+    static const uint8_t types[] = {8, 12, 14, 16, 18, 20, 22, 24, 26, 30, 32, 40, 50, 52, 54,
+                                    70, 72, 74, 76, 100, 102, 104, 108, 110, 116, 118, 120, 122};
+    static const char *names[] = {"..", ".", "sub", "hello.txt", "esc", "up", "upfile", "r", "fifo"};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    unsigned bad = 0;
+    for (int i = 0; i < 30000; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        if (i % 500 == 0) {
+            t_version(s, 8192 + (unsigned)(seed % 65536), "9P2000.L");
+            t_attach(s, 0);
+            continue;
+        }
+        mb_start(types[seed % sizeof(types)]);
+        uint64_t r = seed >> 8;
+        unsigned nf = 1 + (unsigned)(r % 6);
+        for (unsigned k = 0; k < nf; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            switch ((r >> 33) % 6) {
+            case 0: p32((uint32_t)((r >> 40) % 4)); break;
+            case 1: pstr(names[(r >> 40) % (sizeof(names) / sizeof(names[0]))]); break;
+            case 2: p16((uint16_t)(r >> 40)); break;
+            case 3: p64(r >> 20); break;
+            case 4: p32((uint32_t)(r >> 30) & 0x7ffff); break;
+            default: p8((uint8_t)(r >> 40)); break;
+            }
+        }
+        size_t cap = (r & 1) ? sizeof(rbuf) : 7 + (size_t)((r >> 8) % 200);
+        if (m.b[4] == P9_TREAD && (r & 2)) cap = sizeof(rbuf);
+        unsigned before = c.failed;
+        xfer_cap(s, cap);
+        if (c.failed != before) bad++;
+        if (bad > 5) break;
+    }
+    p9_server_free(s);
+    CHECK(&c, bad == 0, "%u malformed replies to random messages", bad);
+    check_outside_untouched("random messages");
+}
+
+int main(void)
+{
+    setup_dirs();
+    char err[256];
+    char p[400];
+    snprintf(p, sizeof(p), "%s/missing", top);
+    CHECK(&c, !p9_server_new(p, 0, err, sizeof(err)), "missing dir refused");
+    snprintf(p, sizeof(p), "%s/hello.txt", share);
+    CHECK(&c, !p9_server_new(p, 0, err, sizeof(err)) && strstr(err, "not a directory"),
+          "file refused: %s", err);
+
+    struct p9_server *s = new_server(0);
+    test_version(s);
+    test_attach_walk(s);
+    test_files(s);
+    test_malformed(s);
+    test_limits(s);
+    p9_server_free(s);
+    test_readonly();
+    test_random();
+    rm_rf(top);
+    return check_report(&c, "test_9p");
+}
