@@ -306,6 +306,12 @@ static void *vcon_io_main(void *arg)
                 client_close(c);
         }
     }
+    /* Stopping: output already taken from the guest still goes to the
+     * client, for a second at most. */
+    for (int i = 0; i < 100 && c->client_fd >= 0 && c->olen; i++) {
+        struct pollfd p = {.fd = c->client_fd, .events = POLLOUT};
+        if (poll(&p, 1, 10) > 0) client_write(c);
+    }
     return NULL;
 }
 
