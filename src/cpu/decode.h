@@ -54,6 +54,7 @@ enum insn_op {
 #define REG_SINK 32
 
 struct insn {
+    const void *handler; /* interpreter: where to dispatch (set when a block is built) */
     uint16_t op;     /* enum insn_op */
     uint8_t rd;      /* destination (REG_SINK for integer x0) */
     uint8_t rs1;     /* source 1; CSR immediate forms: the 5-bit uimm */

@@ -87,11 +87,13 @@ static struct block *block_alloc(struct bcache *bc)
     return (struct block *)(void *)(bc->arena + bc->arena_used);
 }
 
-static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off)
+static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off,
+                         const void *const *labels)
 {
     struct insn *end = &b->insn[n];
     memset(end, 0, sizeof(*end));
     end->op = OP_END;
+    end->handler = labels[OP_END];
     end->pc_off = (uint16_t)off;
     b->n = n;
     b->bytes = off;
@@ -101,7 +103,8 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
 
 /* Build the block at pc (physical pa, host bytes at host). Returns NULL when
  * the first instruction straddles a page boundary (handled by the caller). */
-static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const uint8_t *host)
+static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const uint8_t *host,
+                                 const void *const *labels)
 {
     struct bcache *bc = &h->bc;
     struct block *b = block_alloc(bc);
@@ -115,6 +118,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
         }
         struct insn *d = &b->insn[n];
         insn_decode_any(raw, d);
+        d->handler = labels[d->op];
         d->pc_off = (uint16_t)off;
         off += d->len;
         n++;
@@ -122,7 +126,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     }
     if (n == 0) return NULL;
     b->paddr = pa;
-    block_finish(bc, b, n, off);
+    block_finish(bc, b, n, off, labels);
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
     h->stats.blocks_built++;
     return b;
@@ -134,7 +138,8 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
  * PMP makes only partly executable (3.7.1: every fetch is checked, so a
  * block must not run on past the end of an executable region). */
 static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *host,
-                                  struct block *tmp, uint64_t *tval, int *cause)
+                                  struct block *tmp, uint64_t *tval, int *cause,
+                                  const void *const *labels)
 {
     uint32_t raw = rd16(host);
     unsigned len = 2;
@@ -150,9 +155,11 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
         len = 4;
     }
     insn_decode_any(raw, &tmp->insn[0]);
+    tmp->insn[0].handler = labels[tmp->insn[0].op];
     tmp->insn[0].pc_off = 0;
     memset(&tmp->insn[1], 0, sizeof(struct insn));
     tmp->insn[1].op = OP_END;
+    tmp->insn[1].handler = labels[OP_END];
     tmp->insn[1].pc_off = (uint16_t)len;
     tmp->n = 1;
     tmp->bytes = len;
@@ -283,10 +290,10 @@ void hart_run(struct hart *h)
         int single = xe->tag != (pc & ~0xfffull);
         struct block *b = h->bc.slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)];
         if (unlikely(single || !b || b->paddr != pa)) {
-            b = single ? NULL : block_build(h, pc, pa, host);
+            b = single ? NULL : block_build(h, pc, pa, host, labels);
             if (!b) {
                 int cause = 0;
-                b = block_single(h, pc, host, tmpblk, &tval, &cause);
+                b = block_single(h, pc, host, tmpblk, &tval, &cause, labels);
                 if (!b) {
                     hart_trap(h, (uint64_t)cause, tval, 0);
                     continue;
@@ -300,7 +307,7 @@ void hart_run(struct hart *h)
         uint64_t fault_tval = 0;
         int fault = 0;
 
-#define DISPATCH() goto *labels[ip->op]
+#define DISPATCH() goto *ip->handler
 #define NEXT()                                                                                     \
     do {                                                                                           \
         ip++;                                                                                      \
@@ -319,14 +326,15 @@ void hart_run(struct hart *h)
 /* Leave the block after a branch or jump to newpc. A target on the same
  * virtual page as this block lies on the same physical page (the mapping
  * cannot change inside a block), so the next block is looked up directly,
- * skipping the fetch translation; events and the poll budget are still
- * checked so interrupts are taken with the same latency. */
+ * skipping the fetch translation. Only the poll budget is checked here:
+ * events from other threads (IPIs, device interrupts, timers) are seen when
+ * it runs out (at most POLL_BLOCKS blocks), and anything this hart raises
+ * itself (CSR writes, MMIO stores) zeroes it or ends the block. */
 #define CHAIN(newpc)                                                                               \
     do {                                                                                           \
         uint64_t t_ = (newpc);                                                                     \
         h->instret += RETIRED();                                                                   \
-        if (likely(((t_ ^ pc) >> 12) == 0) && likely(--poll > 0) &&                                \
-            likely(!(h->check | atomic_load_explicit(&h->events, memory_order_relaxed)))) {        \
+        if (likely(((t_ ^ pc) >> 12) == 0) && likely(--poll > 0)) {                                \
             uint64_t tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                 \
             struct block *nb_ = h->bc.slot[(tpa_ >> 1) & ((1u << BCACHE_BITS) - 1)];               \
             if (likely(nb_ && nb_->paddr == tpa_)) {                                               \
@@ -374,6 +382,8 @@ void hart_run(struct hart *h)
         } else {                                                                                   \
             fault = mmu_store_slow(h, va_, (size), (val), &fault_tval);                            \
             if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+            /* an MMIO store may have raised an interrupt for this hart */                         \
+            if (h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) poll = 0;       \
         }                                                                                          \
     } while (0)
 
