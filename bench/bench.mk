@@ -29,3 +29,12 @@ bench-net: $(VMON)
 
 bench: bench-net
 .PHONY: bench-net
+
+# Block: sequential virtio-blk read/write MB/s with dd (O_DIRECT) in the
+# guest, raw and qcow2, vmon and QEMU (see bench/blk.sh; BENCH_BLK_MB sets
+# the size).
+bench-blk: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/blk.sh $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-blk
+.PHONY: bench-blk
