@@ -573,7 +573,7 @@ static int l2_load(struct qcow2 *q, uint64_t l1i, int alloc, uint8_t **tab, uint
         e = rc_get(q, off >> q->cluster_bits, &rc);
         if (e) return e;
         if (rc != 1)
-            return corrupt(q, "L2 table at 0x%llx is shared (refcount %llu)",
+            return corrupt(q, "L2 table at 0x%llx has refcount %llu (want 1)",
                            (unsigned long long)off, (unsigned long long)rc);
         uint8_t b[8];
         blk_put_be64(b, off | OFLAG_COPIED);
@@ -678,7 +678,7 @@ static int write_in_place(struct qcow2 *q, uint8_t *tab, uint64_t toff, uint64_t
         int e = rc_get(q, host >> q->cluster_bits, &rc);
         if (e) return e;
         if (rc != 1)
-            return corrupt(q, "data cluster 0x%llx is shared (refcount %llu)",
+            return corrupt(q, "data cluster 0x%llx has refcount %llu (want 1)",
                            (unsigned long long)host, (unsigned long long)rc);
         uint8_t b[8];
         blk_put_be64(b, ent | OFLAG_COPIED);
@@ -1043,34 +1043,78 @@ static int read_table(struct qcow2 *q, uint64_t off, uint64_t n, uint64_t **out)
     return 0;
 }
 
-/* Walk every L2 table once: unsupported or corrupt entries are refused
- * before the guest ever sees the disk. */
-static int scan_l2(struct qcow2 *q, char *msg, size_t msglen)
+static int cmp_u64(const void *a, const void *b)
 {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Walk every L2 table once: unsupported or corrupt entries are refused
+ * before the guest ever sees the disk. Beyond each entry's own checks
+ * (classify), no two tables (L2 tables, refcount blocks) share a cluster,
+ * no data cluster lies on a table (a guest write there would rewrite the
+ * image's metadata), and for writing every table has a nonzero refcount
+ * (else the allocator could hand its cluster out as data). */
+static int scan_l2(struct qcow2 *q, int ro, char *msg, size_t msglen)
+{
+    uint64_t nmeta = 0;
+    for (uint64_t i = 0; i < q->l1_size; i++)
+        if (q->l1[i] & L1E_OFFSET_MASK) nmeta++;
+    for (uint64_t i = 0; i < q->rt_size; i++)
+        if (q->rt[i] & RTE_OFFSET_MASK) nmeta++;
+    uint64_t *meta = malloc((nmeta ? nmeta : 1) * sizeof(uint64_t));
+    if (!meta) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < q->l1_size; i++)
+        if (q->l1[i] & L1E_OFFSET_MASK) meta[k++] = q->l1[i] & L1E_OFFSET_MASK;
+    for (uint64_t i = 0; i < q->rt_size; i++)
+        if (q->rt[i] & RTE_OFFSET_MASK) meta[k++] = q->rt[i] & RTE_OFFSET_MASK;
+    qsort(meta, nmeta, sizeof(uint64_t), cmp_u64);
+    int ret = -1;
+    for (uint64_t i = 1; i < nmeta; i++) {
+        if (meta[i] == meta[i - 1]) {
+            snprintf(msg, msglen, "two metadata tables share the cluster at 0x%llx",
+                     (unsigned long long)meta[i]);
+            goto out;
+        }
+    }
     for (uint64_t i = 0; i < q->l1_size; i++) {
         uint64_t ent = q->l1[i], off = ent & L1E_OFFSET_MASK;
         if (ent & L1E_RESERVED) {
             snprintf(msg, msglen, "corrupt L1 table entry %llu (reserved bits set)",
                      (unsigned long long)i);
-            return -1;
+            goto out;
         }
         if (!off) continue;
         if (!table_ok(q, off)) {
             snprintf(msg, msglen, "L1 entry %llu points outside the image (0x%llx)",
                      (unsigned long long)i, (unsigned long long)off);
-            return -1;
+            goto out;
         }
         int e = 0;
         uint8_t *tab = cache_get(q, &q->l2c, off, 0, &e);
         if (!tab) {
             snprintf(msg, msglen, "cannot read L2 table at 0x%llx: %s", (unsigned long long)off,
                      strerror(-e));
-            return -1;
+            goto out;
         }
         for (uint64_t j = 0; j < q->l2_entries; j++) {
             uint64_t le = l2_ent(tab, j), h;
-            if (classify(q, le, &h) != C_BAD) continue;
             uint64_t voff = ((i << q->l2_bits) + j) << q->cluster_bits;
+            int kind = classify(q, le, &h);
+            if (kind != C_BAD) {
+                if (h && bsearch(&h, meta, nmeta, sizeof(uint64_t), cmp_u64)) {
+                    snprintf(msg, msglen,
+                             "corrupt L2 entry for virtual offset 0x%llx: data cluster 0x%llx "
+                             "is a metadata table",
+                             (unsigned long long)voff, (unsigned long long)h);
+                    goto out;
+                }
+                continue;
+            }
             if (le & OFLAG_COMPRESSED)
                 snprintf(msg, msglen,
                          "compressed clusters are not supported (virtual offset 0x%llx); "
@@ -1079,10 +1123,23 @@ static int scan_l2(struct qcow2 *q, char *msg, size_t msglen)
             else
                 snprintf(msg, msglen, "corrupt L2 entry for virtual offset 0x%llx: %s",
                          (unsigned long long)voff, bad_entry_why(q, le));
-            return -1;
+            goto out;
         }
     }
-    return 0;
+    for (uint64_t i = 0; i < nmeta && !ro; i++) {
+        uint64_t rc;
+        int e = rc_get(q, meta[i] >> q->cluster_bits, &rc);
+        if (e || rc == 0) {
+            snprintf(msg, msglen, "metadata table at 0x%llx has %s; repair the image with "
+                                  "'qemu-img check -r all' or add ,ro",
+                     (unsigned long long)meta[i], e ? "an unreadable refcount" : "refcount 0");
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    free(meta);
+    return ret;
 }
 
 struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_chain *chain,
@@ -1232,7 +1289,7 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
         cache_init(&q->rbc, nrb, q->cs) < 0)
         FAIL("out of memory");
     char msg[256];
-    if (scan_l2(q, msg, sizeof(msg)) < 0) FAIL("%s", msg);
+    if (scan_l2(q, ro, msg, sizeof(msg)) < 0) FAIL("%s", msg);
 
     if (q->backing_name[0]) {
         enum blk_format bf = BLK_FMT_PROBE;

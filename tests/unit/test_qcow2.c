@@ -443,13 +443,14 @@ static void poke32(const char *path, off_t off, uint32_t v)
     }
 }
 
-/* Build the reference image: 64K clusters, the first cluster written. */
+/* Build the reference image: 1 GiB (two L1 entries), 64K clusters, two
+ * clusters written. */
 static const char *make_ref(void)
 {
     char err[512];
     const char *p = path_of("ref.qcow2");
     unlink(p);
-    if (blk_create(p, BLK_FMT_QCOW2, 8u << 20, NULL, BLK_FMT_PROBE, 16, err, sizeof(err)) < 0)
+    if (blk_create(p, BLK_FMT_QCOW2, 1ull << 30, NULL, BLK_FMT_PROBE, 16, err, sizeof(err)) < 0)
         return NULL;
     struct blk *b = blk_open(p, BLK_FMT_PROBE, 0, err, sizeof(err));
     if (!b) return NULL;
@@ -532,6 +533,29 @@ static void c_backing_name(const char *p, const char *r)
 static void c_rt_clusters(const char *p, const char *r) { poke32(p, 56, 0); }
 static void c_l1_small(const char *p, const char *r) { poke32(p, 36, 0); }
 static void c_incompat(const char *p, const char *r) { poke64(p, 72, 1ull << 40); }
+static uint64_t rb_off(const char *p) { return be64_at(p, (off_t)rt_off(p)); }
+static void c_l2_self(const char *p, const char *r) { poke64(p, (off_t)l2_off(p), (1ull << 63) | l2_off(p)); }
+static void c_l2_on_refblock(const char *p, const char *r)
+{
+    poke64(p, (off_t)l2_off(p) + 8, (1ull << 63) | rb_off(p));
+}
+static void c_l1_on_refblock(const char *p, const char *r)
+{
+    poke64(p, (off_t)l1_off(p) + 8, (1ull << 63) | rb_off(p));
+}
+static void c_l1_twice(const char *p, const char *r)
+{
+    poke64(p, (off_t)l1_off(p) + 8, be64_at(p, (off_t)l1_off(p)));
+}
+static void c_l2_refcount0(const char *p, const char *r)
+{
+    uint8_t z[2] = {0, 0};
+    int fd = open(p, O_WRONLY);
+    if (fd >= 0) {
+        blk_pwrite_full(fd, rb_off(p) + 2 * (l2_off(p) / CS), z, 2);
+        close(fd);
+    }
+}
 
 static void test_corrupt(void)
 {
@@ -555,6 +579,20 @@ static void test_corrupt(void)
     expect_refused("L1 too small", "too small for the virtual size", 0, c_l1_small);
     expect_refused("unknown incompatible feature", "unsupported incompatible feature", 0,
                    c_incompat);
+    expect_refused("data cluster on its own L2 table", "is a metadata table", 0, c_l2_self);
+    expect_refused("data cluster on a refcount block", "is a metadata table", BLK_RDONLY,
+                   c_l2_on_refblock);
+    expect_refused("L2 table on a refcount block", "two metadata tables share", 0,
+                   c_l1_on_refblock);
+    expect_refused("one L2 table twice", "two metadata tables share", 0, c_l1_twice);
+    expect_refused("L2 table with refcount 0", "has refcount 0", 0, c_l2_refcount0);
+    /* ... which is fine for reading */
+    const char *ref0 = make_ref();
+    if (ref0) {
+        c_l2_refcount0(ref0, NULL);
+        struct blk *b = open_img(ref0, BLK_RDONLY);
+        blk_close(b);
+    }
     /* A dirty image opens read-only. */
     const char *ref = make_ref();
     if (ref) {
