@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1161,6 +1163,8 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
     struct stat st;
     if (fstat(fd, &st) < 0) FAIL("%s", strerror(errno));
     q->file_size = (uint64_t)st.st_size;
+    if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &q->file_size) < 0)
+        FAIL("cannot get the device size: %s", strerror(errno));
     uint8_t h[HDR_V3_LEN];
     memset(h, 0, sizeof(h));
     if (q->file_size < HDR_V2_LEN)
@@ -1228,6 +1232,9 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
         FAIL("refcount table offset 0x%llx is outside the file or unaligned",
              (unsigned long long)q->rt_offset);
     q->rt_size = q->rt_clusters * q->cs / 8;
+    if (q->l1_size && q->l1_offset < q->rt_offset + q->rt_clusters * q->cs &&
+        q->rt_offset < q->l1_offset + q->l1_size * 8)
+        FAIL("the L1 table and the refcount table overlap");
     q->nb_snapshots = blk_be32(h + H_NB_SNAPSHOTS);
     if (!ro && q->nb_snapshots)
         FAIL("image has %u internal snapshots; vmon can only use it read-only (add ,ro)",

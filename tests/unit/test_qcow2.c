@@ -533,6 +533,7 @@ static void c_backing_name(const char *p, const char *r)
 static void c_rt_clusters(const char *p, const char *r) { poke32(p, 56, 0); }
 static void c_l1_small(const char *p, const char *r) { poke32(p, 36, 0); }
 static void c_incompat(const char *p, const char *r) { poke64(p, 72, 1ull << 40); }
+static void c_l1_on_rt(const char *p, const char *r) { poke64(p, 40, rt_off(p)); }
 static uint64_t rb_off(const char *p) { return be64_at(p, (off_t)rt_off(p)); }
 static void c_l2_self(const char *p, const char *r) { poke64(p, (off_t)l2_off(p), (1ull << 63) | l2_off(p)); }
 static void c_l2_on_refblock(const char *p, const char *r)
@@ -579,6 +580,7 @@ static void test_corrupt(void)
     expect_refused("L1 too small", "too small for the virtual size", 0, c_l1_small);
     expect_refused("unknown incompatible feature", "unsupported incompatible feature", 0,
                    c_incompat);
+    expect_refused("L1 table on the refcount table", "overlap", 0, c_l1_on_rt);
     expect_refused("data cluster on its own L2 table", "is a metadata table", 0, c_l2_self);
     expect_refused("data cluster on a refcount block", "is a metadata table", BLK_RDONLY,
                    c_l2_on_refblock);
