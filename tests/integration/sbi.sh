@@ -1,0 +1,47 @@
+#!/bin/bash
+# The hypercall interface: tests/sbi/sbitest.c, a bare-metal S-mode program
+# that vmon boots as a kernel (hypervisor SBI, 2 harts), checks every SBI
+# extension's return values and effects and prints "sbi: N passed, M failed".
+# Also checks that --stats reports the hypercalls per extension.
+set -u
+VMON=${VMON:-build/vmon}
+RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
+here=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+if ! "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
+    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/sbitest.elf" \
+    "$here/tests/sbi/start.S" "$here/tests/sbi/sbitest.c"; then
+    bad "build sbitest"
+    echo "sbi: $pass passed, $fail failed"
+    exit 1
+fi
+
+timeout 60 "$VMON" run --kernel "$tmp/sbitest.elf" --cpus 2 --timeout 30 --stats \
+    </dev/null >"$tmp/out" 2>&1
+rc=$?
+line=$(grep -E '^sbi: [0-9]+ passed, [0-9]+ failed' "$tmp/out" | tail -1)
+grep '^FAIL' "$tmp/out"
+if [ -n "$line" ]; then
+    p=$(echo "$line" | sed -E 's/sbi: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
+    pass=$((pass + p))
+    fail=$((fail + f))
+    echo "sbitest: $p checks passed, $f failed in the guest"
+else
+    bad "sbitest printed no result (exit $rc)"
+    tail -5 "$tmp/out"
+fi
+if [ $rc -eq 0 ]; then ok "clean SRST shutdown, exit 0"; else bad "exit status $rc"; fi
+if grep -qiE 'hsm' "$tmp/out" && grep -qiE 'rfence|RFNC' "$tmp/out"; then
+    ok "--stats lists hypercalls per extension"
+else
+    bad "--stats output lacks per-extension counts"
+fi
+echo "sbi: $pass passed, $fail failed"
+[ $fail -eq 0 ]
