@@ -86,6 +86,27 @@ expect too-large nonzero 'too large|do not fit' -- run --bios "$tmp/huge.bin" --
 rm -f "$tmp/huge.bin"
 expect directory nonzero 'not a regular file' -- run --bios "$tmp"
 
+# Linux boot: kernel, initrd and firmware problems are reported before the
+# guest starts (uses the demo guest's kernel when it can be found)
+. "$(dirname "$0")/guest.sh"
+head -c 20000 /dev/urandom >"$tmp/random.bin"
+expect kernel-missing nonzero 'No such file' -- run --kernel "$tmp/nonexistent"
+expect kernel-garbage nonzero 'not a RISC-V Linux Image' -- run --kernel "$tmp/random.bin"
+head -c 60 "$KERNEL" >"$tmp/trunc.Image"
+expect kernel-truncated nonzero 'not a RISC-V Linux Image|truncated' -- run --kernel "$tmp/trunc.Image"
+cp "$KERNEL" "$tmp/fat.Image"
+printf '\x00\x00\x00\x10\x00\x00\x00\x00' | dd of="$tmp/fat.Image" bs=1 seek=16 conv=notrunc status=none
+expect kernel-too-large nonzero 'does not fit' -- run --kernel "$tmp/fat.Image" --mem 64M
+cp "$KERNEL" "$tmp/off.Image"
+printf '\x00\x00\x00\x00\x00\x00\x00\x40' | dd of="$tmp/off.Image" bs=1 seek=8 conv=notrunc status=none
+expect kernel-bad-offset nonzero 'text_offset' -- run --kernel "$tmp/off.Image"
+head -c 40000000 /dev/zero >"$tmp/big.initrd"
+expect initrd-too-large nonzero 'does not fit|too large' -- run --kernel "$KERNEL" --initrd "$tmp/big.initrd" --mem 32M
+rm -f "$tmp/big.initrd"
+expect initrd-missing nonzero 'No such file' -- run --kernel "$KERNEL" --initrd "$tmp/nonexistent"
+expect initrd-directory nonzero 'not a regular file' -- run --kernel "$KERNEL" --initrd "$tmp"
+expect firmware-missing nonzero 'No such file' -- run --bios "$tmp/nonexistent" --kernel "$KERNEL"
+
 # command line
 expect no-args nonzero 'usage' --
 expect bad-command nonzero 'unknown command' -- frobnicate
