@@ -39,52 +39,13 @@ static struct vm *make_vm(void)
     return vm;
 }
 
-static void queue_setup(struct tdrv *q, struct vm *vm, unsigned idx, uint64_t rings)
-{
-    memset(q, 0, sizeof(*q));
-    q->vm = vm;
-    q->base = VIRT_VIRTIO_BASE;
-    q->qnum = QN;
-    q->desc = rings;
-    q->avail = rings + 16ull * QN;
-    q->used = (q->avail + 6 + 2ull * QN + 4095) & ~4095ull;
-    memset(tdrv_ram(q, q->desc), 0, 16ull * QN);
-    memset(tdrv_ram(q, q->avail), 0, 6 + 2ull * QN);
-    memset(tdrv_ram(q, q->used), 0, 6 + 8ull * QN);
-    tdrv_wr(q, TV_QUEUE_SEL, idx);
-    tdrv_wr(q, TV_QUEUE_NUM, QN);
-    tdrv_wr(q, TV_DESC_LO, (uint32_t)q->desc);
-    tdrv_wr(q, TV_DESC_HI, (uint32_t)(q->desc >> 32));
-    tdrv_wr(q, TV_AVAIL_LO, (uint32_t)q->avail);
-    tdrv_wr(q, TV_AVAIL_HI, (uint32_t)(q->avail >> 32));
-    tdrv_wr(q, TV_USED_LO, (uint32_t)q->used);
-    tdrv_wr(q, TV_USED_HI, (uint32_t)(q->used >> 32));
-    tdrv_wr(q, TV_QUEUE_READY, 1);
-}
-
 /* Reset and bring the device up with both queues; returns the status. */
 static uint32_t net_init(struct vm *vm, struct tdrv *rx, struct tdrv *tx, uint64_t features)
 {
-    struct tdrv t = {.vm = vm, .base = VIRT_VIRTIO_BASE};
-    tdrv_wr(&t, TV_STATUS, 0);
-    tdrv_wr(&t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-    tdrv_wr(&t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    uint64_t offered = 0;
-    for (unsigned sel = 0; sel < 2; sel++) {
-        tdrv_wr(&t, TV_DEV_FEATURES_SEL, sel);
-        offered |= (uint64_t)tdrv_rd(&t, TV_DEV_FEATURES) << (32 * sel);
-    }
-    uint64_t acc = offered & features;
-    for (unsigned sel = 0; sel < 2; sel++) {
-        tdrv_wr(&t, TV_DRV_FEATURES_SEL, sel);
-        tdrv_wr(&t, TV_DRV_FEATURES, (uint32_t)(acc >> (32 * sel)));
-    }
-    uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-    tdrv_wr(&t, TV_STATUS, st);
-    queue_setup(rx, vm, 0, RINGS0);
-    queue_setup(tx, vm, 1, RINGS1);
-    tdrv_wr(&t, TV_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-    return tdrv_rd(&t, TV_STATUS);
+    tdrv_negotiate(vm, VIRT_VIRTIO_BASE, features);
+    tdrv_queue(rx, vm, VIRT_VIRTIO_BASE, 0, QN, RINGS0);
+    tdrv_queue(tx, vm, VIRT_VIRTIO_BASE, 1, QN, RINGS1);
+    return tdrv_driver_ok(vm, VIRT_VIRTIO_BASE);
 }
 
 static int broken(struct tdrv *t)

@@ -56,39 +56,46 @@ static inline uint8_t *tdrv_ram(struct tdrv *t, uint64_t gpa)
     return t->vm->ram + (gpa - t->vm->ram_base);
 }
 
-/* Handshake up to DRIVER_OK with queue q set up at rings (16-byte aligned
- * guest address). features: the low/high words the driver accepts (masked
- * with what the device offers). Returns the final status register. */
-static inline uint32_t tdrv_init(struct tdrv *t, struct vm *vm, uint64_t base, unsigned q,
-                                 uint32_t qnum, uint64_t rings, uint64_t features)
+/* Reset the device at base and negotiate: the driver accepts features
+ * (masked with what the device offers). Returns the status after
+ * FEATURES_OK (which the device may have refused). */
+static inline uint32_t tdrv_negotiate(struct vm *vm, uint64_t base, uint64_t features)
+{
+    struct tdrv t = {.vm = vm, .base = base};
+    tdrv_wr(&t, TV_STATUS, 0);
+    tdrv_wr(&t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+    tdrv_wr(&t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    uint64_t offered = 0;
+    for (unsigned sel = 0; sel < 2; sel++) {
+        tdrv_wr(&t, TV_DEV_FEATURES_SEL, sel);
+        offered |= (uint64_t)tdrv_rd(&t, TV_DEV_FEATURES) << (32 * sel);
+    }
+    uint64_t acc = offered & features;
+    for (unsigned sel = 0; sel < 2; sel++) {
+        tdrv_wr(&t, TV_DRV_FEATURES_SEL, sel);
+        tdrv_wr(&t, TV_DRV_FEATURES, (uint32_t)(acc >> (32 * sel)));
+    }
+    tdrv_wr(&t, TV_STATUS,
+            VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    return tdrv_rd(&t, TV_STATUS);
+}
+
+/* Set up queue idx (qnum entries) with its rings from guest address rings
+ * (16-byte aligned) and make it ready; t describes the queue afterwards. */
+static inline void tdrv_queue(struct tdrv *t, struct vm *vm, uint64_t base, unsigned idx,
+                              uint32_t qnum, uint64_t rings)
 {
     memset(t, 0, sizeof(*t));
     t->vm = vm;
     t->base = base;
     t->qnum = qnum;
-    tdrv_wr(t, TV_STATUS, 0);
-    tdrv_wr(t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-    tdrv_wr(t, TV_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    uint64_t offered = 0;
-    for (unsigned sel = 0; sel < 2; sel++) {
-        tdrv_wr(t, TV_DEV_FEATURES_SEL, sel);
-        offered |= (uint64_t)tdrv_rd(t, TV_DEV_FEATURES) << (32 * sel);
-    }
-    uint64_t acc = offered & features;
-    for (unsigned sel = 0; sel < 2; sel++) {
-        tdrv_wr(t, TV_DRV_FEATURES_SEL, sel);
-        tdrv_wr(t, TV_DRV_FEATURES, (uint32_t)(acc >> (32 * sel)));
-    }
-    uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
-    tdrv_wr(t, TV_STATUS, st);
-    if (!(tdrv_rd(t, TV_STATUS) & VIRTIO_STATUS_FEATURES_OK)) return tdrv_rd(t, TV_STATUS);
     t->desc = rings;
     t->avail = rings + 16ull * qnum;
     t->used = (t->avail + 6 + 2ull * qnum + 4095) & ~4095ull;
     memset(tdrv_ram(t, t->desc), 0, 16ull * qnum);
     memset(tdrv_ram(t, t->avail), 0, 6 + 2ull * qnum);
     memset(tdrv_ram(t, t->used), 0, 6 + 8ull * qnum);
-    tdrv_wr(t, TV_QUEUE_SEL, q);
+    tdrv_wr(t, TV_QUEUE_SEL, idx);
     tdrv_wr(t, TV_QUEUE_NUM, qnum);
     tdrv_wr(t, TV_DESC_LO, (uint32_t)t->desc);
     tdrv_wr(t, TV_DESC_HI, (uint32_t)(t->desc >> 32));
@@ -97,8 +104,29 @@ static inline uint32_t tdrv_init(struct tdrv *t, struct vm *vm, uint64_t base, u
     tdrv_wr(t, TV_USED_LO, (uint32_t)t->used);
     tdrv_wr(t, TV_USED_HI, (uint32_t)(t->used >> 32));
     tdrv_wr(t, TV_QUEUE_READY, 1);
-    tdrv_wr(t, TV_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-    return tdrv_rd(t, TV_STATUS);
+}
+
+/* Set DRIVER_OK; returns the final status register. */
+static inline uint32_t tdrv_driver_ok(struct vm *vm, uint64_t base)
+{
+    struct tdrv t = {.vm = vm, .base = base};
+    tdrv_wr(&t, TV_STATUS, tdrv_rd(&t, TV_STATUS) | VIRTIO_STATUS_DRIVER_OK);
+    return tdrv_rd(&t, TV_STATUS);
+}
+
+/* Handshake up to DRIVER_OK with queue q set up at rings. Returns the final
+ * status register. */
+static inline uint32_t tdrv_init(struct tdrv *t, struct vm *vm, uint64_t base, unsigned q,
+                                 uint32_t qnum, uint64_t rings, uint64_t features)
+{
+    uint32_t st = tdrv_negotiate(vm, base, features);
+    memset(t, 0, sizeof(*t));
+    t->vm = vm;
+    t->base = base;
+    t->qnum = qnum;
+    if (!(st & VIRTIO_STATUS_FEATURES_OK)) return st;
+    tdrv_queue(t, vm, base, q, qnum, rings);
+    return tdrv_driver_ok(vm, base);
 }
 
 /* Write descriptor i of the queue's table. */
