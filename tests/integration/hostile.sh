@@ -1,0 +1,55 @@
+#!/bin/bash
+# A hostile guest (tests/hostile/hostile.c) hammers every device register
+# and drives every virtio device with random rings and requests. vmon must
+# keep running to the program's end (exit 0, no crash or hang), and nothing
+# outside what the guest was given may change: files beside the shared
+# directory, and the shared directory's parent listing.
+set -u
+VMON=${VMON:-build/vmon}
+RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
+here=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+if ! "$RISCV_CC" -march=rv64g -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
+    -Wl,--no-warn-rwx-segments -T "$here/tests/hostile/link.ld" -o "$tmp/hostile.elf" \
+    "$here/tests/hostile/start.S" "$here/tests/hostile/hostile.c"; then
+    bad "build the hostile guest"
+    echo "hostile: $pass passed, $fail failed"
+    exit 1
+fi
+
+mkdir -p "$tmp/box/share"
+echo "outside the share" >"$tmp/box/outside.txt"
+echo "inside the share" >"$tmp/box/share/inside.txt"
+head -c 4194304 /dev/zero >"$tmp/box/disk.img"
+before=$(cd "$tmp/box" && ls -la --time-style=+ . ; sha256sum outside.txt)
+
+timeout 300 "$VMON" run --bios "$tmp/hostile.elf" --console none --timeout 240 \
+    --disk "$tmp/box/disk.img" --net user --share "$tmp/box/share,tag=s" --rng \
+    --vconsole "$tmp/vc.out" >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then
+    ok "vmon survived and the program finished (exit 0)"
+else
+    bad "vmon exit status $rc"
+    tail -5 "$tmp/out"
+fi
+n=$(grep -c 'needs reset' "$tmp/out")
+if [ "$n" -gt 0 ]; then
+    ok "malformed rings marked devices DEVICE_NEEDS_RESET ($n times), reported on stderr"
+else
+    bad "no device reported a malformed ring"
+fi
+after=$(cd "$tmp/box" && ls -la --time-style=+ . ; sha256sum outside.txt)
+if [ "$before" = "$after" ]; then
+    ok "nothing outside the share changed"
+else
+    bad "files beside the share changed"
+fi
+echo "hostile: $pass passed, $fail failed"
+[ $fail -eq 0 ]
