@@ -1307,7 +1307,15 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
         char berr[512];
         q->backing = blk_open_chain(q->backing_path, bf, BLK_RDONLY | (flags & BLK_NOLOCK), chain,
                                     berr, sizeof(berr));
-        if (!q->backing) FAIL("backing file: %s", berr);
+        if (!q->backing) {
+            /* Deeper in a chain, pass the innermost reason up unchanged
+             * (it names its file), so that the message stays readable. */
+            if (chain->depth > 1) {
+                snprintf(err, errlen, "%s", berr);
+                goto fail;
+            }
+            FAIL("backing file: %s", berr);
+        }
         q->backing_size = blk_size(q->backing);
     }
     if (!ro && q->autoclear) {

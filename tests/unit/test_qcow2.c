@@ -632,6 +632,51 @@ static void test_runtime_corrupt(void)
     blk_close(b);
 }
 
+/* Backing chains: too deep, and a loop through a symlink. */
+static void test_chains(void)
+{
+    char err[512], name[64], prev[64];
+    snprintf(prev, sizeof(prev), "c0.raw");
+    CHECK_EQ(&c, blk_create(path_of(prev), BLK_FMT_RAW, 1u << 20, NULL, BLK_FMT_PROBE, 0, err,
+                            sizeof(err)),
+             0);
+    for (unsigned i = 1; i <= BLK_MAX_CHAIN; i++) {
+        snprintf(name, sizeof(name), "c%u.qcow2", i);
+        if (blk_create(path_of(name), BLK_FMT_QCOW2, 1u << 20, prev, BLK_FMT_PROBE, 16, err,
+                       sizeof(err)) < 0)
+            break; /* creation opens the chain below: stops once too deep */
+        memcpy(prev, name, sizeof(prev));
+    }
+    /* c(BLK_MAX_CHAIN-1) has a chain of exactly BLK_MAX_CHAIN images */
+    snprintf(name, sizeof(name), "c%u.qcow2", BLK_MAX_CHAIN - 1);
+    struct blk *b = open_img(path_of(name), BLK_RDONLY);
+    blk_close(b);
+    snprintf(name, sizeof(name), "c%u.qcow2", BLK_MAX_CHAIN);
+    sh("qemu-img create -q -f qcow2 -u -b c%u.qcow2 -F qcow2 '%s' 1M 2>/dev/null || "
+       "cp '%s' '%s'",
+       BLK_MAX_CHAIN - 1, path_of(name), path_of("c1.qcow2"), path_of(name));
+    b = blk_open(path_of(name), BLK_FMT_PROBE, BLK_RDONLY, err, sizeof(err));
+    if (have_qemu_img) {
+        CHECK(&c, b == NULL && strstr(err, "deeper than"), "too deep a chain: %s", err);
+    }
+    blk_close(b);
+    /* x -> y -> link-to-x */
+    const char *x = path_of("x.qcow2"), *y = path_of("y.qcow2");
+    unlink(x);
+    unlink(y);
+    CHECK_EQ(&c, blk_create(x, BLK_FMT_QCOW2, 1u << 20, NULL, BLK_FMT_PROBE, 16, err, sizeof(err)),
+             0);
+    CHECK_EQ(&c, blk_create(y, BLK_FMT_QCOW2, 1u << 20, "x.qcow2", BLK_FMT_QCOW2, 16, err,
+                            sizeof(err)),
+             0);
+    if (symlink("x.qcow2", path_of("xlink.qcow2")) == 0 && have_qemu_img) {
+        sh("qemu-img rebase -q -u -f qcow2 -b y.qcow2 -F qcow2 '%s'", path_of("xlink.qcow2"));
+        b = blk_open(y, BLK_FMT_PROBE, 0, err, sizeof(err));
+        CHECK(&c, b == NULL && strstr(err, "backing file loop"), "loop: %s", err);
+        blk_close(b);
+    }
+}
+
 /* The raw backend: byte ranges, write-zeroes, discard, probe guard. */
 static void test_raw(void)
 {
@@ -675,6 +720,7 @@ int main(void)
     test_qemu_made();
     test_corrupt();
     test_runtime_corrupt();
+    test_chains();
     test_raw();
     sh("rm -rf '%s'", dir);
     return check_report(&c, "test_qcow2");
