@@ -1,7 +1,11 @@
 /* libFuzzer target: the 9P2000.L server (virtio/9p.h). Each input is a
- * series of messages, each prefixed by a 16-bit length and a byte that
- * picks the reply buffer's size, served after a valid Tversion and Tattach
- * (fid 0 = the share root) so the fuzzer reaches every operation. The share
+ * series of messages served after a valid Tversion and Tattach (fid 0 = the
+ * share root). A message starts with a kind byte and a byte that picks the
+ * reply buffer's size; kinds with the top bit set are raw bytes (16-bit
+ * length, then the message), the others name a T-message whose fields are
+ * built from the following input bytes (small fids, names from a list that
+ * includes "..", "." and the symlinks, or raw), so the fuzzer reaches every
+ * operation with plausible arguments as well as garbage. The share
  * is a fresh temporary directory per input, with a file, a directory, a
  * FIFO and symlinks pointing outside it; next to it lies a directory that
  * must never change. Any crash, sanitizer report, malformed reply, or change
@@ -119,6 +123,98 @@ static void serve(struct p9_server *s, const uint8_t *msg, size_t len, size_t ca
     if (reply[4] == P9_RLERROR && r != 11) abort();
 }
 
+/* T-message field layouts: f fid, 1/2/4/8 integers, s a name, n a walk's
+ * name count and names, d a write's count and data. */
+static const struct {
+    uint8_t type;
+    const char *fmt;
+} layouts[] = {
+    {P9_TSTATFS, "f"},       {P9_TLOPEN, "f4"},          {P9_TLCREATE, "fs444"},
+    {P9_TSYMLINK, "fss4"},   {P9_TMKNOD, "fs4444"},      {P9_TRENAME, "ffs"},
+    {P9_TREADLINK, "f"},     {P9_TGETATTR, "f8"},        {P9_TSETATTR, "f444488888"},
+    {P9_TXATTRWALK, "ffs"},  {P9_TXATTRCREATE, "fs84"},  {P9_TREADDIR, "f84"},
+    {P9_TFSYNC, "f4"},       {P9_TLOCK, "f14884s"},      {P9_TGETLOCK, "f1884s"},
+    {P9_TLINK, "ffs"},       {P9_TMKDIR, "fs44"},        {P9_TRENAMEAT, "fsfs"},
+    {P9_TUNLINKAT, "fs4"},   {P9_TVERSION, "4s"},        {P9_TAUTH, "fss4"},
+    {P9_TATTACH, "ffss4"},   {P9_TFLUSH, "2"},           {P9_TWALK, "ffn"},
+    {P9_TREAD, "f84"},       {P9_TWRITE, "f8d"},         {P9_TCLUNK, "f"},
+    {P9_TREMOVE, "f"},
+};
+static const char *const names[] = {"a", "d", "b", "e", "u", "f", "..", ".", "new", "x/y", "",
+                                    "9P2000.L", "/etc"};
+
+struct in {
+    const uint8_t *p;
+    size_t len, off;
+};
+static uint8_t take(struct in *in)
+{
+    return in->off < in->len ? in->p[in->off++] : 0;
+}
+static uint64_t take_n(struct in *in, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v |= (uint64_t)take(in) << (8 * i);
+    return v;
+}
+static void put_n(uint8_t *m, size_t *o, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) m[(*o)++] = (uint8_t)(v >> (8 * i));
+}
+static void put_name(uint8_t *m, size_t *o, struct in *in)
+{
+    uint8_t sel = take(in);
+    const char *nm;
+    size_t nl;
+    char raw[64];
+    if (sel < 0xc0) {
+        nm = names[sel % (sizeof(names) / sizeof(names[0]))];
+        nl = strlen(nm);
+    } else {
+        nl = sel & 0x3f;
+        for (size_t i = 0; i < nl; i++) raw[i] = (char)take(in);
+        nm = raw;
+    }
+    put_n(m, o, nl, 2);
+    memcpy(m + *o, nm, nl);
+    *o += nl;
+}
+/* Build a T-message of layout i into m (room for 65536 + 8 bytes). */
+static size_t build(uint8_t *m, unsigned i, struct in *in)
+{
+    size_t o = 7;
+    m[4] = layouts[i].type;
+    m[5] = take(in);
+    m[6] = 0;
+    for (const char *f = layouts[i].fmt; *f; f++) {
+        switch (*f) {
+        case 'f': {
+            uint8_t b = take(in);
+            put_n(m, &o, b == 0xff ? P9_NOFID : b % 8u, 4);
+            break;
+        }
+        case '1': put_n(m, &o, take(in), 1); break;
+        case '2': put_n(m, &o, take_n(in, 2), 2); break;
+        case '4': put_n(m, &o, take_n(in, 4), 4); break;
+        case '8': put_n(m, &o, take_n(in, 2), 8); break; /* small offsets and masks */
+        case 's': put_name(m, &o, in); break;
+        case 'n': {
+            unsigned n = take(in) % 6u;
+            put_n(m, &o, n, 2);
+            for (unsigned k = 0; k < n; k++) put_name(m, &o, in);
+            break;
+        }
+        case 'd': {
+            size_t n = take(in);
+            put_n(m, &o, n, 4);
+            for (size_t k = 0; k < n; k++) m[o++] = take(in);
+            break;
+        }
+        }
+    }
+    return o;
+}
+
 static void le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -157,15 +253,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = size > 0 ? 1 : 0;
     uint8_t *msg = malloc(65536 + 8);
     if (!msg) abort();
-    while (off + 3 <= size) {
-        size_t len = (size_t)data[off] | (size_t)data[off + 1] << 8;
-        uint8_t capsel = data[off + 2];
-        off += 3;
-        if (len > size - off) len = size - off;
-        memcpy(msg, data + off, len);
-        off += len;
-        /* Mostly keep the size field honest so that bodies get parsed. */
-        if (len >= 4 && !(capsel & 0x80)) le32(msg, (uint32_t)len);
+    while (off + 2 <= size) {
+        uint8_t kind = data[off], capsel = data[off + 1];
+        off += 2;
+        size_t len;
+        if (kind & 0x80) {
+            if (off + 2 > size) break;
+            len = (size_t)data[off] | (size_t)data[off + 1] << 8;
+            off += 2;
+            if (len > size - off) len = size - off;
+            memcpy(msg, data + off, len);
+            off += len;
+            /* Mostly keep the size field honest so that bodies get parsed. */
+            if (len >= 4 && !(capsel & 0x80)) le32(msg, (uint32_t)len);
+        } else {
+            struct in in = {data, size, off};
+            len = build(msg, kind % (sizeof(layouts) / sizeof(layouts[0])), &in);
+            off = in.off;
+            le32(msg, (uint32_t)len);
+        }
         size_t cap = (capsel & 0x40) ? 7 + (capsel & 0x3f) * 3u : 65536;
         serve(s, msg, len, cap);
     }
