@@ -71,7 +71,12 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all check unit clean format
+# ThreadSanitizer: a 4-vCPU guest with every virtio device busy (tests/tsan.sh).
+tsan-check:
+	$(MAKE) SANITIZE=thread all
+	VMON=build/tsan/vmon tests/tsan.sh
+
+.PHONY: all check unit clean format tsan-check
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d
 
 # Demo guest: the in-tree prebuilt one (see guest/README.md).

@@ -107,6 +107,7 @@ struct hart_stats {
 };
 
 struct hart {
+    uint64_t fence_word; /* ThreadSanitizer builds: target of the FENCE stand-in */
     uint64_t x[33]; /* x[32] = REG_SINK: absorbs writes to x0 */
     uint64_t f[32];
     uint64_t pc;

@@ -41,6 +41,38 @@ static inline void ram_store(uint8_t *p, unsigned size, uint64_t v)
         __atomic_store_n(p + i, (uint8_t)(v >> (8 * i)), __ATOMIC_RELAXED);
 }
 
+/* Copy between guest RAM and a host buffer with relaxed atomic accesses
+ * (8 bytes at a time once the guest side is aligned), for device payloads
+ * the guest may be touching concurrently. */
+static inline void ram_copy_from(void *dst, const uint8_t *src, size_t n)
+{
+    uint8_t *d = dst;
+    while (n && ((uintptr_t)src & 7)) {
+        *d++ = __atomic_load_n(src++, __ATOMIC_RELAXED);
+        n--;
+    }
+    for (; n >= 8; n -= 8, src += 8, d += 8) {
+        uint64_t v = __atomic_load_n((const uint64_t *)(const void *)src, __ATOMIC_RELAXED);
+        __builtin_memcpy(d, &v, 8);
+    }
+    while (n--) *d++ = __atomic_load_n(src++, __ATOMIC_RELAXED);
+}
+
+static inline void ram_copy_to(uint8_t *dst, const void *src, size_t n)
+{
+    const uint8_t *s = src;
+    while (n && ((uintptr_t)dst & 7)) {
+        __atomic_store_n(dst++, *s++, __ATOMIC_RELAXED);
+        n--;
+    }
+    for (; n >= 8; n -= 8, dst += 8, s += 8) {
+        uint64_t v;
+        __builtin_memcpy(&v, s, 8);
+        __atomic_store_n((uint64_t *)(void *)dst, v, __ATOMIC_RELAXED);
+    }
+    while (n--) __atomic_store_n(dst++, *s++, __ATOMIC_RELAXED);
+}
+
 struct vm;
 struct fdt_ctx;
 

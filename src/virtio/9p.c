@@ -36,6 +36,7 @@
  * vmon's file descriptors. */
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
+#include "mem/bus.h"
 #include "board/virt.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
@@ -360,7 +361,7 @@ static void iov_put(const struct iovec *iov, unsigned n, size_t off, const void 
         }
         size_t k = iov[i].iov_len - off;
         if (k > len) k = len;
-        memcpy((uint8_t *)iov[i].iov_base + off, b, k);
+        ram_copy_to((uint8_t *)iov[i].iov_base + off, b, k); /* guest RAM */
         b += k;
         len -= k;
         off = 0;

@@ -54,24 +54,11 @@ enum {
 #define ISR_USED 1u
 #define ISR_CONFIG 2u
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static inline uint32_t ld32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline uint64_t ld64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
+/* Rings and descriptors live in guest RAM, which vCPU threads may write at
+ * any moment (a hostile guest does so on purpose): relaxed atomic loads. */
+static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)ram_load(p, 2); }
+static inline uint32_t ld32(const uint8_t *p) { return (uint32_t)ram_load(p, 4); }
+static inline uint64_t ld64(const uint8_t *p) { return ram_load(p, 8); }
 /* Ring indices are shared with vCPU threads: aligned atomic accesses. */
 static inline uint16_t ring_idx_load(const uint8_t *p)
 {
@@ -272,8 +259,8 @@ void vq_push(struct virtio_dev *d, unsigned q, const struct vq_req *req, uint32_
         uint8_t *e = vq->used_p + 4 + 8u * (vq->used_idx % vq->num);
         uint32_t id = req->head;
         if ((uint64_t)written > req->in_len) written = (uint32_t)req->in_len;
-        memcpy(e, &id, 4);
-        memcpy(e + 4, &written, 4);
+        ram_store(e, 4, id);
+        ram_store(e + 4, 4, written);
         vq->used_idx++;
         ring_idx_store(vq->used_p + 2, vq->used_idx);
     }
@@ -327,7 +314,7 @@ size_t vq_req_read(const struct vq_req *req, size_t off, void *buf, size_t len)
         }
         size_t n = s->len - off;
         if (n > len - done) n = len - done;
-        memcpy((uint8_t *)buf + done, s->ptr + off, n);
+        ram_copy_from((uint8_t *)buf + done, s->ptr + off, n);
         done += n;
         off = 0;
     }
@@ -345,7 +332,7 @@ size_t vq_req_write(const struct vq_req *req, size_t off, const void *buf, size_
         }
         size_t n = s->len - off;
         if (n > len - done) n = len - done;
-        memcpy(s->ptr + off, (const uint8_t *)buf + done, n);
+        ram_copy_to(s->ptr + off, (const uint8_t *)buf + done, n);
         done += n;
         off = 0;
     }
