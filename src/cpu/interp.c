@@ -311,6 +311,9 @@ void hart_run(struct hart *h)
         unsigned dpriv = tlb_mode(hart_data_priv(h));
         struct tlb_entry *const tlbr = h->tlb[dpriv][TLB_R];
         struct tlb_entry *const tlbw = h->tlb[dpriv][TLB_W];
+        /* fetch translations of this privilege (it cannot change while
+         * blocks chain: every privilege change ends the block) */
+        const struct tlb_entry *const tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
         const struct insn *ip = b->insn;
         uint64_t fault_tval = 0;
         int fault = 0;
@@ -333,8 +336,9 @@ void hart_run(struct hart *h)
     } while (0)
 /* Leave the block after a branch or jump to newpc. A target on the same
  * virtual page as this block lies on the same physical page (the mapping
- * cannot change inside a block), so the next block is looked up directly,
- * skipping the fetch translation. Only the poll budget is checked here:
+ * cannot change inside a block), so the next block is looked up directly;
+ * a target on another page is translated through the fetch TLB, and only a
+ * miss there goes back to the main loop. Only the poll budget is checked here:
  * events from other threads (IPIs, device interrupts, timers) are seen when
  * it runs out (at most POLL_BLOCKS blocks), and anything this hart raises
  * itself (CSR writes, MMIO stores) zeroes it or ends the block. */
@@ -342,8 +346,14 @@ void hart_run(struct hart *h)
     do {                                                                                           \
         uint64_t t_ = (newpc);                                                                     \
         h->instret += RETIRED();                                                                   \
-        if (likely(((t_ ^ pc) >> 12) == 0) && likely(--poll > 0)) {                                \
-            uint64_t tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                 \
+        if (likely(--poll > 0)) {                                                                  \
+            uint64_t tpa_ = ~0ull; /* matches no block */                                         \
+            if (likely(((t_ ^ pc) >> 12) == 0)) {                                                  \
+                tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                      \
+            } else {                                                                               \
+                const struct tlb_entry *xe_ = &tlbx[(t_ >> 12) & (TLB_SIZE - 1)];                  \
+                if (likely(xe_->tag == (t_ & ~0xfffull))) tpa_ = xe_->paddr | (t_ & 0xfff);        \
+            }                                                                                      \
             struct block *nb_ = h->bc.slot[(tpa_ >> 1) & ((1u << BCACHE_BITS) - 1)];               \
             if (likely(nb_ && nb_->paddr == tpa_)) {                                               \
                 b = nb_;                                                                           \
@@ -355,6 +365,8 @@ void hart_run(struct hart *h)
         h->pc = t_;                                                                                \
         goto block_exit;                                                                           \
     } while (0)
+/* The target of a chained jump to another page is not in the fetch TLB. */
+
 #define TRAP(cause, tv)                                                                            \
     do {                                                                                           \
         h->pc = PC_HERE();                                                                         \
