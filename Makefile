@@ -91,7 +91,7 @@ $(GUEST_DIR)/initramfs.cpio.gz: guest/prebuilt/initramfs.cpio.gz
 
 # Set up, build and boot the demo guest to a shell (Ctrl-A x quits).
 demo:
-	scripts/setup.sh
+	scripts/setup.sh build
 	$(MAKE) all guest-image
 	$(VMON) run --kernel $(GUEST_DIR)/Image --initrd $(GUEST_DIR)/initramfs.cpio.gz \
 		--mem 256M --cpus 2 --append "console=ttyS0"
