@@ -19,6 +19,8 @@ enum blk_format {
 /* blk_open flags */
 #define BLK_RDONLY 1u
 #define BLK_NOLOCK 2u /* do not take the image lock (img info) */
+#define BLK_NOBACKING 4u /* record the backing file but do not open it (img info);
+                          * reads of unallocated clusters then return zeros */
 
 /* Deepest backing chain accepted (the top image counts as one). */
 #define BLK_MAX_CHAIN 16

@@ -1001,7 +1001,7 @@ static void q_info(struct blk *b, struct blk_info *info)
     snprintf(info->backing_path, sizeof(info->backing_path), "%s",
              q->backing_path ? q->backing_path : "");
     snprintf(info->backing_fmt, sizeof(info->backing_fmt), "%s",
-             q->backing ? q->backing->ops->name : "");
+             q->backing ? q->backing->ops->name : q->backing_fmt[0] ? q->backing_fmt : "probed");
     info->dirty = (q->incompat & INCOMPAT_DIRTY) != 0;
     info->corrupt = (q->incompat & INCOMPAT_CORRUPT) != 0;
     pthread_mutex_unlock(&q->lock);
@@ -1298,12 +1298,17 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
     char msg[256];
     if (scan_l2(q, ro, msg, sizeof(msg)) < 0) FAIL("%s", msg);
 
+    if ((flags & BLK_NOBACKING) && !ro) FAIL("BLK_NOBACKING needs BLK_RDONLY");
     if (q->backing_name[0]) {
         enum blk_format bf = BLK_FMT_PROBE;
         if (q->backing_fmt[0] && blk_parse_format(q->backing_fmt, &bf) < 0)
             FAIL("unsupported backing file format '%s'", q->backing_fmt);
         q->backing_path = blk_resolve_backing(path, q->backing_name);
         if (!q->backing_path) FAIL("out of memory");
+    }
+    if (q->backing_path && !(flags & BLK_NOBACKING)) {
+        enum blk_format bf = BLK_FMT_PROBE;
+        if (q->backing_fmt[0]) blk_parse_format(q->backing_fmt, &bf);
         char berr[512];
         q->backing = blk_open_chain(q->backing_path, bf, BLK_RDONLY | (flags & BLK_NOLOCK), chain,
                                     berr, sizeof(berr));

@@ -144,9 +144,18 @@ static int img_info(int argc, char **argv)
     const char *file = argv[1];
     char err[1024];
     struct blk *b = blk_open(file, BLK_FMT_PROBE, BLK_RDONLY | BLK_NOLOCK, err, sizeof(err));
+    int chain_broken = 0;
     if (!b) {
-        fprintf(stderr, "vmon img info: %s\n", err);
-        return 1;
+        /* Still describe the image itself when only its backing chain is
+         * broken (missing file, loop): then report the chain and fail. */
+        char err2[1024];
+        b = blk_open(file, BLK_FMT_PROBE, BLK_RDONLY | BLK_NOLOCK | BLK_NOBACKING, err2,
+                     sizeof(err2));
+        if (!b) {
+            fprintf(stderr, "vmon img info: %s\n", err);
+            return 1;
+        }
+        chain_broken = 1;
     }
     struct blk_info info;
     blk_info(b, &info);
@@ -169,6 +178,11 @@ static int img_info(int argc, char **argv)
     if (info.dirty) printf("dirty: yes (not closed cleanly)\n");
     if (info.corrupt) printf("corrupt: yes\n");
     blk_close(b);
+    if (chain_broken) {
+        fflush(stdout);
+        fprintf(stderr, "vmon img info: %s\n", err);
+        return 1;
+    }
     return 0;
 }
 

@@ -456,6 +456,14 @@ mkq missing-backing.qcow2
 qemu-img rebase -u -f qcow2 -b nowhere.img -F raw "$tmp/missing-backing.qcow2"
 expect_err missing-backing "backing file: .*nowhere.img: No such file" \
     "$tmp/missing-backing.qcow2" "$tmp/missing-backing.qcow2"
+# img info still describes an image whose chain is broken, then fails
+expect_img info-missing-backing "nowhere.img: No such file" info "$tmp/missing-backing.qcow2"
+if grep -q "^backing file: nowhere.img" "$tmp/bad.out" && grep -q "^file format: qcow2" "$tmp/bad.out"; then
+    ok "img info describes the image despite its missing backing file"
+else
+    bad "img info with a missing backing file" "$tmp/bad.out"
+fi
+expect_img info-backing-loop "backing file loop" info "$tmp/loop-b.qcow2"
 cp "$tmp/pattern" "$tmp/user.img"
 expect_err unknown-format "unknown format 'vmdk'" "$tmp/user.img" "$tmp/user.img,format=vmdk"
 expect_err unknown-key "unknown disk option 'cache=none'" "$tmp/user.img" "$tmp/user.img,cache=none"

@@ -660,6 +660,19 @@ static void test_chains(void)
         CHECK(&c, b == NULL && strstr(err, "deeper than"), "too deep a chain: %s", err);
     }
     blk_close(b);
+    /* BLK_NOBACKING: read-only only; unallocated clusters read as zeros */
+    b = blk_open(path_of("c1.qcow2"), BLK_FMT_PROBE, BLK_NOBACKING, err, sizeof(err));
+    CHECK(&c, b == NULL, "BLK_NOBACKING accepted for writing");
+    blk_close(b);
+    b = blk_open(path_of("c1.qcow2"), BLK_FMT_PROBE, BLK_RDONLY | BLK_NOBACKING, err, sizeof(err));
+    CHECK(&c, b != NULL, "BLK_NOBACKING: %s", err);
+    if (b) {
+        struct blk_info info;
+        blk_info(b, &info);
+        CHECK(&c, !strcmp(info.backing, "c0.raw") && !strcmp(info.backing_fmt, "raw"),
+              "info without the backing open: '%s' '%s'", info.backing, info.backing_fmt);
+        blk_close(b);
+    }
     /* x -> y -> link-to-x */
     const char *x = path_of("x.qcow2"), *y = path_of("y.qcow2");
     unlink(x);
