@@ -31,9 +31,14 @@
  *  - "ro" refuses every modification with EROFS;
  *  - Tlock is granted without host locking, extended attributes are empty
  *    (Txattrwalk of "" lists none, any name is ENODATA).
- * A session holds at most P9_MAX_FIDS fids (EMFILE beyond), of which at
- * most P9_MAX_OPEN open ones (ENFILE beyond), so that a guest cannot use up
- * vmon's file descriptors. */
+ * A session holds at most P9_MAX_FIDS fids (EMFILE beyond; Linux keeps one
+ * per cached dentry with cache=loose, so this is large and the table
+ * grows as needed), whose paths take at most P9_MAX_PATH_BYTES (ENOMEM
+ * beyond), and at most P9_MAX_OPEN host descriptors (the least recently
+ * used are closed and reopened on demand beyond, see fds_make_room), so
+ * that a guest can use up neither vmon's memory nor its file descriptors.
+ * To make room for those, the server raises the process's soft
+ * RLIMIT_NOFILE towards the hard limit when it starts. */
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
 #include "mem/bus.h"
@@ -50,6 +55,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -87,7 +93,9 @@
 #define P9_MAXWELEM 16
 #define LOCK_UNLCK 2u
 #define LOCK_SUCCESS 0u
-#define FID_HASH 1024u
+#define FID_HASH 65536u
+#define FID_CHUNK 256u /* fid slots are allocated in chunks (stable addresses) */
+#define FID_CHUNKS (P9_MAX_FIDS / FID_CHUNK)
 #define DENTS_BUF (32u << 10)
 #define IOV_MAX_SLICES 1024u
 
@@ -98,9 +106,16 @@ struct p9_fid {
     int kind;
     int32_t next; /* hash chain, or free list */
     char *path;   /* FID_PATH: path below the share root */
-    int fd;       /* open descriptor (Tlopen/Tlcreate) or -1 */
+    size_t path_size; /* strlen(path) + 1, counted in the session's budget */
+    int32_t idx;      /* own slot index */
+    int opened;   /* Tlopen/Tlcreate done: the fid stands for an open file */
+    int fd;       /* its descriptor, or -1 (not open, or reclaimed) */
+    int oflags;   /* host open flags to reopen a reclaimed descriptor with */
     int accmode;  /* O_RDONLY/O_WRONLY/O_RDWR of fd */
     int is_dir;
+    dev_t dev;    /* the open file, checked when reopening */
+    ino_t ino;
+    uint64_t last_use;
 };
 
 struct p9_server {
@@ -109,10 +124,13 @@ struct p9_server {
     uint32_t msize;
     int versioned;
     unsigned nfids;
-    unsigned nopen; /* fids holding a host descriptor */
+    unsigned nopen;    /* fids holding a host descriptor */
+    uint64_t clock;    /* for last_use */
+    size_t path_bytes; /* sum of the fids' path_size */
     int32_t free_head;
-    int32_t hash[FID_HASH];
-    struct p9_fid *fids; /* P9_MAX_FIDS slots */
+    int32_t *hash;    /* FID_HASH chains of slot indices */
+    unsigned nslots;  /* slots allocated, FID_CHUNK per chunk */
+    struct p9_fid *chunks[FID_CHUNKS];
     uint8_t *rbuf;       /* reply under construction */
     uint8_t *dents;      /* getdents64 buffer */
     struct iovec *slices;
@@ -122,27 +140,51 @@ struct p9_server {
 
 static unsigned fid_bucket(uint32_t id)
 {
-    return (id * 2654435761u) >> 22; /* 10 bits: FID_HASH buckets */
+    return (id * 2654435761u) >> 16; /* 16 bits: FID_HASH buckets */
+}
+
+static struct p9_fid *fid_at(struct p9_server *s, int32_t i)
+{
+    return &s->chunks[(uint32_t)i / FID_CHUNK][(uint32_t)i % FID_CHUNK];
 }
 
 static struct p9_fid *fid_find(struct p9_server *s, uint32_t id)
 {
-    for (int32_t i = s->hash[fid_bucket(id)]; i >= 0; i = s->fids[i].next)
-        if (s->fids[i].id == id) return &s->fids[i];
+    for (int32_t i = s->hash[fid_bucket(id)]; i >= 0; i = fid_at(s, i)->next)
+        if (fid_at(s, i)->id == id) return fid_at(s, i);
     return NULL;
 }
 
-/* A fresh fid `id` (which must not exist); NULL when the table is full. */
+/* One more chunk of free slots; -1 at the limit or without memory. */
+static int fids_grow(struct p9_server *s)
+{
+    if (s->nslots >= P9_MAX_FIDS) return -1;
+    struct p9_fid *c = calloc(FID_CHUNK, sizeof(*c));
+    if (!c) return -1;
+    s->chunks[s->nslots / FID_CHUNK] = c;
+    for (int32_t k = (int32_t)FID_CHUNK - 1; k >= 0; k--) {
+        c[k].idx = (int32_t)s->nslots + k;
+        c[k].next = s->free_head;
+        s->free_head = (int32_t)s->nslots + k;
+    }
+    s->nslots += FID_CHUNK;
+    return 0;
+}
+
+/* A fresh fid `id` (which must not exist) without a path; NULL when the
+ * table is full. */
 static struct p9_fid *fid_new(struct p9_server *s, uint32_t id, int kind)
 {
-    if (s->free_head < 0) return NULL;
+    if (s->free_head < 0 && fids_grow(s) < 0) return NULL;
     int32_t i = s->free_head;
-    struct p9_fid *f = &s->fids[i];
+    struct p9_fid *f = fid_at(s, i);
     s->free_head = f->next;
     unsigned b = fid_bucket(id);
     f->id = id;
     f->kind = kind;
     f->path = NULL;
+    f->path_size = 0;
+    f->opened = 0;
     f->fd = -1;
     f->accmode = 0;
     f->is_dir = 0;
@@ -152,6 +194,21 @@ static struct p9_fid *fid_new(struct p9_server *s, uint32_t id, int kind)
     return f;
 }
 
+/* Give f a copy of path p; -ENOMEM beyond the session's budget. */
+static int fid_set_path(struct p9_server *s, struct p9_fid *f, const char *p)
+{
+    size_t n = strlen(p) + 1;
+    if (s->path_bytes - f->path_size + n > P9_MAX_PATH_BYTES) return -ENOMEM;
+    char *np = malloc(n);
+    if (!np) return -ENOMEM;
+    memcpy(np, p, n);
+    free(f->path);
+    s->path_bytes = s->path_bytes - f->path_size + n;
+    f->path = np;
+    f->path_size = n;
+    return 0;
+}
+
 static void fid_close(struct p9_server *s, struct p9_fid *f)
 {
     if (f->fd >= 0) {
@@ -159,58 +216,61 @@ static void fid_close(struct p9_server *s, struct p9_fid *f)
         s->nopen--;
     }
     f->fd = -1;
+    f->opened = 0;
+}
+
+static void fid_release(struct p9_server *s, struct p9_fid *f)
+{
+    fid_close(s, f);
+    free(f->path);
+    s->path_bytes -= f->path_size;
+    f->path = NULL;
+    f->path_size = 0;
+    f->kind = FID_FREE;
 }
 
 static void fid_free(struct p9_server *s, struct p9_fid *f)
 {
-    int32_t idx = (int32_t)(f - s->fids);
+    int32_t idx = f->idx;
     int32_t *pp = &s->hash[fid_bucket(f->id)];
-    while (*pp >= 0 && *pp != idx) pp = &s->fids[*pp].next;
+    while (*pp >= 0 && *pp != idx) pp = &fid_at(s, *pp)->next;
     if (*pp == idx) *pp = f->next;
-    fid_close(s, f);
-    free(f->path);
-    f->path = NULL;
-    f->kind = FID_FREE;
+    fid_release(s, f);
     f->next = s->free_head;
     s->free_head = idx;
     s->nfids--;
 }
 
+/* Forget every fid; the slots stay allocated. */
 static void fids_clear(struct p9_server *s)
 {
     for (unsigned i = 0; i < FID_HASH; i++) s->hash[i] = -1;
     s->free_head = -1;
-    for (int32_t i = (int32_t)P9_MAX_FIDS - 1; i >= 0; i--) {
-        struct p9_fid *f = &s->fids[i];
-        if (f->kind != FID_FREE) {
-            fid_close(s, f);
-            free(f->path);
-            f->path = NULL;
-            f->kind = FID_FREE;
-        }
+    for (int32_t i = (int32_t)s->nslots - 1; i >= 0; i--) {
+        struct p9_fid *f = fid_at(s, i);
+        if (f->kind != FID_FREE) fid_release(s, f);
         f->next = s->free_head;
         s->free_head = i;
     }
     s->nfids = 0;
     s->nopen = 0;
+    s->path_bytes = 0;
 }
 
 /* Paths at or below `from` now live below `to` (after a rename). */
 static void fids_moved(struct p9_server *s, const char *from, const char *to)
 {
     size_t fl = strlen(from), tl = strlen(to);
-    for (unsigned i = 0; i < P9_MAX_FIDS; i++) {
-        struct p9_fid *f = &s->fids[i];
+    for (unsigned i = 0; i < s->nslots; i++) {
+        struct p9_fid *f = fid_at(s, (int32_t)i);
         if (f->kind != FID_PATH || !fsdir_is_below(f->path, from)) continue;
         const char *rest = f->path + fl;
         size_t rl = strlen(rest);
         if (tl + rl + 1 > FSDIR_PATH_MAX) continue; /* stays stale */
-        char *np = malloc(tl + rl + 1);
-        if (!np) continue;
+        char np[FSDIR_PATH_MAX];
         memcpy(np, to, tl);
         memcpy(np + tl, rest, rl + 1);
-        free(f->path);
-        f->path = np;
+        fid_set_path(s, f, np); /* stays stale without memory */
     }
 }
 
@@ -419,6 +479,80 @@ static int stat_path(struct p9_server *s, const char *path, struct stat *st)
     return e;
 }
 
+/* ---- descriptors of open fids ----
+ *
+ * At most P9_MAX_OPEN fids hold a host descriptor at once. When a new one
+ * is needed at the limit, the descriptors of the least recently used open
+ * fids are closed ("reclaimed") and reopened by path, with the same flags
+ * (no O_TRUNC), on their next use; the reopened file must be the same
+ * inode, else the fid gets ESTALE. A file unlinked while open cannot be
+ * found again by path, so its descriptor is never reclaimed. Linux keeps a
+ * descriptor-holding fid per written file with cache=loose, so this is
+ * what lets such a guest write more files than the limit. */
+
+#define RECLAIM_BATCH 64u
+
+struct lru_ent {
+    uint64_t last_use;
+    struct p9_fid *f;
+};
+
+static int lru_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct lru_ent *)a)->last_use, y = ((const struct lru_ent *)b)->last_use;
+    return x < y ? -1 : x > y;
+}
+
+/* Make room for one more descriptor; 0 or -ENFILE. */
+static int fds_make_room(struct p9_server *s)
+{
+    if (s->nopen < P9_MAX_OPEN) return 0;
+    struct lru_ent *v = malloc(s->nopen * sizeof(*v));
+    if (!v) return -ENFILE;
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->nslots && n < s->nopen; i++) {
+        struct p9_fid *f = fid_at(s, (int32_t)i);
+        if (f->kind == FID_FREE || f->fd < 0) continue;
+        v[n++] = (struct lru_ent){f->last_use, f};
+    }
+    qsort(v, n, sizeof(*v), lru_cmp);
+    unsigned closed = 0;
+    for (unsigned i = 0; i < n && closed < RECLAIM_BATCH; i++) {
+        struct stat st;
+        struct p9_fid *f = v[i].f;
+        if (fstat(f->fd, &st) < 0 || st.st_nlink == 0) continue; /* unlinked: keep */
+        close(f->fd);
+        f->fd = -1; /* still opened */
+        s->nopen--;
+        closed++;
+    }
+    free(v);
+    return s->nopen < P9_MAX_OPEN ? 0 : -ENFILE;
+}
+
+/* The descriptor of an open fid, reopened if it was reclaimed; -EBADF if
+ * the fid is not open. */
+static int fid_fd(struct p9_server *s, struct p9_fid *f)
+{
+    if (f->kind != FID_PATH || !f->opened) return -EBADF;
+    f->last_use = ++s->clock;
+    if (f->fd >= 0) return f->fd;
+    int e = fds_make_room(s);
+    if (e < 0) return e;
+    int fd = fsdir_resolve(&s->fs, f->path, f->oflags | O_NONBLOCK);
+    if (fd < 0) return fd == -ENOENT || fd == -ELOOP || fd == -ENOTDIR ? -ESTALE : fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+        close(fd);
+        return -ESTALE; /* replaced behind our back */
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    f->fd = fd;
+    s->nopen++;
+    return fd;
+}
+
 static int stat_fid(struct p9_server *s, struct p9_fid *f, struct stat *st)
 {
     if (f->fd >= 0) return fstat(f->fd, st) < 0 ? -errno : 0;
@@ -461,9 +595,14 @@ static void fid_set_open(struct p9_server *s, struct p9_fid *f, int fd, int hfla
     s->nopen++;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    f->opened = 1;
     f->fd = fd;
+    f->oflags = hflags & ~(O_TRUNC | O_CREAT | O_EXCL);
     f->accmode = hflags & O_ACCMODE;
     f->is_dir = S_ISDIR(st->st_mode);
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->last_use = ++s->clock;
 }
 
 /* ---- operations ---- */
@@ -509,14 +648,13 @@ static int op_attach(struct req *r)
     struct stat st;
     int e = stat_path(r->s, "", &st);
     if (e < 0) return e;
-    char *p = strdup("");
-    if (!p) return -ENOMEM;
     struct p9_fid *f = fid_new(r->s, fid, FID_PATH);
-    if (!f) {
-        free(p);
-        return -EMFILE;
+    if (!f) return -EMFILE;
+    e = fid_set_path(r->s, f, "");
+    if (e < 0) {
+        fid_free(r->s, f);
+        return e;
     }
-    f->path = p;
     putqid(&r->out, &st);
     return 0;
 }
@@ -538,7 +676,7 @@ static int op_walk(struct req *r)
     if (e < 0) return e;
     if (newfid == P9_NOFID) return -EINVAL;
     if (newfid != fid && fid_find(r->s, newfid)) return -EEXIST;
-    if (newfid == fid && nw && f->fd >= 0) return -EBUSY; /* an open fid keeps its file */
+    if (newfid == fid && nw && f->opened) return -EBUSY; /* an open fid keeps its file */
     if (2 + (size_t)QID_SIZE * nw > r->out.cap - r->out.len) return -EMSGSIZE;
     char path[FSDIR_PATH_MAX];
     snprintf(path, sizeof(path), "%s", f->path);
@@ -560,18 +698,18 @@ static int op_walk(struct req *r)
         }
     }
     if (done == nw) {
-        char *p = strdup(path);
-        if (!p) return -ENOMEM;
-        struct p9_fid *nf = f;
-        if (newfid != fid) {
-            nf = fid_new(r->s, newfid, FID_PATH);
-            if (!nf) {
-                free(p);
-                return -EMFILE;
+        if (newfid == fid) {
+            e = fid_set_path(r->s, f, path);
+            if (e < 0) return e;
+        } else {
+            struct p9_fid *nf = fid_new(r->s, newfid, FID_PATH);
+            if (!nf) return -EMFILE;
+            e = fid_set_path(r->s, nf, path);
+            if (e < 0) {
+                fid_free(r->s, nf);
+                return e;
             }
         }
-        free(nf->path);
-        nf->path = p;
     }
     put16(&r->out, (uint16_t)done);
     for (unsigned i = 0; i < done; i++) putqid(&r->out, &st[i]);
@@ -585,12 +723,13 @@ static int op_lopen(struct req *r)
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
-    if (f->fd >= 0) return -EINVAL;
+    if (f->opened) return -EINVAL;
     int hf;
     e = dotl_to_host(flags, &hf);
     if (e < 0) return e;
     if (r->s->fs.readonly && ((hf & O_ACCMODE) != O_RDONLY || (hf & O_TRUNC))) return -EROFS;
-    if (r->s->nopen >= P9_MAX_OPEN) return -ENFILE;
+    e = fds_make_room(r->s);
+    if (e < 0) return e;
     /* Look before opening: never open a device node or a symlink. */
     struct stat st, st2;
     e = stat_path(r->s, f->path, &st);
@@ -623,12 +762,13 @@ static int op_lcreate(struct req *r)
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
-    if (f->fd >= 0) return -EINVAL;
+    if (f->opened) return -EINVAL;
     int hf;
     e = dotl_to_host(flags, &hf);
     if (e < 0) return e;
     hf &= ~O_DIRECTORY;
-    if (r->s->nopen >= P9_MAX_OPEN) return -ENFILE;
+    e = fds_make_room(r->s);
+    if (e < 0) return e;
     char np[FSDIR_PATH_MAX];
     e = fsdir_join(np, sizeof(np), f->path, name);
     if (e < 0) return e;
@@ -669,13 +809,11 @@ static int op_lcreate(struct req *r)
         fchmod(fd, m);
         fstat(fd, &st);
     }
-    char *p = strdup(np);
-    if (!p) {
+    e = fid_set_path(r->s, f, np);
+    if (e < 0) {
         close(fd);
-        return -ENOMEM;
+        return e;
     }
-    free(f->path);
-    f->path = p;
     fid_set_open(r->s, f, fd, hf, &st);
     putqid(&r->out, &st);
     put32(&r->out, 0);
@@ -1023,8 +1161,12 @@ static int op_setattr(struct req *r)
             e = -errno;
     }
     if (e == 0 && (valid & SETATTR_SIZE)) {
-        if (f->fd >= 0 && f->accmode != O_RDONLY) {
-            if (ftruncate(f->fd, (off_t)size) < 0) e = -errno;
+        if (f->opened && f->accmode != O_RDONLY) {
+            int fd = fid_fd(r->s, f);
+            if (fd < 0)
+                e = fd;
+            else if (ftruncate(fd, (off_t)size) < 0)
+                e = -errno;
         } else {
             /* Look first: only a regular file is opened to be truncated. */
             struct stat st, st2;
@@ -1090,20 +1232,22 @@ static int op_readdir(struct req *r)
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
-    if (f->fd < 0) return -EBADF;
+    if (!f->opened) return -EBADF;
     if (!f->is_dir) return -ENOTDIR;
     if (offset > (uint64_t)INT64_MAX) return -EINVAL;
     struct reply *o = &r->out;
     size_t avail = o->cap - o->len;
     if (avail < 4) return -EMSGSIZE;
     if (count > avail - 4) count = (uint32_t)(avail - 4);
-    if (lseek(f->fd, (off_t)offset, SEEK_SET) < 0) return -errno;
+    int fd = fid_fd(r->s, f);
+    if (fd < 0) return fd;
+    if (lseek(fd, (off_t)offset, SEEK_SET) < 0) return -errno;
     size_t count_at = o->len;
     put32(o, 0);
     uint32_t used = 0;
     int full = 0;
     while (!full) {
-        long n = syscall(SYS_getdents64, f->fd, r->s->dents, DENTS_BUF);
+        long n = syscall(SYS_getdents64, fd, r->s->dents, DENTS_BUF);
         if (n < 0) {
             if (used == 0) return -errno;
             break;
@@ -1157,15 +1301,16 @@ static int op_read(struct req *r)
         put32(o, 0);
         return 0;
     }
-    if (f->fd < 0) return -EBADF;
     if (offset > (uint64_t)INT64_MAX) return -EINVAL;
+    int fd = fid_fd(r->s, f);
+    if (fd < 0) return fd;
     size_t avail = o->cap - o->len - 4;
     if (count > avail) count = (uint32_t)avail;
     size_t data_at = o->len + 4;
     unsigned k = iov_slice(r->iov, r->niov, data_at, count, r->s->slices, IOV_MAX_SLICES);
     ssize_t n = 0;
     if (count) {
-        n = k ? preadv(f->fd, r->s->slices, (int)k, (off_t)offset) : 0;
+        n = k ? preadv(fd, r->s->slices, (int)k, (off_t)offset) : 0;
         if (n < 0) return -errno;
     }
     put32(o, (uint32_t)n);
@@ -1186,11 +1331,12 @@ static int op_write(struct req *r)
     struct p9_fid *f = fid_find(r->s, fid);
     if (!f) return -EBADF;
     if (r->s->fs.readonly) return -EROFS;
-    if (f->kind != FID_PATH || f->fd < 0) return -EBADF;
     if (offset > (uint64_t)INT64_MAX) return -EINVAL;
+    int fd = fid_fd(r->s, f);
+    if (fd < 0) return fd;
     ssize_t n = 0;
     if (count) {
-        n = pwrite(f->fd, r->in.p + r->in.off, count, (off_t)offset);
+        n = pwrite(fd, r->in.p + r->in.off, count, (off_t)offset);
         if (n < 0) return -errno;
     }
     put32(&r->out, (uint32_t)n);
@@ -1250,8 +1396,9 @@ static int op_fsync(struct req *r)
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
-    if (f->fd < 0) return -EBADF;
-    if ((datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0) return -errno;
+    int fd = fid_fd(r->s, f);
+    if (fd < 0) return fd;
+    if ((datasync ? fdatasync(fd) : fsync(fd)) < 0) return -errno;
     return 0;
 }
 
@@ -1402,19 +1549,31 @@ size_t p9_server_handle(struct p9_server *s, const uint8_t *msg, size_t len,
     return total;
 }
 
+/* Open fids hold host descriptors: make room for a few sessions' worth (a
+ * common soft limit is 1024, far below the usual hard limit). */
+static void raise_nofile(void)
+{
+    const rlim_t want = 8192;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want) return;
+    rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want) ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 struct p9_server *p9_server_new(const char *dir, int ro, char *err, size_t errlen)
 {
+    raise_nofile();
     struct p9_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     s->fs.root = -1;
-    s->fids = calloc(P9_MAX_FIDS, sizeof(*s->fids));
+    s->hash = malloc(FID_HASH * sizeof(*s->hash));
     s->rbuf = malloc(P9_MAX_MSIZE);
     s->dents = malloc(DENTS_BUF);
     s->slices = calloc(IOV_MAX_SLICES, sizeof(*s->slices));
-    if (!s->fids || !s->rbuf || !s->dents || !s->slices) {
+    if (!s->hash || !s->rbuf || !s->dents || !s->slices) {
         snprintf(err, errlen, "out of memory");
         p9_server_free(s);
         return NULL;
@@ -1446,6 +1605,14 @@ unsigned p9_server_nfids(struct p9_server *s)
     return n;
 }
 
+unsigned p9_server_nopen(struct p9_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned n = s->nopen;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 void p9_server_free(struct p9_server *s)
 {
     if (!s) return;
@@ -1454,7 +1621,8 @@ void p9_server_free(struct p9_server *s)
         pthread_mutex_destroy(&s->lock);
     }
     fsdir_close(&s->fs);
-    free(s->fids);
+    for (unsigned c = 0; c < s->nslots / FID_CHUNK; c++) free(s->chunks[c]);
+    free(s->hash);
     free(s->rbuf);
     free(s->dents);
     free(s->slices);

@@ -10,8 +10,9 @@
 
 #define P9_MAX_MSIZE (512u << 10) /* largest msize we negotiate */
 #define P9_MIN_MSIZE 4096u        /* smallest msize we accept */
-#define P9_MAX_FIDS 4096u         /* fids one session may hold */
-#define P9_MAX_OPEN 256u          /* of which open (each holds a host descriptor) */
+#define P9_MAX_FIDS (1u << 18)    /* fids one session may hold */
+#define P9_MAX_OPEN 1024u         /* host descriptors held by open fids at once */
+#define P9_MAX_PATH_BYTES (64u << 20) /* memory for the fids' paths */
 #define P9_HDR 7u                 /* size[4] type[1] tag[2] */
 
 /* Message types (9P2000.L; T = request, R = T + 1). */
@@ -65,4 +66,6 @@ size_t p9_server_handle(struct p9_server *s, const uint8_t *msg, size_t len,
                         const struct iovec *iov, unsigned niov);
 /* Number of fids in use (tests). */
 unsigned p9_server_nfids(struct p9_server *s);
+/* Number of host descriptors the fids hold (tests). */
+unsigned p9_server_nopen(struct p9_server *s);
 #endif

@@ -661,18 +661,52 @@ static void test_limits(struct p9_server *s)
     CHECK_EQ(&c, p9_server_nfids(s), P9_MAX_FIDS);
     CHECK_EQ(&c, walk1(s, 1, 999, NULL), -EMFILE);
     CHECK_EQ(&c, t_attach(s, 999), EMFILE);
-    /* Open files have their own, lower limit. */
+    for (uint32_t f = 1000 + P9_MAX_FIDS - have - 8; f < 1000 + P9_MAX_FIDS - have; f++)
+        CHECK_EQ(&c, t_clunk(s, f), 0);
+    /* More open fids than descriptors: the least recently used give
+     * theirs back and get them again when used. */
     unsigned opened = 0;
     int e = 0;
-    for (uint32_t f = 1000; f < 1000 + P9_MAX_FIDS - have; f++) {
-        e = t_lopen(s, f, 0);
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_OPEN + 300; f++) {
+        e = walk1(s, f, f, "hello.txt") == 1 ? 0 : -1; /* the fid moves to the file */
+        if (!e) e = t_lopen(s, f, 0);
         if (e) break;
         opened++;
     }
-    CHECK_EQ(&c, opened, P9_MAX_OPEN);
-    CHECK_EQ(&c, e, ENFILE);
-    CHECK_EQ(&c, t_clunk(s, 1000), 0);
-    CHECK_EQ(&c, t_lopen(s, 999 + P9_MAX_OPEN + 1, 0), 0); /* one slot free again */
+    CHECK_EQ(&c, opened, P9_MAX_OPEN + 300);
+    CHECK(&c, p9_server_nopen(s) <= P9_MAX_OPEN, "%u descriptors", p9_server_nopen(s));
+    int bad_reads = 0;
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_OPEN + 300; f += 7) {
+        int n = t_read(s, f, 0, 100);
+        if (n != 9 || memcmp(rbuf + 11, "hello 9p\n", 9)) {
+            if (!bad_reads) fprintf(stderr, "read fid %u: %d\n", f, n);
+            bad_reads++;
+        }
+    }
+    CHECK_EQ(&c, bad_reads, 0);
+    CHECK(&c, p9_server_nopen(s) <= P9_MAX_OPEN, "%u descriptors", p9_server_nopen(s));
+    /* A file replaced on the host while its fid's descriptor was
+     * reclaimed: ESTALE, never the other file. */
+    char p1[400], p2[400];
+    snprintf(p1, sizeof(p1), "%s/victim.txt", share);
+    snprintf(p2, sizeof(p2), "%s/victim.new", share);
+    write_file(p1, "first\n");
+    CHECK_EQ(&c, walk1(s, 1, 500, "victim.txt"), 1);
+    CHECK_EQ(&c, t_lopen(s, 500, 0), 0);
+    /* and one unlinked while open: never reclaimed, still readable */
+    CHECK_EQ(&c, walk1(s, 1, 501, "new-unlinked.txt"), -ENOENT);
+    CHECK_EQ(&c, walk1(s, 1, 501, NULL), 0);
+    CHECK_EQ(&c, t_lcreate(s, 501, "unlinked.txt", 02, 0644), 0);
+    CHECK_EQ(&c, t_write(s, 501, 0, "still here", 10), 10);
+    CHECK_EQ(&c, t_unlinkat(s, 1, "unlinked.txt", 0), 0);
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_OPEN + 300; f++) t_read(s, f, 0, 1); /* churn */
+    write_file(p2, "second\n");
+    CHECK_EQ(&c, rename(p2, p1), 0);
+    CHECK_EQ(&c, t_read(s, 500, 0, 100), -ESTALE);
+    CHECK_EQ(&c, t_read(s, 501, 0, 100), 10);
+    CHECK(&c, !memcmp(rbuf + 11, "still here", 10), "unlinked file read back");
+    unlink(p1);
+
     /* A new session forgets every fid. */
     CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
     CHECK_EQ(&c, p9_server_nfids(s), 0);
@@ -680,6 +714,44 @@ static void test_limits(struct p9_server *s)
     CHECK_EQ(&c, walk1(s, 1, 2, NULL), 0);
     CHECK_EQ(&c, t_lopen(s, 2, 0), 0); /* open count was reset too */
     CHECK_EQ(&c, t_clunk(s, 2), 0);
+
+    /* The fids' paths have a memory budget: clones of a fid with a path of
+     * almost FSDIR_PATH_MAX bytes run into it (ENOMEM), and clunking
+     * gives the memory back. */
+    char p[FSDIR_PATH_MAX + 400], comp[256];
+    memset(comp, 'd', 250);
+    comp[250] = 0;
+    snprintf(p, sizeof(p), "%s", share);
+    const char *names[15];
+    for (int i = 0; i < 15; i++) {
+        size_t l = strlen(p);
+        snprintf(p + l, sizeof(p) - l, "/%s", comp);
+        mkdir(p, 0755);
+        names[i] = comp;
+    }
+    CHECK_EQ(&c, t_walk(s, 1, 3, 15, names), 15);
+    unsigned made = 0;
+    int err = 0;
+    for (uint32_t f = 100000; f < 100000 + P9_MAX_PATH_BYTES / 3000 + 10; f++) {
+        int r = walk1(s, 3, f, NULL);
+        if (r < 0) {
+            err = -r;
+            break;
+        }
+        made++;
+    }
+    CHECK_EQ(&c, err, ENOMEM);
+    CHECK(&c, made > P9_MAX_PATH_BYTES / (15 * 251) - 10 &&
+                  made <= P9_MAX_PATH_BYTES / (15 * 251), /* 15 x 250 + 14 slashes + NUL */
+          "%u clones within the path budget", made);
+    CHECK_EQ(&c, t_clunk(s, 100000), 0);
+    CHECK_EQ(&c, walk1(s, 3, 100000, NULL), 0);
+    CHECK_EQ(&c, t_version(s, 8192, "9P2000.L"), 0);
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    snprintf(p, sizeof(p), "%s/%s", share, comp);
+    char cmd[FSDIR_PATH_MAX + 100];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+    CHECK_EQ(&c, system(cmd), 0);
 }
 
 static void test_readonly(void)
