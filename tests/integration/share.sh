@@ -202,6 +202,21 @@ case "$v" in
 *) bad "hwrng: without --rng got '$v'" "$tmp/out2" ;;
 esac
 
+# ---- cache=loose: Linux keeps a descriptor-holding fid per written file;
+# more files than vmon keeps descriptors for (1024) still work ----
+L=$tmp/loose
+mkdir -p "$L"
+CMD3="mkdir+/s;mount+-t+9p+-o+trans=virtio,cache=loose+loose+/s&&for+i+in+\$(seq+1+1200);do+echo+f\$i>/s/f\$i||break;done;for+i+in+\$(seq+1+1200);do+echo+g\$i>>/s/f\$i||break;done;echo+R:loose=\$(ls+/s|wc+-l),\$(cat+/s/f7|tr+-d+'\\n')"
+timeout 90 "$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --timeout 60 --share "$L,tag=loose" \
+    --append "console=ttyS0 guest.run=$CMD3" </dev/null >"$tmp/out3" 2>&1
+v=$(sed -n 's/^R:loose=//p' "$tmp/out3" | tr -d '\r' | head -1)
+if [ "$v" = "1200,f7g7" ] && [ "$(ls "$L" | wc -l)" = 1200 ] &&
+    [ "$(cat "$L/f1200")" = "$(printf 'f1200\ng1200')" ] && ! grep -q "Too many open files" "$tmp/out3"; then
+    ok "cache=loose: 1200 files written and appended to (descriptors reclaimed and reopened)"
+else
+    bad "cache=loose: guest saw '$v', host has $(ls "$L" | wc -l) files" "$tmp/out3"
+fi
+
 # ---- bad input ----
 expect_err() { # name, pattern, --share spec
     local name=$1 pat=$2 spec=$3
