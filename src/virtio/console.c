@@ -49,7 +49,6 @@
 #define VCON_OBUF (64u << 10) /* output held for a client */
 #define VCON_IBUF (4u << 10)  /* input read from the client, not yet delivered */
 #define VCON_TX_BUDGET 256    /* transmit requests per loop round */
-#define VCON_IOV 64
 
 enum vcon_mode { VCON_FILE, VCON_SOCKET };
 
@@ -83,25 +82,32 @@ struct vcon {
 
 /* ---- output (guest -> host) ---- */
 
-/* Write a whole transmit request to the output file. */
+/* Write a whole transmit request to the output file. The payload is
+ * copied out of guest RAM first (vq_req_read), never handed to the kernel
+ * in place, since the guest may be touching it. */
 static void file_write_req(struct vcon *c, const struct vq_req *req)
 {
-    struct iovec iov[VCON_IOV];
+    uint8_t chunk[4096];
     size_t off = 0, total = (size_t)req->out_len;
     while (off < total && !atomic_load(&c->stop)) {
-        unsigned n = vq_req_iov(req, 0, off, total - off, iov, VCON_IOV);
+        size_t n = vq_req_read(req, off, chunk, total - off < sizeof(chunk) ? total - off
+                                                                          : sizeof(chunk));
         if (!n) break;
-        ssize_t w = writev(c->out_fd, iov, (int)n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (!c->write_error_reported) {
-                c->write_error_reported = 1;
-                fprintf(stderr, "vmon: virtio-console: writing the output file: %s\n",
-                        w < 0 ? strerror(errno) : "no progress");
+        size_t done = 0;
+        while (done < n) {
+            ssize_t w = write(c->out_fd, chunk + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                if (!c->write_error_reported) {
+                    c->write_error_reported = 1;
+                    fprintf(stderr, "vmon: virtio-console: writing the output file: %s\n",
+                            w < 0 ? strerror(errno) : "no progress");
+                }
+                return;
             }
-            return;
+            done += (size_t)w;
         }
-        off += (size_t)w;
+        off += n;
     }
 }
 

@@ -207,7 +207,7 @@ esac
 L=$tmp/loose
 mkdir -p "$L"
 CMD3="mkdir+/s;mount+-t+9p+-o+trans=virtio,cache=loose+loose+/s&&for+i+in+\$(seq+1+1200);do+echo+f\$i>/s/f\$i||break;done;for+i+in+\$(seq+1+1200);do+echo+g\$i>>/s/f\$i||break;done;echo+R:loose=\$(ls+/s|wc+-l),\$(cat+/s/f7|tr+-d+'\\n')"
-timeout 90 "$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --timeout 60 --share "$L,tag=loose" \
+timeout 150 "$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --timeout 120 --share "$L,tag=loose" \
     --append "console=ttyS0 guest.run=$CMD3" </dev/null >"$tmp/out3" 2>&1
 v=$(sed -n 's/^R:loose=//p' "$tmp/out3" | tr -d '\r' | head -1)
 if [ "$v" = "1200,f7g7" ] && [ "$(ls "$L" | wc -l)" = 1200 ] &&
