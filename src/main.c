@@ -30,7 +30,7 @@ static void usage(FILE *out)
             "  --share DIR,tag=TAG[,ro]\n"
             "                      host directory over virtio-9p (mount -t 9p -o trans=virtio TAG)\n"
             "  --vconsole FILE|socket=PATH\n"
-            "                      virtio-console port (/dev/hvc0)\n"
+            "                      virtio-console port (/dev/hvc1)\n"
             "  --rng               virtio-rng fed by the host's getrandom()\n");
 }
 

@@ -13,6 +13,6 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
 int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* --share DIR,tag=TAG[,ro]: a host directory over 9P2000.L (virtio/9p.c) */
 int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen);
-/* --vconsole FILE|stdio: guest output on /dev/hvcN (virtio/console.c) */
+/* --vconsole FILE|file=FILE|socket=PATH: a virtio-console port (virtio/console.c) */
 int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 #endif
