@@ -65,7 +65,7 @@ struct insn {
     int32_t imm;     /* sign-extended immediate; CSR ops: CSR number */
     uint32_t raw;    /* original encoding (16-bit value for compressed) */
     uint16_t pc_off; /* byte offset from the start of its block */
-    uint16_t pad;
+    uint16_t count;  /* interpreter: instructions of its block up to and including this one */
 };
 
 /* Decode a 32-bit encoding. Unknown encodings become OP_ILLEGAL. */

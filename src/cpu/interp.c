@@ -94,6 +94,7 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
     memset(end, 0, sizeof(*end));
     end->op = OP_END;
     end->handler = labels[OP_END];
+    end->count = (uint16_t)n;
     end->pc_off = (uint16_t)off;
     b->n = n;
     b->bytes = off;
@@ -119,6 +120,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
         struct insn *d = &b->insn[n];
         insn_decode_any(raw, d);
         d->handler = labels[d->op];
+        d->count = (uint16_t)(n + 1);
         d->pc_off = (uint16_t)off;
         off += d->len;
         n++;
@@ -157,9 +159,11 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
     insn_decode_any(raw, &tmp->insn[0]);
     tmp->insn[0].handler = labels[tmp->insn[0].op];
     tmp->insn[0].pc_off = 0;
+    tmp->insn[0].count = 1;
     memset(&tmp->insn[1], 0, sizeof(struct insn));
     tmp->insn[1].op = OP_END;
     tmp->insn[1].handler = labels[OP_END];
+    tmp->insn[1].count = 1;
     tmp->insn[1].pc_off = (uint16_t)len;
     tmp->n = 1;
     tmp->bytes = len;
@@ -326,7 +330,7 @@ void hart_run(struct hart *h)
     } while (0)
 #define PC_HERE() (pc + ip->pc_off)
 #define PC_NEXT() (pc + ip->pc_off + ip->len)
-#define RETIRED() ((uint64_t)(ip - b->insn) + 1)
+#define RETIRED() ((uint64_t)ip->count)
 /* Leave the block after this instruction, continuing at newpc. */
 #define JUMP(newpc)                                                                                \
     do {                                                                                           \
