@@ -65,8 +65,13 @@ unit: $(UNIT_BINS)
 check: $(VMON) $(UNIT_BINS) $(ISA_ELFS)
 	@VMON=$(VMON) BUILD=$(BUILD) tests/run_all.sh
 
+FORMAT_FILES = $(SRCS) src/main.c $(wildcard src/*/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c)
 format:
-	clang-format -i $(SRCS) src/main.c src/*/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_FILES)
+
+# Fails when a C file differs from what clang-format (.clang-format) makes of it.
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build
@@ -76,7 +81,7 @@ tsan-check:
 	$(MAKE) SANITIZE=thread all
 	VMON=build/tsan/vmon tests/tsan.sh
 
-.PHONY: all check unit clean format tsan-check
+.PHONY: all check unit clean format format-check tsan-check
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d
 
 # Demo guest: the in-tree prebuilt one (see guest/README.md).

@@ -93,8 +93,9 @@ struct blk *blk_open_chain(const char *path, enum blk_format fmt, unsigned flags
     }
     for (unsigned i = 0; i < chain->depth; i++) {
         if (chain->dev[i] == st.st_dev && chain->ino[i] == st.st_ino) {
-            snprintf(err, errlen, "backing file loop: %s (backing file of %s) is already in "
-                                  "the chain",
+            snprintf(err, errlen,
+                     "backing file loop: %s (backing file of %s) is already in "
+                     "the chain",
                      path, chain->path[chain->depth - 1]);
             close(fd);
             return NULL;
@@ -226,7 +227,8 @@ void blk_close(struct blk *b)
 size_t iov_total(const struct iovec *iov, int cnt)
 {
     size_t n = 0;
-    for (int i = 0; i < cnt; i++) n += iov[i].iov_len;
+    for (int i = 0; i < cnt; i++)
+        n += iov[i].iov_len;
     return n;
 }
 

@@ -19,25 +19,26 @@ enum blk_format {
 /* blk_open flags */
 #define BLK_RDONLY 1u
 #define BLK_NOLOCK 2u /* do not take the image lock (img info) */
-#define BLK_NOBACKING 4u /* record the backing file but do not open it (img info);
-                          * reads of unallocated clusters then return zeros */
+#define BLK_NOBACKING                                                                              \
+    4u /* record the backing file but do not open it (img info);                                   \
+        * reads of unallocated clusters then return zeros */
 
 /* Deepest backing chain accepted (the top image counts as one). */
 #define BLK_MAX_CHAIN 16
-#define BLK_MAX_IOV 1100 /* iovec entries a request may have */
+#define BLK_MAX_IOV   1100 /* iovec entries a request may have */
 
 struct blk;
 
 /* What `vmon img info` prints. */
 struct blk_info {
     const char *format;
-    int version;            /* qcow2 version, 0 for raw */
-    uint64_t virtual_size;  /* bytes */
-    uint64_t disk_size;     /* host bytes allocated to the file */
-    uint32_t cluster_size;  /* 0 for raw */
-    uint64_t allocated;     /* guest bytes stored in this image (qcow2) */
-    char backing[1024];     /* as recorded in the image, "" if none */
-    char backing_path[4096];/* resolved path */
+    int version;             /* qcow2 version, 0 for raw */
+    uint64_t virtual_size;   /* bytes */
+    uint64_t disk_size;      /* host bytes allocated to the file */
+    uint32_t cluster_size;   /* 0 for raw */
+    uint64_t allocated;      /* guest bytes stored in this image (qcow2) */
+    char backing[1024];      /* as recorded in the image, "" if none */
+    char backing_path[4096]; /* resolved path */
     char backing_fmt[32];
     int dirty, corrupt;
 };
@@ -91,7 +92,10 @@ int blk_probe_format(int fd, enum blk_format *fmt);
 const char *blk_format_name(enum blk_format fmt);
 int blk_parse_format(const char *name, enum blk_format *fmt);
 
-static inline uint64_t blk_size(struct blk *b) { return b->ops->size(b); }
+static inline uint64_t blk_size(struct blk *b)
+{
+    return b->ops->size(b);
+}
 static inline int blk_readv(struct blk *b, uint64_t off, const struct iovec *iov, int n)
 {
     return b->ops->readv(b, off, iov, n);
@@ -121,8 +125,7 @@ int qcow2_create(const char *path, uint64_t size, unsigned cluster_bits, const c
 size_t iov_total(const struct iovec *iov, int cnt);
 /* The part [off, off+len) of iov as at most max entries in out; returns the
  * count, or -1 when it needs more than max. */
-int iov_slice(const struct iovec *iov, int cnt, size_t off, size_t len, struct iovec *out,
-              int max);
+int iov_slice(const struct iovec *iov, int cnt, size_t off, size_t len, struct iovec *out, int max);
 void iov_memset(const struct iovec *iov, int cnt, size_t off, int c, size_t len);
 size_t iov_to_buf(const struct iovec *iov, int cnt, size_t off, void *buf, size_t len);
 /* preadv/pwritev of the whole iov at off, retrying short transfers; reads
@@ -135,7 +138,10 @@ int blk_pwrite_full(int fd, uint64_t off, const void *buf, size_t len);
  * (absolute names are kept). Returns a malloc'd string or NULL. */
 char *blk_resolve_backing(const char *image, const char *backing);
 
-static inline uint16_t blk_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t blk_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t blk_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -151,7 +157,8 @@ static inline void blk_put_be16(uint8_t *p, uint16_t v)
 }
 static inline void blk_put_be32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 static inline void blk_put_be64(uint8_t *p, uint64_t v)
 {

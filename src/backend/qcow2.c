@@ -27,9 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define QCOW2_MAGIC 0x514649fbu
-#define HDR_V2_LEN 72u
-#define HDR_V3_LEN 104u
+#define QCOW2_MAGIC    0x514649fbu
+#define HDR_V2_LEN     72u
+#define HDR_V3_LEN     104u
 #define HDR_CREATE_LEN 112u
 
 /* header field offsets */
@@ -55,35 +55,35 @@ enum {
     H_COMPRESSION = 104,
 };
 
-#define INCOMPAT_DIRTY (1ull << 0)
-#define INCOMPAT_CORRUPT (1ull << 1)
-#define INCOMPAT_DATA_FILE (1ull << 2)
+#define INCOMPAT_DIRTY       (1ull << 0)
+#define INCOMPAT_CORRUPT     (1ull << 1)
+#define INCOMPAT_DATA_FILE   (1ull << 2)
 #define INCOMPAT_COMPRESSION (1ull << 3)
-#define INCOMPAT_EXTL2 (1ull << 4)
+#define INCOMPAT_EXTL2       (1ull << 4)
 
-#define EXT_END 0u
-#define EXT_BACKING_FMT 0xe2792acau
+#define EXT_END           0u
+#define EXT_BACKING_FMT   0xe2792acau
 #define EXT_FEATURE_NAMES 0x6803f857u
-#define EXT_BITMAPS 0x23852875u
-#define EXT_CRYPTO 0x0537be77u
-#define EXT_DATA_FILE 0x44415441u
+#define EXT_BITMAPS       0x23852875u
+#define EXT_CRYPTO        0x0537be77u
+#define EXT_DATA_FILE     0x44415441u
 
-#define L1E_OFFSET_MASK 0x00fffffffffffe00ull
-#define L1E_RESERVED 0x7f000000000001ffull
-#define L2E_OFFSET_MASK 0x00fffffffffffe00ull
-#define L2E_RESERVED 0x3f000000000001feull
-#define RTE_OFFSET_MASK 0xfffffffffffffe00ull
-#define RTE_RESERVED 0x1ffull
-#define OFLAG_COPIED (1ull << 63)
+#define L1E_OFFSET_MASK  0x00fffffffffffe00ull
+#define L1E_RESERVED     0x7f000000000001ffull
+#define L2E_OFFSET_MASK  0x00fffffffffffe00ull
+#define L2E_RESERVED     0x3f000000000001feull
+#define RTE_OFFSET_MASK  0xfffffffffffffe00ull
+#define RTE_RESERVED     0x1ffull
+#define OFLAG_COPIED     (1ull << 63)
 #define OFLAG_COMPRESSED (1ull << 62)
-#define OFLAG_ZERO 1ull
+#define OFLAG_ZERO       1ull
 
-#define MAX_L1_BYTES (32ull << 20)   /* as QEMU: larger tables are refused */
-#define MAX_RT_BYTES (8ull << 20)
-#define MAX_HOST_OFFSET (1ull << 56) /* what an L2 entry can address */
+#define MAX_L1_BYTES     (32ull << 20) /* as QEMU: larger tables are refused */
+#define MAX_RT_BYTES     (8ull << 20)
+#define MAX_HOST_OFFSET  (1ull << 56) /* what an L2 entry can address */
 #define MAX_VIRTUAL_SIZE (1ull << 56)
 #define MAX_BACKING_NAME 1023u
-#define MAX_ALLOC_RUN 256u /* clusters allocated for one write at most */
+#define MAX_ALLOC_RUN    256u /* clusters allocated for one write at most */
 
 struct qcache_ent {
     uint64_t off; /* host offset of the cached table cluster, 0 = empty */
@@ -129,8 +129,14 @@ struct qcow2 {
     struct iovec iov[BLK_MAX_IOV + 2], iov2[BLK_MAX_IOV + 2];
 };
 
-static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+    return a / b + (a % b != 0);
+}
 
 /* A corrupt table entry found at run time: report once, fail the request. */
 static int corrupt(struct qcow2 *q, const char *fmt, ...)
@@ -142,8 +148,7 @@ static int corrupt(struct qcow2 *q, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        fprintf(stderr, "vmon: qcow2 image %s is corrupt: %s (request failed)\n", q->blk.path,
-                msg);
+        fprintf(stderr, "vmon: qcow2 image %s is corrupt: %s (request failed)\n", q->blk.path, msg);
     }
     return -EIO;
 }
@@ -194,7 +199,8 @@ static int cache_init(struct qcache *c, unsigned n, uint64_t cs)
 static void cache_free(struct qcache *c)
 {
     if (!c->e) return;
-    for (unsigned i = 0; i < c->n; i++) free(c->e[i].data);
+    for (unsigned i = 0; i < c->n; i++)
+        free(c->e[i].data);
     free(c->e);
     c->e = NULL;
 }
@@ -321,8 +327,8 @@ static int rc_set_range(struct qcow2 *q, uint64_t ci, uint64_t n, uint64_t val)
         uint64_t rb_off;
         int e;
         uint8_t *rb = rb_load(q, rti, &rb_off, &e);
-        if (!rb) return e ? e : corrupt(q, "no refcount block for cluster %llu",
-                                        (unsigned long long)ci);
+        if (!rb)
+            return e ? e : corrupt(q, "no refcount block for cluster %llu", (unsigned long long)ci);
         uint64_t lo = UINT64_MAX, hi = 0;
         for (uint64_t j = 0; j < k; j++) {
             uint64_t bo;
@@ -345,7 +351,8 @@ static int cluster_unref(struct qcow2 *q, uint64_t off)
     uint64_t ci = off >> q->cluster_bits, v;
     int e = rc_get(q, ci, &v);
     if (e) return e;
-    if (v == 0) return corrupt(q, "freeing cluster 0x%llx with refcount 0", (unsigned long long)off);
+    if (v == 0)
+        return corrupt(q, "freeing cluster 0x%llx with refcount 0", (unsigned long long)off);
     e = rc_set_range(q, ci, 1, v - 1);
     if (e == 0 && v == 1 && ci < q->free_hint) q->free_hint = ci;
     return e;
@@ -459,7 +466,8 @@ static int grow_refcount_table(struct qcow2 *q, uint64_t need_rti)
         e = pwrite_meta(q, (E + T + j) << cb, buf, cs);
     }
     if (!e) {
-        for (uint64_t i = 0; i < nsize; i++) blk_put_be64(buf + 8 * i, nrt[i]);
+        for (uint64_t i = 0; i < nsize; i++)
+            blk_put_be64(buf + 8 * i, nrt[i]);
         e = pwrite_meta(q, E << cb, buf, T * cs);
     }
     if (!e && fdatasync(q->fd) < 0) e = -errno;
@@ -590,7 +598,10 @@ static int l2_load(struct qcow2 *q, uint64_t l1i, int alloc, uint8_t **tab, uint
     return 0;
 }
 
-static uint64_t l2_ent(const uint8_t *tab, uint64_t i) { return blk_be64(tab + 8 * i); }
+static uint64_t l2_ent(const uint8_t *tab, uint64_t i)
+{
+    return blk_be64(tab + 8 * i);
+}
 
 /* Read [v, v+len) of the backing file into iov: zeros past its end. */
 static int read_backing(struct qcow2 *q, uint64_t v, const struct iovec *iov, int cnt, size_t len)
@@ -667,9 +678,9 @@ static int do_readv(struct qcow2 *q, uint64_t off, const struct iovec *iov, int 
 }
 
 /* Write data to a run of clusters that are already ours (in place). */
-static int write_in_place(struct qcow2 *q, uint8_t *tab, uint64_t toff, uint64_t l2i,
-                          uint64_t maxn, uint64_t in, const struct iovec *iov, int cnt,
-                          size_t pos, size_t want, size_t *done)
+static int write_in_place(struct qcow2 *q, uint8_t *tab, uint64_t toff, uint64_t l2i, uint64_t maxn,
+                          uint64_t in, const struct iovec *iov, int cnt, size_t pos, size_t want,
+                          size_t *done)
 {
     uint64_t ent = l2_ent(tab, l2i), host;
     classify(q, ent, &host);
@@ -936,7 +947,8 @@ static int q_write_zeroes(struct blk *b, uint64_t off, uint64_t len, int may_unm
         e = write_zero_bytes(q, off, len);
     } else {
         e = 0;
-        if (off < (fc << q->cluster_bits)) e = write_zero_bytes(q, off, (fc << q->cluster_bits) - off);
+        if (off < (fc << q->cluster_bits))
+            e = write_zero_bytes(q, off, (fc << q->cluster_bits) - off);
         if (!e) e = zap_clusters(q, fc, lc, 1, !may_unmap);
         uint64_t lend = lc << q->cluster_bits;
         if (!e && lend < end) e = write_zero_bytes(q, lend, end - lend);
@@ -1001,7 +1013,9 @@ static void q_info(struct blk *b, struct blk_info *info)
     snprintf(info->backing_path, sizeof(info->backing_path), "%s",
              q->backing_path ? q->backing_path : "");
     snprintf(info->backing_fmt, sizeof(info->backing_fmt), "%s",
-             q->backing ? q->backing->ops->name : q->backing_fmt[0] ? q->backing_fmt : "probed");
+             q->backing          ? q->backing->ops->name
+             : q->backing_fmt[0] ? q->backing_fmt
+                                 : "probed");
     info->dirty = (q->incompat & INCOMPAT_DIRTY) != 0;
     info->corrupt = (q->incompat & INCOMPAT_CORRUPT) != 0;
     pthread_mutex_unlock(&q->lock);
@@ -1039,7 +1053,8 @@ static int read_table(struct qcow2 *q, uint64_t off, uint64_t n, uint64_t **out)
             free(t);
             return e;
         }
-        for (uint64_t i = 0; i < n; i++) t[i] = blk_be64((const uint8_t *)&t[i]);
+        for (uint64_t i = 0; i < n; i++)
+            t[i] = blk_be64((const uint8_t *)&t[i]);
     }
     *out = t;
     return 0;
@@ -1132,8 +1147,9 @@ static int scan_l2(struct qcow2 *q, int ro, char *msg, size_t msglen)
         uint64_t rc;
         int e = rc_get(q, meta[i] >> q->cluster_bits, &rc);
         if (e || rc == 0) {
-            snprintf(msg, msglen, "metadata table at 0x%llx has %s; repair the image with "
-                                  "'qemu-img check -r all' or add ,ro",
+            snprintf(msg, msglen,
+                     "metadata table at 0x%llx has %s; repair the image with "
+                     "'qemu-img check -r all' or add ,ro",
                      (unsigned long long)meta[i], e ? "an unreadable refcount" : "refcount 0");
             goto out;
         }
@@ -1194,15 +1210,13 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
         q->autoclear = blk_be64(h + H_AUTOCLEAR);
         q->refcount_order = blk_be32(h + H_REFCOUNT_ORDER);
         header_len = blk_be32(h + H_HEADER_LEN);
-        if (header_len < HDR_V3_LEN || header_len > q->cs)
-            FAIL("bad header length %u", header_len);
+        if (header_len < HDR_V3_LEN || header_len > q->cs) FAIL("bad header length %u", header_len);
     }
     if (q->refcount_order > 6) FAIL("bad refcount order %u (at most 6)", q->refcount_order);
     if (q->incompat & INCOMPAT_DATA_FILE) FAIL("external data files are not supported");
     if (q->incompat & INCOMPAT_EXTL2) FAIL("extended L2 entries (subclusters) are not supported");
     uint64_t unknown = q->incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_COMPRESSION);
-    if (unknown)
-        FAIL("unsupported incompatible feature bits 0x%llx", (unsigned long long)unknown);
+    if (unknown) FAIL("unsupported incompatible feature bits 0x%llx", (unsigned long long)unknown);
     if (!ro && (q->incompat & INCOMPAT_DIRTY))
         FAIL("image was not closed cleanly (dirty flag); repair it with 'qemu-img check -r all'");
     if (!ro && (q->incompat & INCOMPAT_CORRUPT))
@@ -1210,7 +1224,8 @@ struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_c
     q->rb_shift = q->cluster_bits + 3 - q->refcount_order;
     q->rb_entries = 1ull << q->rb_shift;
 
-    if (q->size > MAX_VIRTUAL_SIZE) FAIL("virtual size %llu is too large", (unsigned long long)q->size);
+    if (q->size > MAX_VIRTUAL_SIZE)
+        FAIL("virtual size %llu is too large", (unsigned long long)q->size);
     q->l1_size = blk_be32(h + H_L1_SIZE);
     q->l1_offset = blk_be64(h + H_L1_OFF);
     uint64_t l1_need = div_up(q->size, q->cs * q->l2_entries);
@@ -1419,11 +1434,13 @@ int qcow2_create(const char *path, uint64_t size, unsigned cluster_bits, const c
     int e = blk_pwrite_full(fd, 0, buf, cs);
     /* refcount table: B refcount blocks right after it */
     memset(buf, 0, cs * R);
-    for (uint64_t j = 0; j < B; j++) blk_put_be64(buf + 8 * j, (1 + R + j) * cs);
+    for (uint64_t j = 0; j < B; j++)
+        blk_put_be64(buf + 8 * j, (1 + R + j) * cs);
     if (!e) e = blk_pwrite_full(fd, cs, buf, cs * R);
     /* refcount blocks: every cluster of the new file has refcount 1 */
     memset(buf, 0, cs * B);
-    for (uint64_t c = 0; c < total; c++) blk_put_be16(buf + 2 * c, 1);
+    for (uint64_t c = 0; c < total; c++)
+        blk_put_be16(buf + 2 * c, 1);
     if (!e) e = blk_pwrite_full(fd, (1 + R) * cs, buf, cs * B);
     if (!e && ftruncate(fd, (off_t)(total * cs)) < 0) e = -errno;
     if (!e && fsync(fd) < 0) e = -errno;

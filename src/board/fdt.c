@@ -18,7 +18,8 @@ int fdt_prop_cells(void *fdt, const char *name, const uint32_t *cells, unsigned 
 {
     fdt32_t be[64];
     if (n > 64) return -1;
-    for (unsigned i = 0; i < n; i++) be[i] = cpu_to_fdt32(cells[i]);
+    for (unsigned i = 0; i < n; i++)
+        be[i] = cpu_to_fdt32(cells[i]);
     return fdt_property(fdt, name, be, (int)(n * sizeof(fdt32_t)));
 }
 
@@ -81,7 +82,8 @@ static int fdt_cpus(struct fdt_ctx *c)
 int fdt_build(struct vm *vm, const struct fdt_boot *boot, void *buf, size_t size)
 {
     struct fdt_ctx c = {.fdt = buf, .vm = vm, .plic_phandle = 1, .syscon_phandle = 2};
-    for (unsigned i = 0; i < VM_MAX_CPUS; i++) c.intc_phandle[i] = 0x10 + i;
+    for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+        c.intc_phandle[i] = 0x10 + i;
     void *fdt = buf;
     TRY(fdt_create(fdt, (int)size));
     TRY(fdt_finish_reservemap(fdt));

@@ -28,8 +28,7 @@ int virt_board_create(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
-int virt_virtio_slot(struct vm *vm, uint64_t *base, struct irq_line *irq, char *err,
-                     size_t errlen)
+int virt_virtio_slot(struct vm *vm, uint64_t *base, struct irq_line *irq, char *err, size_t errlen)
 {
     if (vm->virtio_slots >= VIRT_VIRTIO_SLOTS) {
         snprintf(err, errlen, "too many virtio devices (at most %d)", VIRT_VIRTIO_SLOTS);

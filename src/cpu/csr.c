@@ -13,23 +13,52 @@
 #define SSTATUS_MASK                                                                               \
     (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS |            \
      MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD)
-#define SSTATUS_WMASK (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
+#define SSTATUS_WMASK                                                                              \
+    (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
 /* medeleg: every implemented synchronous cause except ecall from M (3.1.8). */
 #define MEDELEG_MASK 0xb3ffull
 
 enum {
-    CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,
-    CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02,
-    CSR_SSTATUS = 0x100, CSR_SIE = 0x104, CSR_STVEC = 0x105, CSR_SCOUNTEREN = 0x106,
-    CSR_SENVCFG = 0x10a, CSR_SSCRATCH = 0x140, CSR_SEPC = 0x141, CSR_SCAUSE = 0x142,
-    CSR_STVAL = 0x143, CSR_SIP = 0x144, CSR_SATP = 0x180,
-    CSR_MVENDORID = 0xf11, CSR_MARCHID = 0xf12, CSR_MIMPID = 0xf13, CSR_MHARTID = 0xf14,
+    CSR_FFLAGS = 0x001,
+    CSR_FRM = 0x002,
+    CSR_FCSR = 0x003,
+    CSR_CYCLE = 0xc00,
+    CSR_TIME = 0xc01,
+    CSR_INSTRET = 0xc02,
+    CSR_SSTATUS = 0x100,
+    CSR_SIE = 0x104,
+    CSR_STVEC = 0x105,
+    CSR_SCOUNTEREN = 0x106,
+    CSR_SENVCFG = 0x10a,
+    CSR_SSCRATCH = 0x140,
+    CSR_SEPC = 0x141,
+    CSR_SCAUSE = 0x142,
+    CSR_STVAL = 0x143,
+    CSR_SIP = 0x144,
+    CSR_SATP = 0x180,
+    CSR_MVENDORID = 0xf11,
+    CSR_MARCHID = 0xf12,
+    CSR_MIMPID = 0xf13,
+    CSR_MHARTID = 0xf14,
     CSR_MCONFIGPTR = 0xf15,
-    CSR_MSTATUS = 0x300, CSR_MISA = 0x301, CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303,
-    CSR_MIE = 0x304, CSR_MTVEC = 0x305, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a,
-    CSR_MCOUNTINHIBIT = 0x320, CSR_MSCRATCH = 0x340, CSR_MEPC = 0x341, CSR_MCAUSE = 0x342,
-    CSR_MTVAL = 0x343, CSR_MIP = 0x344, CSR_PMPCFG0 = 0x3a0, CSR_PMPADDR0 = 0x3b0,
-    CSR_MCYCLE = 0xb00, CSR_MINSTRET = 0xb02,
+    CSR_MSTATUS = 0x300,
+    CSR_MISA = 0x301,
+    CSR_MEDELEG = 0x302,
+    CSR_MIDELEG = 0x303,
+    CSR_MIE = 0x304,
+    CSR_MTVEC = 0x305,
+    CSR_MCOUNTEREN = 0x306,
+    CSR_MENVCFG = 0x30a,
+    CSR_MCOUNTINHIBIT = 0x320,
+    CSR_MSCRATCH = 0x340,
+    CSR_MEPC = 0x341,
+    CSR_MCAUSE = 0x342,
+    CSR_MTVAL = 0x343,
+    CSR_MIP = 0x344,
+    CSR_PMPCFG0 = 0x3a0,
+    CSR_PMPADDR0 = 0x3b0,
+    CSR_MCYCLE = 0xb00,
+    CSR_MINSTRET = 0xb02,
 };
 
 uint64_t hart_time(struct hart *h)
@@ -100,10 +129,20 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
 {
     if (((csr >> 8) & 3) > h->priv) return -1;
     switch (csr) {
-    case CSR_FFLAGS: if (!fp_enabled(h)) return -1; *val = h->fflags; return 0;
-    case CSR_FRM: if (!fp_enabled(h)) return -1; *val = h->frm; return 0;
-    case CSR_FCSR: if (!fp_enabled(h)) return -1; *val = (h->frm << 5) | h->fflags; return 0;
-    case CSR_CYCLE: case CSR_INSTRET:
+    case CSR_FFLAGS:
+        if (!fp_enabled(h)) return -1;
+        *val = h->fflags;
+        return 0;
+    case CSR_FRM:
+        if (!fp_enabled(h)) return -1;
+        *val = h->frm;
+        return 0;
+    case CSR_FCSR:
+        if (!fp_enabled(h)) return -1;
+        *val = (h->frm << 5) | h->fflags;
+        return 0;
+    case CSR_CYCLE:
+    case CSR_INSTRET:
         if (!counter_allowed(h, csr)) return -1;
         *val = h->instret + h->instret_base;
         return 0;
@@ -125,9 +164,10 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
         if (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)) return -1;
         *val = h->satp;
         return 0;
-    case CSR_MVENDORID: case CSR_MARCHID: case CSR_MIMPID: case CSR_MCONFIGPTR:
-        *val = 0;
-        return 0;
+    case CSR_MVENDORID:
+    case CSR_MARCHID:
+    case CSR_MIMPID:
+    case CSR_MCONFIGPTR: *val = 0; return 0;
     case CSR_MHARTID: *val = h->id; return 0;
     case CSR_MSTATUS: *val = status_sd(h->mstatus); return 0;
     case CSR_MISA: *val = h->misa; return 0;
@@ -143,7 +183,8 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     case CSR_MCAUSE: *val = h->mcause; return 0;
     case CSR_MTVAL: *val = h->mtval; return 0;
     case CSR_MIP: *val = read_mip_now(h); return 0;
-    case CSR_MCYCLE: case CSR_MINSTRET: *val = h->instret + h->instret_base; return 0;
+    case CSR_MCYCLE:
+    case CSR_MINSTRET: *val = h->instret + h->instret_base; return 0;
     }
     if (csr >= CSR_PMPCFG0 && csr < CSR_PMPCFG0 + 16) {
         if (csr & 1) return -1; /* odd pmpcfg registers do not exist on RV64 */
@@ -217,7 +258,10 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val)
         h->check = 1;
         return 0;
     }
-    case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg); h->check = 1; return 0;
+    case CSR_SIE:
+        h->mie = (h->mie & ~h->mideleg) | (val & h->mideleg);
+        h->check = 1;
+        return 0;
     case CSR_STVEC: h->stvec = val & ~2ull; return 0;
     case CSR_SCOUNTEREN: h->scounteren = val & 0xffffffff; return 0;
     case CSR_SENVCFG: h->senvcfg = val & 1; return 0; /* FIOM only */
@@ -253,8 +297,14 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val)
     }
     case CSR_MISA: return 0; /* WARL, fixed */
     case CSR_MEDELEG: h->medeleg = val & MEDELEG_MASK; return 0;
-    case CSR_MIDELEG: h->mideleg = val & MIP_S_MASK; h->check = 1; return 0;
-    case CSR_MIE: h->mie = val & MIP_ALL; h->check = 1; return 0;
+    case CSR_MIDELEG:
+        h->mideleg = val & MIP_S_MASK;
+        h->check = 1;
+        return 0;
+    case CSR_MIE:
+        h->mie = val & MIP_ALL;
+        h->check = 1;
+        return 0;
     case CSR_MTVEC: h->mtvec = val & ~2ull; return 0;
     case CSR_MCOUNTEREN: h->mcounteren = val & 0xffffffff; return 0;
     case CSR_MENVCFG: h->menvcfg = val & 1; return 0;
@@ -268,7 +318,8 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val)
         if (!(val & MIP_SSIP)) atomic_fetch_and(&h->mip_async, ~MIP_SSIP);
         h->check = 1;
         return 0;
-    case CSR_MCYCLE: case CSR_MINSTRET:
+    case CSR_MCYCLE:
+    case CSR_MINSTRET:
         /* The write takes effect after this instruction retires, which the
          * interpreter counts afterwards: compensate by one. */
         h->instret_base = val - h->instret - 1;
@@ -332,9 +383,9 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
             snprintf(m, sizeof(m),
                      "unhandled exception: cause %llu at pc 0x%llx (tval 0x%llx, mtvec 0x%llx, "
                      "previous mcause %llu at 0x%llx)",
-                     (unsigned long long)cause, (unsigned long long)h->pc,
-                     (unsigned long long)tval, (unsigned long long)h->mtvec,
-                     (unsigned long long)h->mcause, (unsigned long long)h->mepc);
+                     (unsigned long long)cause, (unsigned long long)h->pc, (unsigned long long)tval,
+                     (unsigned long long)h->mtvec, (unsigned long long)h->mcause,
+                     (unsigned long long)h->mepc);
             vm_request_exit(h->vm, VM_EXIT_ERROR, 1, m);
         }
         h->mcause = mcause;

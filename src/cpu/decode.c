@@ -25,15 +25,24 @@ static inline int32_t sext(uint32_t v, int width)
     return (int32_t)(v << (32 - width)) >> (32 - width);
 }
 
-static int32_t imm_i(uint32_t r) { return (int32_t)r >> 20; }
-static int32_t imm_s(uint32_t r) { return sext((bits(r, 31, 25) << 5) | bits(r, 11, 7), 12); }
+static int32_t imm_i(uint32_t r)
+{
+    return (int32_t)r >> 20;
+}
+static int32_t imm_s(uint32_t r)
+{
+    return sext((bits(r, 31, 25) << 5) | bits(r, 11, 7), 12);
+}
 static int32_t imm_b(uint32_t r)
 {
     uint32_t v = (bits(r, 31, 31) << 12) | (bits(r, 7, 7) << 11) | (bits(r, 30, 25) << 5) |
                  (bits(r, 11, 8) << 1);
     return sext(v, 13);
 }
-static int32_t imm_u(uint32_t r) { return (int32_t)(r & 0xfffff000u); }
+static int32_t imm_u(uint32_t r)
+{
+    return (int32_t)(r & 0xfffff000u);
+}
 static int32_t imm_j(uint32_t r)
 {
     uint32_t v = (bits(r, 31, 31) << 20) | (bits(r, 19, 12) << 12) | (bits(r, 20, 20) << 11) |
@@ -58,9 +67,7 @@ static unsigned decode_op_imm(uint32_t r, int *imm)
     case 4: return OP_XORI;
     case 6: return OP_ORI;
     case 7: return OP_ANDI;
-    case 1:
-        *imm = (int)bits(r, 25, 20);
-        return f6 == 0 ? OP_SLLI : OP_ILLEGAL;
+    case 1: *imm = (int)bits(r, 25, 20); return f6 == 0 ? OP_SLLI : OP_ILLEGAL;
     case 5:
         *imm = (int)bits(r, 25, 20);
         if (f6 == 0) return OP_SRLI;
@@ -128,13 +135,13 @@ static unsigned decode_amo(uint32_t r)
 {
     uint32_t f3 = bits(r, 14, 12), f5 = bits(r, 31, 27);
     static const uint8_t w[32] = {
-        [0x00] = OP_AMOADD_W,  [0x01] = OP_AMOSWAP_W, [0x02] = OP_LR_W,     [0x03] = OP_SC_W,
-        [0x04] = OP_AMOXOR_W,  [0x08] = OP_AMOOR_W,   [0x0c] = OP_AMOAND_W, [0x10] = OP_AMOMIN_W,
-        [0x14] = OP_AMOMAX_W,  [0x18] = OP_AMOMINU_W, [0x1c] = OP_AMOMAXU_W};
+        [0x00] = OP_AMOADD_W, [0x01] = OP_AMOSWAP_W, [0x02] = OP_LR_W,     [0x03] = OP_SC_W,
+        [0x04] = OP_AMOXOR_W, [0x08] = OP_AMOOR_W,   [0x0c] = OP_AMOAND_W, [0x10] = OP_AMOMIN_W,
+        [0x14] = OP_AMOMAX_W, [0x18] = OP_AMOMINU_W, [0x1c] = OP_AMOMAXU_W};
     static const uint8_t d[32] = {
-        [0x00] = OP_AMOADD_D,  [0x01] = OP_AMOSWAP_D, [0x02] = OP_LR_D,     [0x03] = OP_SC_D,
-        [0x04] = OP_AMOXOR_D,  [0x08] = OP_AMOOR_D,   [0x0c] = OP_AMOAND_D, [0x10] = OP_AMOMIN_D,
-        [0x14] = OP_AMOMAX_D,  [0x18] = OP_AMOMINU_D, [0x1c] = OP_AMOMAXU_D};
+        [0x00] = OP_AMOADD_D, [0x01] = OP_AMOSWAP_D, [0x02] = OP_LR_D,     [0x03] = OP_SC_D,
+        [0x04] = OP_AMOXOR_D, [0x08] = OP_AMOOR_D,   [0x0c] = OP_AMOAND_D, [0x10] = OP_AMOMIN_D,
+        [0x14] = OP_AMOMAX_D, [0x18] = OP_AMOMINU_D, [0x1c] = OP_AMOMAXU_D};
     unsigned op = OP_ILLEGAL;
     if (f3 == 2 && w[f5]) op = w[f5];
     if (f3 == 3 && d[f5]) op = d[f5];
@@ -204,11 +211,24 @@ static unsigned decode_fp(uint32_t r)
 static int fp_writes_xreg(unsigned op)
 {
     switch (op) {
-    case OP_FCVT_W_S: case OP_FCVT_WU_S: case OP_FCVT_L_S: case OP_FCVT_LU_S:
-    case OP_FMV_X_W: case OP_FEQ_S: case OP_FLT_S: case OP_FLE_S: case OP_FCLASS_S:
-    case OP_FCVT_W_D: case OP_FCVT_WU_D: case OP_FCVT_L_D: case OP_FCVT_LU_D:
-    case OP_FMV_X_D: case OP_FEQ_D: case OP_FLT_D: case OP_FLE_D: case OP_FCLASS_D:
-        return 1;
+    case OP_FCVT_W_S:
+    case OP_FCVT_WU_S:
+    case OP_FCVT_L_S:
+    case OP_FCVT_LU_S:
+    case OP_FMV_X_W:
+    case OP_FEQ_S:
+    case OP_FLT_S:
+    case OP_FLE_S:
+    case OP_FCLASS_S:
+    case OP_FCVT_W_D:
+    case OP_FCVT_WU_D:
+    case OP_FCVT_L_D:
+    case OP_FCVT_LU_D:
+    case OP_FMV_X_D:
+    case OP_FEQ_D:
+    case OP_FLT_D:
+    case OP_FLE_D:
+    case OP_FCLASS_D: return 1;
     }
     return 0;
 }
@@ -266,8 +286,10 @@ void insn_decode(uint32_t r, struct insn *d)
         break;
     }
     case 0x01: /* LOAD-FP */
-        if (f3 == 2) op = OP_FLW;
-        else if (f3 == 3) op = OP_FLD;
+        if (f3 == 2)
+            op = OP_FLW;
+        else if (f3 == 3)
+            op = OP_FLD;
         imm = imm_i(r);
         d->rd = (uint8_t)bits(r, 11, 7);
         break;
@@ -281,9 +303,18 @@ void insn_decode(uint32_t r, struct insn *d)
             op = OP_FENCE_I;
         }
         break;
-    case 0x04: imm = imm_i(r); op = decode_op_imm(r, &imm); break;
-    case 0x05: op = OP_AUIPC; imm = imm_u(r); break;
-    case 0x06: imm = imm_i(r); op = decode_op_imm32(r, &imm); break;
+    case 0x04:
+        imm = imm_i(r);
+        op = decode_op_imm(r, &imm);
+        break;
+    case 0x05:
+        op = OP_AUIPC;
+        imm = imm_u(r);
+        break;
+    case 0x06:
+        imm = imm_i(r);
+        op = decode_op_imm32(r, &imm);
+        break;
     case 0x08: { /* STORE */
         static const uint8_t st[8] = {OP_SB, OP_SH, OP_SW, OP_SD, 0, 0, 0, 0};
         op = st[f3] ? st[f3] : OP_ILLEGAL;
@@ -291,20 +322,33 @@ void insn_decode(uint32_t r, struct insn *d)
         break;
     }
     case 0x09: /* STORE-FP */
-        if (f3 == 2) op = OP_FSW;
-        else if (f3 == 3) op = OP_FSD;
+        if (f3 == 2)
+            op = OP_FSW;
+        else if (f3 == 3)
+            op = OP_FSD;
         imm = imm_s(r);
         break;
-    case 0x0b: op = decode_amo(r); d->rm = (uint8_t)bits(r, 26, 25); break;
+    case 0x0b:
+        op = decode_amo(r);
+        d->rm = (uint8_t)bits(r, 26, 25);
+        break;
     case 0x0c: op = decode_op(r); break;
-    case 0x0d: op = OP_LUI; imm = imm_u(r); break;
+    case 0x0d:
+        op = OP_LUI;
+        imm = imm_u(r);
+        break;
     case 0x0e: op = decode_op32(r); break;
-    case 0x10: case 0x11: case 0x12: case 0x13: { /* FMADD..FNMADD */
+    case 0x10:
+    case 0x11:
+    case 0x12:
+    case 0x13: { /* FMADD..FNMADD */
         uint32_t fmt = bits(r, 26, 25), k = bits(r, 6, 2) - 0x10;
         static const uint8_t s[4] = {OP_FMADD_S, OP_FMSUB_S, OP_FNMSUB_S, OP_FNMADD_S};
         static const uint8_t dd[4] = {OP_FMADD_D, OP_FMSUB_D, OP_FNMSUB_D, OP_FNMADD_D};
-        if (fmt == 0) op = s[k];
-        else if (fmt == 1) op = dd[k];
+        if (fmt == 0)
+            op = s[k];
+        else if (fmt == 1)
+            op = dd[k];
         d->rd = (uint8_t)bits(r, 11, 7);
         break;
     }
@@ -318,9 +362,18 @@ void insn_decode(uint32_t r, struct insn *d)
         imm = imm_b(r);
         break;
     }
-    case 0x19: if (f3 == 0) op = OP_JALR; imm = imm_i(r); break;
-    case 0x1b: op = OP_JAL; imm = imm_j(r); break;
-    case 0x1c: op = decode_system(r, d); imm = d->imm; break;
+    case 0x19:
+        if (f3 == 0) op = OP_JALR;
+        imm = imm_i(r);
+        break;
+    case 0x1b:
+        op = OP_JAL;
+        imm = imm_j(r);
+        break;
+    case 0x1c:
+        op = decode_system(r, d);
+        imm = d->imm;
+        break;
     }
     d->op = (uint16_t)op;
     d->imm = imm;
@@ -347,12 +400,23 @@ void insn_decode_any(uint32_t raw, struct insn *d)
 int insn_ends_block(unsigned op)
 {
     switch (op) {
-    case OP_ILLEGAL: case OP_END:
-    case OP_JAL: case OP_JALR:
-    case OP_FENCE_I: case OP_ECALL: case OP_EBREAK: case OP_MRET: case OP_SRET: case OP_WFI:
+    case OP_ILLEGAL:
+    case OP_END:
+    case OP_JAL:
+    case OP_JALR:
+    case OP_FENCE_I:
+    case OP_ECALL:
+    case OP_EBREAK:
+    case OP_MRET:
+    case OP_SRET:
+    case OP_WFI:
     case OP_SFENCE_VMA:
-    case OP_CSRRW: case OP_CSRRS: case OP_CSRRC: case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI:
-        return 1;
+    case OP_CSRRW:
+    case OP_CSRRS:
+    case OP_CSRRC:
+    case OP_CSRRWI:
+    case OP_CSRRSI:
+    case OP_CSRRCI: return 1;
     }
     return 0;
 }

@@ -42,27 +42,45 @@
 
 typedef unsigned __int128 u128;
 
-#define INL static inline __attribute__((always_inline))
-#define SLOW static __attribute__((noinline))
-#define likely(x) __builtin_expect(!!(x), 1)
+#define INL         static inline __attribute__((always_inline))
+#define SLOW        static __attribute__((noinline))
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* format parameters, w = 32 or 64 */
-#define FMT_P(w) ((w) == 32 ? 24 : 53)               /* precision */
+#define FMT_P(w)    ((w) == 32 ? 24 : 53) /* precision */
 #define FMT_BIAS(w) ((w) == 32 ? 127 : 1023)
 #define FMT_EMAX(w) ((unsigned)((w) == 32 ? 0xff : 0x7ff)) /* all-ones exponent */
-#define FMT_SIGN(w) ((uint64_t)1 << ((w) - 1))
+#define FMT_SIGN(w) ((uint64_t)1 << ((w)-1))
 #define FMT_FRAC(w) (((uint64_t)1 << (FMT_P(w) - 1)) - 1)
 #define FMT_QBIT(w) ((uint64_t)1 << (FMT_P(w) - 2))
-#define FMT_INF(w) ((uint64_t)FMT_EMAX(w) << (FMT_P(w) - 1))
-#define FMT_NAN(w) ((w) == 32 ? (uint64_t)FPU_F32_CANON_NAN : FPU_F64_CANON_NAN)
+#define FMT_INF(w)  ((uint64_t)FMT_EMAX(w) << (FMT_P(w) - 1))
+#define FMT_NAN(w)  ((w) == 32 ? (uint64_t)FPU_F32_CANON_NAN : FPU_F64_CANON_NAN)
 
-INL unsigned fexp(int w, uint64_t a) { return (unsigned)(a >> (FMT_P(w) - 1)) & FMT_EMAX(w); }
-INL uint64_t fmag(int w, uint64_t a) { return a & (FMT_SIGN(w) - 1); }
-INL int fsign(int w, uint64_t a) { return (int)(a >> (w - 1)) & 1; }
-INL int is_nan(int w, uint64_t a) { return fmag(w, a) > FMT_INF(w); }
-INL int is_snan(int w, uint64_t a) { return is_nan(w, a) && !(a & FMT_QBIT(w)); }
-INL int is_inf(int w, uint64_t a) { return fmag(w, a) == FMT_INF(w); }
+INL unsigned fexp(int w, uint64_t a)
+{
+    return (unsigned)(a >> (FMT_P(w) - 1)) & FMT_EMAX(w);
+}
+INL uint64_t fmag(int w, uint64_t a)
+{
+    return a & (FMT_SIGN(w) - 1);
+}
+INL int fsign(int w, uint64_t a)
+{
+    return (int)(a >> (w - 1)) & 1;
+}
+INL int is_nan(int w, uint64_t a)
+{
+    return fmag(w, a) > FMT_INF(w);
+}
+INL int is_snan(int w, uint64_t a)
+{
+    return is_nan(w, a) && !(a & FMT_QBIT(w));
+}
+INL int is_inf(int w, uint64_t a)
+{
+    return fmag(w, a) == FMT_INF(w);
+}
 
 INL double u2d(uint64_t u)
 {
@@ -132,8 +150,8 @@ INL uint64_t round_add(int rm, int sign, uint64_t sig, unsigned sh)
 INL uint64_t overflow(int w, int sign, int rm, uint32_t *fl)
 {
     *fl |= FPU_OF | FPU_NX;
-    int to_inf = rm == FPU_RNE || rm == FPU_RMM || (rm == FPU_RDN && sign) ||
-                 (rm == FPU_RUP && !sign);
+    int to_inf =
+        rm == FPU_RNE || rm == FPU_RMM || (rm == FPU_RDN && sign) || (rm == FPU_RUP && !sign);
     return (sign ? FMT_SIGN(w) : 0) | (to_inf ? FMT_INF(w) : FMT_INF(w) - 1);
 }
 
@@ -148,7 +166,7 @@ INL uint64_t round_pack(int w, int sign, int E, uint64_t sig, int rm, uint32_t *
     if (likely(be >= 1 && be < (int)FMT_EMAX(w))) {
         *fl |= (sig & (((uint64_t)1 << sh) - 1)) ? FPU_NX : 0;
         uint64_t q = (sig + round_add(rm, sign, sig, sh)) >> sh; /* up to 2^p */
-        uint64_t r = ((uint64_t)(be - 1) << (p - 1)) + q; /* a carry bumps the exponent */
+        uint64_t r = ((uint64_t)(be - 1) << (p - 1)) + q;        /* a carry bumps the exponent */
         if (unlikely(r >= FMT_INF(w))) return overflow(w, sign, rm, fl);
         return sgn | r;
     }
@@ -202,7 +220,10 @@ INL uint64_t nan2(int w, uint64_t a, uint64_t b, uint32_t *fl)
     return FMT_NAN(w);
 }
 
-INL uint64_t zero_sum(int w, int rm) { return rm == FPU_RDN ? FMT_SIGN(w) : 0; }
+INL uint64_t zero_sum(int w, int rm)
+{
+    return rm == FPU_RDN ? FMT_SIGN(w) : 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Exact software operations                                                */
@@ -338,8 +359,10 @@ INL uint64_t isqrt128(u128 m, int *exact)
     if (r < ((uint64_t)1 << 62)) r = (uint64_t)1 << 62;
     u128 t = ((u128)r + (uint64_t)(m / r)) >> 1; /* Newton: now r or r+1 */
     r = (uint64_t)t;
-    while ((u128)r * r > m) r--;
-    while ((u128)(r + 1) * (r + 1) <= m) r++;
+    while ((u128)r * r > m)
+        r--;
+    while ((u128)(r + 1) * (r + 1) <= m)
+        r++;
     *exact = (u128)r * r == m;
     return r;
 }
@@ -511,7 +534,7 @@ INL uint64_t f_to_int(int w, uint64_t a, int rm, uint32_t *fl, int sgnd, int ow)
 {
     const uint64_t umax = ow == 64 ? ~(uint64_t)0 : 0xffffffffu;
     const uint64_t smax = umax >> 1;
-    const uint64_t hi = sgnd ? smax : umax;          /* largest value */
+    const uint64_t hi = sgnd ? smax : umax;                  /* largest value */
     const uint64_t lo = sgnd ? (uint64_t)0 - (smax + 1) : 0; /* smallest, as bits */
     int sign = fsign(w, a);
     if (is_nan(w, a)) {
@@ -531,7 +554,7 @@ INL uint64_t f_to_int(int w, uint64_t a, int rm, uint32_t *fl, int sgnd, int ow)
         if (tot < 64) {
             inexact = (sig & (((uint64_t)1 << tot) - 1)) != 0;
             m = (sig + round_add(rm, sign, sig, tot)) >> tot; /* sig + add < 2^64 */
-        } else { /* |a| < 2^-1: below half */
+        } else {                                              /* |a| < 2^-1: below half */
             inexact = 1;
             m = (uint64_t)round_inc(rm, sign, 0, 1, 2);
         }
@@ -574,7 +597,10 @@ SLOW uint64_t div_slow64(uint64_t a, uint64_t b, int rm, uint32_t *fl)
 {
     return soft_div(64, a, b, rm, fl);
 }
-SLOW uint64_t sqrt_slow64(uint64_t a, int rm, uint32_t *fl) { return soft_sqrt(64, a, rm, fl); }
+SLOW uint64_t sqrt_slow64(uint64_t a, int rm, uint32_t *fl)
+{
+    return soft_sqrt(64, a, rm, fl);
+}
 SLOW uint64_t add_slow32(uint64_t a, uint64_t b, int rm, uint32_t *fl)
 {
     return soft_add(32, a, b, rm, fl);
@@ -587,9 +613,11 @@ SLOW uint64_t div_slow32(uint64_t a, uint64_t b, int rm, uint32_t *fl)
 {
     return soft_div(32, a, b, rm, fl);
 }
-SLOW uint64_t sqrt_slow32(uint64_t a, int rm, uint32_t *fl) { return soft_sqrt(32, a, rm, fl); }
-SLOW uint64_t fma_slow32(uint64_t a, uint64_t b, uint64_t c, int np, int na, int rm,
-                         uint32_t *fl)
+SLOW uint64_t sqrt_slow32(uint64_t a, int rm, uint32_t *fl)
+{
+    return soft_sqrt(32, a, rm, fl);
+}
+SLOW uint64_t fma_slow32(uint64_t a, uint64_t b, uint64_t c, int np, int na, int rm, uint32_t *fl)
 {
     return soft_fma(32, a, b, c, np, na, rm, fl);
 }
@@ -736,8 +764,7 @@ uint64_t f64_sqrt(uint64_t a, int rm, uint32_t *fl)
     return sqrt_slow64(a, rm, fl);
 }
 
-SLOW uint64_t fma_slow64(uint64_t a, uint64_t b, uint64_t c, int np, int na, int rm,
-                         uint32_t *fl)
+SLOW uint64_t fma_slow64(uint64_t a, uint64_t b, uint64_t c, int np, int na, int rm, uint32_t *fl)
 {
     return soft_fma(64, a, b, c, np, na, rm, fl);
 }
@@ -762,7 +789,7 @@ uint64_t f64_fma(uint64_t a, uint64_t b, uint64_t c, int neg_prod, int neg_add, 
         unsigned es = fexp(64, sb);
         if (likely(es - 107 <= 0x7fd - 107)) {
             double u1 = x * y, u2 = fma(x, y, -u1);
-            double a1 = z + u2, t = a1 - z, a2 = (z - (a1 - t)) + (u2 - t); /* 2Sum */
+            double a1 = z + u2, t = a1 - z, a2 = (z - (a1 - t)) + (u2 - t);    /* 2Sum */
             double b1 = u1 + a1, v = b1 - u1, b2 = (u1 - (b1 - v)) + (a1 - v); /* 2Sum */
             double g = (b1 - s) + b2;
             double r2 = g + a2, r3 = a2 - (r2 - g); /* Fast2Sum */
@@ -774,12 +801,30 @@ uint64_t f64_fma(uint64_t a, uint64_t b, uint64_t c, int neg_prod, int neg_add, 
     return fma_slow64(a, b, c, neg_prod, neg_add, rm, fl);
 }
 
-uint64_t f64_min(uint64_t a, uint64_t b, uint32_t *fl) { return fminmax(64, a, b, 0, fl); }
-uint64_t f64_max(uint64_t a, uint64_t b, uint32_t *fl) { return fminmax(64, a, b, 1, fl); }
-int f64_eq(uint64_t a, uint64_t b, uint32_t *fl) { return feq(64, a, b, fl); }
-int f64_lt(uint64_t a, uint64_t b, uint32_t *fl) { return flt(64, a, b, fl); }
-int f64_le(uint64_t a, uint64_t b, uint32_t *fl) { return fle(64, a, b, fl); }
-unsigned f64_class(uint64_t a) { return fclass(64, a); }
+uint64_t f64_min(uint64_t a, uint64_t b, uint32_t *fl)
+{
+    return fminmax(64, a, b, 0, fl);
+}
+uint64_t f64_max(uint64_t a, uint64_t b, uint32_t *fl)
+{
+    return fminmax(64, a, b, 1, fl);
+}
+int f64_eq(uint64_t a, uint64_t b, uint32_t *fl)
+{
+    return feq(64, a, b, fl);
+}
+int f64_lt(uint64_t a, uint64_t b, uint32_t *fl)
+{
+    return flt(64, a, b, fl);
+}
+int f64_le(uint64_t a, uint64_t b, uint32_t *fl)
+{
+    return fle(64, a, b, fl);
+}
+unsigned f64_class(uint64_t a)
+{
+    return fclass(64, a);
+}
 
 int32_t f64_to_i32(uint64_t a, int rm, uint32_t *fl)
 {
@@ -793,7 +838,10 @@ int64_t f64_to_i64(uint64_t a, int rm, uint32_t *fl)
 {
     return (int64_t)f_to_int(64, a, rm, fl, 1, 64);
 }
-uint64_t f64_to_u64(uint64_t a, int rm, uint32_t *fl) { return f_to_int(64, a, rm, fl, 0, 64); }
+uint64_t f64_to_u64(uint64_t a, int rm, uint32_t *fl)
+{
+    return f_to_int(64, a, rm, fl, 0, 64);
+}
 
 uint64_t i32_to_f64(int32_t v, int rm, uint32_t *fl)
 {
@@ -809,7 +857,10 @@ uint64_t i64_to_f64(int64_t v, int rm, uint32_t *fl)
 {
     return int_to_f(64, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, rm, fl);
 }
-uint64_t u64_to_f64(uint64_t v, int rm, uint32_t *fl) { return int_to_f(64, 0, v, rm, fl); }
+uint64_t u64_to_f64(uint64_t v, int rm, uint32_t *fl)
+{
+    return int_to_f(64, 0, v, rm, fl);
+}
 
 uint32_t f64_to_f32(uint64_t a, int rm, uint32_t *fl)
 {
@@ -898,10 +949,22 @@ uint32_t f32_max(uint32_t a, uint32_t b, uint32_t *fl)
 {
     return (uint32_t)fminmax(32, a, b, 1, fl);
 }
-int f32_eq(uint32_t a, uint32_t b, uint32_t *fl) { return feq(32, a, b, fl); }
-int f32_lt(uint32_t a, uint32_t b, uint32_t *fl) { return flt(32, a, b, fl); }
-int f32_le(uint32_t a, uint32_t b, uint32_t *fl) { return fle(32, a, b, fl); }
-unsigned f32_class(uint32_t a) { return fclass(32, a); }
+int f32_eq(uint32_t a, uint32_t b, uint32_t *fl)
+{
+    return feq(32, a, b, fl);
+}
+int f32_lt(uint32_t a, uint32_t b, uint32_t *fl)
+{
+    return flt(32, a, b, fl);
+}
+int f32_le(uint32_t a, uint32_t b, uint32_t *fl)
+{
+    return fle(32, a, b, fl);
+}
+unsigned f32_class(uint32_t a)
+{
+    return fclass(32, a);
+}
 
 int32_t f32_to_i32(uint32_t a, int rm, uint32_t *fl)
 {
@@ -915,7 +978,10 @@ int64_t f32_to_i64(uint32_t a, int rm, uint32_t *fl)
 {
     return (int64_t)f_to_int(32, a, rm, fl, 1, 64);
 }
-uint64_t f32_to_u64(uint32_t a, int rm, uint32_t *fl) { return f_to_int(32, a, rm, fl, 0, 64); }
+uint64_t f32_to_u64(uint32_t a, int rm, uint32_t *fl)
+{
+    return f_to_int(32, a, rm, fl, 0, 64);
+}
 
 uint32_t i32_to_f32(int32_t v, int rm, uint32_t *fl)
 {
@@ -928,8 +994,7 @@ uint32_t u32_to_f32(uint32_t v, int rm, uint32_t *fl)
 }
 uint32_t i64_to_f32(int64_t v, int rm, uint32_t *fl)
 {
-    return (uint32_t)int_to_f(32, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, rm,
-                              fl);
+    return (uint32_t)int_to_f(32, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, rm, fl);
 }
 uint32_t u64_to_f32(uint64_t v, int rm, uint32_t *fl)
 {

@@ -31,43 +31,43 @@ enum {
 
 /* Interrupt numbers / mip bits. */
 enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI = 11 };
-#define MIP_SSIP (1ull << IRQ_SSI)
-#define MIP_MSIP (1ull << IRQ_MSI)
-#define MIP_STIP (1ull << IRQ_STI)
-#define MIP_MTIP (1ull << IRQ_MTI)
-#define MIP_SEIP (1ull << IRQ_SEI)
-#define MIP_MEIP (1ull << IRQ_MEI)
+#define MIP_SSIP   (1ull << IRQ_SSI)
+#define MIP_MSIP   (1ull << IRQ_MSI)
+#define MIP_STIP   (1ull << IRQ_STI)
+#define MIP_MTIP   (1ull << IRQ_MTI)
+#define MIP_SEIP   (1ull << IRQ_SEI)
+#define MIP_MEIP   (1ull << IRQ_MEI)
 #define MIP_S_MASK (MIP_SSIP | MIP_STIP | MIP_SEIP)
-#define MIP_ALL (MIP_S_MASK | MIP_MSIP | MIP_MTIP | MIP_MEIP)
+#define MIP_ALL    (MIP_S_MASK | MIP_MSIP | MIP_MTIP | MIP_MEIP)
 
 /* mstatus bits (privileged spec 3.1.6). */
-#define MSTATUS_SIE (1ull << 1)
-#define MSTATUS_MIE (1ull << 3)
-#define MSTATUS_SPIE (1ull << 5)
-#define MSTATUS_UBE (1ull << 6)
-#define MSTATUS_MPIE (1ull << 7)
-#define MSTATUS_SPP (1ull << 8)
-#define MSTATUS_VS (3ull << 9)
+#define MSTATUS_SIE       (1ull << 1)
+#define MSTATUS_MIE       (1ull << 3)
+#define MSTATUS_SPIE      (1ull << 5)
+#define MSTATUS_UBE       (1ull << 6)
+#define MSTATUS_MPIE      (1ull << 7)
+#define MSTATUS_SPP       (1ull << 8)
+#define MSTATUS_VS        (3ull << 9)
 #define MSTATUS_MPP_SHIFT 11
-#define MSTATUS_MPP (3ull << 11)
-#define MSTATUS_FS_SHIFT 13
-#define MSTATUS_FS (3ull << 13)
-#define MSTATUS_XS (3ull << 15)
-#define MSTATUS_MPRV (1ull << 17)
-#define MSTATUS_SUM (1ull << 18)
-#define MSTATUS_MXR (1ull << 19)
-#define MSTATUS_TVM (1ull << 20)
-#define MSTATUS_TW (1ull << 21)
-#define MSTATUS_TSR (1ull << 22)
-#define MSTATUS_UXL (3ull << 32)
-#define MSTATUS_SXL (3ull << 34)
-#define MSTATUS_SD (1ull << 63)
+#define MSTATUS_MPP       (3ull << 11)
+#define MSTATUS_FS_SHIFT  13
+#define MSTATUS_FS        (3ull << 13)
+#define MSTATUS_XS        (3ull << 15)
+#define MSTATUS_MPRV      (1ull << 17)
+#define MSTATUS_SUM       (1ull << 18)
+#define MSTATUS_MXR       (1ull << 19)
+#define MSTATUS_TVM       (1ull << 20)
+#define MSTATUS_TW        (1ull << 21)
+#define MSTATUS_TSR       (1ull << 22)
+#define MSTATUS_UXL       (3ull << 32)
+#define MSTATUS_SXL       (3ull << 34)
+#define MSTATUS_SD        (1ull << 63)
 
 /* Atomic event flags: other threads ask a hart to look up from its loop. */
-#define HART_EV_IRQ 0x1u     /* an asynchronous interrupt source changed */
-#define HART_EV_STOP 0x2u    /* leave hart_run (VM exiting, pausing) */
-#define HART_EV_TLB 0x4u     /* flush TLB (remote sfence.vma) */
-#define HART_EV_FENCEI 0x8u  /* flush the decoded-block cache (remote fence.i) */
+#define HART_EV_IRQ    0x1u /* an asynchronous interrupt source changed */
+#define HART_EV_STOP   0x2u /* leave hart_run (VM exiting, pausing) */
+#define HART_EV_TLB    0x4u /* flush TLB (remote sfence.vma) */
+#define HART_EV_FENCEI 0x8u /* flush the decoded-block cache (remote fence.i) */
 
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
@@ -108,7 +108,7 @@ struct hart_stats {
 
 struct hart {
     uint64_t fence_word; /* ThreadSanitizer builds: target of the FENCE stand-in */
-    uint64_t x[33]; /* x[32] = REG_SINK: absorbs writes to x0 */
+    uint64_t x[33];      /* x[32] = REG_SINK: absorbs writes to x0 */
     uint64_t f[32];
     uint64_t pc;
     unsigned priv;

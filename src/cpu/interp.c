@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define BCACHE_ARENA (16u << 20)
-#define POLL_BLOCKS 2048
+#define POLL_BLOCKS  2048
 
 int hart_init(struct hart *h, struct vm *vm, unsigned id)
 {
@@ -247,7 +247,10 @@ DEF_LD(ld_u16, uint16_t)
 DEF_LD(ld_u32, uint32_t)
 DEF_LD(ld_u64, uint64_t)
 #define DEF_ST(name, T)                                                                            \
-    static inline void name(void *p, uint64_t v) { __atomic_store_n((T *)p, (T)v, __ATOMIC_RELAXED); }
+    static inline void name(void *p, uint64_t v)                                                   \
+    {                                                                                              \
+        __atomic_store_n((T *)p, (T)v, __ATOMIC_RELAXED);                                          \
+    }
 DEF_ST(st_u8, uint8_t)
 DEF_ST(st_u16, uint16_t)
 DEF_ST(st_u32, uint32_t)
@@ -285,8 +288,7 @@ void hart_run(struct hart *h)
         uint64_t pc = h->pc;
         uint64_t pa, tval;
         uint8_t *host;
-        const struct tlb_entry *xe =
-            &h->tlb[tlb_mode(h->priv)][TLB_X][(pc >> 12) & (TLB_SIZE - 1)];
+        const struct tlb_entry *xe = &h->tlb[tlb_mode(h->priv)][TLB_X][(pc >> 12) & (TLB_SIZE - 1)];
         if (likely(xe->tag == (pc & ~0xfffull))) {
             pa = xe->paddr | (pc & 0xfff);
             host = (uint8_t *)(uintptr_t)(pc + xe->addend);
@@ -322,7 +324,7 @@ void hart_run(struct hart *h)
         uint64_t fault_tval = 0;
         int fault = 0;
 
-#define DISPATCH() goto *ip->handler
+#define DISPATCH() goto * ip->handler
 #define NEXT()                                                                                     \
     do {                                                                                           \
         ip++;                                                                                      \
@@ -351,7 +353,7 @@ void hart_run(struct hart *h)
         uint64_t t_ = (newpc);                                                                     \
         h->instret += RETIRED();                                                                   \
         if (likely(--poll > 0)) {                                                                  \
-            uint64_t tpa_ = ~0ull; /* matches no block */                                         \
+            uint64_t tpa_ = ~0ull; /* matches no block */                                          \
             if (likely(((t_ ^ pc) >> 12) == 0)) {                                                  \
                 tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                      \
             } else {                                                                               \
@@ -369,7 +371,7 @@ void hart_run(struct hart *h)
         h->pc = t_;                                                                                \
         goto block_exit;                                                                           \
     } while (0)
-/* The target of a chained jump to another page is not in the fetch TLB. */
+        /* The target of a chained jump to another page is not in the fetch TLB. */
 
 #define TRAP(cause, tv)                                                                            \
     do {                                                                                           \
@@ -379,10 +381,10 @@ void hart_run(struct hart *h)
         goto block_exit;                                                                           \
     } while (0)
 #define ILLEGAL() TRAP(EXC_ILLEGAL, ip->raw)
-#define RD x[ip->rd]
-#define RS1 x[ip->rs1]
-#define RS2 x[ip->rs2]
-#define IMM ((int64_t)ip->imm)
+#define RD        x[ip->rd]
+#define RS1       x[ip->rs1]
+#define RS2       x[ip->rs2]
+#define IMM       ((int64_t)ip->imm)
 
 #define LOAD(T, SX, size, dst)                                                                     \
     do {                                                                                           \
@@ -428,104 +430,204 @@ void hart_run(struct hart *h)
         else
             GUEST_FENCE(__ATOMIC_ACQ_REL);
         NEXT();
-    L_LUI: RD = (uint64_t)IMM; NEXT();
-    L_AUIPC: RD = PC_HERE() + (uint64_t)IMM; NEXT();
-    L_JAL: {
+    L_LUI:
+        RD = (uint64_t)IMM;
+        NEXT();
+    L_AUIPC:
+        RD = PC_HERE() + (uint64_t)IMM;
+        NEXT();
+    L_JAL : {
         uint64_t t = PC_HERE() + (uint64_t)IMM;
         RD = PC_NEXT();
         CHAIN(t);
     }
-    L_JALR: {
+    L_JALR : {
         uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull;
         RD = PC_NEXT();
         CHAIN(t);
     }
 #define BRANCH(cond)                                                                               \
     do {                                                                                           \
-        if (cond) CHAIN(PC_HERE() + (uint64_t)IMM);                                                 \
+        if (cond) CHAIN(PC_HERE() + (uint64_t)IMM);                                                \
         NEXT();                                                                                    \
     } while (0)
-    L_BEQ: BRANCH(RS1 == RS2);
-    L_BNE: BRANCH(RS1 != RS2);
-    L_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
-    L_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
-    L_BLTU: BRANCH(RS1 < RS2);
-    L_BGEU: BRANCH(RS1 >= RS2);
-    L_LB: LOAD(int8_t, 8, 1, RD); NEXT();
-    L_LH: LOAD(int16_t, 16, 2, RD); NEXT();
-    L_LW: LOAD(int32_t, 32, 4, RD); NEXT();
-    L_LD: LOAD(uint64_t, 64, 8, RD); NEXT();
-    L_LBU: LOAD(uint8_t, 8, 1, RD); NEXT();
-    L_LHU: LOAD(uint16_t, 16, 2, RD); NEXT();
-    L_LWU: LOAD(uint32_t, 32, 4, RD); NEXT();
-    L_SB: STORE(8, 1, RS2); NEXT();
-    L_SH: STORE(16, 2, RS2); NEXT();
-    L_SW: STORE(32, 4, RS2); NEXT();
-    L_SD: STORE(64, 8, RS2); NEXT();
-    L_ADDI: RD = RS1 + (uint64_t)IMM; NEXT();
-    L_SLTI: RD = (int64_t)RS1 < IMM; NEXT();
-    L_SLTIU: RD = RS1 < (uint64_t)IMM; NEXT();
-    L_XORI: RD = RS1 ^ (uint64_t)IMM; NEXT();
-    L_ORI: RD = RS1 | (uint64_t)IMM; NEXT();
-    L_ANDI: RD = RS1 & (uint64_t)IMM; NEXT();
-    L_SLLI: RD = RS1 << ip->imm; NEXT();
-    L_SRLI: RD = RS1 >> ip->imm; NEXT();
-    L_SRAI: RD = (uint64_t)((int64_t)RS1 >> ip->imm); NEXT();
-    L_ADD: RD = RS1 + RS2; NEXT();
-    L_SUB: RD = RS1 - RS2; NEXT();
-    L_SLL: RD = RS1 << (RS2 & 63); NEXT();
-    L_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT();
-    L_SLTU: RD = RS1 < RS2; NEXT();
-    L_XOR: RD = RS1 ^ RS2; NEXT();
-    L_SRL: RD = RS1 >> (RS2 & 63); NEXT();
-    L_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT();
-    L_OR: RD = RS1 | RS2; NEXT();
-    L_AND: RD = RS1 & RS2; NEXT();
+    L_BEQ:
+        BRANCH(RS1 == RS2);
+    L_BNE:
+        BRANCH(RS1 != RS2);
+    L_BLT:
+        BRANCH((int64_t)RS1 < (int64_t)RS2);
+    L_BGE:
+        BRANCH((int64_t)RS1 >= (int64_t)RS2);
+    L_BLTU:
+        BRANCH(RS1 < RS2);
+    L_BGEU:
+        BRANCH(RS1 >= RS2);
+    L_LB:
+        LOAD(int8_t, 8, 1, RD);
+        NEXT();
+    L_LH:
+        LOAD(int16_t, 16, 2, RD);
+        NEXT();
+    L_LW:
+        LOAD(int32_t, 32, 4, RD);
+        NEXT();
+    L_LD:
+        LOAD(uint64_t, 64, 8, RD);
+        NEXT();
+    L_LBU:
+        LOAD(uint8_t, 8, 1, RD);
+        NEXT();
+    L_LHU:
+        LOAD(uint16_t, 16, 2, RD);
+        NEXT();
+    L_LWU:
+        LOAD(uint32_t, 32, 4, RD);
+        NEXT();
+    L_SB:
+        STORE(8, 1, RS2);
+        NEXT();
+    L_SH:
+        STORE(16, 2, RS2);
+        NEXT();
+    L_SW:
+        STORE(32, 4, RS2);
+        NEXT();
+    L_SD:
+        STORE(64, 8, RS2);
+        NEXT();
+    L_ADDI:
+        RD = RS1 + (uint64_t)IMM;
+        NEXT();
+    L_SLTI:
+        RD = (int64_t)RS1 < IMM;
+        NEXT();
+    L_SLTIU:
+        RD = RS1 < (uint64_t)IMM;
+        NEXT();
+    L_XORI:
+        RD = RS1 ^ (uint64_t)IMM;
+        NEXT();
+    L_ORI:
+        RD = RS1 | (uint64_t)IMM;
+        NEXT();
+    L_ANDI:
+        RD = RS1 & (uint64_t)IMM;
+        NEXT();
+    L_SLLI:
+        RD = RS1 << ip->imm;
+        NEXT();
+    L_SRLI:
+        RD = RS1 >> ip->imm;
+        NEXT();
+    L_SRAI:
+        RD = (uint64_t)((int64_t)RS1 >> ip->imm);
+        NEXT();
+    L_ADD:
+        RD = RS1 + RS2;
+        NEXT();
+    L_SUB:
+        RD = RS1 - RS2;
+        NEXT();
+    L_SLL:
+        RD = RS1 << (RS2 & 63);
+        NEXT();
+    L_SLT:
+        RD = (int64_t)RS1 < (int64_t)RS2;
+        NEXT();
+    L_SLTU:
+        RD = RS1 < RS2;
+        NEXT();
+    L_XOR:
+        RD = RS1 ^ RS2;
+        NEXT();
+    L_SRL:
+        RD = RS1 >> (RS2 & 63);
+        NEXT();
+    L_SRA:
+        RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63));
+        NEXT();
+    L_OR:
+        RD = RS1 | RS2;
+        NEXT();
+    L_AND:
+        RD = RS1 & RS2;
+        NEXT();
 #define SX32(v) ((uint64_t)(int64_t)(int32_t)(uint32_t)(v))
-    L_ADDIW: RD = SX32(RS1 + (uint64_t)IMM); NEXT();
-    L_SLLIW: RD = SX32((uint32_t)RS1 << ip->imm); NEXT();
-    L_SRLIW: RD = SX32((uint32_t)RS1 >> ip->imm); NEXT();
-    L_SRAIW: RD = SX32((int32_t)RS1 >> ip->imm); NEXT();
-    L_ADDW: RD = SX32(RS1 + RS2); NEXT();
-    L_SUBW: RD = SX32(RS1 - RS2); NEXT();
-    L_SLLW: RD = SX32((uint32_t)RS1 << (RS2 & 31)); NEXT();
-    L_SRLW: RD = SX32((uint32_t)RS1 >> (RS2 & 31)); NEXT();
-    L_SRAW: RD = SX32((int32_t)RS1 >> (RS2 & 31)); NEXT();
-    L_MUL: RD = RS1 * RS2; NEXT();
-    L_MULH: RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); NEXT();
+    L_ADDIW:
+        RD = SX32(RS1 + (uint64_t)IMM);
+        NEXT();
+    L_SLLIW:
+        RD = SX32((uint32_t)RS1 << ip->imm);
+        NEXT();
+    L_SRLIW:
+        RD = SX32((uint32_t)RS1 >> ip->imm);
+        NEXT();
+    L_SRAIW:
+        RD = SX32((int32_t)RS1 >> ip->imm);
+        NEXT();
+    L_ADDW:
+        RD = SX32(RS1 + RS2);
+        NEXT();
+    L_SUBW:
+        RD = SX32(RS1 - RS2);
+        NEXT();
+    L_SLLW:
+        RD = SX32((uint32_t)RS1 << (RS2 & 31));
+        NEXT();
+    L_SRLW:
+        RD = SX32((uint32_t)RS1 >> (RS2 & 31));
+        NEXT();
+    L_SRAW:
+        RD = SX32((int32_t)RS1 >> (RS2 & 31));
+        NEXT();
+    L_MUL:
+        RD = RS1 * RS2;
+        NEXT();
+    L_MULH:
+        RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64);
+        NEXT();
     L_MULHSU:
         RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(unsigned __int128)RS2) >> 64);
         NEXT();
-    L_MULHU: RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); NEXT();
-    L_DIV: {
+    L_MULHU:
+        RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64);
+        NEXT();
+    L_DIV : {
         int64_t a = (int64_t)RS1, d = (int64_t)RS2;
         RD = d == 0 ? ~0ull : (a == INT64_MIN && d == -1) ? (uint64_t)a : (uint64_t)(a / d);
         NEXT();
     }
-    L_DIVU: RD = RS2 == 0 ? ~0ull : RS1 / RS2; NEXT();
-    L_REM: {
+    L_DIVU:
+        RD = RS2 == 0 ? ~0ull : RS1 / RS2;
+        NEXT();
+    L_REM : {
         int64_t a = (int64_t)RS1, d = (int64_t)RS2;
         RD = d == 0 ? (uint64_t)a : (a == INT64_MIN && d == -1) ? 0 : (uint64_t)(a % d);
         NEXT();
     }
-    L_REMU: RD = RS2 == 0 ? RS1 : RS1 % RS2; NEXT();
-    L_MULW: RD = SX32((uint32_t)RS1 * (uint32_t)RS2); NEXT();
-    L_DIVW: {
+    L_REMU:
+        RD = RS2 == 0 ? RS1 : RS1 % RS2;
+        NEXT();
+    L_MULW:
+        RD = SX32((uint32_t)RS1 * (uint32_t)RS2);
+        NEXT();
+    L_DIVW : {
         int32_t a = (int32_t)RS1, d = (int32_t)RS2;
         RD = d == 0 ? ~0ull : (a == INT32_MIN && d == -1) ? SX32(a) : SX32(a / d);
         NEXT();
     }
-    L_DIVUW: {
+    L_DIVUW : {
         uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
         RD = d == 0 ? ~0ull : SX32(a / d);
         NEXT();
     }
-    L_REMW: {
+    L_REMW : {
         int32_t a = (int32_t)RS1, d = (int32_t)RS2;
         RD = d == 0 ? SX32(a) : (a == INT32_MIN && d == -1) ? 0 : SX32(a % d);
         NEXT();
     }
-    L_REMUW: {
+    L_REMUW : {
         uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
         RD = d == 0 ? SX32(a) : SX32(a % d);
         NEXT();
@@ -544,7 +646,7 @@ void hart_run(struct hart *h)
         TRAP(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
     L_EBREAK:
         TRAP(EXC_BREAKPOINT, PC_HERE());
-    L_MRET: {
+    L_MRET : {
         if (h->priv != PRV_M) ILLEGAL();
         uint64_t s = h->mstatus;
         unsigned mpp = (unsigned)((s >> MSTATUS_MPP_SHIFT) & 3);
@@ -557,7 +659,7 @@ void hart_run(struct hart *h)
         h->check = 1;
         JUMP(h->mepc);
     }
-    L_SRET: {
+    L_SRET : {
         if (h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_TSR))) ILLEGAL();
         uint64_t s = h->mstatus;
         unsigned spp = (s & MSTATUS_SPP) ? PRV_S : PRV_U;
@@ -591,7 +693,7 @@ void hart_run(struct hart *h)
         csr_r_;                                                                                    \
     })
     L_CSRRW:
-    L_CSRRWI: {
+    L_CSRRWI : {
         uint64_t src = ip->op == OP_CSRRW ? RS1 : ip->rs1;
         uint64_t old = 0;
         if (ip->rd != REG_SINK && CSR_ACCESS(csr_read(h, (unsigned)ip->imm, &old)) < 0) ILLEGAL();
@@ -602,7 +704,7 @@ void hart_run(struct hart *h)
     L_CSRRS:
     L_CSRRC:
     L_CSRRSI:
-    L_CSRRCI: {
+    L_CSRRCI : {
         int imm_form = ip->op == OP_CSRRSI || ip->op == OP_CSRRCI;
         uint64_t src = imm_form ? ip->rs1 : RS1;
         uint64_t old;
@@ -634,7 +736,7 @@ void hart_run(struct hart *h)
             ptr = hp_;                                                                             \
         }                                                                                          \
     } while (0)
-    L_LR_W: {
+    L_LR_W : {
         void *p;
         AMO_PTR(0x104, p);
         uint32_t v = __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE);
@@ -644,7 +746,7 @@ void hart_run(struct hart *h)
         RD = SX32(v);
         NEXT();
     }
-    L_LR_D: {
+    L_LR_D : {
         void *p;
         AMO_PTR(0x108, p);
         uint64_t v = __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
@@ -654,7 +756,7 @@ void hart_run(struct hart *h)
         RD = v;
         NEXT();
     }
-    L_SC_W: {
+    L_SC_W : {
         void *p;
         AMO_PTR(4, p);
         uint32_t expect = (uint32_t)h->resv_val;
@@ -665,7 +767,7 @@ void hart_run(struct hart *h)
         RD = !ok;
         NEXT();
     }
-    L_SC_D: {
+    L_SC_D : {
         void *p;
         AMO_PTR(8, p);
         uint64_t expect = h->resv_val;
@@ -684,16 +786,26 @@ void hart_run(struct hart *h)
         RD = sizeof(T) == 4 ? SX32(old_) : (uint64_t)old_;                                         \
         NEXT();                                                                                    \
     } while (0)
-    L_AMOSWAP_W: AMO_SIMPLE(uint32_t, __atomic_exchange_n, 4);
-    L_AMOADD_W: AMO_SIMPLE(uint32_t, __atomic_fetch_add, 4);
-    L_AMOXOR_W: AMO_SIMPLE(uint32_t, __atomic_fetch_xor, 4);
-    L_AMOAND_W: AMO_SIMPLE(uint32_t, __atomic_fetch_and, 4);
-    L_AMOOR_W: AMO_SIMPLE(uint32_t, __atomic_fetch_or, 4);
-    L_AMOSWAP_D: AMO_SIMPLE(uint64_t, __atomic_exchange_n, 8);
-    L_AMOADD_D: AMO_SIMPLE(uint64_t, __atomic_fetch_add, 8);
-    L_AMOXOR_D: AMO_SIMPLE(uint64_t, __atomic_fetch_xor, 8);
-    L_AMOAND_D: AMO_SIMPLE(uint64_t, __atomic_fetch_and, 8);
-    L_AMOOR_D: AMO_SIMPLE(uint64_t, __atomic_fetch_or, 8);
+    L_AMOSWAP_W:
+        AMO_SIMPLE(uint32_t, __atomic_exchange_n, 4);
+    L_AMOADD_W:
+        AMO_SIMPLE(uint32_t, __atomic_fetch_add, 4);
+    L_AMOXOR_W:
+        AMO_SIMPLE(uint32_t, __atomic_fetch_xor, 4);
+    L_AMOAND_W:
+        AMO_SIMPLE(uint32_t, __atomic_fetch_and, 4);
+    L_AMOOR_W:
+        AMO_SIMPLE(uint32_t, __atomic_fetch_or, 4);
+    L_AMOSWAP_D:
+        AMO_SIMPLE(uint64_t, __atomic_exchange_n, 8);
+    L_AMOADD_D:
+        AMO_SIMPLE(uint64_t, __atomic_fetch_add, 8);
+    L_AMOXOR_D:
+        AMO_SIMPLE(uint64_t, __atomic_fetch_xor, 8);
+    L_AMOAND_D:
+        AMO_SIMPLE(uint64_t, __atomic_fetch_and, 8);
+    L_AMOOR_D:
+        AMO_SIMPLE(uint64_t, __atomic_fetch_or, 8);
 #define AMO_MINMAX(T, size, pick)                                                                  \
     do {                                                                                           \
         void *p;                                                                                   \
@@ -703,21 +815,29 @@ void hart_run(struct hart *h)
         T n_;                                                                                      \
         do {                                                                                       \
             n_ = pick;                                                                             \
-        } while (!__atomic_compare_exchange_n((T *)p, &o_, n_, 1, __ATOMIC_SEQ_CST,                 \
-                                              __ATOMIC_RELAXED));                                  \
+        } while (                                                                                  \
+            !__atomic_compare_exchange_n((T *)p, &o_, n_, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
         RD = sizeof(T) == 4 ? SX32(o_) : (uint64_t)o_;                                             \
         NEXT();                                                                                    \
     } while (0)
-    L_AMOMIN_W: AMO_MINMAX(int32_t, 4, o_ < b_ ? o_ : b_);
-    L_AMOMAX_W: AMO_MINMAX(int32_t, 4, o_ > b_ ? o_ : b_);
-    L_AMOMINU_W: AMO_MINMAX(uint32_t, 4, o_ < b_ ? o_ : b_);
-    L_AMOMAXU_W: AMO_MINMAX(uint32_t, 4, o_ > b_ ? o_ : b_);
-    L_AMOMIN_D: AMO_MINMAX(int64_t, 8, o_ < b_ ? o_ : b_);
-    L_AMOMAX_D: AMO_MINMAX(int64_t, 8, o_ > b_ ? o_ : b_);
-    L_AMOMINU_D: AMO_MINMAX(uint64_t, 8, o_ < b_ ? o_ : b_);
-    L_AMOMAXU_D: AMO_MINMAX(uint64_t, 8, o_ > b_ ? o_ : b_);
+    L_AMOMIN_W:
+        AMO_MINMAX(int32_t, 4, o_ < b_ ? o_ : b_);
+    L_AMOMAX_W:
+        AMO_MINMAX(int32_t, 4, o_ > b_ ? o_ : b_);
+    L_AMOMINU_W:
+        AMO_MINMAX(uint32_t, 4, o_ < b_ ? o_ : b_);
+    L_AMOMAXU_W:
+        AMO_MINMAX(uint32_t, 4, o_ > b_ ? o_ : b_);
+    L_AMOMIN_D:
+        AMO_MINMAX(int64_t, 8, o_ < b_ ? o_ : b_);
+    L_AMOMAX_D:
+        AMO_MINMAX(int64_t, 8, o_ > b_ ? o_ : b_);
+    L_AMOMINU_D:
+        AMO_MINMAX(uint64_t, 8, o_ < b_ ? o_ : b_);
+    L_AMOMAXU_D:
+        AMO_MINMAX(uint64_t, 8, o_ > b_ ? o_ : b_);
 
-    /* ---- F and D ---- */
+        /* ---- F and D ---- */
 #define FP_ON()                                                                                    \
     do {                                                                                           \
         if (unlikely(!(h->mstatus & MSTATUS_FS))) ILLEGAL();                                       \
@@ -744,22 +864,28 @@ void hart_run(struct hart *h)
         f[ip->rd] = (v);                                                                           \
         FP_DIRTY();                                                                                \
     } while (0)
-    L_FLW: {
+    L_FLW : {
         FP_ON();
         uint64_t v;
         LOAD(uint32_t, 32, 4, v);
         FRD32((uint32_t)v);
         NEXT();
     }
-    L_FLD: {
+    L_FLD : {
         FP_ON();
         uint64_t v;
         LOAD(uint64_t, 64, 8, v);
         FRD64(v);
         NEXT();
     }
-    L_FSW: FP_ON(); STORE(32, 4, (uint32_t)f[ip->rs2]); NEXT();
-    L_FSD: FP_ON(); STORE(64, 8, f[ip->rs2]); NEXT();
+    L_FSW:
+        FP_ON();
+        STORE(32, 4, (uint32_t)f[ip->rs2]);
+        NEXT();
+    L_FSD:
+        FP_ON();
+        STORE(64, 8, f[ip->rs2]);
+        NEXT();
 #define FP_OP2(W, fn)                                                                              \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -776,15 +902,23 @@ void hart_run(struct hart *h)
 #define f32_sub_d f64_sub
 #define f32_mul_d f64_mul
 #define f32_div_d f64_div
-    L_FADD_S: FP_OP2(32, f32_add);
-    L_FSUB_S: FP_OP2(32, f32_sub);
-    L_FMUL_S: FP_OP2(32, f32_mul);
-    L_FDIV_S: FP_OP2(32, f32_div);
-    L_FADD_D: FP_OP2(64, f32_add);
-    L_FSUB_D: FP_OP2(64, f32_sub);
-    L_FMUL_D: FP_OP2(64, f32_mul);
-    L_FDIV_D: FP_OP2(64, f32_div);
-    L_FSQRT_S: {
+    L_FADD_S:
+        FP_OP2(32, f32_add);
+    L_FSUB_S:
+        FP_OP2(32, f32_sub);
+    L_FMUL_S:
+        FP_OP2(32, f32_mul);
+    L_FDIV_S:
+        FP_OP2(32, f32_div);
+    L_FADD_D:
+        FP_OP2(64, f32_add);
+    L_FSUB_D:
+        FP_OP2(64, f32_sub);
+    L_FMUL_D:
+        FP_OP2(64, f32_mul);
+    L_FDIV_D:
+        FP_OP2(64, f32_div);
+    L_FSQRT_S : {
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
@@ -792,7 +926,7 @@ void hart_run(struct hart *h)
         FLAGS(fl);
         NEXT();
     }
-    L_FSQRT_D: {
+    L_FSQRT_D : {
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
@@ -814,23 +948,31 @@ void hart_run(struct hart *h)
         FP_ON();                                                                                   \
         RM(rm_);                                                                                   \
         uint32_t fl_ = 0;                                                                          \
-        FRD64(f64_fma(f[ip->rs1], f[ip->rs2], f[ip->rs3], np, na, rm_, &fl_));                    \
+        FRD64(f64_fma(f[ip->rs1], f[ip->rs2], f[ip->rs3], np, na, rm_, &fl_));                     \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
-    L_FMADD_S: FMA_S(0, 0);
-    L_FMSUB_S: FMA_S(0, 1);
-    L_FNMSUB_S: FMA_S(1, 0);
-    L_FNMADD_S: FMA_S(1, 1);
-    L_FMADD_D: FMA_D(0, 0);
-    L_FMSUB_D: FMA_D(0, 1);
-    L_FNMSUB_D: FMA_D(1, 0);
-    L_FNMADD_D: FMA_D(1, 1);
+    L_FMADD_S:
+        FMA_S(0, 0);
+    L_FMSUB_S:
+        FMA_S(0, 1);
+    L_FNMSUB_S:
+        FMA_S(1, 0);
+    L_FNMADD_S:
+        FMA_S(1, 1);
+    L_FMADD_D:
+        FMA_D(0, 0);
+    L_FMSUB_D:
+        FMA_D(0, 1);
+    L_FNMSUB_D:
+        FMA_D(1, 0);
+    L_FNMADD_D:
+        FMA_D(1, 1);
 #define SGNJ32(expr)                                                                               \
     do {                                                                                           \
         FP_ON();                                                                                   \
         uint32_t a = F32(ip->rs1), s = F32(ip->rs2);                                               \
-        FRD32((a & 0x7fffffffu) | ((expr) & 0x80000000u));                                        \
+        FRD32((a & 0x7fffffffu) | ((expr)&0x80000000u));                                           \
         NEXT();                                                                                    \
     } while (0)
 #define SGNJ64(expr)                                                                               \
@@ -840,12 +982,18 @@ void hart_run(struct hart *h)
         FRD64((a & ~(1ull << 63)) | ((expr) & (1ull << 63)));                                      \
         NEXT();                                                                                    \
     } while (0)
-    L_FSGNJ_S: SGNJ32(s);
-    L_FSGNJN_S: SGNJ32(~s);
-    L_FSGNJX_S: SGNJ32(a ^ s);
-    L_FSGNJ_D: SGNJ64(s);
-    L_FSGNJN_D: SGNJ64(~s);
-    L_FSGNJX_D: SGNJ64(a ^ s);
+    L_FSGNJ_S:
+        SGNJ32(s);
+    L_FSGNJN_S:
+        SGNJ32(~s);
+    L_FSGNJX_S:
+        SGNJ32(a ^ s);
+    L_FSGNJ_D:
+        SGNJ64(s);
+    L_FSGNJN_D:
+        SGNJ64(~s);
+    L_FSGNJX_D:
+        SGNJ64(a ^ s);
 #define FMINMAX(W, fn)                                                                             \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -857,10 +1005,14 @@ void hart_run(struct hart *h)
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
-    L_FMIN_S: FMINMAX(32, f32_min);
-    L_FMAX_S: FMINMAX(32, f32_max);
-    L_FMIN_D: FMINMAX(64, f64_min);
-    L_FMAX_D: FMINMAX(64, f64_max);
+    L_FMIN_S:
+        FMINMAX(32, f32_min);
+    L_FMAX_S:
+        FMINMAX(32, f32_max);
+    L_FMIN_D:
+        FMINMAX(64, f64_min);
+    L_FMAX_D:
+        FMINMAX(64, f64_max);
 #define FCMP(W, fn)                                                                                \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -872,18 +1024,42 @@ void hart_run(struct hart *h)
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
-    L_FEQ_S: FCMP(32, f32_eq);
-    L_FLT_S: FCMP(32, f32_lt);
-    L_FLE_S: FCMP(32, f32_le);
-    L_FEQ_D: FCMP(64, f64_eq);
-    L_FLT_D: FCMP(64, f64_lt);
-    L_FLE_D: FCMP(64, f64_le);
-    L_FCLASS_S: FP_ON(); RD = f32_class(F32(ip->rs1)); NEXT();
-    L_FCLASS_D: FP_ON(); RD = f64_class(f[ip->rs1]); NEXT();
-    L_FMV_X_W: FP_ON(); RD = SX32((uint32_t)f[ip->rs1]); NEXT();
-    L_FMV_X_D: FP_ON(); RD = f[ip->rs1]; NEXT();
-    L_FMV_W_X: FP_ON(); FRD32((uint32_t)RS1); NEXT();
-    L_FMV_D_X: FP_ON(); FRD64(RS1); NEXT();
+    L_FEQ_S:
+        FCMP(32, f32_eq);
+    L_FLT_S:
+        FCMP(32, f32_lt);
+    L_FLE_S:
+        FCMP(32, f32_le);
+    L_FEQ_D:
+        FCMP(64, f64_eq);
+    L_FLT_D:
+        FCMP(64, f64_lt);
+    L_FLE_D:
+        FCMP(64, f64_le);
+    L_FCLASS_S:
+        FP_ON();
+        RD = f32_class(F32(ip->rs1));
+        NEXT();
+    L_FCLASS_D:
+        FP_ON();
+        RD = f64_class(f[ip->rs1]);
+        NEXT();
+    L_FMV_X_W:
+        FP_ON();
+        RD = SX32((uint32_t)f[ip->rs1]);
+        NEXT();
+    L_FMV_X_D:
+        FP_ON();
+        RD = f[ip->rs1];
+        NEXT();
+    L_FMV_W_X:
+        FP_ON();
+        FRD32((uint32_t)RS1);
+        NEXT();
+    L_FMV_D_X:
+        FP_ON();
+        FRD64(RS1);
+        NEXT();
 #define FCVT_TO_INT(src, fn, conv)                                                                 \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -893,17 +1069,25 @@ void hart_run(struct hart *h)
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
-#define AS_I64(v) ((uint64_t)(int64_t)(v))
+#define AS_I64(v)   ((uint64_t)(int64_t)(v))
 #define AS_U32SX(v) SX32((uint32_t)(v))
-#define AS_U64(v) ((uint64_t)(v))
-    L_FCVT_W_S: FCVT_TO_INT(F32(ip->rs1), f32_to_i32, AS_I64);
-    L_FCVT_WU_S: FCVT_TO_INT(F32(ip->rs1), f32_to_u32, AS_U32SX);
-    L_FCVT_L_S: FCVT_TO_INT(F32(ip->rs1), f32_to_i64, AS_I64);
-    L_FCVT_LU_S: FCVT_TO_INT(F32(ip->rs1), f32_to_u64, AS_U64);
-    L_FCVT_W_D: FCVT_TO_INT(f[ip->rs1], f64_to_i32, AS_I64);
-    L_FCVT_WU_D: FCVT_TO_INT(f[ip->rs1], f64_to_u32, AS_U32SX);
-    L_FCVT_L_D: FCVT_TO_INT(f[ip->rs1], f64_to_i64, AS_I64);
-    L_FCVT_LU_D: FCVT_TO_INT(f[ip->rs1], f64_to_u64, AS_U64);
+#define AS_U64(v)   ((uint64_t)(v))
+    L_FCVT_W_S:
+        FCVT_TO_INT(F32(ip->rs1), f32_to_i32, AS_I64);
+    L_FCVT_WU_S:
+        FCVT_TO_INT(F32(ip->rs1), f32_to_u32, AS_U32SX);
+    L_FCVT_L_S:
+        FCVT_TO_INT(F32(ip->rs1), f32_to_i64, AS_I64);
+    L_FCVT_LU_S:
+        FCVT_TO_INT(F32(ip->rs1), f32_to_u64, AS_U64);
+    L_FCVT_W_D:
+        FCVT_TO_INT(f[ip->rs1], f64_to_i32, AS_I64);
+    L_FCVT_WU_D:
+        FCVT_TO_INT(f[ip->rs1], f64_to_u32, AS_U32SX);
+    L_FCVT_L_D:
+        FCVT_TO_INT(f[ip->rs1], f64_to_i64, AS_I64);
+    L_FCVT_LU_D:
+        FCVT_TO_INT(f[ip->rs1], f64_to_u64, AS_U64);
 #define FCVT_FROM_INT(W, fn, src)                                                                  \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -916,15 +1100,23 @@ void hart_run(struct hart *h)
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
-    L_FCVT_S_W: FCVT_FROM_INT(32, i32_to_f32, (int32_t)RS1);
-    L_FCVT_S_WU: FCVT_FROM_INT(32, u32_to_f32, (uint32_t)RS1);
-    L_FCVT_S_L: FCVT_FROM_INT(32, i64_to_f32, (int64_t)RS1);
-    L_FCVT_S_LU: FCVT_FROM_INT(32, u64_to_f32, RS1);
-    L_FCVT_D_W: FCVT_FROM_INT(64, i32_to_f64, (int32_t)RS1);
-    L_FCVT_D_WU: FCVT_FROM_INT(64, u32_to_f64, (uint32_t)RS1);
-    L_FCVT_D_L: FCVT_FROM_INT(64, i64_to_f64, (int64_t)RS1);
-    L_FCVT_D_LU: FCVT_FROM_INT(64, u64_to_f64, RS1);
-    L_FCVT_S_D: {
+    L_FCVT_S_W:
+        FCVT_FROM_INT(32, i32_to_f32, (int32_t)RS1);
+    L_FCVT_S_WU:
+        FCVT_FROM_INT(32, u32_to_f32, (uint32_t)RS1);
+    L_FCVT_S_L:
+        FCVT_FROM_INT(32, i64_to_f32, (int64_t)RS1);
+    L_FCVT_S_LU:
+        FCVT_FROM_INT(32, u64_to_f32, RS1);
+    L_FCVT_D_W:
+        FCVT_FROM_INT(64, i32_to_f64, (int32_t)RS1);
+    L_FCVT_D_WU:
+        FCVT_FROM_INT(64, u32_to_f64, (uint32_t)RS1);
+    L_FCVT_D_L:
+        FCVT_FROM_INT(64, i64_to_f64, (int64_t)RS1);
+    L_FCVT_D_LU:
+        FCVT_FROM_INT(64, u64_to_f64, RS1);
+    L_FCVT_S_D : {
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
@@ -932,7 +1124,7 @@ void hart_run(struct hart *h)
         FLAGS(fl);
         NEXT();
     }
-    L_FCVT_D_S: {
+    L_FCVT_D_S : {
         FP_ON();
         RM(rm);
         uint32_t fl = 0;

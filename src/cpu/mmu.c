@@ -4,13 +4,13 @@
 #include "vmm/vm.h"
 #include <string.h>
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
+#define PTE_V        (1ull << 0)
+#define PTE_R        (1ull << 1)
+#define PTE_W        (1ull << 2)
+#define PTE_X        (1ull << 3)
+#define PTE_U        (1ull << 4)
+#define PTE_A        (1ull << 6)
+#define PTE_D        (1ull << 7)
 #define PTE_PPN_MASK 0x003ffffffffffc00ull
 #define PTE_RESERVED 0xffc0000000000000ull /* N, PBMT, reserved: not implemented */
 
@@ -136,7 +136,7 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
         if (priv == PRV_U && !(pte & PTE_U)) return fault_cause(access, 1) + 1;
         if (priv == PRV_S && (pte & PTE_U) && (access == ACC_X || !sum))
             return fault_cause(access, 1) + 1;
-        int ok = access == ACC_X ? !!(pte & PTE_X)
+        int ok = access == ACC_X   ? !!(pte & PTE_X)
                  : access == ACC_W ? !!(pte & PTE_W)
                                    : ((pte & PTE_R) || (mxr && (pte & PTE_X)));
         if (!ok) return fault_cause(access, 1) + 1;

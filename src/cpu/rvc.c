@@ -15,9 +15,18 @@ static inline int32_t sext(uint32_t v, unsigned n)
 }
 
 enum {
-    OPC_LOAD = 0x03, OPC_LOAD_FP = 0x07, OPC_OP_IMM = 0x13, OPC_OP_IMM_32 = 0x1b,
-    OPC_STORE = 0x23, OPC_STORE_FP = 0x27, OPC_OP = 0x33, OPC_LUI = 0x37,
-    OPC_OP_32 = 0x3b, OPC_BRANCH = 0x63, OPC_JALR = 0x67, OPC_JAL = 0x6f,
+    OPC_LOAD = 0x03,
+    OPC_LOAD_FP = 0x07,
+    OPC_OP_IMM = 0x13,
+    OPC_OP_IMM_32 = 0x1b,
+    OPC_STORE = 0x23,
+    OPC_STORE_FP = 0x27,
+    OPC_OP = 0x33,
+    OPC_LUI = 0x37,
+    OPC_OP_32 = 0x3b,
+    OPC_BRANCH = 0x63,
+    OPC_JALR = 0x67,
+    OPC_JAL = 0x6f,
     OPC_SYSTEM = 0x73,
 };
 
@@ -68,8 +77,8 @@ static uint32_t expand_q0(uint32_t c)
     unsigned rdp = 8 + bits(c, 4, 2), rs1p = 8 + bits(c, 9, 7);
     switch (bits(c, 15, 13)) {
     case 0: { /* C.ADDI4SPN: nzuimm[5:4|9:6|2|3] */
-        uint32_t imm = bits(c, 12, 11) << 4 | bits(c, 10, 7) << 6 | bits(c, 6, 6) << 2 |
-                       bits(c, 5, 5) << 3;
+        uint32_t imm =
+            bits(c, 12, 11) << 4 | bits(c, 10, 7) << 6 | bits(c, 6, 6) << 2 | bits(c, 5, 5) << 3;
         if (imm == 0) return 0;
         return enc_i(OPC_OP_IMM, 0, rdp, 2, (int32_t)imm);
     }
@@ -90,7 +99,7 @@ static uint32_t expand_q1(uint32_t c)
     int32_t imm6 = sext(bits(c, 12, 12) << 5 | bits(c, 6, 2), 6);
     switch (bits(c, 15, 13)) {
     case 0: return enc_i(OPC_OP_IMM, 0, rd, rd, imm6); /* C.ADDI / C.NOP */
-    case 1:                                           /* C.ADDIW */
+    case 1:                                            /* C.ADDIW */
         if (rd == 0) return 0;
         return enc_i(OPC_OP_IMM_32, 0, rd, rd, imm6);
     case 2: return enc_i(OPC_OP_IMM, 0, rd, 0, imm6); /* C.LI */
@@ -107,9 +116,9 @@ static uint32_t expand_q1(uint32_t c)
     case 4: {
         unsigned shamt = bits(c, 12, 12) << 5 | bits(c, 6, 2);
         switch (bits(c, 11, 10)) {
-        case 0: return enc_i(OPC_OP_IMM, 5, rdp, rdp, (int32_t)shamt);         /* C.SRLI */
+        case 0: return enc_i(OPC_OP_IMM, 5, rdp, rdp, (int32_t)shamt);           /* C.SRLI */
         case 1: return enc_i(OPC_OP_IMM, 5, rdp, rdp, (int32_t)(shamt | 0x400)); /* C.SRAI */
-        case 2: return enc_i(OPC_OP_IMM, 7, rdp, rdp, imm6);                  /* C.ANDI */
+        case 2: return enc_i(OPC_OP_IMM, 7, rdp, rdp, imm6);                     /* C.ANDI */
         }
         unsigned f2 = bits(c, 6, 5);
         if (!bits(c, 12, 12)) {
@@ -160,11 +169,11 @@ static uint32_t expand_q2(uint32_t c)
             return enc_r(OPC_OP, 0, 0, rd, 0, rs2); /* C.MV */
         }
         if (rs2 == 0) {
-            if (rd == 0) return 0x00100073; /* C.EBREAK */
+            if (rd == 0) return 0x00100073;      /* C.EBREAK */
             return enc_i(OPC_JALR, 0, 1, rd, 0); /* C.JALR */
         }
         return enc_r(OPC_OP, 0, 0, rd, rd, rs2); /* C.ADD */
-    case 5: /* C.FSDSP: uimm[5:3|8:6] */
+    case 5:                                      /* C.FSDSP: uimm[5:3|8:6] */
         return enc_s(OPC_STORE_FP, 3, 2, rs2, (int32_t)(bits(c, 12, 10) << 3 | bits(c, 9, 7) << 6));
     case 6: /* C.SWSP: uimm[5:2|7:6] */
         return enc_s(OPC_STORE, 2, 2, rs2, (int32_t)(bits(c, 12, 9) << 2 | bits(c, 8, 7) << 6));

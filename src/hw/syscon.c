@@ -25,17 +25,13 @@ static int syscon_write(void *dev, uint64_t off, unsigned size, uint64_t val)
     unsigned cmd = val & 0xffff, code = (val >> 16) & 0xffff;
     char msg[64];
     switch (cmd) {
-    case 0x5555:
-        vm_request_exit(s->vm, VM_EXIT_FINISHER, 0, "guest finished: pass");
-        break;
+    case 0x5555: vm_request_exit(s->vm, VM_EXIT_FINISHER, 0, "guest finished: pass"); break;
     case 0x3333:
         snprintf(msg, sizeof(msg), "guest finished: fail, code %u", code);
         /* An exit status is 8 bits: keep a failure nonzero. */
         vm_request_exit(s->vm, VM_EXIT_FINISHER, code & 0xff ? (int)(code & 0xff) : 1, msg);
         break;
-    case 0x7777:
-        vm_request_exit(s->vm, VM_EXIT_RESET, 0, "guest requested reset");
-        break;
+    case 0x7777: vm_request_exit(s->vm, VM_EXIT_RESET, 0, "guest requested reset"); break;
     }
     return 0;
 }
@@ -60,8 +56,8 @@ static int syscon_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size
         if (fdt_begin_node(fdt, names[i]) < 0 ||
             fdt_property_string(fdt, "compatible", compats[i]) < 0 ||
             fdt_property_u32(fdt, "regmap", c->syscon_phandle) < 0 ||
-            fdt_property_u32(fdt, "offset", 0) < 0 || fdt_property_u32(fdt, "value", values[i]) < 0 ||
-            fdt_end_node(fdt) < 0)
+            fdt_property_u32(fdt, "offset", 0) < 0 ||
+            fdt_property_u32(fdt, "value", values[i]) < 0 || fdt_end_node(fdt) < 0)
             return -1;
     }
     return 0;

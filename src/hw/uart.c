@@ -12,16 +12,16 @@
 #include <unistd.h>
 
 #define UART_FIFO 16
-#define IER_RDI 0x01
-#define IER_THRI 0x02
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define LCR_DLAB 0x80
-#define IIR_NONE 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_FIFO 0xc0
+#define IER_RDI   0x01
+#define IER_THRI  0x02
+#define LSR_DR    0x01
+#define LSR_THRE  0x20
+#define LSR_TEMT  0x40
+#define LCR_DLAB  0x80
+#define IIR_NONE  0x01
+#define IIR_THRI  0x02
+#define IIR_RDI   0x04
+#define IIR_FIFO  0xc0
 
 struct uart16550 {
     struct vm *vm;

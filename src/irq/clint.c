@@ -6,9 +6,9 @@
 #include <libfdt.h>
 #include <stdlib.h>
 
-#define CLINT_MSIP 0x0000
+#define CLINT_MSIP     0x0000
 #define CLINT_MTIMECMP 0x4000
-#define CLINT_MTIME 0xbff8
+#define CLINT_MTIME    0xbff8
 
 struct clint {
     struct vm *vm;
@@ -74,7 +74,8 @@ static int clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         else
             v = (now & ~0xffffffffull) | (val & 0xffffffffu);
         vm->time_base_ns += (now - v) * (1000000000ull / VM_TIMEBASE_HZ);
-        for (unsigned i = 0; i < vm->ncpus; i++) vm_kick_hart(vm, i, HART_EV_IRQ);
+        for (unsigned i = 0; i < vm->ncpus; i++)
+            vm_kick_hart(vm, i, HART_EV_IRQ);
     }
     return 0;
 }

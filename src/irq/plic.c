@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NCTX (2 * VM_MAX_CPUS)
+#define NCTX  (2 * VM_MAX_CPUS)
 #define WORDS (PLIC_NSRC / 32)
 
 struct plic {
     struct vm *vm;
     pthread_mutex_t lock;
     uint32_t priority[PLIC_NSRC];
-    uint32_t level[WORDS];   /* line state */
+    uint32_t level[WORDS]; /* line state */
     uint32_t pending[WORDS];
     uint32_t claimed[WORDS]; /* in service */
     uint32_t enable[NCTX][WORDS];

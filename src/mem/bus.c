@@ -32,8 +32,7 @@ const struct mmio_region *bus_find_mmio(const struct bus *b, uint64_t pa, unsign
 {
     for (unsigned i = 0; i < b->n_mmio; i++) {
         const struct mmio_region *r = &b->mmio[i];
-        if (pa >= r->base && pa - r->base < r->size && size <= r->size - (pa - r->base))
-            return r;
+        if (pa >= r->base && pa - r->base < r->size && size <= r->size - (pa - r->base)) return r;
     }
     return NULL;
 }

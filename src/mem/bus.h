@@ -55,7 +55,8 @@ static inline void ram_copy_from(void *dst, const uint8_t *src, size_t n)
         uint64_t v = __atomic_load_n((const uint64_t *)(const void *)src, __ATOMIC_RELAXED);
         __builtin_memcpy(d, &v, 8);
     }
-    while (n--) *d++ = __atomic_load_n(src++, __ATOMIC_RELAXED);
+    while (n--)
+        *d++ = __atomic_load_n(src++, __ATOMIC_RELAXED);
 }
 
 static inline void ram_copy_to(uint8_t *dst, const void *src, size_t n)
@@ -70,7 +71,8 @@ static inline void ram_copy_to(uint8_t *dst, const void *src, size_t n)
         __builtin_memcpy(&v, s, 8);
         __atomic_store_n((uint64_t *)(void *)dst, v, __ATOMIC_RELAXED);
     }
-    while (n--) __atomic_store_n(dst++, *s++, __ATOMIC_RELAXED);
+    while (n--)
+        __atomic_store_n(dst++, *s++, __ATOMIC_RELAXED);
 }
 
 struct vm;
@@ -102,7 +104,7 @@ struct mem_region {
 };
 
 #define BUS_MAX_MMIO 48
-#define BUS_MAX_MEM 4
+#define BUS_MAX_MEM  4
 
 struct bus {
     struct mmio_region mmio[BUS_MAX_MMIO];

@@ -60,43 +60,43 @@
 #include <unistd.h>
 
 /* 9P2000.L open flags (Linux's P9_DOTL_*, the asm-generic values) */
-#define DOTL_ACCMODE 03u
-#define DOTL_WRONLY 01u
-#define DOTL_RDWR 02u
-#define DOTL_CREATE 0100u
-#define DOTL_EXCL 0200u
-#define DOTL_TRUNC 01000u
-#define DOTL_APPEND 02000u
-#define DOTL_DSYNC 010000u
-#define DOTL_DIRECTORY 0200000u
-#define DOTL_SYNC 04000000u
+#define DOTL_ACCMODE      03u
+#define DOTL_WRONLY       01u
+#define DOTL_RDWR         02u
+#define DOTL_CREATE       0100u
+#define DOTL_EXCL         0200u
+#define DOTL_TRUNC        01000u
+#define DOTL_APPEND       02000u
+#define DOTL_DSYNC        010000u
+#define DOTL_DIRECTORY    0200000u
+#define DOTL_SYNC         04000000u
 #define DOTL_AT_REMOVEDIR 0x200u
 
 /* Tsetattr valid bits */
-#define SETATTR_MODE 0x001u
-#define SETATTR_UID 0x002u
-#define SETATTR_GID 0x004u
-#define SETATTR_SIZE 0x008u
-#define SETATTR_ATIME 0x010u
-#define SETATTR_MTIME 0x020u
-#define SETATTR_CTIME 0x040u
+#define SETATTR_MODE      0x001u
+#define SETATTR_UID       0x002u
+#define SETATTR_GID       0x004u
+#define SETATTR_SIZE      0x008u
+#define SETATTR_ATIME     0x010u
+#define SETATTR_MTIME     0x020u
+#define SETATTR_CTIME     0x040u
 #define SETATTR_ATIME_SET 0x080u
 #define SETATTR_MTIME_SET 0x100u
-#define GETATTR_BASIC 0x7ffull
+#define GETATTR_BASIC     0x7ffull
 
 /* qid types */
-#define QT_DIR 0x80u
+#define QT_DIR     0x80u
 #define QT_SYMLINK 0x02u
-#define QT_FILE 0x00u
-#define QID_SIZE 13u
+#define QT_FILE    0x00u
+#define QID_SIZE   13u
 
-#define P9_MAXWELEM 16
-#define LOCK_UNLCK 2u
-#define LOCK_SUCCESS 0u
-#define FID_HASH 65536u
-#define FID_CHUNK 256u /* fid slots are allocated in chunks (stable addresses) */
-#define FID_CHUNKS (P9_MAX_FIDS / FID_CHUNK)
-#define DENTS_BUF (32u << 10)
+#define P9_MAXWELEM    16
+#define LOCK_UNLCK     2u
+#define LOCK_SUCCESS   0u
+#define FID_HASH       65536u
+#define FID_CHUNK      256u /* fid slots are allocated in chunks (stable addresses) */
+#define FID_CHUNKS     (P9_MAX_FIDS / FID_CHUNK)
+#define DENTS_BUF      (32u << 10)
 #define IOV_MAX_SLICES 1024u
 
 enum fid_kind { FID_FREE = 0, FID_PATH, FID_XATTR };
@@ -104,16 +104,16 @@ enum fid_kind { FID_FREE = 0, FID_PATH, FID_XATTR };
 struct p9_fid {
     uint32_t id;
     int kind;
-    int32_t next; /* hash chain, or free list */
-    char *path;   /* FID_PATH: path below the share root */
+    int32_t next;     /* hash chain, or free list */
+    char *path;       /* FID_PATH: path below the share root */
     size_t path_size; /* strlen(path) + 1, counted in the session's budget */
     int32_t idx;      /* own slot index */
-    int opened;   /* Tlopen/Tlcreate done: the fid stands for an open file */
-    int fd;       /* its descriptor, or -1 (not open, or reclaimed) */
-    int oflags;   /* host open flags to reopen a reclaimed descriptor with */
-    int accmode;  /* O_RDONLY/O_WRONLY/O_RDWR of fd */
+    int opened;       /* Tlopen/Tlcreate done: the fid stands for an open file */
+    int fd;           /* its descriptor, or -1 (not open, or reclaimed) */
+    int oflags;       /* host open flags to reopen a reclaimed descriptor with */
+    int accmode;      /* O_RDONLY/O_WRONLY/O_RDWR of fd */
     int is_dir;
-    dev_t dev;    /* the open file, checked when reopening */
+    dev_t dev; /* the open file, checked when reopening */
     ino_t ino;
     uint64_t last_use;
 };
@@ -128,11 +128,11 @@ struct p9_server {
     uint64_t clock;    /* for last_use */
     size_t path_bytes; /* sum of the fids' path_size */
     int32_t free_head;
-    int32_t *hash;    /* FID_HASH chains of slot indices */
-    unsigned nslots;  /* slots allocated, FID_CHUNK per chunk */
+    int32_t *hash;   /* FID_HASH chains of slot indices */
+    unsigned nslots; /* slots allocated, FID_CHUNK per chunk */
     struct p9_fid *chunks[FID_CHUNKS];
-    uint8_t *rbuf;       /* reply under construction */
-    uint8_t *dents;      /* getdents64 buffer */
+    uint8_t *rbuf;  /* reply under construction */
+    uint8_t *dents; /* getdents64 buffer */
     struct iovec *slices;
 };
 
@@ -233,7 +233,8 @@ static void fid_free(struct p9_server *s, struct p9_fid *f)
 {
     int32_t idx = f->idx;
     int32_t *pp = &s->hash[fid_bucket(f->id)];
-    while (*pp >= 0 && *pp != idx) pp = &fid_at(s, *pp)->next;
+    while (*pp >= 0 && *pp != idx)
+        pp = &fid_at(s, *pp)->next;
     if (*pp == idx) *pp = f->next;
     fid_release(s, f);
     f->next = s->free_head;
@@ -244,7 +245,8 @@ static void fid_free(struct p9_server *s, struct p9_fid *f)
 /* Forget every fid; the slots stay allocated. */
 static void fids_clear(struct p9_server *s)
 {
-    for (unsigned i = 0; i < FID_HASH; i++) s->hash[i] = -1;
+    for (unsigned i = 0; i < FID_HASH; i++)
+        s->hash[i] = -1;
     s->free_head = -1;
     for (int32_t i = (int32_t)s->nslots - 1; i >= 0; i--) {
         struct p9_fid *f = fid_at(s, i);
@@ -373,7 +375,8 @@ static void put16(struct reply *r, uint16_t v)
 }
 static void wr32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static void put32(struct reply *r, uint32_t v)
 {
@@ -712,7 +715,8 @@ static int op_walk(struct req *r)
         }
     }
     put16(&r->out, (uint16_t)done);
-    for (unsigned i = 0; i < done; i++) putqid(&r->out, &st[i]);
+    for (unsigned i = 0; i < done; i++)
+        putqid(&r->out, &st[i]);
     return 0;
 }
 
@@ -1156,8 +1160,7 @@ static int op_setattr(struct req *r)
         struct stat st;
         if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             e = -errno;
-        else if (fchmodat(dir, name, safe_mode(mode, S_ISDIR(st.st_mode)), AT_SYMLINK_NOFOLLOW) <
-                 0)
+        else if (fchmodat(dir, name, safe_mode(mode, S_ISDIR(st.st_mode)), AT_SYMLINK_NOFOLLOW) < 0)
             e = -errno;
     }
     if (e == 0 && (valid & SETATTR_SIZE)) {
@@ -1217,11 +1220,11 @@ static int op_xattrcreate(struct req *r)
 }
 
 /* struct linux_dirent64 layout */
-#define DENT_INO 0
-#define DENT_OFF 8
+#define DENT_INO    0
+#define DENT_OFF    8
 #define DENT_RECLEN 16
-#define DENT_TYPE 18
-#define DENT_NAME 19
+#define DENT_TYPE   18
+#define DENT_NAME   19
 
 static int op_readdir(struct req *r)
 {
@@ -1621,7 +1624,8 @@ void p9_server_free(struct p9_server *s)
         pthread_mutex_destroy(&s->lock);
     }
     fsdir_close(&s->fs);
-    for (unsigned c = 0; c < s->nslots / FID_CHUNK; c++) free(s->chunks[c]);
+    for (unsigned c = 0; c < s->nslots / FID_CHUNK; c++)
+        free(s->chunks[c]);
     free(s->hash);
     free(s->rbuf);
     free(s->dents);
@@ -1632,9 +1636,9 @@ void p9_server_free(struct p9_server *s)
 /* ---- the virtio device ---- */
 
 #define VIRTIO_9P_MOUNT_TAG (1ull << 0)
-#define P9_TAG_MAX 64
-#define P9_QUEUE_SIZE 128
-#define P9_NOTIFY_BATCH 16
+#define P9_TAG_MAX          64
+#define P9_QUEUE_SIZE       128
+#define P9_NOTIFY_BATCH     16
 
 struct p9_dev {
     struct virtio_dev *dev;
@@ -1741,8 +1745,9 @@ static int parse_share(const char *spec, struct share_opts *o, char *err, size_t
             for (size_t i = 0; i < tl; i++) {
                 char c = p[4 + i];
                 if (c < 0x21 || c > 0x7e) {
-                    snprintf(err, errlen, "tag may only contain printable ASCII characters "
-                                          "without spaces");
+                    snprintf(err, errlen,
+                             "tag may only contain printable ASCII characters "
+                             "without spaces");
                     return -1;
                 }
             }

@@ -8,16 +8,17 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define P9_MAX_MSIZE (512u << 10) /* largest msize we negotiate */
-#define P9_MIN_MSIZE 4096u        /* smallest msize we accept */
-#define P9_MAX_FIDS (1u << 18)    /* fids one session may hold */
-#define P9_MAX_OPEN 1024u         /* host descriptors held by open fids at once */
-#define P9_MAX_PATH_BYTES (64u << 20) /* memory for the fids' paths */
-#define P9_HDR 7u                 /* size[4] type[1] tag[2] */
+#define P9_MAX_MSIZE      (512u << 10) /* largest msize we negotiate */
+#define P9_MIN_MSIZE      4096u        /* smallest msize we accept */
+#define P9_MAX_FIDS       (1u << 18)   /* fids one session may hold */
+#define P9_MAX_OPEN       1024u        /* host descriptors held by open fids at once */
+#define P9_MAX_PATH_BYTES (64u << 20)  /* memory for the fids' paths */
+#define P9_HDR            7u           /* size[4] type[1] tag[2] */
 
 /* Message types (9P2000.L; T = request, R = T + 1). */
 enum {
-    P9_TLERROR = 6, P9_RLERROR = 7,
+    P9_TLERROR = 6,
+    P9_RLERROR = 7,
     P9_TSTATFS = 8,
     P9_TLOPEN = 12,
     P9_TLCREATE = 14,

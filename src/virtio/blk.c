@@ -18,30 +18,30 @@
 #include <string.h>
 
 /* Feature bits (5.2.3) */
-#define VIRTIO_BLK_F_SIZE_MAX (1ull << 1)
-#define VIRTIO_BLK_F_SEG_MAX (1ull << 2)
-#define VIRTIO_BLK_F_RO (1ull << 5)
-#define VIRTIO_BLK_F_BLK_SIZE (1ull << 6)
-#define VIRTIO_BLK_F_FLUSH (1ull << 9)
-#define VIRTIO_BLK_F_DISCARD (1ull << 13)
+#define VIRTIO_BLK_F_SIZE_MAX     (1ull << 1)
+#define VIRTIO_BLK_F_SEG_MAX      (1ull << 2)
+#define VIRTIO_BLK_F_RO           (1ull << 5)
+#define VIRTIO_BLK_F_BLK_SIZE     (1ull << 6)
+#define VIRTIO_BLK_F_FLUSH        (1ull << 9)
+#define VIRTIO_BLK_F_DISCARD      (1ull << 13)
 #define VIRTIO_BLK_F_WRITE_ZEROES (1ull << 14)
 
 /* Request types and status (5.2.6) */
-#define VIRTIO_BLK_T_IN 0u
-#define VIRTIO_BLK_T_OUT 1u
-#define VIRTIO_BLK_T_FLUSH 4u
-#define VIRTIO_BLK_T_GET_ID 8u
-#define VIRTIO_BLK_T_DISCARD 11u
+#define VIRTIO_BLK_T_IN           0u
+#define VIRTIO_BLK_T_OUT          1u
+#define VIRTIO_BLK_T_FLUSH        4u
+#define VIRTIO_BLK_T_GET_ID       8u
+#define VIRTIO_BLK_T_DISCARD      11u
 #define VIRTIO_BLK_T_WRITE_ZEROES 13u
-#define VIRTIO_BLK_S_OK 0u
-#define VIRTIO_BLK_S_IOERR 1u
-#define VIRTIO_BLK_S_UNSUPP 2u
-#define VIRTIO_BLK_WZ_FLAG_UNMAP 1u
+#define VIRTIO_BLK_S_OK           0u
+#define VIRTIO_BLK_S_IOERR        1u
+#define VIRTIO_BLK_S_UNSUPP       2u
+#define VIRTIO_BLK_WZ_FLAG_UNMAP  1u
 
 #define VIRTIO_BLK_ID_BYTES 20
-#define SECTOR 512u
-#define HDR_SIZE 16u
-#define DWZ_SEG_SIZE 16u
+#define SECTOR              512u
+#define HDR_SIZE            16u
+#define DWZ_SEG_SIZE        16u
 
 /* Config space layout (5.2.4) */
 enum {
@@ -62,11 +62,11 @@ enum {
     CFG_SIZE = 72,
 };
 
-#define BLK_QUEUE_SIZE 256
-#define BLK_SEG_MAX 254 /* data segments per request (queue size - 2) */
+#define BLK_QUEUE_SIZE      256
+#define BLK_SEG_MAX         254        /* data segments per request (queue size - 2) */
 #define BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per discard/write-zeroes range */
-#define BLK_MAX_DWZ_SEG 32
-#define BLK_NOTIFY_BATCH 16
+#define BLK_MAX_DWZ_SEG     32
+#define BLK_NOTIFY_BATCH    16
 
 struct blk_dev {
     struct virtio_dev *dev;
@@ -88,11 +88,13 @@ static void put_le16(uint8_t *p, uint16_t v)
 }
 static void put_le32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static void put_le64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -123,7 +125,8 @@ static void zero_in_data(const struct vq_req *req, struct blk_dev *b)
 {
     if (req->in_len <= 1) return;
     unsigned n = vq_req_iov(req, 1, 0, req->in_len - 1, b->iov, VQ_MAX_SEGS);
-    for (unsigned i = 0; i < n; i++) memset(b->iov[i].iov_base, 0, b->iov[i].iov_len);
+    for (unsigned i = 0; i < n; i++)
+        memset(b->iov[i].iov_base, 0, b->iov[i].iov_len);
 }
 
 static uint8_t do_rw(struct blk_dev *b, const struct vq_req *req, uint32_t type, uint64_t sector)
@@ -201,9 +204,7 @@ static uint8_t blk_handle(struct blk_dev *b, const struct vq_req *req, int *fill
     uint32_t type = get_le32(hdr);
     uint64_t sector = get_le64(hdr + 8);
     switch (type) {
-    case VIRTIO_BLK_T_IN:
-        *filled = 1;
-        return do_rw(b, req, type, sector);
+    case VIRTIO_BLK_T_IN: *filled = 1; return do_rw(b, req, type, sector);
     case VIRTIO_BLK_T_OUT: return do_rw(b, req, type, sector);
     case VIRTIO_BLK_T_FLUSH: {
         int e = blk_flush(b->be);
@@ -213,9 +214,7 @@ static uint8_t blk_handle(struct blk_dev *b, const struct vq_req *req, int *fill
         }
         return VIRTIO_BLK_S_OK;
     }
-    case VIRTIO_BLK_T_GET_ID:
-        *filled = 1;
-        return do_get_id(b, req);
+    case VIRTIO_BLK_T_GET_ID: *filled = 1; return do_get_id(b, req);
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES: return do_dwz(b, req, type);
     default: return VIRTIO_BLK_S_UNSUPP;
@@ -372,7 +371,8 @@ static void default_serial(const char *file, char *out)
         char c = base[n];
         out[n] = (c > 0x20 && c < 0x7f) ? c : '_';
     }
-    for (; n < VIRTIO_BLK_ID_BYTES; n++) out[n] = 0;
+    for (; n < VIRTIO_BLK_ID_BYTES; n++)
+        out[n] = 0;
 }
 
 int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)

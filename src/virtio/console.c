@@ -42,13 +42,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define VCON_RXQ 0
-#define VCON_TXQ 1
-#define VCON_QUEUE_MAX 128
-#define VCON_CONFIG_SIZE 12 /* cols, rows (le16), max_nr_ports, emerg_wr (le32) */
-#define VCON_OBUF (64u << 10) /* output held for a client */
-#define VCON_IBUF (4u << 10)  /* input read from the client, not yet delivered */
-#define VCON_TX_BUDGET 256    /* transmit requests per loop round */
+#define VCON_RXQ         0
+#define VCON_TXQ         1
+#define VCON_QUEUE_MAX   128
+#define VCON_CONFIG_SIZE 12          /* cols, rows (le16), max_nr_ports, emerg_wr (le32) */
+#define VCON_OBUF        (64u << 10) /* output held for a client */
+#define VCON_IBUF        (4u << 10)  /* input read from the client, not yet delivered */
+#define VCON_TX_BUDGET   256         /* transmit requests per loop round */
 
 enum vcon_mode { VCON_FILE, VCON_SOCKET };
 
@@ -56,9 +56,9 @@ struct vcon {
     struct virtio_dev *vdev;
     enum vcon_mode mode;
     uint8_t config[VCON_CONFIG_SIZE];
-    int out_fd;              /* VCON_FILE */
+    int out_fd;               /* VCON_FILE */
     int listen_fd, client_fd; /* VCON_SOCKET */
-    int client_eof;          /* the client shut its sending side */
+    int client_eof;           /* the client shut its sending side */
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int efd;                  /* vCPUs -> I/O thread kicks */
     _Atomic int kick_pending; /* an eventfd write is outstanding */
@@ -68,7 +68,7 @@ struct vcon {
     int thread_started;
 
     /* I/O thread only from here on. */
-    int tx_held;  /* tx_req popped, partly copied to obuf */
+    int tx_held;   /* tx_req popped, partly copied to obuf */
     size_t tx_off; /* bytes of tx_req already taken */
     struct vq_req tx_req;
     struct vq_req rx_req;
@@ -90,8 +90,8 @@ static void file_write_req(struct vcon *c, const struct vq_req *req)
     uint8_t chunk[4096];
     size_t off = 0, total = (size_t)req->out_len;
     while (off < total && !atomic_load(&c->stop)) {
-        size_t n = vq_req_read(req, off, chunk, total - off < sizeof(chunk) ? total - off
-                                                                          : sizeof(chunk));
+        size_t n =
+            vq_req_read(req, off, chunk, total - off < sizeof(chunk) ? total - off : sizeof(chunk));
         if (!n) break;
         size_t done = 0;
         while (done < n) {
@@ -474,8 +474,7 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
     size_t kl = eq ? (size_t)(eq - spec) : 0;
     int is_key = eq && kl > 0;
     for (size_t i = 0; is_key && i < kl; i++)
-        if (!((spec[i] >= 'a' && spec[i] <= 'z') || (spec[i] >= 'A' && spec[i] <= 'Z')))
-            is_key = 0;
+        if (!((spec[i] >= 'a' && spec[i] <= 'z') || (spec[i] >= 'A' && spec[i] <= 'Z'))) is_key = 0;
     int r;
     if (is_key && kl == 6 && !strncmp(spec, "socket", 6)) {
         c->mode = VCON_SOCKET;

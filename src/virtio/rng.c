@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#define RNG_QUEUE_MAX 64
+#define RNG_QUEUE_MAX   64
 #define RNG_MAX_REQUEST (64u << 10) /* bytes served per request at most */
 
 struct rng {
@@ -73,9 +73,9 @@ int virtio_rng_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         return -1;
     }
     pthread_mutex_init(&r->lock, NULL);
-    if (!virtio_mmio_create(vm, base, irq, VIRTIO_ID_RNG, &rng_ops, r, VIRTIO_F_INDIRECT_DESC |
-                                                                        VIRTIO_F_EVENT_IDX,
-                            1, RNG_QUEUE_MAX, NULL, 0)) {
+    if (!virtio_mmio_create(vm, base, irq, VIRTIO_ID_RNG, &rng_ops, r,
+                            VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX, 1, RNG_QUEUE_MAX, NULL,
+                            0)) {
         pthread_mutex_destroy(&r->lock);
         free(r);
         snprintf(err, errlen, "cannot create virtio-rng");

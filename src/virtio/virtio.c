@@ -42,23 +42,32 @@ enum {
     MMIO_CONFIG = 0x100,
 };
 
-#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+#define VIRTIO_MMIO_MAGIC  0x74726976u /* "virt" */
 #define VIRTIO_VENDOR_VMON 0x4e4f4d56u /* "VMON" */
 
 /* Descriptor flags (spec 2.7.5) */
-#define VRING_DESC_F_NEXT 1u
-#define VRING_DESC_F_WRITE 2u
-#define VRING_DESC_F_INDIRECT 4u
+#define VRING_DESC_F_NEXT          1u
+#define VRING_DESC_F_WRITE         2u
+#define VRING_DESC_F_INDIRECT      4u
 #define VRING_AVAIL_F_NO_INTERRUPT 1u
 
-#define ISR_USED 1u
+#define ISR_USED   1u
 #define ISR_CONFIG 2u
 
 /* Rings and descriptors live in guest RAM, which vCPU threads may write at
  * any moment (a hostile guest does so on purpose): relaxed atomic loads. */
-static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)ram_load(p, 2); }
-static inline uint32_t ld32(const uint8_t *p) { return (uint32_t)ram_load(p, 4); }
-static inline uint64_t ld64(const uint8_t *p) { return ram_load(p, 8); }
+static inline uint16_t ld16(const uint8_t *p)
+{
+    return (uint16_t)ram_load(p, 2);
+}
+static inline uint32_t ld32(const uint8_t *p)
+{
+    return (uint32_t)ram_load(p, 4);
+}
+static inline uint64_t ld64(const uint8_t *p)
+{
+    return ram_load(p, 8);
+}
 /* Ring indices are shared with vCPU threads: aligned atomic accesses. */
 static inline uint16_t ring_idx_load(const uint8_t *p)
 {
@@ -571,8 +580,7 @@ static int mmio_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size)
 {
     struct virtio_dev *d = dev;
     if (fdt_begin_dev(c, "virtio_mmio", base, size) < 0 ||
-        fdt_property_string(c->fdt, "compatible", "virtio,mmio") < 0 ||
-        fdt_irq(c, d->irq.num) < 0)
+        fdt_property_string(c->fdt, "compatible", "virtio,mmio") < 0 || fdt_irq(c, d->irq.num) < 0)
         return -1;
     return fdt_end_node(c->fdt);
 }
@@ -615,7 +623,8 @@ struct virtio_dev *virtio_mmio_create(struct vm *vm, uint64_t base, struct irq_l
     d->irq = irq;
     d->base = base;
     pthread_mutex_init(&d->lock, NULL);
-    for (unsigned i = 0; i < nqueues; i++) d->vq[i].num_max = d->vq[i].num = queue_max;
+    for (unsigned i = 0; i < nqueues; i++)
+        d->vq[i].num_max = d->vq[i].num = queue_max;
     if (bus_add_mmio(&vm->bus, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, d) < 0) {
         pthread_mutex_destroy(&d->lock);
         free(d);
@@ -631,7 +640,8 @@ static void *worker_main(void *arg)
     struct virtio_worker *w = arg;
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->kicked && !w->stop) pthread_cond_wait(&w->cond, &w->lock);
+        while (!w->kicked && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
         if (w->stop) break;
         w->kicked = 0;
         w->running = 1;
@@ -670,7 +680,8 @@ void virtio_worker_quiesce(struct virtio_worker *w)
 {
     if (!w->started) return;
     pthread_mutex_lock(&w->lock);
-    while (w->running || w->kicked) pthread_cond_wait(&w->cond, &w->lock);
+    while (w->running || w->kicked)
+        pthread_cond_wait(&w->cond, &w->lock);
     pthread_mutex_unlock(&w->lock);
 }
 

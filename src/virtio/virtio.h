@@ -35,19 +35,19 @@ enum {
 
 /* Reserved feature bits (spec 6) */
 #define VIRTIO_F_INDIRECT_DESC (1ull << 28)
-#define VIRTIO_F_EVENT_IDX (1ull << 29)
-#define VIRTIO_F_VERSION_1 (1ull << 32)
+#define VIRTIO_F_EVENT_IDX     (1ull << 29)
+#define VIRTIO_F_VERSION_1     (1ull << 32)
 
 /* Device status bits (spec 2.1) */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1u
-#define VIRTIO_STATUS_DRIVER 2u
-#define VIRTIO_STATUS_DRIVER_OK 4u
+#define VIRTIO_STATUS_DRIVER      2u
+#define VIRTIO_STATUS_DRIVER_OK   4u
 #define VIRTIO_STATUS_FEATURES_OK 8u
 #define VIRTIO_STATUS_NEEDS_RESET 64u
-#define VIRTIO_STATUS_FAILED 128u
+#define VIRTIO_STATUS_FAILED      128u
 
 #define VIRTIO_MAX_QUEUES 8
-#define VIRTIO_MMIO_SIZE 0x1000
+#define VIRTIO_MMIO_SIZE  0x1000
 /* Segments a single request may have (direct chain or indirect table). */
 #define VQ_MAX_SEGS 1024
 
@@ -76,13 +76,13 @@ struct virtio_dev_ops {
 };
 
 struct virtq {
-    uint32_t num;                 /* queue size set by the driver */
-    uint32_t num_max;             /* our maximum */
-    uint64_t desc, avail, used;   /* guest physical addresses */
+    uint32_t num;               /* queue size set by the driver */
+    uint32_t num_max;           /* our maximum */
+    uint64_t desc, avail, used; /* guest physical addresses */
     int ready;
-    uint16_t last_avail;          /* next avail ring entry to consume */
-    uint16_t used_idx;            /* next used ring entry to fill */
-    uint16_t signalled_used;      /* used_idx at the last interrupt */
+    uint16_t last_avail;     /* next avail ring entry to consume */
+    uint16_t used_idx;       /* next used ring entry to fill */
+    uint16_t signalled_used; /* used_idx at the last interrupt */
     int signalled_valid;
     /* host pointers, valid while ready */
     uint8_t *desc_p, *avail_p, *used_p;

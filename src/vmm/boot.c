@@ -23,13 +23,11 @@ struct dev_opt {
     int (*create)(struct vm *vm, const char *spec, char *err, size_t errlen);
 };
 static const struct dev_opt dev_opts[] = {
-    {"--rng", 0, virtio_rng_create},
-    {"--disk", 1, virtio_blk_create},
-    {"--net", 1, virtio_net_create},
-    {"--share", 1, virtio_9p_create},
+    {"--rng", 0, virtio_rng_create},          {"--disk", 1, virtio_blk_create},
+    {"--net", 1, virtio_net_create},          {"--share", 1, virtio_9p_create},
     {"--vconsole", 1, virtio_console_create},
 };
-#define N_DEV_OPTS (sizeof(dev_opts) / sizeof(dev_opts[0]))
+#define N_DEV_OPTS  (sizeof(dev_opts) / sizeof(dev_opts[0]))
 #define MAX_DEVICES 16
 
 struct dev_req {
@@ -57,10 +55,26 @@ int parse_size(const char *s, unsigned long long *out)
     unsigned shift = 0;
     switch (*end) {
     case 0: break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        end++;
+        break;
     default: return -1;
     }
     if (*end == 'B' || *end == 'b') end++;
@@ -120,8 +134,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
             if (parse_size(v, &o->mem) < 0 || o->mem < (16ull << 20) || o->mem > (16ull << 30) ||
                 (o->mem & 0xfff)) {
                 fprintf(stderr,
-                        "vmon: invalid --mem '%s' (want 16M..16G, e.g. 256M, multiple of 4K)\n",
-                        v);
+                        "vmon: invalid --mem '%s' (want 16M..16G, e.g. 256M, multiple of 4K)\n", v);
                 return -1;
             }
         } else if (!strcmp(a, "--cpus")) {
@@ -191,15 +204,19 @@ static const char *exit_name(int reason)
     return "none";
 }
 
-#define FDT_MAX (64u << 10)
+#define FDT_MAX      (64u << 10)
 #define KERNEL_ALIGN (2u << 20)
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
 
 static uint64_t le64(const uint8_t *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -246,7 +263,8 @@ out:
 
 static void rom_put64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Reset vector (like QEMU virt's): a0 = mhartid, a1 = FDT, a2 = fw_dynamic
@@ -264,7 +282,8 @@ static void rom_setup(struct vm *vm, uint64_t start, uint64_t fdt, uint64_t next
     uint8_t *rom = vm->rom;
     memset(rom, 0, VIRT_MROM_SIZE);
     for (int i = 0; i < 6; i++)
-        for (int b = 0; b < 4; b++) rom[4 * i + b] = (uint8_t)(code[i] >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            rom[4 * i + b] = (uint8_t)(code[i] >> (8 * b));
     rom_put64(rom + 24, start);
     rom_put64(rom + 32, fdt);
     /* struct fw_dynamic_info (OpenSBI docs/firmware/fw_dynamic.md), version 2 */
@@ -369,7 +388,8 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
 
     if (o->bios) {
         rom_setup(vm, bios_entry, fdt_addr, kentry);
-        for (unsigned i = 0; i < vm->ncpus; i++) vm->harts[i]->pc = VIRT_MROM_BASE;
+        for (unsigned i = 0; i < vm->ncpus; i++)
+            vm->harts[i]->pc = VIRT_MROM_BASE;
         return 0;
     }
     for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -454,9 +474,7 @@ int boot_main(int argc, char **argv)
             status = vm->exit_code;
             if (status) fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             break;
-        case VM_EXIT_USER:
-            status = 0;
-            break;
+        case VM_EXIT_USER: status = 0; break;
         default:
             fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             status = reason == VM_EXIT_TIMEOUT ? 124 : 1;

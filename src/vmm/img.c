@@ -92,8 +92,8 @@ static int img_create(int argc, char **argv)
         }
     } else if (backing) {
         char *bpath = blk_resolve_backing(file, backing);
-        struct blk *b = bpath ? blk_open(bpath, bfmt, BLK_RDONLY | BLK_NOLOCK, err, sizeof(err))
-                              : NULL;
+        struct blk *b =
+            bpath ? blk_open(bpath, bfmt, BLK_RDONLY | BLK_NOLOCK, err, sizeof(err)) : NULL;
         if (!b) {
             fprintf(stderr, "vmon img create: backing file: %s\n", bpath ? err : "out of memory");
             free(bpath);
@@ -114,14 +114,15 @@ static int img_create(int argc, char **argv)
     if (backing) {
         /* Check the backing file opens (and its chain is sane) now. */
         char *bpath = blk_resolve_backing(file, backing);
-        struct blk *b = bpath ? blk_open(bpath, bfmt, BLK_RDONLY | BLK_NOLOCK, err, sizeof(err))
-                              : NULL;
+        struct blk *b =
+            bpath ? blk_open(bpath, bfmt, BLK_RDONLY | BLK_NOLOCK, err, sizeof(err)) : NULL;
         if (!b) {
             fprintf(stderr, "vmon img create: backing file: %s\n", bpath ? err : "out of memory");
             free(bpath);
             return 1;
         }
-        if (bfmt == BLK_FMT_PROBE) bfmt = strcmp(b->ops->name, "qcow2") ? BLK_FMT_RAW : BLK_FMT_QCOW2;
+        if (bfmt == BLK_FMT_PROBE)
+            bfmt = strcmp(b->ops->name, "qcow2") ? BLK_FMT_RAW : BLK_FMT_QCOW2;
         blk_close(b);
         free(bpath);
     }

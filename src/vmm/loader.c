@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #define EM_RISCV 243
-#define PT_LOAD 1
+#define PT_LOAD  1
 
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
@@ -52,9 +52,18 @@ int loader_put(struct vm *vm, uint64_t addr, const void *data, size_t len)
     return 0;
 }
 
-static uint16_t g16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t g32(const uint8_t *p) { return g16(p) | (uint32_t)g16(p + 2) << 16; }
-static uint64_t g64(const uint8_t *p) { return g32(p) | (uint64_t)g32(p + 4) << 32; }
+static uint16_t g16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t g32(const uint8_t *p)
+{
+    return g16(p) | (uint32_t)g16(p + 2) << 16;
+}
+static uint64_t g64(const uint8_t *p)
+{
+    return g32(p) | (uint64_t)g32(p + 4) << 32;
+}
 
 static int ram_range_ok(const struct vm *vm, uint64_t addr, uint64_t len)
 {

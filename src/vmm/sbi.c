@@ -9,33 +9,33 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SBI_SUCCESS 0
-#define SBI_ERR_FAILED -1
-#define SBI_ERR_NOT_SUPPORTED -2
-#define SBI_ERR_INVALID_PARAM -3
-#define SBI_ERR_DENIED -4
-#define SBI_ERR_INVALID_ADDRESS -5
+#define SBI_SUCCESS               0
+#define SBI_ERR_FAILED            -1
+#define SBI_ERR_NOT_SUPPORTED     -2
+#define SBI_ERR_INVALID_PARAM     -3
+#define SBI_ERR_DENIED            -4
+#define SBI_ERR_INVALID_ADDRESS   -5
 #define SBI_ERR_ALREADY_AVAILABLE -6
-#define SBI_ERR_ALREADY_STARTED -7
-#define SBI_ERR_ALREADY_STOPPED -8
+#define SBI_ERR_ALREADY_STARTED   -7
+#define SBI_ERR_ALREADY_STOPPED   -8
 
-#define EXT_BASE 0x10
-#define EXT_TIME 0x54494d45
-#define EXT_IPI 0x735049
+#define EXT_BASE   0x10
+#define EXT_TIME   0x54494d45
+#define EXT_IPI    0x735049
 #define EXT_RFENCE 0x52464e43
-#define EXT_HSM 0x48534d
-#define EXT_SRST 0x53525354
-#define EXT_DBCN 0x4442434e
+#define EXT_HSM    0x48534d
+#define EXT_SRST   0x53525354
+#define EXT_DBCN   0x4442434e
 
-#define HSM_STARTED 0
-#define HSM_STOPPED 1
+#define HSM_STARTED   0
+#define HSM_STOPPED   1
 #define HSM_SUSPENDED 4
 
-#define SBI_IMPL_ID 0x766d6f6e /* "vmon" */
+#define SBI_IMPL_ID      0x766d6f6e /* "vmon" */
 #define SBI_IMPL_VERSION 1
 
-static const char *const ext_names[SBI_X_COUNT] = {
-    "legacy", "base", "time", "ipi", "rfence", "hsm", "srst", "dbcn", "unknown"};
+static const char *const ext_names[SBI_X_COUNT] = {"legacy", "base", "time", "ipi",    "rfence",
+                                                   "hsm",    "srst", "dbcn", "unknown"};
 
 struct sbi_ret {
     int64_t error;
@@ -46,9 +46,13 @@ struct sbi_ret {
 static int ext_supported(uint64_t eid)
 {
     switch (eid) {
-    case EXT_BASE: case EXT_TIME: case EXT_IPI: case EXT_RFENCE: case EXT_HSM: case EXT_SRST:
-    case EXT_DBCN:
-        return 1;
+    case EXT_BASE:
+    case EXT_TIME:
+    case EXT_IPI:
+    case EXT_RFENCE:
+    case EXT_HSM:
+    case EXT_SRST:
+    case EXT_DBCN: return 1;
     }
     return eid <= 0x08; /* legacy */
 }
@@ -59,7 +63,8 @@ static int64_t for_harts(struct hart *h, uint64_t mask, uint64_t base,
 {
     struct vm *vm = h->vm;
     if (base == ~0ull) {
-        for (unsigned i = 0; i < vm->ncpus; i++) fn(h, vm->harts[i]);
+        for (unsigned i = 0; i < vm->ncpus; i++)
+            fn(h, vm->harts[i]);
         return SBI_SUCCESS;
     }
     for (unsigned b = 0; b < 64; b++) {
@@ -147,7 +152,9 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
         case 1: return (struct sbi_ret){0, SBI_IMPL_ID};
         case 2: return (struct sbi_ret){0, SBI_IMPL_VERSION};
         case 3: return (struct sbi_ret){0, (uint64_t)ext_supported(a[0])};
-        case 4: case 5: case 6: return (struct sbi_ret){0, 0}; /* mvendorid, marchid, mimpid */
+        case 4:
+        case 5:
+        case 6: return (struct sbi_ret){0, 0}; /* mvendorid, marchid, mimpid */
         }
         break;
     case EXT_TIME:
@@ -164,7 +171,8 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
          * the spec permits. */
         switch (fid) {
         case 0: return (struct sbi_ret){for_harts(h, a[0], a[1], fence_i), 0};
-        case 1: case 2: return (struct sbi_ret){for_harts(h, a[0], a[1], sfence), 0};
+        case 1:
+        case 2: return (struct sbi_ret){for_harts(h, a[0], a[1], sfence), 0};
         }
         break;
     case EXT_HSM:
@@ -205,10 +213,12 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
     case EXT_SRST:
         if (fid == 0) {
             uint32_t type = (uint32_t)a[0], reason = (uint32_t)a[1];
-            if (reason > 1 && reason < 0xe0000000u) return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
+            if (reason > 1 && reason < 0xe0000000u)
+                return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
             if (type == 0) {
                 vm_request_exit(vm, VM_EXIT_POWEROFF, reason == 1 ? 1 : 0,
-                                reason == 1 ? "guest shut down: system failure" : "guest shut down");
+                                reason == 1 ? "guest shut down: system failure"
+                                            : "guest shut down");
                 return (struct sbi_ret){0, 0};
             }
             if (type == 1 || type == 2) {
@@ -266,12 +276,16 @@ static int64_t sbi_legacy(struct hart *h, uint64_t eid, const uint64_t *a)
         h->mip &= ~MIP_SSIP;
         atomic_fetch_and(&h->mip_async, ~MIP_SSIP);
         return 0;
-    case 0x04: case 0x05: case 0x06: case 0x07: {
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x07: {
         /* a0 is the virtual address of a hart mask (0 = all harts). */
         uint64_t mask = ~0ull, tval;
         if (a[0] && mmu_load_slow(h, a[0], 8, &mask, &tval)) return SBI_ERR_INVALID_ADDRESS;
-        void (*fn)(struct hart *, struct hart *) =
-            eid == 0x04 ? send_ipi : eid == 0x05 ? fence_i : sfence;
+        void (*fn)(struct hart *, struct hart *) = eid == 0x04   ? send_ipi
+                                                   : eid == 0x05 ? fence_i
+                                                                 : sfence;
         for (unsigned i = 0; i < vm->ncpus && i < 64; i++)
             if ((mask >> i) & 1) fn(h, vm->harts[i]);
         return 0;
@@ -314,7 +328,8 @@ void sbi_call(struct hart *h)
 void sbi_print_stats(struct vm *vm, FILE *out)
 {
     uint64_t total = 0;
-    for (unsigned i = 0; i < SBI_X_COUNT; i++) total += atomic_load(&vm->sbi_calls[i]);
+    for (unsigned i = 0; i < SBI_X_COUNT; i++)
+        total += atomic_load(&vm->sbi_calls[i]);
     fprintf(out, "hypercalls: %llu", (unsigned long long)total);
     for (unsigned i = 0; i < SBI_X_COUNT; i++) {
         uint64_t n = atomic_load(&vm->sbi_calls[i]);

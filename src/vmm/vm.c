@@ -44,8 +44,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->ram_size = cfg->ram_size;
     vm->console_out_fd = 1;
     /* Lazily allocated: pages cost host memory only once the guest touches them. */
-    vm->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-                   MAP_NORESERVE, -1, 0);
+    vm->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (vm->ram == MAP_FAILED) {
         snprintf(err, errlen, "cannot reserve %llu bytes of guest RAM: %s",
                  (unsigned long long)cfg->ram_size, strerror(errno));
@@ -58,7 +58,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&vm->exit_cond, &ca);
-    for (unsigned i = 0; i < VM_MAX_CPUS; i++) pthread_cond_init(&vm->hart_cond[i], &ca);
+    for (unsigned i = 0; i < VM_MAX_CPUS; i++)
+        pthread_cond_init(&vm->hart_cond[i], &ca);
     pthread_condattr_destroy(&ca);
     for (unsigned i = 0; i < vm->ncpus; i++) {
         vm->harts[i] = aligned_alloc(64, (sizeof(struct hart) + 63) & ~(size_t)63);
@@ -92,7 +93,8 @@ void vm_destroy(struct vm *vm)
 
 void vm_reset(struct vm *vm, uint64_t pc)
 {
-    for (unsigned i = 0; i < vm->ncpus; i++) hart_reset(vm->harts[i], pc);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        hart_reset(vm->harts[i], pc);
     bus_reset_devices(&vm->bus);
     atomic_store(&vm->exit_reason, VM_EXIT_NONE);
     vm->exit_code = 0;
@@ -188,8 +190,10 @@ int vm_run(struct vm *vm)
         }
     }
     pthread_mutex_unlock(&vm->lock);
-    for (unsigned i = 0; i < started; i++) pthread_join(vm->threads[i], NULL);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(vm->threads[i], NULL);
     vm->insns_total = 0;
-    for (unsigned i = 0; i < vm->ncpus; i++) vm->insns_total += vm->harts[i]->instret;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm->insns_total += vm->harts[i]->instret;
     return atomic_load(&vm->exit_reason);
 }

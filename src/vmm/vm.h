@@ -9,8 +9,8 @@
 #include "mem/bus.h"
 #include "cpu/hart.h"
 
-#define VM_MAX_CPUS 8
-#define VM_RAM_BASE 0x80000000ull
+#define VM_MAX_CPUS    8
+#define VM_RAM_BASE    0x80000000ull
 #define VM_TIMEBASE_HZ 10000000ull
 
 enum vm_exit_reason {
@@ -54,9 +54,9 @@ struct vm {
     struct uart16550 *uart;
     struct clint *clint;
     struct plic *plic;
-    uint8_t *rom; /* boot ROM (reset vector) contents */
+    uint8_t *rom;          /* boot ROM (reset vector) contents */
     unsigned virtio_slots; /* virtio-mmio slots in use */
-    int console_out_fd; /* where the UART writes; -1 = discard */
+    int console_out_fd;    /* where the UART writes; -1 = discard */
 
     uint64_t insns_total;
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */

@@ -90,13 +90,15 @@ static void check_outside(void)
     DIR *d = opendir(outside);
     if (!d) abort();
     struct dirent *e;
-    while ((e = readdir(d))) n++;
+    while ((e = readdir(d)))
+        n++;
     closedir(d);
     if (n != 3) abort(); /* ".", "..", "secret" */
     d = opendir(top);
     if (!d) abort();
     n = 0;
-    while ((e = readdir(d))) n++;
+    while ((e = readdir(d)))
+        n++;
     closedir(d);
     if (n != 4) abort(); /* ".", "..", "s", "outside" */
 }
@@ -129,19 +131,19 @@ static const struct {
     uint8_t type;
     const char *fmt;
 } layouts[] = {
-    {P9_TSTATFS, "f"},       {P9_TLOPEN, "f4"},          {P9_TLCREATE, "fs444"},
-    {P9_TSYMLINK, "fss4"},   {P9_TMKNOD, "fs4444"},      {P9_TRENAME, "ffs"},
-    {P9_TREADLINK, "f"},     {P9_TGETATTR, "f8"},        {P9_TSETATTR, "f444488888"},
-    {P9_TXATTRWALK, "ffs"},  {P9_TXATTRCREATE, "fs84"},  {P9_TREADDIR, "f84"},
-    {P9_TFSYNC, "f4"},       {P9_TLOCK, "f14884s"},      {P9_TGETLOCK, "f1884s"},
-    {P9_TLINK, "ffs"},       {P9_TMKDIR, "fs44"},        {P9_TRENAMEAT, "fsfs"},
-    {P9_TUNLINKAT, "fs4"},   {P9_TVERSION, "4s"},        {P9_TAUTH, "fss4"},
-    {P9_TATTACH, "ffss4"},   {P9_TFLUSH, "2"},           {P9_TWALK, "ffn"},
-    {P9_TREAD, "f84"},       {P9_TWRITE, "f8d"},         {P9_TCLUNK, "f"},
+    {P9_TSTATFS, "f"},      {P9_TLOPEN, "f4"},         {P9_TLCREATE, "fs444"},
+    {P9_TSYMLINK, "fss4"},  {P9_TMKNOD, "fs4444"},     {P9_TRENAME, "ffs"},
+    {P9_TREADLINK, "f"},    {P9_TGETATTR, "f8"},       {P9_TSETATTR, "f444488888"},
+    {P9_TXATTRWALK, "ffs"}, {P9_TXATTRCREATE, "fs84"}, {P9_TREADDIR, "f84"},
+    {P9_TFSYNC, "f4"},      {P9_TLOCK, "f14884s"},     {P9_TGETLOCK, "f1884s"},
+    {P9_TLINK, "ffs"},      {P9_TMKDIR, "fs44"},       {P9_TRENAMEAT, "fsfs"},
+    {P9_TUNLINKAT, "fs4"},  {P9_TVERSION, "4s"},       {P9_TAUTH, "fss4"},
+    {P9_TATTACH, "ffss4"},  {P9_TFLUSH, "2"},          {P9_TWALK, "ffn"},
+    {P9_TREAD, "f84"},      {P9_TWRITE, "f8d"},        {P9_TCLUNK, "f"},
     {P9_TREMOVE, "f"},
 };
-static const char *const names[] = {"a", "d", "b", "e", "u", "f", "..", ".", "new", "x/y", "",
-                                    "9P2000.L", "/etc"};
+static const char *const names[] = {"a", "d",   "b",   "e", "u",        "f",   "..",
+                                    ".", "new", "x/y", "",  "9P2000.L", "/etc"};
 
 struct in {
     const uint8_t *p;
@@ -154,12 +156,14 @@ static uint8_t take(struct in *in)
 static uint64_t take_n(struct in *in, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v |= (uint64_t)take(in) << (8 * i);
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)take(in) << (8 * i);
     return v;
 }
 static void put_n(uint8_t *m, size_t *o, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++) m[(*o)++] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        m[(*o)++] = (uint8_t)(v >> (8 * i));
 }
 static void put_name(uint8_t *m, size_t *o, struct in *in)
 {
@@ -172,7 +176,8 @@ static void put_name(uint8_t *m, size_t *o, struct in *in)
         nl = strlen(nm);
     } else {
         nl = sel & 0x3f;
-        for (size_t i = 0; i < nl; i++) raw[i] = (char)take(in);
+        for (size_t i = 0; i < nl; i++)
+            raw[i] = (char)take(in);
         nm = raw;
     }
     put_n(m, o, nl, 2);
@@ -201,13 +206,15 @@ static size_t build(uint8_t *m, unsigned i, struct in *in)
         case 'n': {
             unsigned n = take(in) % 6u;
             put_n(m, &o, n, 2);
-            for (unsigned k = 0; k < n; k++) put_name(m, &o, in);
+            for (unsigned k = 0; k < n; k++)
+                put_name(m, &o, in);
             break;
         }
         case 'd': {
             size_t n = take(in);
             put_n(m, &o, n, 4);
-            for (size_t k = 0; k < n; k++) m[o++] = take(in);
+            for (size_t k = 0; k < n; k++)
+                m[o++] = take(in);
             break;
         }
         }
@@ -217,7 +224,8 @@ static size_t build(uint8_t *m, unsigned i, struct in *in)
 
 static void le32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RAM (1u << 20)
-#define RINGS (VM_RAM_BASE + 0x10000)
-#define ITABLE (VM_RAM_BASE + 0x20000)
-#define BUF (VM_RAM_BASE + 0x40000) /* request bytes from the input */
-#define BUF_SIZE 0x40000
-#define QN 16
+#define RAM       (1u << 20)
+#define RINGS     (VM_RAM_BASE + 0x10000)
+#define ITABLE    (VM_RAM_BASE + 0x20000)
+#define BUF       (VM_RAM_BASE + 0x40000) /* request bytes from the input */
+#define BUF_SIZE  0x40000
+#define QN        16
 #define DISK_SIZE (256u << 10)
 
 /* Disk images, reset to their initial content before every input so that
@@ -49,7 +49,8 @@ static void setup_images(void)
     struct blk *b = blk_open(tmpl, BLK_FMT_QCOW2, 0, err, sizeof(err));
     if (!b) abort();
     uint8_t pat[10000];
-    for (unsigned i = 0; i < sizeof(pat); i++) pat[i] = (uint8_t)(i * 7);
+    for (unsigned i = 0; i < sizeof(pat); i++)
+        pat[i] = (uint8_t)(i * 7);
     blk_write(b, 5000, pat, sizeof(pat));
     blk_close(b);
     int fd = open(tmpl, O_RDONLY);
@@ -138,11 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned hdr = take(&in, 1);
         unsigned nbytes = hdr & 0x3f;
         memset(buf, 0, 64);
-        buf[0] = (uint8_t)take(&in, 1) % 16;   /* type: mostly valid ones */
-        buf[8] = (uint8_t)take(&in, 1);        /* sector, low bytes */
+        buf[0] = (uint8_t)take(&in, 1) % 16; /* type: mostly valid ones */
+        buf[8] = (uint8_t)take(&in, 1);      /* sector, low bytes */
         buf[9] = (uint8_t)take(&in, 1);
-        if (hdr & 0x40) buf[15] = 0x80;        /* or a huge one */
-        for (unsigned i = 0; i < nbytes && in.n; i++) buf[16 + i] = (uint8_t)take(&in, 1);
+        if (hdr & 0x40) buf[15] = 0x80; /* or a huge one */
+        for (unsigned i = 0; i < nbytes && in.n; i++)
+            buf[16 + i] = (uint8_t)take(&in, 1);
         /* the chain */
         unsigned nseg = 1 + take(&in, 1) % 8;
         int indirect = (hdr & 0x80) != 0;

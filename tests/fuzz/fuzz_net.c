@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define RAM (4u << 20)
+#define RAM    (4u << 20)
 #define RINGS0 (VM_RAM_BASE + 0x10000)
 #define RINGS1 (VM_RAM_BASE + 0x20000)
-#define RXBUF (VM_RAM_BASE + 0x100000) /* rx buffer n at RXBUF + n * 0x1000 */
-#define TXBUF (VM_RAM_BASE + 0x200000) /* tx request n at TXBUF + n * 0x11000 */
-#define QN 16
+#define RXBUF  (VM_RAM_BASE + 0x100000) /* rx buffer n at RXBUF + n * 0x1000 */
+#define TXBUF  (VM_RAM_BASE + 0x200000) /* tx request n at TXBUF + n * 0x11000 */
+#define QN     16
 #define MAX_TX 8
 
 static void bring_up(struct vm *vm, struct tdrv *rx, struct tdrv *tx, uint64_t want)
@@ -33,7 +33,10 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static uint16_t rd16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t rd16le(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ntx++;
     }
     /* let the I/O thread work through the requests (bounded wait) */
-    for (unsigned i = 0; i < 200 && tdrv_used_idx(&tx) != ntx; i++) sleep_ms(1);
+    for (unsigned i = 0; i < 200 && tdrv_used_idx(&tx) != ntx; i++)
+        sleep_ms(1);
     vm_destroy(vm);
     return 0;
 }

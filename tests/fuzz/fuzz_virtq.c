@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define RAM (1u << 20)
-#define RINGS (VM_RAM_BASE + 0x10000)
+#define RAM    (1u << 20)
+#define RINGS  (VM_RAM_BASE + 0x10000)
 #define ITABLE (VM_RAM_BASE + 0x20000)
-#define QN 16
+#define QN     16
 
 struct fuzz_state {
     struct vm *vm;

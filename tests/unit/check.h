@@ -22,7 +22,7 @@ struct check_ctx {
     } while (0)
 
 #define CHECK_EQ(ctx, got, want)                                                                   \
-    CHECK(ctx, (uint64_t)(got) == (uint64_t)(want), "got 0x%" PRIx64 ", want 0x%" PRIx64,           \
+    CHECK(ctx, (uint64_t)(got) == (uint64_t)(want), "got 0x%" PRIx64 ", want 0x%" PRIx64,          \
           (uint64_t)(got), (uint64_t)(want))
 
 static inline int check_report(const struct check_ctx *c, const char *name)

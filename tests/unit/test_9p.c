@@ -142,7 +142,8 @@ static int t_walk(struct p9_server *s, uint32_t fid, uint32_t newfid, int n, con
     p32(fid);
     p32(newfid);
     p16((uint16_t)n);
-    for (int i = 0; i < n; i++) pstr(names[i]);
+    for (int i = 0; i < n; i++)
+        pstr(names[i]);
     int e = xerr(s);
     if (e) return -e;
     return g16(rbuf + 7);
@@ -609,7 +610,8 @@ static void test_malformed(struct p9_server *s)
     p32(1);
     p32(31);
     p16(17); /* one over the limit, all present */
-    for (int i = 0; i < 17; i++) pstr("sub");
+    for (int i = 0; i < 17; i++)
+        pstr("sub");
     CHECK_EQ(&c, xerr(s), EINVAL);
     CHECK_EQ(&c, p9_server_nfids(s), 1);
     mb_start(P9_TREAD);
@@ -643,7 +645,8 @@ static void test_malformed(struct p9_server *s)
     mb_size((uint32_t)m.n);
     uint8_t small[7][3];
     struct iovec sv[7];
-    for (int i = 0; i < 7; i++) sv[i] = (struct iovec){small[i], 3};
+    for (int i = 0; i < 7; i++)
+        sv[i] = (struct iovec){small[i], 3};
     size_t n = p9_server_handle(s, m.b, m.n, sv, 7);
     CHECK_EQ(&c, n, 20); /* 11 bytes of header and count, 9 of data */
     CHECK(&c, small[3][2] == 'h' && small[6][1] == '\n', "scattered read reply");
@@ -699,7 +702,8 @@ static void test_limits(struct p9_server *s)
     CHECK_EQ(&c, t_lcreate(s, 501, "unlinked.txt", 02, 0644), 0);
     CHECK_EQ(&c, t_write(s, 501, 0, "still here", 10), 10);
     CHECK_EQ(&c, t_unlinkat(s, 1, "unlinked.txt", 0), 0);
-    for (uint32_t f = 1000; f < 1000 + P9_MAX_OPEN + 300; f++) t_read(s, f, 0, 1); /* churn */
+    for (uint32_t f = 1000; f < 1000 + P9_MAX_OPEN + 300; f++)
+        t_read(s, f, 0, 1); /* churn */
     write_file(p2, "second\n");
     CHECK_EQ(&c, rename(p2, p1), 0);
     CHECK_EQ(&c, t_read(s, 500, 0, 100), -ESTALE);
@@ -741,8 +745,9 @@ static void test_limits(struct p9_server *s)
         made++;
     }
     CHECK_EQ(&c, err, ENOMEM);
-    CHECK(&c, made > P9_MAX_PATH_BYTES / (15 * 251) - 10 &&
-                  made <= P9_MAX_PATH_BYTES / (15 * 251), /* 15 x 250 + 14 slashes + NUL */
+    CHECK(&c,
+          made > P9_MAX_PATH_BYTES / (15 * 251) - 10 &&
+              made <= P9_MAX_PATH_BYTES / (15 * 251), /* 15 x 250 + 14 slashes + NUL */
           "%u clones within the path budget", made);
     CHECK_EQ(&c, t_clunk(s, 100000), 0);
     CHECK_EQ(&c, walk1(s, 3, 100000, NULL), 0);
@@ -784,9 +789,11 @@ static void test_readonly(void)
 static void test_random(void)
 {
     struct p9_server *s = new_server(0);
-    static const uint8_t types[] = {8, 12, 14, 16, 18, 20, 22, 24, 26, 30, 32, 40, 50, 52, 54,
-                                    70, 72, 74, 76, 100, 102, 104, 108, 110, 116, 118, 120, 122};
-    static const char *names[] = {"..", ".", "sub", "hello.txt", "esc", "up", "upfile", "r", "fifo"};
+    static const uint8_t types[] = {8,   12,  14,  16,  18,  20,  22,  24, 26, 30,
+                                    32,  40,  50,  52,  54,  70,  72,  74, 76, 100,
+                                    102, 104, 108, 110, 116, 118, 120, 122};
+    static const char *names[] = {"..", ".",      "sub", "hello.txt", "esc",
+                                  "up", "upfile", "r",   "fifo"};
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     unsigned bad = 0;
     for (int i = 0; i < 30000; i++) {

@@ -69,22 +69,22 @@ static void expect_ctx(const char *what, int rm, uint64_t a, uint64_t b, uint64_
 /* ======================================================================== */
 /* Hand-picked cases                                                         */
 
-#define F32_MAX 0x7f7fffffu
-#define F32_INF 0x7f800000u
-#define F32_QNAN 0x7fc00000u
+#define F32_MAX    0x7f7fffffu
+#define F32_INF    0x7f800000u
+#define F32_QNAN   0x7fc00000u
 #define F32_QNAN_P 0x7fc12345u /* quiet, with payload */
-#define F32_SNAN 0x7f800001u
-#define F32_MINN 0x00800000u
-#define N32 0x80000000u
-#define F64_MAX 0x7fefffffffffffffull
-#define F64_INF 0x7ff0000000000000ull
-#define F64_QNAN 0x7ff8000000000000ull
+#define F32_SNAN   0x7f800001u
+#define F32_MINN   0x00800000u
+#define N32        0x80000000u
+#define F64_MAX    0x7fefffffffffffffull
+#define F64_INF    0x7ff0000000000000ull
+#define F64_QNAN   0x7ff8000000000000ull
 #define F64_QNAN_P 0x7ff8000000012345ull
-#define F64_SNAN 0x7ff0000000000001ull
-#define F64_MINN 0x0010000000000000ull
-#define N64 0x8000000000000000ull
-#define CN32 FPU_F32_CANON_NAN
-#define CN64 FPU_F64_CANON_NAN
+#define F64_SNAN   0x7ff0000000000001ull
+#define F64_MINN   0x0010000000000000ull
+#define N64        0x8000000000000000ull
+#define CN32       FPU_F32_CANON_NAN
+#define CN64       FPU_F64_CANON_NAN
 
 typedef uint32_t (*f32_bin)(uint32_t, uint32_t, int, uint32_t *);
 typedef uint64_t (*f64_bin)(uint64_t, uint64_t, int, uint32_t *);
@@ -330,8 +330,8 @@ static void hand_arith(void)
     fma32(0, 0, 0, one, N32, RNE, 0, 0);
     fma32(0, 0, 0, one, N32, RDN, N32, 0);
     fma32(0, 0, N32, one, N32, RNE, N32, 0);
-    fma32(1, 1, 0, one, 0, RNE, N32, 0);    /* -(0*1) - 0 = -0 */
-    fma32(1, 0, 0, one, 0, RNE, 0, 0);      /* -(0*1) + 0 = +0 */
+    fma32(1, 1, 0, one, 0, RNE, N32, 0); /* -(0*1) - 0 = -0 */
+    fma32(1, 0, 0, one, 0, RNE, 0, 0);   /* -(0*1) + 0 = +0 */
     fma32(0, 0, 0, one, 0x00000001u, RNE, 1, 0);
     fma32(0, 1, 0, one, 0x00000001u, RNE, 0x80000001u, 0);
     /* single rounding: (1 + 2^-23)(1 - 2^-23) - 1 = -2^-46 */
@@ -415,11 +415,11 @@ static void hand_cmp(void)
         expect_ctx("fle.d", -1, A, B, 0, f2, fl2, t32v[i].le, t32v[i].fl_cmp);
     }
     /* fclass: one value per class */
-    const uint32_t cls32[10] = {F32_INF | N32, 0xbf800000u, 0x80000001u, N32, 0,
-                                0x007fffffu, F32_MAX, F32_INF, F32_SNAN, F32_QNAN_P};
-    const uint64_t cls64[10] = {F64_INF | N64, 0xbff0000000000000ull, 0x800fffffffffffffull,
-                                N64, 0, 1, F64_MINN, F64_INF, 0x7ff7ffffffffffffull,
-                                0xfff8000000000000ull};
+    const uint32_t cls32[10] = {F32_INF | N32, 0xbf800000u, 0x80000001u, N32,      0,
+                                0x007fffffu,   F32_MAX,     F32_INF,     F32_SNAN, F32_QNAN_P};
+    const uint64_t cls64[10] = {
+        F64_INF | N64, 0xbff0000000000000ull, 0x800fffffffffffffull, N64, 0, 1, F64_MINN,
+        F64_INF,       0x7ff7ffffffffffffull, 0xfff8000000000000ull};
     for (unsigned i = 0; i < 10; i++) {
         expect_ctx("fclass.s", -1, cls32[i], 0, 0, f32_class(cls32[i]), 0, 1u << i, 0);
         expect_ctx("fclass.d", -1, cls64[i], 0, 0, f64_class(cls64[i]), 0, 1u << i, 0);
@@ -548,7 +548,7 @@ static void hand_cvt(void)
     CV(f64_to_f32, 0x3690000000000001ull, RNE, 1, UF | NX);
     CV(f64_to_f32, 0x380fffffffffffffull, RNE, F32_MINN, NX); /* just below 2^-126 */
     CV(f64_to_f32, 0x380fffffffffffffull, RTZ, 0x007fffffu, UF | NX);
-    CV(f64_to_f32, 0x380ffffff0000000ull, RNE, F32_MINN, NX); /* (1 - 2^-25) 2^-126 */
+    CV(f64_to_f32, 0x380ffffff0000000ull, RNE, F32_MINN, NX);      /* (1 - 2^-25) 2^-126 */
     CV(f64_to_f32, 0x380fffffe0000000ull, RNE, F32_MINN, UF | NX); /* (1 - 2^-24) 2^-126 */
     CV(f64_to_f32, 0x3ff0000010000000ull, RNE, 0x3f800000u, NX);
     CV(f64_to_f32, 0x3ff0000010000000ull, RMM, 0x3f800001u, NX);
@@ -589,11 +589,11 @@ static uint64_t rnd_frac(unsigned n)
     uint64_t mask = (1ull << n) - 1, r = rnd();
     switch (rnd() % 8) {
     case 0: return 0;
-    case 1: return (1ull << (rnd() % n)) & mask;                          /* one bit */
+    case 1: return (1ull << (rnd() % n)) & mask;                           /* one bit */
     case 2: return ((1ull << (rnd() % n)) | (1ull << (rnd() % n))) & mask; /* two bits */
-    case 3: return (mask >> (rnd() % n)) & mask;                          /* low ones */
-    case 4: return (mask << (rnd() % n)) & mask;                          /* high ones */
-    case 5: return (r & mask) & ~((1ull << (rnd() % n)) - 1);             /* short */
+    case 3: return (mask >> (rnd() % n)) & mask;                           /* low ones */
+    case 4: return (mask << (rnd() % n)) & mask;                           /* high ones */
+    case 5: return (r & mask) & ~((1ull << (rnd() % n)) - 1);              /* short */
     default: return r & mask;
     }
 }
@@ -637,10 +637,19 @@ static uint32_t rnd_f32(int near)
     if (e == 0xff && f && rnd() % 2) f |= 1u << 22;
     return s | (e << 23) | f;
 }
-static unsigned exp64(uint64_t a) { return (unsigned)(a >> 52) & 0x7ff; }
-static unsigned exp32(uint64_t a) { return (unsigned)(a >> 23) & 0xff; }
+static unsigned exp64(uint64_t a)
+{
+    return (unsigned)(a >> 52) & 0x7ff;
+}
+static unsigned exp32(uint64_t a)
+{
+    return (unsigned)(a >> 23) & 0xff;
+}
 
-static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+static int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Operands for op (binary ops get a second operand with a related exponent
  * so that cancellation, overflow and underflow are all exercised). */
@@ -649,7 +658,7 @@ static void gen_operands(int w, int op, uint64_t *a, uint64_t *b, uint64_t *cc)
     int emax = w == 32 ? 0xff : 0x7ff, bias = w == 32 ? 127 : 1023;
     int mant = w == 32 ? 23 : 52;
 #define RF(near) (w == 32 ? (uint64_t)rnd_f32(near) : rnd_f64(near))
-#define EXP(x) (int)(w == 32 ? exp32(x) : exp64(x))
+#define EXP(x)   (int)(w == 32 ? exp32(x) : exp64(x))
     *a = RF(-1);
     int ea = EXP(*a), near = -1;
     switch (op) {
@@ -703,7 +712,10 @@ static uint32_t host_flags(int ex)
     return f;
 }
 
-static int is_qnan64(uint64_t a) { return (a << 1) > (F64_INF << 1) && (a & (1ull << 51)); }
+static int is_qnan64(uint64_t a)
+{
+    return (a << 1) > (F64_INF << 1) && (a & (1ull << 51));
+}
 static int is_qnan32(uint64_t a)
 {
     return ((uint32_t)a << 1) > (F32_INF << 1) && (a & (1u << 22));
@@ -808,10 +820,10 @@ static uint64_t lib_op(int w, int op, int rm, uint64_t a, uint64_t b, uint64_t c
 
 static const char *op_name(int w, int op)
 {
-    static const char *const n64[] = {"fadd.d",   "fsub.d",   "fmul.d",    "fdiv.d",    "fsqrt.d",
-                                      "fmadd.d",  "fmsub.d",  "fnmsub.d",  "fnmadd.d",  "fcvt.s.d"};
-    static const char *const n32[] = {"fadd.s",   "fsub.s",   "fmul.s",    "fdiv.s",    "fsqrt.s",
-                                      "fmadd.s",  "fmsub.s",  "fnmsub.s",  "fnmadd.s",  "fcvt.s.d"};
+    static const char *const n64[] = {"fadd.d",  "fsub.d",  "fmul.d",   "fdiv.d",   "fsqrt.d",
+                                      "fmadd.d", "fmsub.d", "fnmsub.d", "fnmadd.d", "fcvt.s.d"};
+    static const char *const n32[] = {"fadd.s",  "fsub.s",  "fmul.s",   "fdiv.s",   "fsqrt.s",
+                                      "fmadd.s", "fmsub.s", "fnmsub.s", "fnmadd.s", "fcvt.s.d"};
     return w == 64 ? n64[op] : n32[op];
 }
 
@@ -823,7 +835,8 @@ typedef __float128 quad;
 static quad sqrtq_(quad a)
 {
     quad y = __builtin_sqrt((double)a);
-    for (int i = 0; i < 3; i++) y = (y + a / y) / 2;
+    for (int i = 0; i < 3; i++)
+        y = (y + a / y) / 2;
     return y;
 }
 
@@ -889,7 +902,7 @@ static uint64_t rmm_ref(int w, int op, uint64_t a, uint64_t b, uint64_t cc, uint
         if (exp32(nb) == 0xff) qn = (quad)0x1p127 * 2; /* 2^128 */
     }
     if (ow == 64 && exp64(nb) == 0x7ff) return r; /* would need 2^1024: no tie below it */
-    quad mid = (qr + qn) / 2; /* exact */
+    quad mid = (qr + qn) / 2;                     /* exact */
     if (ex == 1 && x != mid) return r;
     if (ex == 2) { /* is the quotient / root exactly mid? (products exact in binary128) */
         quad A = w == 64 ? (quad)u2d(a) : (quad)u2f((uint32_t)a);
@@ -962,8 +975,8 @@ static uint64_t ref_i2f(int ow, int sgnd, uint64_t v, int rm, uint32_t *fl)
 
 static void random_arith(long iters)
 {
-    static const int ops[] = {FPU_OP_ADD,   FPU_OP_SUB,   FPU_OP_MUL,    FPU_OP_DIV,
-                              FPU_OP_SQRT,  FPU_OP_FMADD, FPU_OP_FMSUB,  FPU_OP_FNMSUB,
+    static const int ops[] = {FPU_OP_ADD,    FPU_OP_SUB,    FPU_OP_MUL,   FPU_OP_DIV,
+                              FPU_OP_SQRT,   FPU_OP_FMADD,  FPU_OP_FMSUB, FPU_OP_FNMSUB,
                               FPU_OP_FNMADD, FPU_OP_CVT_S_D};
     for (int w = 32; w <= 64; w += 32) {
         for (size_t oi = 0; oi < sizeof ops / sizeof ops[0]; oi++) {
@@ -1011,7 +1024,7 @@ static uint64_t rnd_int(int ow)
     uint64_t v = rnd();
     switch (rnd() % 6) {
     case 0: v >>= rnd() % 64; break;
-    case 1: v &= ~((1ull << (rnd() % 64)) - 1); break;       /* trailing zeros */
+    case 1: v &= ~((1ull << (rnd() % 64)) - 1); break;           /* trailing zeros */
     case 2: v = (1ull << (rnd() % 64)) + (rnd() % 3) - 1; break; /* near powers of 2 */
     case 3: v = (v >> (rnd() % 64)) << (rnd() % 64); break;
     default: break;

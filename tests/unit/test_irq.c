@@ -20,10 +20,10 @@ static void wr(struct vm *vm, uint64_t a, unsigned size, uint64_t v)
     CHECK(&c, bus_write(&vm->bus, a, size, v) == 0, "write 0x%llx", (unsigned long long)a);
 }
 
-#define P VIRT_PLIC_BASE
+#define P               VIRT_PLIC_BASE
 #define CTX_ENABLE(ctx) (P + 0x2000 + 0x80 * (ctx))
 #define CTX_THRESH(ctx) (P + 0x200000 + 0x1000 * (ctx))
-#define CTX_CLAIM(ctx) (CTX_THRESH(ctx) + 4)
+#define CTX_CLAIM(ctx)  (CTX_THRESH(ctx) + 4)
 
 static uint64_t async(struct vm *vm, unsigned hart)
 {

@@ -148,7 +148,8 @@ static void random_ops(struct blk *b, struct model *m, unsigned nops, uint64_t m
         unsigned kind = (unsigned)(rnd() % 10);
         int e = 0;
         if (kind < 5) {
-            for (uint64_t i = 0; i < len; i++) buf[i] = (uint8_t)rnd();
+            for (uint64_t i = 0; i < len; i++)
+                buf[i] = (uint8_t)rnd();
             /* split the buffer into up to three pieces */
             struct iovec iov[3];
             uint64_t a = len > 2 ? rnd() % len : 0, bb = a + (len - a > 1 ? rnd() % (len - a) : 0);
@@ -217,8 +218,9 @@ static void test_plain(unsigned cluster_bits, uint64_t size, unsigned nops)
     snprintf(what, sizeof(what), "plain cb=%u", cluster_bits);
     const char *p = path_of("plain.qcow2");
     unlink(p);
-    CHECK(&c, blk_create(p, BLK_FMT_QCOW2, size, NULL, BLK_FMT_PROBE, cluster_bits, err,
-                         sizeof(err)) == 0,
+    CHECK(&c,
+          blk_create(p, BLK_FMT_QCOW2, size, NULL, BLK_FMT_PROBE, cluster_bits, err, sizeof(err)) ==
+              0,
           "create: %s", err);
     struct blk *b = open_img(p, 0);
     if (!b) return;
@@ -261,11 +263,13 @@ static void test_backing(void)
     unlink(top);
     uint64_t bsize = (2u << 20) + 777, msize = (3u << 20) + 1024, tsize = (4u << 20) + 512;
     uint8_t *bdata = malloc(bsize);
-    for (uint64_t i = 0; i < bsize; i++) bdata[i] = (uint8_t)rnd();
+    for (uint64_t i = 0; i < bsize; i++)
+        bdata[i] = (uint8_t)rnd();
     write_file(raw, bdata, bsize);
     /* mid: relative backing name, probed format recorded */
-    CHECK(&c, blk_create(mid, BLK_FMT_QCOW2, msize, "base.raw", BLK_FMT_PROBE, 16, err,
-                         sizeof(err)) == 0,
+    CHECK(&c,
+          blk_create(mid, BLK_FMT_QCOW2, msize, "base.raw", BLK_FMT_PROBE, 16, err, sizeof(err)) ==
+              0,
           "create mid: %s", err);
     struct model m;
     model_init(&m, msize, bdata, bsize);
@@ -273,8 +277,9 @@ static void test_backing(void)
     if (!b) return;
     struct blk_info info;
     blk_info(b, &info);
-    CHECK(&c, !strcmp(info.backing, "base.raw") && !strcmp(info.backing_fmt, "raw") &&
-                  !strcmp(info.backing_path, raw),
+    CHECK(&c,
+          !strcmp(info.backing, "base.raw") && !strcmp(info.backing_fmt, "raw") &&
+              !strcmp(info.backing_path, raw),
           "backing info '%s' '%s' '%s'", info.backing, info.backing_fmt, info.backing_path);
     CHECK_EQ(&c, info.allocated, 0);
     verify(b, &m, "mid fresh");
@@ -287,8 +292,9 @@ static void test_backing(void)
           "backing file changed");
     qemu_cross_check(mid, &m, "mid");
 
-    CHECK(&c, blk_create(top, BLK_FMT_QCOW2, tsize, "mid.qcow2", BLK_FMT_QCOW2, 12, err,
-                         sizeof(err)) == 0,
+    CHECK(&c,
+          blk_create(top, BLK_FMT_QCOW2, tsize, "mid.qcow2", BLK_FMT_QCOW2, 12, err, sizeof(err)) ==
+              0,
           "create top: %s", err);
     struct model t;
     model_init(&t, tsize, m.data, msize);
@@ -341,7 +347,8 @@ static void test_refcount_growth(void)
     uint8_t *buf = malloc(1 << 20);
     int ok = 1;
     for (uint64_t off = 0; off < (40u << 20) && ok; off += 1 << 20) {
-        for (unsigned i = 0; i < (1u << 20); i++) buf[i] = (uint8_t)rnd();
+        for (unsigned i = 0; i < (1u << 20); i++)
+            buf[i] = (uint8_t)rnd();
         /* a few holes so that allocation is not purely sequential */
         uint64_t len = (1 << 20) - (rnd() % 3) * 4096;
         int e = blk_write(b, off + 1000, buf, len);
@@ -397,7 +404,8 @@ static void test_qemu_made(void)
     unlink(p);
     uint64_t size = 3u << 20;
     uint8_t *data = malloc(size);
-    for (uint64_t i = 0; i < size; i++) data[i] = (i / 65536) % 3 ? (uint8_t)rnd() : 0;
+    for (uint64_t i = 0; i < size; i++)
+        data[i] = (i / 65536) % 3 ? (uint8_t)rnd() : 0;
     write_file(raw, data, size);
     if (sh("qemu-img convert -f raw -O qcow2 '%s' '%s'", raw, p) == 0) {
         struct blk *b = open_img(p, BLK_RDONLY);
@@ -490,23 +498,44 @@ static void expect_refused(const char *name, const char *want, unsigned flags,
 }
 
 #define CS 65536u
-static uint64_t l1_off(const char *p) { return be64_at(p, 40); }
-static uint64_t rt_off(const char *p) { return be64_at(p, 48); }
-static uint64_t l2_off(const char *p) { return be64_at(p, (off_t)l1_off(p)) & 0x00fffffffffffe00ull; }
+static uint64_t l1_off(const char *p)
+{
+    return be64_at(p, 40);
+}
+static uint64_t rt_off(const char *p)
+{
+    return be64_at(p, 48);
+}
+static uint64_t l2_off(const char *p)
+{
+    return be64_at(p, (off_t)l1_off(p)) & 0x00fffffffffffe00ull;
+}
 
-static void c_l1_eof(const char *p, const char *r) { poke64(p, (off_t)l1_off(p), (1ull << 63) | (1ull << 40)); }
+static void c_l1_eof(const char *p, const char *r)
+{
+    poke64(p, (off_t)l1_off(p), (1ull << 63) | (1ull << 40));
+}
 static void c_l1_unaligned(const char *p, const char *r)
 {
     poke64(p, (off_t)l1_off(p), (1ull << 63) | (l2_off(p) + 512));
 }
-static void c_l1_meta(const char *p, const char *r) { poke64(p, (off_t)l1_off(p), (1ull << 63) | rt_off(p)); }
-static void c_l2_eof(const char *p, const char *r) { poke64(p, (off_t)l2_off(p), (1ull << 63) | (1ull << 40)); }
+static void c_l1_meta(const char *p, const char *r)
+{
+    poke64(p, (off_t)l1_off(p), (1ull << 63) | rt_off(p));
+}
+static void c_l2_eof(const char *p, const char *r)
+{
+    poke64(p, (off_t)l2_off(p), (1ull << 63) | (1ull << 40));
+}
 static void c_l2_unaligned(const char *p, const char *r)
 {
     uint64_t e = be64_at(p, (off_t)l2_off(p));
     poke64(p, (off_t)l2_off(p), e + 512);
 }
-static void c_l2_on_header(const char *p, const char *r) { poke64(p, (off_t)l2_off(p), (1ull << 63) | l1_off(p)); }
+static void c_l2_on_header(const char *p, const char *r)
+{
+    poke64(p, (off_t)l2_off(p), (1ull << 63) | l1_off(p));
+}
 static void c_l2_compressed(const char *p, const char *r)
 {
     poke64(p, (off_t)l2_off(p), (1ull << 62) | (l2_off(p) + CS));
@@ -516,26 +545,59 @@ static void c_l2_reserved(const char *p, const char *r)
     uint64_t e = be64_at(p, (off_t)l2_off(p));
     poke64(p, (off_t)l2_off(p), e | (1ull << 60));
 }
-static void c_rt_eof(const char *p, const char *r) { poke64(p, (off_t)rt_off(p), 1ull << 40); }
+static void c_rt_eof(const char *p, const char *r)
+{
+    poke64(p, (off_t)rt_off(p), 1ull << 40);
+}
 static void c_rt_unaligned(const char *p, const char *r)
 {
     poke64(p, (off_t)rt_off(p), be64_at(p, (off_t)rt_off(p)) + 4096);
 }
-static void c_dirty(const char *p, const char *r) { poke64(p, 72, 1); }
-static void c_hdr_len(const char *p, const char *r) { poke32(p, 100, 1u << 20); }
-static void c_rc_order(const char *p, const char *r) { poke32(p, 96, 7); }
-static void c_crypt(const char *p, const char *r) { poke32(p, 32, 1); }
+static void c_dirty(const char *p, const char *r)
+{
+    poke64(p, 72, 1);
+}
+static void c_hdr_len(const char *p, const char *r)
+{
+    poke32(p, 100, 1u << 20);
+}
+static void c_rc_order(const char *p, const char *r)
+{
+    poke32(p, 96, 7);
+}
+static void c_crypt(const char *p, const char *r)
+{
+    poke32(p, 32, 1);
+}
 static void c_backing_name(const char *p, const char *r)
 {
     poke64(p, 8, CS - 4);
     poke32(p, 16, 100);
 }
-static void c_rt_clusters(const char *p, const char *r) { poke32(p, 56, 0); }
-static void c_l1_small(const char *p, const char *r) { poke32(p, 36, 0); }
-static void c_incompat(const char *p, const char *r) { poke64(p, 72, 1ull << 40); }
-static void c_l1_on_rt(const char *p, const char *r) { poke64(p, 40, rt_off(p)); }
-static uint64_t rb_off(const char *p) { return be64_at(p, (off_t)rt_off(p)); }
-static void c_l2_self(const char *p, const char *r) { poke64(p, (off_t)l2_off(p), (1ull << 63) | l2_off(p)); }
+static void c_rt_clusters(const char *p, const char *r)
+{
+    poke32(p, 56, 0);
+}
+static void c_l1_small(const char *p, const char *r)
+{
+    poke32(p, 36, 0);
+}
+static void c_incompat(const char *p, const char *r)
+{
+    poke64(p, 72, 1ull << 40);
+}
+static void c_l1_on_rt(const char *p, const char *r)
+{
+    poke64(p, 40, rt_off(p));
+}
+static uint64_t rb_off(const char *p)
+{
+    return be64_at(p, (off_t)rt_off(p));
+}
+static void c_l2_self(const char *p, const char *r)
+{
+    poke64(p, (off_t)l2_off(p), (1ull << 63) | l2_off(p));
+}
 static void c_l2_on_refblock(const char *p, const char *r)
 {
     poke64(p, (off_t)l2_off(p) + 8, (1ull << 63) | rb_off(p));
@@ -618,7 +680,8 @@ static void test_runtime_corrupt(void)
     if (!b) return;
     uint8_t x[512];
     memset(x, 0x5a, sizeof(x));
-    for (unsigned i = 0; i < 100; i++) blk_write(b, (uint64_t)i * 32768, x, sizeof(x));
+    for (unsigned i = 0; i < 100; i++)
+        blk_write(b, (uint64_t)i * 32768, x, sizeof(x));
     uint64_t l2 = be64_at(p, (off_t)l1_off(p)) & 0x00fffffffffffe00ull;
     poke64(p, (off_t)l2, (1ull << 63) | (1ull << 40)); /* entry 0 of table 0 */
     uint8_t y[512];
@@ -627,7 +690,8 @@ static void test_runtime_corrupt(void)
     CHECK_EQ(&c, blk_read(b, 32768, y, sizeof(y)), 0);
     CHECK_EQ(&c, y[0], 0x5a);
     poke64(p, (off_t)l2, (1ull << 63) | 513); /* unaligned */
-    for (unsigned i = 1; i < 100; i++) blk_read(b, (uint64_t)i * 32768, y, 1); /* evict */
+    for (unsigned i = 1; i < 100; i++)
+        blk_read(b, (uint64_t)i * 32768, y, 1); /* evict */
     CHECK_EQ(&c, blk_read(b, 0, y, sizeof(y)), -EIO);
     blk_close(b);
 }
@@ -637,9 +701,10 @@ static void test_chains(void)
 {
     char err[512], name[64], prev[64];
     snprintf(prev, sizeof(prev), "c0.raw");
-    CHECK_EQ(&c, blk_create(path_of(prev), BLK_FMT_RAW, 1u << 20, NULL, BLK_FMT_PROBE, 0, err,
-                            sizeof(err)),
-             0);
+    CHECK_EQ(
+        &c,
+        blk_create(path_of(prev), BLK_FMT_RAW, 1u << 20, NULL, BLK_FMT_PROBE, 0, err, sizeof(err)),
+        0);
     for (unsigned i = 1; i <= BLK_MAX_CHAIN; i++) {
         snprintf(name, sizeof(name), "c%u.qcow2", i);
         if (blk_create(path_of(name), BLK_FMT_QCOW2, 1u << 20, prev, BLK_FMT_PROBE, 16, err,
@@ -679,8 +744,8 @@ static void test_chains(void)
     unlink(y);
     CHECK_EQ(&c, blk_create(x, BLK_FMT_QCOW2, 1u << 20, NULL, BLK_FMT_PROBE, 16, err, sizeof(err)),
              0);
-    CHECK_EQ(&c, blk_create(y, BLK_FMT_QCOW2, 1u << 20, "x.qcow2", BLK_FMT_QCOW2, 16, err,
-                            sizeof(err)),
+    CHECK_EQ(&c,
+             blk_create(y, BLK_FMT_QCOW2, 1u << 20, "x.qcow2", BLK_FMT_QCOW2, 16, err, sizeof(err)),
              0);
     if (symlink("x.qcow2", path_of("xlink.qcow2")) == 0 && have_qemu_img) {
         sh("qemu-img rebase -q -u -f qcow2 -b y.qcow2 -F qcow2 '%s'", path_of("xlink.qcow2"));

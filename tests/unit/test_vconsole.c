@@ -21,8 +21,8 @@ static struct check_ctx c;
 
 #define RX_RINGS (VM_RAM_BASE + 0x100000)
 #define TX_RINGS (VM_RAM_BASE + 0x110000)
-#define BUF (VM_RAM_BASE + 0x200000)
-#define QN 16
+#define BUF      (VM_RAM_BASE + 0x200000)
+#define QN       16
 #define FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX)
 
 static void msleep(int ms)
@@ -132,8 +132,8 @@ static void test_console(const char *dir)
     CHECK(&c, id == 0 && len == 4 && !memcmp(tdrv_ram(&rx, rbuf), "hell", 4), "rx 1: %u %u", id,
           len);
     tdrv_used_elem(&rx, 2, &id, &len);
-    CHECK(&c, id == 2 && len == 3 && !memcmp(tdrv_ram(&rx, rbuf + 32), "est", 3), "rx 3: %u %u",
-          id, len);
+    CHECK(&c, id == 2 && len == 3 && !memcmp(tdrv_ram(&rx, rbuf + 32), "est", 3), "rx 3: %u %u", id,
+          len);
 
     /* A receive buffer the device may not write is returned empty; one
      * outside RAM marks the device broken without touching anything. */
@@ -164,7 +164,8 @@ static void test_console(const char *dir)
     CHECK(&c, wait_used(&tx, 3), "writable-only tx returned");
     /* Bulk output larger than vmon's buffer: flow control keeps it all. */
     static char big[200000];
-    for (size_t i = 0; i < sizeof(big); i++) big[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
     memcpy(tdrv_ram(&tx, BUF + 0x10000), big, sizeof(big));
     tdrv_desc(&tx, 4, BUF + 0x10000, sizeof(big), 0, 0);
     tdrv_kick(&tx, 1, 4);
@@ -222,8 +223,8 @@ static void test_9p_device(const char *dir)
     CHECK_EQ(&c, v, 't' | '9' << 8);
     uint32_t st = tdrv_init(&t, vm, VIRT_VIRTIO_BASE, 0, QN, RX_RINGS, FEATURES);
     CHECK(&c, st & VIRTIO_STATUS_DRIVER_OK, "9p driver ok: %#x", st);
-    static const uint8_t tversion[] = {21, 0, 0, 0, 100, 0xff, 0xff, 0, 0x20, 0, 0,
-                                       8,  0, '9', 'P', '2', '0', '0', '0', '.', 'L'};
+    static const uint8_t tversion[] = {21, 0, 0,   0,   100, 0xff, 0xff, 0,   0x20, 0,  0,
+                                       8,  0, '9', 'P', '2', '0',  '0',  '0', '.',  'L'};
     memcpy(tdrv_ram(&t, BUF), tversion, sizeof(tversion));
     tdrv_desc(&t, 0, BUF, sizeof(tversion), VRING_DESC_F_NEXT, 1);
     tdrv_desc(&t, 1, BUF + 0x1000, 100, VRING_DESC_F_WRITE, 0);

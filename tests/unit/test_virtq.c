@@ -10,10 +10,10 @@
 
 static struct check_ctx c;
 
-#define RINGS (VM_RAM_BASE + 0x100000)
-#define BUF (VM_RAM_BASE + 0x200000)
-#define ITABLE (VM_RAM_BASE + 0x300000)
-#define QN 8
+#define RINGS        (VM_RAM_BASE + 0x100000)
+#define BUF          (VM_RAM_BASE + 0x200000)
+#define ITABLE       (VM_RAM_BASE + 0x300000)
+#define QN           8
 #define ALL_FEATURES (VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX)
 
 static struct vm *make_vm(void)
@@ -96,8 +96,9 @@ static void test_valid(struct vm *vm, struct tdrv *t)
     CHECK_EQ(&c, len, 96);
     CHECK(&c, changed(t, BUF + 16, 64, 0), "first buffer filled");
     CHECK(&c, changed(t, BUF + 128, 32, 0), "second buffer filled");
-    CHECK(&c, untouched(t, BUF, 16, 0) && untouched(t, BUF + 80, 48, 0) &&
-                  untouched(t, BUF + 160, 96, 0),
+    CHECK(&c,
+          untouched(t, BUF, 16, 0) && untouched(t, BUF + 80, 48, 0) &&
+              untouched(t, BUF + 160, 96, 0),
           "nothing written outside the buffers");
     /* The interrupt is raised (ISR bit 0, PLIC source 1 pending). */
     CHECK_EQ(&c, tdrv_rd(t, TV_ISR) & 1, 1);

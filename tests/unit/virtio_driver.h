@@ -10,31 +10,31 @@
 #include "vmm/vm.h"
 #include <string.h>
 
-#define TV_MAGIC 0x000
-#define TV_DEVICE_ID 0x008
-#define TV_DEV_FEATURES 0x010
+#define TV_MAGIC            0x000
+#define TV_DEVICE_ID        0x008
+#define TV_DEV_FEATURES     0x010
 #define TV_DEV_FEATURES_SEL 0x014
-#define TV_DRV_FEATURES 0x020
+#define TV_DRV_FEATURES     0x020
 #define TV_DRV_FEATURES_SEL 0x024
-#define TV_QUEUE_SEL 0x030
-#define TV_QUEUE_NUM_MAX 0x034
-#define TV_QUEUE_NUM 0x038
-#define TV_QUEUE_READY 0x044
-#define TV_QUEUE_NOTIFY 0x050
-#define TV_ISR 0x060
-#define TV_ISR_ACK 0x064
-#define TV_STATUS 0x070
-#define TV_DESC_LO 0x080
-#define TV_DESC_HI 0x084
-#define TV_AVAIL_LO 0x090
-#define TV_AVAIL_HI 0x094
-#define TV_USED_LO 0x0a0
-#define TV_USED_HI 0x0a4
+#define TV_QUEUE_SEL        0x030
+#define TV_QUEUE_NUM_MAX    0x034
+#define TV_QUEUE_NUM        0x038
+#define TV_QUEUE_READY      0x044
+#define TV_QUEUE_NOTIFY     0x050
+#define TV_ISR              0x060
+#define TV_ISR_ACK          0x064
+#define TV_STATUS           0x070
+#define TV_DESC_LO          0x080
+#define TV_DESC_HI          0x084
+#define TV_AVAIL_LO         0x090
+#define TV_AVAIL_HI         0x094
+#define TV_USED_LO          0x0a0
+#define TV_USED_HI          0x0a4
 
 struct tdrv {
     struct vm *vm;
-    uint64_t base;    /* MMIO base of the device */
-    uint32_t qnum;    /* queue size */
+    uint64_t base;              /* MMIO base of the device */
+    uint32_t qnum;              /* queue size */
     uint64_t desc, avail, used; /* ring guest addresses */
     uint16_t avail_idx;
 };
@@ -163,7 +163,7 @@ static inline void tdrv_used_elem(struct tdrv *t, unsigned n, uint32_t *id, uint
     memcpy(len, e + 4, 4);
 }
 
-#define VRING_DESC_F_NEXT 1u
-#define VRING_DESC_F_WRITE 2u
+#define VRING_DESC_F_NEXT     1u
+#define VRING_DESC_F_WRITE    2u
 #define VRING_DESC_F_INDIRECT 4u
 #endif
