@@ -18,12 +18,19 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 if ! grep -rqs '^deb-src\|^Types:.*deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     step "enabling Debian source packages (deb-src) for busybox"
-    echo "deb-src http://deb.debian.org/debian bookworm main" |
-        $SUDO tee /etc/apt/sources.list.d/vmon-guest-src.list >/dev/null
+    # deb822 form, with the same Signed-By as Debian's own entry (apt refuses
+    # two entries for one archive with different keyrings)
+    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    {
+        echo "Types: deb-src"
+        echo "URIs: http://deb.debian.org/debian"
+        echo "Suites: bookworm"
+        echo "Components: main"
+        [ -f "$keyring" ] && echo "Signed-By: $keyring"
+    } | $SUDO tee /etc/apt/sources.list.d/vmon-guest-src.sources >/dev/null
+    $SUDO apt-get update -q
 fi
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q linux-source-6.1 gcc-riscv64-linux-gnu \
-    libc6-dev-riscv64-cross make bc bison flex cpio gzip xz-utils dpkg-dev
+"$here/../scripts/setup.sh" guest # the [guest] packages of scripts/packages.txt
 
 mkdir -p "$work" "$out"
 cd "$work"
