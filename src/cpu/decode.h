@@ -55,7 +55,9 @@ struct insn {
     uint32_t raw;        /* original encoding (16-bit value for compressed) */
     uint16_t pc_off;     /* byte offset from the start of its block */
     uint16_t count;      /* interpreter: instructions of its block up to and including this one */
+    uint16_t target;     /* interpreter: index in its block of a branch's target, or NO_TARGET */
 };
+#define NO_TARGET 0xffffu
 
 /* Decode a 32-bit encoding. Unknown encodings become OP_ILLEGAL. */
 void insn_decode(uint32_t raw, struct insn *out);

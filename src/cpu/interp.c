@@ -102,6 +102,28 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
     bc->arena_used += (used + 15) & ~(size_t)15;
 }
 
+/* A branch or JAL whose target is an instruction of its own block (a loop,
+ * or a jump over an if-body) continues there directly. */
+static void link_local_branches(struct block *b, unsigned n, unsigned bytes)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct insn *d = &b->insn[i];
+        d->target = NO_TARGET;
+        if (d->op != OP_JAL && (d->op < OP_BEQ || d->op > OP_BGEU)) continue;
+        int64_t t = (int64_t)d->pc_off + d->imm;
+        if (t < 0 || t >= (int64_t)bytes) continue;
+        unsigned lo = 0, hi = n; /* pc_off grows with the index */
+        while (lo < hi) {
+            unsigned mid = (lo + hi) / 2;
+            if (b->insn[mid].pc_off < t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && b->insn[lo].pc_off == t) d->target = (uint16_t)lo;
+    }
+}
+
 /* Build the block at pc (physical pa, host bytes at host). Returns NULL when
  * the first instruction straddles a page boundary (handled by the caller). */
 static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const uint8_t *host,
@@ -127,6 +149,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
         if (insn_ends_block(d->op)) break;
     }
     if (n == 0) return NULL;
+    link_local_branches(b, n, off);
     b->paddr = pa;
     block_finish(bc, b, n, off, labels);
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
@@ -160,6 +183,7 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
     tmp->insn[0].handler = labels[tmp->insn[0].op];
     tmp->insn[0].pc_off = 0;
     tmp->insn[0].count = 1;
+    tmp->insn[0].target = NO_TARGET;
     memset(&tmp->insn[1], 0, sizeof(struct insn));
     tmp->insn[1].op = OP_END;
     tmp->insn[1].handler = labels[OP_END];
@@ -353,6 +377,10 @@ void hart_run(struct hart *h)
         uint64_t t_ = (newpc);                                                                     \
         h->instret += RETIRED();                                                                   \
         if (likely(--poll > 0)) {                                                                  \
+            if (t_ == pc) { /* a loop that is one block */                                         \
+                ip = b->insn;                                                                      \
+                DISPATCH();                                                                        \
+            }                                                                                      \
             uint64_t tpa_ = ~0ull; /* matches no block */                                          \
             if (likely(((t_ ^ pc) >> 12) == 0)) {                                                  \
                 tpa_ = (b->paddr & ~0xfffull) | (t_ & 0xfff);                                      \
@@ -373,6 +401,20 @@ void hart_run(struct hart *h)
     } while (0)
         /* The target of a chained jump to another page is not in the fetch TLB. */
 
+/* Keeps h->instret + ip->count - 1 equal to the instructions retired
+ * before ip when execution moves from ip to instruction j of the block. */
+#define LOCAL_JUMP(j)                                                                              \
+    do {                                                                                           \
+        const struct insn *to_ = b->insn + (j);                                                    \
+        h->instret += (uint64_t)ip->count - (uint64_t)to_->count + 1;                              \
+        if (likely(--poll > 0)) {                                                                  \
+            ip = to_;                                                                              \
+            DISPATCH();                                                                            \
+        }                                                                                          \
+        h->pc = pc + to_->pc_off;                                                                  \
+        h->instret += (uint64_t)to_->count - 1;                                                    \
+        goto block_exit;                                                                           \
+    } while (0)
 #define TRAP(cause, tv)                                                                            \
     do {                                                                                           \
         h->pc = PC_HERE();                                                                         \
@@ -439,6 +481,7 @@ void hart_run(struct hart *h)
     L_JAL : {
         uint64_t t = PC_HERE() + (uint64_t)IMM;
         RD = PC_NEXT();
+        if (ip->target != NO_TARGET) LOCAL_JUMP(ip->target);
         CHAIN(t);
     }
     L_JALR : {
@@ -448,7 +491,10 @@ void hart_run(struct hart *h)
     }
 #define BRANCH(cond)                                                                               \
     do {                                                                                           \
-        if (cond) CHAIN(PC_HERE() + (uint64_t)IMM);                                                \
+        if (cond) {                                                                                \
+            if (ip->target != NO_TARGET) LOCAL_JUMP(ip->target);                                   \
+            CHAIN(PC_HERE() + (uint64_t)IMM);                                                      \
+        }                                                                                          \
         NEXT();                                                                                    \
     } while (0)
     L_BEQ:
