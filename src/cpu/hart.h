@@ -80,6 +80,7 @@ struct tlb_entry {
     uint64_t tag;
     uintptr_t addend; /* host address = guest virtual address + addend */
     uint64_t paddr;   /* guest physical page */
+    uint64_t unused;  /* pads an entry to 32 bytes: indexing is a shift */
 };
 
 #define PMP_COUNT 16
