@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -58,6 +59,7 @@ struct vcon {
     uint8_t config[VCON_CONFIG_SIZE];
     int out_fd;               /* VCON_FILE */
     int listen_fd, client_fd; /* VCON_SOCKET */
+    int lock_fd;              /* PATH.lock, flock()ed while we own PATH */
     int client_eof;           /* the client shut its sending side */
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int efd;                  /* vCPUs -> I/O thread kicks */
@@ -361,6 +363,12 @@ static void vcon_free(struct vcon *c)
         close(c->listen_fd);
         unlink(c->sock_path);
     }
+    if (c->lock_fd >= 0) {
+        char lock[sizeof(c->sock_path) + 8];
+        snprintf(lock, sizeof(lock), "%s.lock", c->sock_path);
+        unlink(lock);
+        close(c->lock_fd);
+    }
     if (c->efd >= 0) close(c->efd);
     free(c);
 }
@@ -411,18 +419,37 @@ static int open_socket(struct vcon *c, const char *path, char *err, size_t errle
                  sizeof(c->sock_path) - 1);
         return -1;
     }
+    memcpy(c->sock_path, path, len + 1);
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, path, len + 1);
+    /* PATH.lock, held with flock() while this vmon owns PATH: another vmon
+     * on the same path is refused without touching its socket (a probing
+     * connection would be taken as its client). The lock goes with the
+     * process, so a crashed run leaves nothing that blocks the next one. */
+    char lock[sizeof(c->sock_path) + 8];
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0) {
+        snprintf(err, errlen, "cannot create socket '%s': %s (its lock file %s)", path,
+                 strerror(errno), lock);
+        return -1;
+    }
+    if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errlen, "socket '%s' is in use by another vmon", path);
+        close(lfd);
+        return -1;
+    }
+    c->lock_fd = lfd; /* released by vcon_free */
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             snprintf(err, errlen, "'%s' exists and is not a socket", path);
             return -1;
         }
-        /* A socket file: in use if someone accepts connections on it,
-         * otherwise left over from an earlier run and replaced. */
+        /* A socket file: in use if another program accepts connections on
+         * it, otherwise left over from an earlier run and replaced. */
         int t = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (t >= 0) {
             int live = connect(t, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -450,7 +477,6 @@ static int open_socket(struct vcon *c, const char *path, char *err, size_t errle
         unlink(path);
         return -1;
     }
-    memcpy(c->sock_path, path, len + 1);
     c->listen_fd = fd;
     return 0;
 }
@@ -467,7 +493,7 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->out_fd = c->listen_fd = c->client_fd = c->efd = -1;
+    c->out_fd = c->listen_fd = c->client_fd = c->efd = c->lock_fd = -1;
     /* "key=value" with a key made of letters is an option; anything else
      * is a file name. */
     const char *eq = strchr(spec, '=');

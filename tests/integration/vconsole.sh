@@ -169,5 +169,44 @@ expect_err socket-not-socket "exists and is not a socket" "socket=$tmp/vc.out"
 expect_err socket-no-dir "cannot create socket '.*/nodir/s': no such file or directory" "socket=$tmp/nodir/s"
 if [ -n "$(ls -A "$tmp/nodir" 2>/dev/null)" ]; then bad "bad input left files behind"; fi
 
+# ---- 5. a second vmon on a socket in use is refused without disturbing the
+# first: output the first buffered before any client is still delivered ----
+SOCK2=$tmp/busy.sock
+CMD=$(echo "echo buffered-before-client >/dev/hvc1; sleep 6" | run_arg)
+timeout 60 "$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --timeout 40 --vconsole "socket=$SOCK2" \
+    --append "console=ttyS0 guest.run=$CMD" </dev/null >"$tmp/out5" 2>&1 &
+vpid=$!
+for _ in $(seq 100); do grep -q "guest: running" "$tmp/out5" && break; sleep 0.1; done
+sleep 1
+expect_err socket-in-use "socket '.*busy.sock' is in use by another vmon" "socket=$SOCK2"
+got=$(timeout 20 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1]); s.settimeout(10)
+buf = b""
+end = time.time() + 10
+while b"buffered-before-client" not in buf and time.time() < end:
+    try:
+        d = s.recv(4096)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    buf += d
+print("yes" if b"buffered-before-client" in buf else "no")' "$SOCK2")
+wait "$vpid"
+rc=$?
+vpid=""
+if [ "$got" = yes ]; then
+    ok "socket in use: the first vmon's buffered output still reaches its client"
+else
+    bad "socket in use: buffered output lost (client saw: $got)" "$tmp/out5"
+fi
+if [ $rc -eq 0 ] && [ ! -e "$SOCK2" ] && [ ! -e "$SOCK2.lock" ]; then
+    ok "socket in use: first vmon exits 0, socket and lock file removed"
+else
+    bad "socket in use: exit $rc, leftovers: $(ls "$tmp" | grep busy)" "$tmp/out5"
+fi
+
 echo "vconsole: $pass passed, $fail failed"
 [ $fail -eq 0 ]
