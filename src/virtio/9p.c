@@ -45,6 +45,7 @@
 #include "board/virt.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
+#include "vmm/opts.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1710,56 +1711,43 @@ static int parse_share(const char *spec, struct share_opts *o, char *err, size_t
 {
     memset(o, 0, sizeof(*o));
     const char *p = spec;
-    size_t n = 0;
-    while (*p) {
-        if (*p == ',') {
-            if (p[1] != ',') break;
-            p++;
-        }
-        if (n + 1 >= sizeof(o->dir)) {
-            snprintf(err, errlen, "directory name too long");
-            return -1;
-        }
-        o->dir[n++] = *p++;
+    long n = opt_leading_path(&p, o->dir, sizeof(o->dir));
+    if (n < 0) {
+        snprintf(err, errlen, "directory name too long");
+        return -1;
     }
-    o->dir[n] = 0;
     if (!n) {
         snprintf(err, errlen, "no directory given (want DIR,tag=TAG[,ro])");
         return -1;
     }
-    int have_tag = 0;
-    while (*p == ',') {
-        p++;
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 2 && !strncmp(p, "ro", 2)) {
+    int have_tag = 0, r;
+    char opt[4096];
+    while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
+        if (r < 0) {
+            snprintf(err, errlen, "option too long");
+            return -1;
+        }
+        if (!strcmp(opt, "ro")) {
             o->ro = 1;
-        } else if (len == 2 && !strncmp(p, "rw", 2)) {
+        } else if (!strcmp(opt, "rw")) {
             o->ro = 0;
-        } else if (len >= 4 && !strncmp(p, "tag=", 4)) {
-            size_t tl = len - 4;
+        } else if (!strncmp(opt, "tag=", 4)) {
+            size_t tl = strlen(opt + 4);
             if (tl == 0 || tl > P9_TAG_MAX) {
                 snprintf(err, errlen, "tag must be 1 to %d characters (got %zu)", P9_TAG_MAX, tl);
                 return -1;
             }
-            for (size_t i = 0; i < tl; i++) {
-                char c = p[4 + i];
-                if (c < 0x21 || c > 0x7e) {
-                    snprintf(err, errlen,
-                             "tag may only contain printable ASCII characters "
-                             "without spaces");
-                    return -1;
-                }
+            if (!opt_printable(opt + 4, P9_TAG_MAX)) {
+                snprintf(err, errlen,
+                         "tag may only contain printable ASCII characters without spaces");
+                return -1;
             }
-            memcpy(o->tag, p + 4, tl);
-            o->tag[tl] = 0;
+            memcpy(o->tag, opt + 4, tl + 1);
             have_tag = 1;
         } else {
-            snprintf(err, errlen, "unknown share option '%.*s' (want tag=TAG or ro)",
-                     (int)(len > 64 ? 64 : len), p);
+            snprintf(err, errlen, "unknown share option '%.64s' (want tag=TAG or ro)", opt);
             return -1;
         }
-        p += len;
     }
     if (!have_tag) {
         snprintf(err, errlen, "missing tag=TAG (the name the guest mounts)");

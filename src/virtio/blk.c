@@ -9,6 +9,7 @@
  *
  * (a comma in FILE is written as ",,"). */
 #include "virtio/devices.h"
+#include "vmm/opts.h"
 #include "virtio/virtio.h"
 #include "backend/block.h"
 #include "board/virt.h"
@@ -292,40 +293,27 @@ struct disk_opts {
     int has_serial;
 };
 
-/* Split "FILE[,opt...]" (",," is a literal comma in FILE). */
+/* "FILE[,ro][,format=raw|qcow2][,serial=STR]" (",," is a comma in FILE). */
 static int parse_disk(const char *spec, struct disk_opts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
     const char *p = spec;
-    size_t n = 0;
-    while (*p) {
-        if (*p == ',') {
-            if (p[1] != ',') break;
-            p++;
-        }
-        if (n + 1 >= sizeof(o->file)) {
-            snprintf(err, errlen, "file name too long");
-            return -1;
-        }
-        o->file[n++] = *p++;
+    long n = opt_leading_path(&p, o->file, sizeof(o->file));
+    if (n < 0) {
+        snprintf(err, errlen, "file name too long");
+        return -1;
     }
-    o->file[n] = 0;
     if (!n) {
         snprintf(err, errlen, "no file given (want FILE[,ro][,format=raw|qcow2][,serial=STR])");
         return -1;
     }
-    while (*p == ',') {
-        p++;
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char opt[256];
-        if (len >= sizeof(opt)) {
+    char opt[256];
+    int r;
+    while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
+        if (r < 0) {
             snprintf(err, errlen, "option too long");
             return -1;
         }
-        memcpy(opt, p, len);
-        opt[len] = 0;
-        p += len;
         if (!strcmp(opt, "ro")) {
             o->ro = 1;
         } else if (!strcmp(opt, "rw")) {
@@ -336,20 +324,18 @@ static int parse_disk(const char *spec, struct disk_opts *o, char *err, size_t e
                 return -1;
             }
         } else if (!strncmp(opt, "serial=", 7)) {
-            const char *s = opt + 7;
-            size_t sl = strlen(s);
+            const char *sr = opt + 7;
+            size_t sl = strlen(sr);
             if (sl == 0 || sl > VIRTIO_BLK_ID_BYTES) {
                 snprintf(err, errlen, "serial must be 1 to %d characters (got %zu)",
                          VIRTIO_BLK_ID_BYTES, sl);
                 return -1;
             }
-            for (size_t i = 0; i < sl; i++) {
-                if (s[i] < 0x21 || s[i] > 0x7e) {
-                    snprintf(err, errlen, "serial may only contain printable ASCII characters");
-                    return -1;
-                }
+            if (!opt_printable(sr, VIRTIO_BLK_ID_BYTES)) {
+                snprintf(err, errlen, "serial may only contain printable ASCII characters");
+                return -1;
             }
-            memcpy(o->serial, s, sl + 1);
+            memcpy(o->serial, sr, sl + 1);
             o->has_serial = 1;
         } else {
             snprintf(err, errlen,
