@@ -1644,7 +1644,6 @@ void p9_server_free(struct p9_server *s)
 struct p9_dev {
     struct virtio_dev *dev;
     struct p9_server *srv;
-    struct virtio_worker worker;
     uint8_t *msg; /* the current request, copied out of guest memory */
     uint8_t config[2 + P9_TAG_MAX];
     struct vq_req req;
@@ -1671,23 +1670,15 @@ static void p9_work(struct virtio_dev *d)
     vq_notify(d, 0);
 }
 
-static void p9_notify(struct virtio_dev *d, unsigned q)
-{
-    struct p9_dev *p = d->priv;
-    virtio_worker_kick(&p->worker);
-}
-
 static void p9_reset(struct virtio_dev *d)
 {
-    struct p9_dev *p = d->priv;
-    virtio_worker_quiesce(&p->worker);
+    struct p9_dev *p = d->priv; /* the worker is idle (core) */
     p9_server_reset(p->srv);
 }
 
 static void p9_destroy(struct virtio_dev *d)
 {
-    struct p9_dev *p = d->priv;
-    virtio_worker_stop(&p->worker);
+    struct p9_dev *p = d->priv; /* the core has stopped the worker */
     p9_server_free(p->srv);
     free(p->msg);
     free(p);
@@ -1695,9 +1686,9 @@ static void p9_destroy(struct virtio_dev *d)
 
 static const struct virtio_dev_ops p9_ops = {
     .name = "virtio-9p",
-    .notify = p9_notify,
     .reset = p9_reset,
     .destroy = p9_destroy,
+    .work = p9_work,
 };
 
 struct share_opts {
@@ -1794,10 +1785,6 @@ int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         free(p);
         snprintf(err, errlen, "cannot create the virtio-9p device");
         return -1;
-    }
-    if (virtio_worker_start(&p->worker, p->dev, p9_work) < 0) {
-        snprintf(err, errlen, "cannot start the virtio-9p worker thread");
-        return -1; /* the device is on the bus and goes with the VM */
     }
     return 0;
 }

@@ -72,7 +72,6 @@ enum {
 struct blk_dev {
     struct virtio_dev *dev;
     struct blk *be;
-    struct virtio_worker worker;
     int readonly;
     uint64_t capacity; /* 512-byte sectors */
     char serial[VIRTIO_BLK_ID_BYTES];
@@ -252,25 +251,17 @@ static void blk_work(struct virtio_dev *d)
     vq_notify(d, 0);
 }
 
-static void blk_notify(struct virtio_dev *d, unsigned q)
-{
-    struct blk_dev *b = d->priv;
-    virtio_worker_kick(&b->worker);
-}
-
 static void blk_reset(struct virtio_dev *d)
 {
-    /* The transport bumped the generation: no request from before the
-     * reset completes; wait until the worker is out of guest memory. */
+    /* The transport bumped the generation (no request from before the
+     * reset completes) and waited for the worker to go idle. */
     struct blk_dev *b = d->priv;
-    virtio_worker_quiesce(&b->worker);
     b->error_reported = 0;
 }
 
 static void blk_destroy(struct virtio_dev *d)
 {
-    struct blk_dev *b = d->priv;
-    virtio_worker_stop(&b->worker);
+    struct blk_dev *b = d->priv; /* the core has stopped the worker */
     if (b->be) blk_flush(b->be);
     blk_close(b->be);
     free(b);
@@ -278,9 +269,9 @@ static void blk_destroy(struct virtio_dev *d)
 
 static const struct virtio_dev_ops blk_ops = {
     .name = "virtio-blk",
-    .notify = blk_notify,
     .reset = blk_reset,
     .destroy = blk_destroy,
+    .work = blk_work,
 };
 
 /* ---- option parsing ---- */
@@ -419,11 +410,6 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         blk_close(be);
         free(b);
         snprintf(err, errlen, "cannot create the virtio-blk device");
-        return -1;
-    }
-    if (virtio_worker_start(&b->worker, b->dev, blk_work) < 0) {
-        /* The device is on the bus and will be destroyed with the VM. */
-        snprintf(err, errlen, "cannot start the virtio-blk worker thread");
         return -1;
     }
     return 0;

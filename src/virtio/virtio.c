@@ -393,11 +393,81 @@ static void transport_reset_locked(struct virtio_dev *d)
     update_irq(d);
 }
 
+/* ---- worker threads ---- */
+
+static void *worker_main(void *arg)
+{
+    struct virtio_dev *d = arg;
+    struct virtio_worker *w = &d->worker;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->kicked && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->stop) break;
+        w->kicked = 0;
+        w->running = 1;
+        pthread_mutex_unlock(&w->lock);
+        d->ops->work(d);
+        pthread_mutex_lock(&w->lock);
+        w->running = 0;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int worker_start(struct virtio_dev *d)
+{
+    struct virtio_worker *w = &d->worker;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, d) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        return -1;
+    }
+    w->started = 1;
+    return 0;
+}
+
+static void worker_kick(struct virtio_worker *w)
+{
+    if (!w->started) return;
+    pthread_mutex_lock(&w->lock);
+    w->kicked = 1;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Wait until the worker is idle (not running work() and not kicked). */
+static void worker_quiesce(struct virtio_worker *w)
+{
+    if (!w->started) return;
+    pthread_mutex_lock(&w->lock);
+    while (w->running || w->kicked)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void worker_stop(struct virtio_worker *w)
+{
+    if (!w->started) return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    w->started = 0;
+}
+
 static void device_reset(struct virtio_dev *d)
 {
     pthread_mutex_lock(&d->lock);
     transport_reset_locked(d);
     pthread_mutex_unlock(&d->lock);
+    worker_quiesce(&d->worker); /* out of guest memory before the device resets */
     if (d->ops->reset) d->ops->reset(d);
 }
 
@@ -518,7 +588,10 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         return 0;
     }
     if (off == MMIO_QUEUE_NOTIFY) {
-        if (v < d->nqueues && d->ops->notify) d->ops->notify(d, v);
+        if (v < d->nqueues) {
+            if (d->ops->notify) d->ops->notify(d, v);
+            worker_kick(&d->worker);
+        }
         return 0;
     }
     pthread_mutex_lock(&d->lock);
@@ -588,6 +661,7 @@ static int mmio_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size)
 static void mmio_destroy(void *dev)
 {
     struct virtio_dev *d = dev;
+    worker_stop(&d->worker);
     if (d->ops->destroy) d->ops->destroy(d);
     pthread_mutex_destroy(&d->lock);
     free(d);
@@ -625,75 +699,16 @@ struct virtio_dev *virtio_mmio_create(struct vm *vm, uint64_t base, struct irq_l
     pthread_mutex_init(&d->lock, NULL);
     for (unsigned i = 0; i < nqueues; i++)
         d->vq[i].num_max = d->vq[i].num = queue_max;
+    if (ops->work && worker_start(d) < 0) {
+        pthread_mutex_destroy(&d->lock);
+        free(d);
+        return NULL;
+    }
     if (bus_add_mmio(&vm->bus, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, d) < 0) {
+        worker_stop(&d->worker);
         pthread_mutex_destroy(&d->lock);
         free(d);
         return NULL;
     }
     return d;
-}
-
-/* ---- worker threads ---- */
-
-static void *worker_main(void *arg)
-{
-    struct virtio_worker *w = arg;
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->kicked && !w->stop)
-            pthread_cond_wait(&w->cond, &w->lock);
-        if (w->stop) break;
-        w->kicked = 0;
-        w->running = 1;
-        pthread_mutex_unlock(&w->lock);
-        w->fn(w->dev);
-        pthread_mutex_lock(&w->lock);
-        w->running = 0;
-        pthread_cond_broadcast(&w->cond);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *d,
-                        void (*fn)(struct virtio_dev *d))
-{
-    memset(w, 0, sizeof(*w));
-    w->fn = fn;
-    w->dev = d;
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) return -1;
-    w->started = 1;
-    return 0;
-}
-
-void virtio_worker_kick(struct virtio_worker *w)
-{
-    pthread_mutex_lock(&w->lock);
-    w->kicked = 1;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-void virtio_worker_quiesce(struct virtio_worker *w)
-{
-    if (!w->started) return;
-    pthread_mutex_lock(&w->lock);
-    while (w->running || w->kicked)
-        pthread_cond_wait(&w->cond, &w->lock);
-    pthread_mutex_unlock(&w->lock);
-}
-
-void virtio_worker_stop(struct virtio_worker *w)
-{
-    if (!w->started) return;
-    pthread_mutex_lock(&w->lock);
-    w->stop = 1;
-    pthread_cond_broadcast(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-    pthread_join(w->thread, NULL);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    w->started = 0;
 }

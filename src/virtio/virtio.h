@@ -73,6 +73,11 @@ struct virtio_dev_ops {
     void (*reset)(struct virtio_dev *d);
     /* Release device resources (threads, backends, priv). */
     void (*destroy)(struct virtio_dev *d);
+    /* Optional: serve the queues on a worker thread of the device's own
+     * (the usual way to keep file I/O off the vCPUs). The core starts it
+     * with the device, runs work(d) after every notification, waits for it
+     * to be idle before reset() and stops it before destroy(). */
+    void (*work)(struct virtio_dev *d);
 };
 
 struct virtq {
@@ -104,6 +109,14 @@ struct vq_req {
     struct vq_seg seg[VQ_MAX_SEGS];
 };
 
+/* The worker thread of a device with a work() op (see virtio_dev_ops). */
+struct virtio_worker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int kicked, stop, started, running;
+};
+
 struct virtio_dev {
     struct vm *vm;
     const struct virtio_dev_ops *ops;
@@ -123,6 +136,7 @@ struct virtio_dev {
     struct irq_line irq;
     pthread_mutex_t lock; /* transport registers and ring state */
     uint64_t base;
+    struct virtio_worker worker; /* when ops->work is set */
     int broken_reported;
     char broken_msg[128];
 };
@@ -164,20 +178,4 @@ unsigned vq_req_iov(const struct vq_req *req, int in, size_t off, size_t len, st
  * outside RAM (so a guest cannot point a device elsewhere). */
 uint8_t *virtio_gpa(struct virtio_dev *d, uint64_t gpa, uint64_t len);
 
-/* A worker thread that runs fn(d) whenever kicked: the usual way for a
- * device to move its I/O off the vCPU threads. */
-struct virtio_worker {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int kicked, stop, started, running;
-    void (*fn)(struct virtio_dev *d);
-    struct virtio_dev *dev;
-};
-int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *d,
-                        void (*fn)(struct virtio_dev *d));
-void virtio_worker_kick(struct virtio_worker *w);
-/* Wait until the worker is idle (not running fn and not kicked). */
-void virtio_worker_quiesce(struct virtio_worker *w);
-void virtio_worker_stop(struct virtio_worker *w);
 #endif
