@@ -42,6 +42,7 @@
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
 #include "mem/bus.h"
+#include "mem/bytes.h"
 #include "board/virt.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
@@ -301,16 +302,14 @@ static uint8_t get8(struct msg *m)
 static uint16_t get16(struct msg *m)
 {
     if (!need(m, 2)) return 0;
-    const uint8_t *p = m->p + m->off;
     m->off += 2;
-    return (uint16_t)(p[0] | p[1] << 8);
+    return get_le16(m->p + m->off - 2);
 }
 static uint32_t get32(struct msg *m)
 {
     if (!need(m, 4)) return 0;
-    const uint8_t *p = m->p + m->off;
     m->off += 4;
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return get_le32(m->p + m->off - 4);
 }
 static uint64_t get64(struct msg *m)
 {
@@ -369,20 +368,12 @@ static void put8(struct reply *r, uint8_t v)
 static void put16(struct reply *r, uint16_t v)
 {
     uint8_t *p = room(r, 2);
-    if (p) {
-        p[0] = (uint8_t)v;
-        p[1] = (uint8_t)(v >> 8);
-    }
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    if (p) put_le16(p, v);
 }
 static void put32(struct reply *r, uint32_t v)
 {
     uint8_t *p = room(r, 4);
-    if (p) wr32(p, v);
+    if (p) put_le32(p, v);
 }
 static void put64(struct reply *r, uint64_t v)
 {
@@ -1287,7 +1278,7 @@ static int op_readdir(struct req *r)
         }
     }
     if (used == 0 && full) return -EINVAL; /* buffer too small for one entry */
-    wr32(o->b + count_at, used);
+    put_le32(o->b + count_at, used);
     return 0;
 }
 
@@ -1544,10 +1535,9 @@ size_t p9_server_handle(struct p9_server *s, const uint8_t *msg, size_t len,
     }
     uint8_t *h = s->rbuf;
     size_t total = r.out.len + r.direct;
-    wr32(h, (uint32_t)total);
+    put_le32(h, (uint32_t)total);
     h[4] = (uint8_t)(type + 1);
-    h[5] = (uint8_t)tag;
-    h[6] = (uint8_t)(tag >> 8);
+    put_le16(h + 5, tag);
     iov_put(iov, niov, 0, s->rbuf, r.out.len);
     pthread_mutex_unlock(&s->lock);
     return total;
@@ -1773,8 +1763,7 @@ int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         return -1;
     }
     size_t tl = strlen(o.tag);
-    p->config[0] = (uint8_t)tl;
-    p->config[1] = (uint8_t)(tl >> 8);
+    put_le16(p->config, (uint16_t)tl);
     memcpy(p->config + 2, o.tag, tl);
     p->dev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_9P, &p9_ops, p,
                                 VIRTIO_9P_MOUNT_TAG | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX,

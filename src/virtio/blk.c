@@ -10,6 +10,7 @@
  * (a comma in FILE is written as ",,"). */
 #include "virtio/devices.h"
 #include "vmm/opts.h"
+#include "mem/bytes.h"
 #include "virtio/virtio.h"
 #include "backend/block.h"
 #include "board/virt.h"
@@ -80,30 +81,6 @@ struct blk_dev {
     struct vq_req req;
     struct iovec iov[VQ_MAX_SEGS];
 };
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 /* Is [sector, sector + nsec) inside the disk? (no overflow) */
 static int range_ok(const struct blk_dev *b, uint64_t sector, uint64_t nsec)

@@ -1,6 +1,7 @@
 /* `vmon run`: option parsing, machine assembly, image loading and the run
  * loop (including guest-requested reboots). */
 #include "vmm/boot.h"
+#include "mem/bytes.h"
 #include "backend/console.h"
 #include "board/fdt.h"
 #include "board/virt.h"
@@ -212,14 +213,6 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* Load a Linux RISC-V Image (Documentation/riscv/boot-image-header.rst) at
  * base + text_offset, or an ELF by its program headers. */
 static int load_kernel(struct vm *vm, const char *path, uint64_t base, uint64_t *entry,
@@ -238,7 +231,7 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t base, uint64_t 
                  path);
         goto out;
     }
-    uint64_t text_offset = le64(f + 8), image_size = le64(f + 16);
+    uint64_t text_offset = get_le64(f + 8), image_size = get_le64(f + 16);
     if (image_size < n) image_size = n;
     if (text_offset >= vm->ram_size || (text_offset & 0xfff)) {
         snprintf(err, errlen, "%s: bad text_offset 0x%llx in Image header", path,

@@ -1,6 +1,7 @@
 /* Program loading: ELF64 (RISC-V, little endian) by PT_LOAD program headers,
  * or flat binaries. Every header field is checked against the file and RAM. */
 #include "vmm/loader.h"
+#include "mem/bytes.h"
 #include "vmm/vm.h"
 #include <errno.h>
 #include <stdio.h>
@@ -52,19 +53,6 @@ int loader_put(struct vm *vm, uint64_t addr, const void *data, size_t len)
     return 0;
 }
 
-static uint16_t g16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t g32(const uint8_t *p)
-{
-    return g16(p) | (uint32_t)g16(p + 2) << 16;
-}
-static uint64_t g64(const uint8_t *p)
-{
-    return g32(p) | (uint64_t)g32(p + 4) << 32;
-}
-
 static int ram_range_ok(const struct vm *vm, uint64_t addr, uint64_t len)
 {
     return addr >= vm->ram_base && addr - vm->ram_base <= vm->ram_size &&
@@ -86,17 +74,17 @@ static int load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n,
         snprintf(err, errlen, "%s: not a little-endian ELF", path);
         return -1;
     }
-    if (g16(f + 18) != EM_RISCV) {
-        snprintf(err, errlen, "%s: ELF machine %u is not RISC-V", path, g16(f + 18));
+    if (get_le16(f + 18) != EM_RISCV) {
+        snprintf(err, errlen, "%s: ELF machine %u is not RISC-V", path, get_le16(f + 18));
         return -1;
     }
-    uint16_t type = g16(f + 16);
+    uint16_t type = get_le16(f + 16);
     if (type != 2 && type != 3) {
         snprintf(err, errlen, "%s: ELF type %u is not executable", path, type);
         return -1;
     }
-    uint64_t phoff = g64(f + 32);
-    uint16_t phentsize = g16(f + 54), phnum = g16(f + 56);
+    uint64_t phoff = get_le64(f + 32);
+    uint16_t phentsize = get_le16(f + 54), phnum = get_le16(f + 56);
     if (phentsize < 56 || phnum == 0 || phoff > n || (uint64_t)phnum * phentsize > n - phoff) {
         snprintf(err, errlen, "%s: bad or truncated program header table", path);
         return -1;
@@ -105,9 +93,9 @@ static int load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n,
     uint64_t hi = 0;
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = f + phoff + (uint64_t)i * phentsize;
-        if (g32(ph) != PT_LOAD) continue;
-        uint64_t off = g64(ph + 8), paddr = g64(ph + 24), filesz = g64(ph + 32),
-                 memsz = g64(ph + 40);
+        if (get_le32(ph) != PT_LOAD) continue;
+        uint64_t off = get_le64(ph + 8), paddr = get_le64(ph + 24), filesz = get_le64(ph + 32),
+                 memsz = get_le64(ph + 40);
         if (memsz == 0) continue;
         if (filesz > memsz || off > n || filesz > n - off) {
             snprintf(err, errlen, "%s: segment %u extends past the end of the file", path, i);
@@ -130,7 +118,7 @@ static int load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n,
         snprintf(err, errlen, "%s: ELF has no loadable segments", path);
         return -1;
     }
-    *entry = g64(f + 24);
+    *entry = get_le64(f + 24);
     if (!ram_range_ok(vm, *entry, 2)) {
         snprintf(err, errlen, "%s: entry point 0x%llx is outside guest RAM", path,
                  (unsigned long long)*entry);
