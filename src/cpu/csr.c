@@ -1,7 +1,6 @@
 /* Control and status registers (privileged spec ch. 2-3), trap entry and
  * interrupt selection. */
 #include "cpu/hart.h"
-#include "board/virt.h"
 #include "vmm/vm.h"
 #include <stdio.h>
 #include <string.h>
@@ -373,9 +372,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
     } else {
         uint64_t vec = (h->mtvec & ~3ull) + ((h->mtvec & 1) && interrupt ? 4 * cause : 0);
         struct vm *vm = h->vm;
-        int vec_in_mem = (vec >= vm->ram_base && vec - vm->ram_base < vm->ram_size) ||
-                         (vec >= VIRT_MROM_BASE && vec - VIRT_MROM_BASE < VIRT_MROM_SIZE);
-        if (!interrupt && (h->pc == vec || !vec_in_mem || vm->cfg.hyp_sbi)) {
+        if (!interrupt && (h->pc == vec || !bus_find_mem(&vm->bus, vec, 2) || vm->cfg.hyp_sbi)) {
             /* The handler's first instruction faulted or mtvec points at no
              * memory (no usable trap handler), or there is no M-mode
              * software at all. */
