@@ -607,6 +607,15 @@ static void fid_set_open(struct p9_server *s, struct p9_fid *f, int fd, int hfla
         if ((r)->in.bad) return -EINVAL;                                                           \
     } while (0)
 
+/* A request that changes the share and names an entry: parsed, the name
+ * valid (ne from getname), the share writable. */
+#define PARSED_CHANGE(r, ne)                                                                       \
+    do {                                                                                           \
+        PARSED(r);                                                                                 \
+        if ((ne) < 0) return (ne);                                                                 \
+        if ((r)->s->fs.readonly) return -EROFS;                                                    \
+    } while (0)
+
 static int op_version(struct req *r)
 {
     uint32_t msize = get32(&r->in);
@@ -752,9 +761,7 @@ static int op_lcreate(struct req *r)
     int ne = getname(&r->in, name, 0);
     uint32_t flags = get32(&r->in), mode = get32(&r->in);
     get32(&r->in); /* gid */
-    PARSED(r);
-    if (ne < 0) return ne;
-    if (r->s->fs.readonly) return -EROFS;
+    PARSED_CHANGE(r, ne);
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
@@ -841,9 +848,7 @@ static int op_mkdir(struct req *r)
     int ne = getname(&r->in, name, 0);
     uint32_t mode = get32(&r->in);
     get32(&r->in); /* gid */
-    PARSED(r);
-    if (ne < 0) return ne;
-    if (r->s->fs.readonly) return -EROFS;
+    PARSED_CHANGE(r, ne);
     int dir = dir_of(r, dfid);
     if (dir < 0) return dir;
     mode_t m = safe_mode(mode, 1);
@@ -894,9 +899,7 @@ static int op_mknod(struct req *r)
     get32(&r->in); /* major */
     get32(&r->in); /* minor */
     get32(&r->in); /* gid */
-    PARSED(r);
-    if (ne < 0) return ne;
-    if (r->s->fs.readonly) return -EROFS;
+    PARSED_CHANGE(r, ne);
     mode_t type = (mode_t)mode & S_IFMT;
     if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) return -EPERM; /* no devices */
     int dir = dir_of(r, dfid);
@@ -951,9 +954,7 @@ static int op_rename(struct req *r)
     uint32_t fid = get32(&r->in), dfid = get32(&r->in);
     char name[FSDIR_NAME_MAX + 1];
     int ne = getname(&r->in, name, 0);
-    PARSED(r);
-    if (ne < 0) return ne;
-    if (r->s->fs.readonly) return -EROFS;
+    PARSED_CHANGE(r, ne);
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
@@ -1034,9 +1035,7 @@ static int op_link(struct req *r)
     uint32_t dfid = get32(&r->in), fid = get32(&r->in);
     char name[FSDIR_NAME_MAX + 1];
     int ne = getname(&r->in, name, 0);
-    PARSED(r);
-    if (ne < 0) return ne;
-    if (r->s->fs.readonly) return -EROFS;
+    PARSED_CHANGE(r, ne);
     struct p9_fid *f;
     int e = path_fid(r, fid, &f);
     if (e < 0) return e;
