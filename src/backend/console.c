@@ -25,8 +25,8 @@ struct console {
     int started;
 };
 
-/* The terminal settings to restore from a signal handler. The one piece of
- * process state: a terminal belongs to the process, not to one VM. */
+/* The terminal settings to restore at exit. The one piece of process
+ * state: a terminal belongs to the process, not to one VM. */
 static struct termios term_saved;
 static volatile sig_atomic_t term_fd = -1;
 
@@ -35,11 +35,21 @@ static void term_restore(void)
     if (term_fd >= 0) tcsetattr(term_fd, TCSAFLUSH, &term_saved);
 }
 
-static void term_signal(int sig)
+/* vmon itself crashed: give the terminal back before dying. */
+static void term_fatal_signal(int sig)
 {
     term_restore();
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* stdin is a terminal and this process is in its foreground process group
+ * (not started by `timeout`, `&` or a job-control shell in the background). */
+static int term_is_ours(int fd)
+{
+    if (!isatty(fd)) return 0;
+    pid_t fg = tcgetpgrp(fd);
+    return fg >= 0 && fg == getpgrp();
 }
 
 static void feed(struct console *c, const uint8_t *buf, size_t n)
@@ -102,6 +112,17 @@ struct console *console_start(struct vm *vm, int in_fd)
         free(c);
         return NULL;
     }
+    /* A terminal operation from a background process group must never stop
+     * vmon (SIGTTOU/SIGTTIN): it fails instead, and vmon carries on. */
+    signal(SIGTTOU, SIG_IGN);
+    signal(SIGTTIN, SIG_IGN);
+    if (isatty(in_fd) && !term_is_ours(in_fd)) {
+        /* In the background: the terminal is someone else's; no input. */
+        close(c->wake[0]);
+        close(c->wake[1]);
+        free(c);
+        return NULL;
+    }
     if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
         struct termios t = c->saved;
         cfmakeraw(&t);
@@ -109,12 +130,10 @@ struct console *console_start(struct vm *vm, int in_fd)
         term_saved = c->saved;
         term_fd = in_fd;
         atexit(term_restore);
-        signal(SIGTERM, term_signal);
-        signal(SIGHUP, term_signal);
-        signal(SIGINT, term_signal);
-        signal(SIGQUIT, term_signal);
-        tcsetattr(in_fd, TCSAFLUSH, &t);
-        c->raw = 1;
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+        for (unsigned i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+            signal(fatal[i], term_fatal_signal);
+        if (tcsetattr(in_fd, TCSAFLUSH, &t) == 0) c->raw = 1;
     }
     if (pthread_create(&c->thread, NULL, console_thread, c) != 0) {
         console_stop(c);

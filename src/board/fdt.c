@@ -54,7 +54,7 @@ static int fdt_cpus(struct fdt_ctx *c)
         TRY(fdt_property_u32(fdt, "reg", i));
         TRY(fdt_property_string(fdt, "status", "okay"));
         TRY(fdt_property_string(fdt, "compatible", "riscv"));
-        TRY(fdt_property_string(fdt, "riscv,isa", "rv64imafdc_zicntr_zicsr_zifencei"));
+        TRY(fdt_property_string(fdt, "riscv,isa", "rv64imafdc_zicntr_zicsr_zifencei_zihintpause"));
         TRY(fdt_property_string(fdt, "mmu-type", "riscv,sv57"));
         TRY(fdt_property_u32(fdt, "phandle", 0x100 + i));
         TRY(fdt_begin_node(fdt, "interrupt-controller"));

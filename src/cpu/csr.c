@@ -56,6 +56,8 @@ enum {
     CSR_MIP = 0x344,
     CSR_PMPCFG0 = 0x3a0,
     CSR_PMPADDR0 = 0x3b0,
+    CSR_TSELECT = 0x7a0, /* tdata1..3 follow; debug spec 5.7 */
+    CSR_TINFO = 0x7a4,
     CSR_MCYCLE = 0xb00,
     CSR_MINSTRET = 0xb02,
 };
@@ -81,26 +83,42 @@ uint64_t hart_read_mip(struct hart *h)
     return mip;
 }
 
-/* mip as an instruction reads it: the timer bits follow the compare
- * registers now, not as of the last interrupt-service pass (which may be
- * thousands of instructions old, e.g. right after a CLINT mtimecmp write). */
-static uint64_t read_mip_now(struct hart *h)
+uint64_t hart_sync_timers(struct hart *h, uint64_t now)
 {
-    uint64_t now = hart_time(h), mip = h->mip;
-    if (now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed))
+    uint64_t mip = h->mip, next = ~0ull;
+    uint64_t mcmp = atomic_load_explicit(&h->mtimecmp, memory_order_relaxed);
+    if (now >= mcmp) {
         mip |= MIP_MTIP;
-    else
+    } else {
         mip &= ~MIP_MTIP;
+        next = mcmp;
+    }
     if (h->vm->cfg.hyp_sbi) {
-        if (now >= h->stimecmp)
+        if (now >= h->stimecmp) {
             mip |= MIP_STIP;
-        else
+        } else {
             mip &= ~MIP_STIP;
+            if (h->stimecmp < next) next = h->stimecmp;
+        }
     }
     if (mip != h->mip) {
         h->mip = mip;
         h->check = 1;
     }
+    return next;
+}
+
+int hart_wakeup_pending(struct hart *h)
+{
+    return (hart_read_mip(h) & h->mie) != 0;
+}
+
+/* mip as an instruction reads it: the timer bits follow the compare
+ * registers now, not as of the vCPU loop's last look (which may be
+ * thousands of instructions old, e.g. right after a CLINT mtimecmp write). */
+static uint64_t read_mip_now(struct hart *h)
+{
+    hart_sync_timers(h, hart_time(h));
     return hart_read_mip(h);
 }
 
@@ -207,6 +225,12 @@ int csr_read(struct hart *h, unsigned csr, uint64_t *val)
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) {
         *val = 0;
+        return 0;
+    }
+    if (csr >= CSR_TSELECT && csr <= CSR_TINFO) {
+        /* No triggers (debug spec 5.7): tdata1 reads type 0, tinfo says
+         * only type 0 ("none") exists at any index. */
+        *val = csr == CSR_TINFO ? 1 : 0;
         return 0;
     }
     return -1;
@@ -347,6 +371,7 @@ int csr_write(struct hart *h, unsigned csr, uint64_t val)
         return 0;
     }
     if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return 0;
+    if (csr >= CSR_TSELECT && csr <= CSR_TINFO) return 0; /* no triggers: writes ignored */
     return -1;
 }
 
@@ -376,14 +401,15 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
             /* The handler's first instruction faulted or mtvec points at no
              * memory (no usable trap handler), or there is no M-mode
              * software at all. */
-            char m[200];
-            snprintf(m, sizeof(m),
+            h->fatal = 1;
+            snprintf(h->fatal_msg, sizeof(h->fatal_msg),
                      "unhandled exception: cause %llu at pc 0x%llx (tval 0x%llx, mtvec 0x%llx, "
                      "previous mcause %llu at 0x%llx)",
                      (unsigned long long)cause, (unsigned long long)h->pc, (unsigned long long)tval,
                      (unsigned long long)h->mtvec, (unsigned long long)h->mcause,
                      (unsigned long long)h->mepc);
-            vm_request_exit(h->vm, VM_EXIT_ERROR, 1, m);
+            h->check = 1; /* the state stays as it was at the fault */
+            return;
         }
         h->mcause = mcause;
         h->mepc = h->pc;

@@ -294,7 +294,9 @@ void insn_decode(uint32_t r, struct insn *d)
         d->rd = (uint8_t)bits(r, 11, 7);
         break;
     case 0x03: /* MISC-MEM */
-        if (f3 == 0) {
+        if (r == 0x0100000fu) {
+            op = OP_PAUSE; /* Zihintpause: FENCE pred=W succ=0, a spin-wait hint */
+        } else if (f3 == 0) {
             op = OP_FENCE;
             /* pred/succ sets; FENCE.TSO (fm=1000) never orders W before R */
             imm = (int32_t)bits(r, 27, 20);

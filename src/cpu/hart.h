@@ -63,11 +63,27 @@ enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI 
 #define MSTATUS_SXL       (3ull << 34)
 #define MSTATUS_SD        (1ull << 63)
 
-/* Atomic event flags: other threads ask a hart to look up from its loop. */
+/* Atomic event flags: other threads ask a hart to look up from its loop.
+ * IRQ, TLB and FENCEI are the hart's own (applied by hart_apply_events, in
+ * or out of hart_run); VMM makes hart_run return HART_EXIT_EVENT and is
+ * cleared by the vCPU loop, which then looks at why (exit, pause, timer). */
 #define HART_EV_IRQ    0x1u /* an asynchronous interrupt source changed */
-#define HART_EV_STOP   0x2u /* leave hart_run (VM exiting, pausing) */
+#define HART_EV_VMM    0x2u /* return to the vCPU loop */
 #define HART_EV_TLB    0x4u /* flush TLB (remote sfence.vma) */
 #define HART_EV_FENCEI 0x8u /* flush the decoded-block cache (remote fence.i) */
+#define HART_EV_LOCAL  (HART_EV_IRQ | HART_EV_TLB | HART_EV_FENCEI)
+
+/* Why hart_run returned. The hart is always at an instruction boundary with
+ * its whole state in struct hart. */
+enum hart_exit {
+    HART_EXIT_BUDGET,    /* instruction budget or deadline reached */
+    HART_EXIT_IDLE,      /* WFI with no interrupt pending and enabled */
+    HART_EXIT_HYPERCALL, /* ECALL from S-mode with hypervisor SBI: pc is past it */
+    HART_EXIT_EVENT,     /* HART_EV_VMM: stop, pause, reset or a timer change */
+    HART_EXIT_FATAL,     /* no usable trap handler: fatal_msg says why */
+    HART_EXIT_YIELD,     /* spin-waiting: another vCPU should run first */
+    HART_EXIT_COUNT
+};
 
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
@@ -133,10 +149,11 @@ struct hart {
     _Atomic uint64_t mtimecmp; /* CLINT compare register (guest ticks) */
     uint64_t stimecmp;         /* SBI set_timer deadline (hypervisor SBI mode) */
     int check;                 /* local: re-evaluate interrupts before the next block */
-    int wfi;                   /* waiting for an interrupt */
-    _Atomic int stopped;       /* HSM: not started / stopped */
-    _Atomic int hsm_state;     /* SBI HSM state (0 started, 1 stopped, 4 suspended) */
-    _Atomic int sleeping;      /* waiting in vm_hart_wait */
+    int fatal;                 /* hart_trap found no usable handler */
+    unsigned pauses;           /* PAUSE hints in this hart_run call */
+    uint64_t spin_seen[4];     /* pc and registers at recent polls (spin-wait detection) */
+    unsigned spin_next;
+    char fatal_msg[200];
 
     /* LR/SC reservation */
     uint64_t resv_addr;
@@ -155,8 +172,19 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id);
 void hart_destroy(struct hart *h);
 void hart_reset(struct hart *h, uint64_t pc);
 
-/* Run until an event asks the hart to stop or max instructions are done. */
-void hart_run(struct hart *h);
+/* Run guest code until budget instructions have retired (exactly), the host
+ * clock reaches deadline_ns (0 = none; checked every few thousand blocks),
+ * or the VMM is needed; returns why (enum hart_exit). */
+int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns);
+/* Apply the hart's own pending events (remote fences); callable by the
+ * hart's thread outside hart_run. */
+void hart_apply_events(struct hart *h);
+/* Set mip.MTIP (and STIP under hypervisor SBI) from the compare registers
+ * at guest time now; returns the earliest compare value still in the future
+ * (~0 if none). */
+uint64_t hart_sync_timers(struct hart *h, uint64_t now);
+/* An interrupt is pending and enabled in mie: a WFI would complete. */
+int hart_wakeup_pending(struct hart *h);
 
 /* Take an exception (interrupt = 0) or interrupt at the current h->pc. */
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt);

@@ -5,7 +5,6 @@
 #include "cpu/hart.h"
 #include "cpu/fpu.h"
 #include "vmm/vm.h"
-#include "vmm/sbi.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +13,10 @@
 
 #define BCACHE_ARENA (16u << 20)
 #define POLL_BLOCKS  2048
+/* PAUSE hints in one hart_run call that mean the guest spins waiting for
+ * another vCPU (a lock holder that may not be running): hand the host CPU
+ * over, as pause-loop exiting does on hardware hypervisors. */
+#define PAUSE_YIELD 128
 
 int hart_init(struct hart *h, struct vm *vm, unsigned id)
 {
@@ -64,9 +67,8 @@ void hart_reset(struct hart *h, uint64_t pc)
     atomic_store(&h->mtimecmp, ~0ull);
     h->stimecmp = ~0ull;
     h->check = 1;
-    h->wfi = 0;
-    atomic_store(&h->stopped, 0);
-    atomic_store(&h->hsm_state, 0);
+    h->fatal = 0;
+    h->fatal_msg[0] = 0;
     atomic_store(&h->events, 0);
     h->resv_valid = 0;
     mmu_flush_tlb(h);
@@ -195,60 +197,62 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
     return tmp;
 }
 
-/* ---- servicing: events, timers, interrupts, WFI ---- */
+/* ---- servicing: events, budget, interrupts ---- */
 
-static void update_timers(struct hart *h, uint64_t now)
+void hart_apply_events(struct hart *h)
 {
-    uint64_t mip = h->mip;
-    if (now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed))
-        mip |= MIP_MTIP;
-    else
-        mip &= ~MIP_MTIP;
-    if (h->vm->cfg.hyp_sbi) {
-        if (now >= h->stimecmp)
-            mip |= MIP_STIP;
-        else
-            mip &= ~MIP_STIP;
-    }
-    h->mip = mip;
+    uint32_t ev = atomic_fetch_and_explicit(&h->events, ~HART_EV_LOCAL, memory_order_acq_rel);
+    if (ev & HART_EV_TLB) mmu_flush_tlb(h);
+    if (ev & HART_EV_FENCEI) bcache_flush(&h->bc);
 }
 
-/* Returns 1 when the hart must leave hart_run. */
-static int hart_service(struct hart *h)
+struct run_limit {
+    uint64_t stop_at;     /* instret at which the budget is spent */
+    uint64_t deadline_ns; /* host time, 0 = none */
+};
+
+/* Blocks hart_run may chain before it looks up again: few enough that the
+ * budget cannot be overshot (each block retires at most BLOCK_MAX). */
+static int poll_blocks(const struct hart *h, const struct run_limit *lim)
 {
-    struct vm *vm = h->vm;
-    for (;;) {
-        uint32_t ev = atomic_exchange_explicit(&h->events, 0, memory_order_acq_rel);
-        if (ev & HART_EV_TLB) mmu_flush_tlb(h);
-        if (ev & HART_EV_FENCEI) bcache_flush(&h->bc);
-        if (atomic_load_explicit(&vm->exit_reason, memory_order_acquire) || (ev & HART_EV_STOP))
-            return 1;
-        if (vm->cfg.max_insns && h->instret >= vm->cfg.max_insns) {
-            vm_request_exit(vm, VM_EXIT_MAX_INSNS, 1, "instruction limit reached");
-            return 1;
-        }
-        if (h->stopped) {
-            vm_hart_wait(vm, h, 0);
-            continue;
-        }
-        update_timers(h, vm_time(vm));
-        int irq = hart_pending_irq(h);
-        if (irq >= 0) {
-            h->wfi = 0;
-            hart_trap(h, (uint64_t)irq, 0, 1);
-        } else if (h->wfi) {
-            if (hart_read_mip(h) & h->mie) {
-                h->wfi = 0;
-            } else {
-                uint64_t deadline = atomic_load(&h->mtimecmp);
-                if (vm->cfg.hyp_sbi && h->stimecmp < deadline) deadline = h->stimecmp;
-                vm_hart_wait(vm, h, deadline);
-                continue;
-            }
-        }
-        h->check = 0;
-        return 0;
+    uint64_t left = (lim->stop_at - h->instret) / BLOCK_MAX;
+    return left >= POLL_BLOCKS ? POLL_BLOCKS : left ? (int)left : 1;
+}
+
+/* A spin-wait: the hart is in a state (pc and every register) it was in at
+ * one of the last few polls, thousands of blocks apart, so it only reads
+ * memory that another vCPU, perhaps preempted on the host, has to change.
+ * A loop that computes changes some register. Typical are lock loops whose
+ * pause hint is a DIV (Linux without Zihintpause). */
+static int spin_detected(struct hart *h)
+{
+    uint64_t sig = h->pc * 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 1; i < 32; i++)
+        sig = (sig ^ h->x[i]) * 0x100000001b3ull;
+    for (unsigned i = 0; i < 4; i++)
+        if (h->spin_seen[i] == sig) return 1;
+    h->spin_seen[h->spin_next++ & 3] = sig;
+    return 0;
+}
+
+/* Between blocks: apply events, take a pending interrupt. Returns an exit
+ * reason, or -1 to go on running. */
+static int hart_poll(struct hart *h, const struct run_limit *lim)
+{
+    hart_apply_events(h);
+    if (h->fatal) return HART_EXIT_FATAL;
+    if (atomic_load_explicit(&h->events, memory_order_acquire) & HART_EV_VMM)
+        return HART_EXIT_EVENT;
+    if (h->instret >= lim->stop_at) return HART_EXIT_BUDGET;
+    if (lim->deadline_ns && host_time_ns() >= lim->deadline_ns) return HART_EXIT_BUDGET;
+    int irq = hart_pending_irq(h);
+    if (irq >= 0) {
+        hart_trap(h, (uint64_t)irq, 0, 1);
+    } else if (!h->check && spin_detected(h)) {
+        return HART_EXIT_YIELD;
     }
+    h->check = 0;
+    return -1;
 }
 
 /* ---- guest memory fast paths ---- */
@@ -290,7 +294,7 @@ static inline uint64_t box32(uint32_t v)
     return 0xffffffff00000000ull | v;
 }
 
-void hart_run(struct hart *h)
+int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
 {
     static const void *const labels[OP_COUNT] = {
 #define INSN_LABEL(n) &&L_##n,
@@ -301,13 +305,18 @@ void hart_run(struct hart *h)
     uint64_t *const f = h->f;
     _Alignas(16) unsigned char tmpblk_buf[sizeof(struct block) + 2 * sizeof(struct insn)];
     struct block *const tmpblk = (struct block *)(void *)tmpblk_buf;
+    struct run_limit lim = {h->instret + budget, deadline_ns};
+    h->pauses = 0;
+    memset(h->spin_seen, 0, sizeof(h->spin_seen));
+    if (lim.stop_at < h->instret) lim.stop_at = ~0ull;
     int poll = 0;
 
     for (;;) {
         if (unlikely(h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) ||
             unlikely(--poll <= 0)) {
-            if (hart_service(h)) return;
-            poll = POLL_BLOCKS;
+            int r = hart_poll(h, &lim);
+            if (r >= 0) return r;
+            poll = poll_blocks(h, &lim);
         }
         uint64_t pc = h->pc;
         uint64_t pa, tval;
@@ -327,6 +336,8 @@ void hart_run(struct hart *h)
          * partly executable: then go one checked instruction at a time. */
         int single = xe->tag != (pc & ~0xfffull);
         struct block *b = h->bc.slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)];
+        /* Near the end of the budget, one instruction at a time. */
+        if (unlikely(lim.stop_at - h->instret < BLOCK_MAX)) single = 1;
         if (unlikely(single || !b || b->paddr != pa)) {
             b = single ? NULL : block_build(h, pc, pa, host, labels);
             if (!b) {
@@ -472,6 +483,12 @@ void hart_run(struct hart *h)
         else
             GUEST_FENCE(__ATOMIC_ACQ_REL);
         NEXT();
+    L_PAUSE:
+        if (likely(++h->pauses < PAUSE_YIELD)) NEXT();
+        h->pc = PC_NEXT();
+        h->instret += RETIRED();
+        x[REG_SINK] = 0;
+        return HART_EXIT_YIELD;
     L_LUI:
         RD = (uint64_t)IMM;
         NEXT();
@@ -686,8 +703,8 @@ void hart_run(struct hart *h)
             /* Hypercall: served by vmon, the guest continues after ecall. */
             h->pc = PC_NEXT();
             h->instret += RETIRED();
-            sbi_call(h);
-            goto block_exit;
+            x[REG_SINK] = 0;
+            return HART_EXIT_HYPERCALL;
         }
         TRAP(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
     L_EBREAK:
@@ -720,9 +737,12 @@ void hart_run(struct hart *h)
     }
     L_WFI:
         if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW))) ILLEGAL();
-        h->wfi = 1;
         h->check = 1;
-        JUMP(PC_NEXT());
+        if (hart_wakeup_pending(h)) JUMP(PC_NEXT()); /* completes at once */
+        h->pc = PC_NEXT();
+        h->instret += RETIRED();
+        x[REG_SINK] = 0;
+        return HART_EXIT_IDLE;
     L_SFENCE_VMA:
         if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) ILLEGAL();
         mmu_flush_tlb(h);

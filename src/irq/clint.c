@@ -63,7 +63,7 @@ static int clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         else
             v = (old & ~0xffffffffull) | (val & 0xffffffffu);
         atomic_store(cmp, v);
-        vm_kick_hart(vm, i, HART_EV_IRQ);
+        vm_kick_hart(vm, i, HART_EV_IRQ | HART_EV_VMM); /* its loop re-arms the timer */
     } else if (off == CLINT_MTIME || off == CLINT_MTIME + 4) {
         /* Writing mtime shifts the time base. */
         uint64_t now = vm_time(vm), v;
@@ -75,7 +75,7 @@ static int clint_write(void *dev, uint64_t off, unsigned size, uint64_t val)
             v = (now & ~0xffffffffull) | (val & 0xffffffffu);
         vm->time_base_ns += (now - v) * (1000000000ull / VM_TIMEBASE_HZ);
         for (unsigned i = 0; i < vm->ncpus; i++)
-            vm_kick_hart(vm, i, HART_EV_IRQ);
+            vm_kick_hart(vm, i, HART_EV_IRQ | HART_EV_VMM);
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "board/virt.h"
 #include "vmm/loader.h"
 #include "vmm/sbi.h"
+#include "vmm/signals.h"
 #include "vmm/vm.h"
 #include "virtio/devices.h"
 #include <errno.h>
@@ -201,6 +202,7 @@ static const char *exit_name(int reason)
     case VM_EXIT_TIMEOUT: return "timeout";
     case VM_EXIT_ERROR: return "error";
     case VM_EXIT_USER: return "user";
+    case VM_EXIT_SIGNAL: return "signal";
     }
     return "none";
 }
@@ -391,8 +393,7 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
         h->pc = kentry;
         h->x[10] = i;
         h->x[11] = fdt_addr;
-        atomic_store(&h->hsm_state, i == 0 ? 0 : 1);
-        atomic_store(&h->stopped, i != 0);
+        atomic_store(&vm->vcpu[i].hsm_state, i == 0 ? HSM_STARTED : HSM_STOPPED);
     }
     return 0;
 }
@@ -414,6 +415,7 @@ int boot_main(int argc, char **argv)
         fprintf(stderr, "vmon: %s\n", err);
         return 1;
     }
+    struct vm_signals *sigs = vm_signals_start(vm);
     int out_fd = -1;
     if (!o.console || !strcmp(o.console, "stdio")) {
         vm->console_out_fd = 1;
@@ -423,6 +425,7 @@ int boot_main(int argc, char **argv)
         out_fd = open(o.console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (out_fd < 0) {
             fprintf(stderr, "vmon: --console %s: %s\n", o.console, strerror(errno));
+            vm_signals_stop(sigs);
             vm_destroy(vm);
             return 1;
         }
@@ -468,6 +471,10 @@ int boot_main(int argc, char **argv)
             if (status) fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             break;
         case VM_EXIT_USER: status = 0; break;
+        case VM_EXIT_SIGNAL:
+            status = vm->exit_code;
+            fprintf(stderr, "vmon: %s\n", vm->exit_msg);
+            break;
         default:
             fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             status = reason == VM_EXIT_TIMEOUT ? 124 : 1;
@@ -486,6 +493,7 @@ int boot_main(int argc, char **argv)
                         (unsigned long long)h->stats.interrupts,
                         (unsigned long long)h->stats.blocks_built,
                         (unsigned long long)h->stats.tlb_flushes);
+                vcpu_print_stats(&vm->vcpu[i], stderr);
             }
             if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
         }
@@ -493,6 +501,7 @@ int boot_main(int argc, char **argv)
     }
     console_stop(con);
 out:
+    vm_signals_stop(sigs);
     vm_destroy(vm);
     if (out_fd >= 0) close(out_fd);
     return status;

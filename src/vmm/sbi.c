@@ -27,10 +27,6 @@
 #define EXT_SRST   0x53525354
 #define EXT_DBCN   0x4442434e
 
-#define HSM_STARTED   0
-#define HSM_STOPPED   1
-#define HSM_SUSPENDED 4
-
 #define SBI_IMPL_ID      0x766d6f6e /* "vmon" */
 #define SBI_IMPL_VERSION 1
 
@@ -83,30 +79,14 @@ static void send_ipi(struct hart *self, struct hart *t)
     vm_kick_hart(t->vm, t->id, HART_EV_IRQ);
 }
 
-/* Remote fences complete before the call returns: wait until the target
- * has taken the event, unless it is asleep (it handles events before
- * running any further instruction). */
-static void remote_event(struct hart *self, struct hart *t, unsigned ev)
-{
-    if (t == self) {
-        if (ev & HART_EV_TLB) mmu_flush_tlb(self);
-        if (ev & HART_EV_FENCEI) bcache_flush(&self->bc);
-        return;
-    }
-    vm_kick_hart(t->vm, t->id, ev);
-    while ((atomic_load(&t->events) & ev) && !atomic_load(&t->sleeping) &&
-           !atomic_load(&t->vm->exit_reason))
-        sched_yield();
-}
-
 static void fence_i(struct hart *self, struct hart *t)
 {
-    remote_event(self, t, HART_EV_FENCEI);
+    vm_remote_fence(self, t, HART_EV_FENCEI);
 }
 
 static void sfence(struct hart *self, struct hart *t)
 {
-    remote_event(self, t, HART_EV_TLB);
+    vm_remote_fence(self, t, HART_EV_TLB);
 }
 
 static void set_timer(struct hart *h, uint64_t when)
@@ -116,17 +96,27 @@ static void set_timer(struct hart *h, uint64_t when)
     h->check = 1;
 }
 
+/* The vCPU loop waits for an interrupt, then resumes the hart. */
+static void hsm_suspend(struct hart *h)
+{
+    struct vcpu *v = &h->vm->vcpu[h->id];
+    v->idle = 1;
+    atomic_store(&v->hsm_state, HSM_SUSPENDED);
+    h->check = 1;
+}
+
 static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, uint64_t opaque)
 {
     struct vm *vm = h->vm;
     if (hartid >= vm->ncpus) return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
     struct hart *t = vm->harts[hartid];
-    if (atomic_load(&t->hsm_state) != HSM_STOPPED)
+    struct vcpu *tv = &vm->vcpu[hartid];
+    if (atomic_load(&tv->hsm_state) != HSM_STOPPED)
         return (struct sbi_ret){SBI_ERR_ALREADY_AVAILABLE, 0};
     if (addr < vm->ram_base || addr - vm->ram_base >= vm->ram_size)
         return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
-    /* The target is parked in vm_hart_wait: its state is ours to set until
-     * the kick below publishes it. */
+    /* The target's loop is parked (HSM_STOPPED): its state is ours to set
+     * until the store below, under the lock its loop waits with. */
     pthread_mutex_lock(&vm->lock);
     t->pc = addr;
     t->x[10] = hartid;
@@ -135,8 +125,8 @@ static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, 
     t->satp = 0;
     t->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP);
     t->check = 1;
-    atomic_store(&t->hsm_state, HSM_STARTED);
-    atomic_store(&t->stopped, 0);
+    tv->idle = 0;
+    atomic_store(&tv->hsm_state, HSM_STARTED);
     pthread_mutex_unlock(&vm->lock);
     vm_kick_hart(vm, t->id, HART_EV_IRQ | HART_EV_TLB);
     return (struct sbi_ret){SBI_SUCCESS, 0};
@@ -178,26 +168,23 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
     case EXT_HSM:
         switch (fid) {
         case 0: return hsm_start(h, a[0], a[1], a[2]);
-        case 1:
-            atomic_store(&h->hsm_state, HSM_STOPPED);
-            atomic_store(&h->stopped, 1);
+        case 1: /* hart_stop: the vCPU loop parks this hart */
+            atomic_store(&vm->vcpu[h->id].hsm_state, HSM_STOPPED);
             h->check = 1;
             return (struct sbi_ret){0, 0};
         case 2:
             if (a[0] >= vm->ncpus) return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
-            return (struct sbi_ret){0, (uint64_t)atomic_load(&vm->harts[a[0]]->hsm_state)};
+            return (struct sbi_ret){0, (uint64_t)atomic_load(&vm->vcpu[a[0]].hsm_state)};
         case 3: {
             uint32_t type = (uint32_t)a[0];
             if (type == 0) { /* default retentive suspend: behaves as WFI */
-                h->wfi = 1;
-                h->check = 1;
+                hsm_suspend(h);
                 return (struct sbi_ret){0, 0};
             }
             if (type == 0x80000000u) { /* non-retentive: resume at a[1] in S-mode */
                 if (a[1] < vm->ram_base || a[1] - vm->ram_base >= vm->ram_size)
                     return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
-                h->wfi = 1;
-                h->check = 1;
+                hsm_suspend(h);
                 h->pc = a[1];
                 h->x[10] = h->id;
                 h->x[11] = a[2];

@@ -4,6 +4,7 @@
 #include "hw/syscon.h"
 #include "irq/clint.h"
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,9 @@ uint64_t host_time_ns(void)
 
 uint64_t vm_time(const struct vm *vm)
 {
-    return (host_time_ns() - vm->time_base_ns) / (1000000000ull / VM_TIMEBASE_HZ);
+    uint64_t now = atomic_load(&vm->pause_start_ns);
+    if (!now) now = host_time_ns();
+    return (now - vm->time_base_ns) / (1000000000ull / VM_TIMEBASE_HZ);
 }
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
@@ -58,8 +61,9 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&vm->exit_cond, &ca);
+    pthread_cond_init(&vm->pause_cond, &ca);
     for (unsigned i = 0; i < VM_MAX_CPUS; i++)
-        pthread_cond_init(&vm->hart_cond[i], &ca);
+        pthread_cond_init(&vm->vcpu[i].cond, &ca);
     pthread_condattr_destroy(&ca);
     for (unsigned i = 0; i < vm->ncpus; i++) {
         vm->harts[i] = aligned_alloc(64, (sizeof(struct hart) + 63) & ~(size_t)63);
@@ -68,6 +72,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
             vm_destroy(vm);
             return NULL;
         }
+        vm->vcpu[i].h = vm->harts[i];
     }
     vm->time_base_ns = host_time_ns();
     return vm;
@@ -82,9 +87,10 @@ void vm_destroy(struct vm *vm)
             hart_destroy(vm->harts[i]);
             free(vm->harts[i]);
         }
-        pthread_cond_destroy(&vm->hart_cond[i]);
+        pthread_cond_destroy(&vm->vcpu[i].cond);
     }
     pthread_cond_destroy(&vm->exit_cond);
+    pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->rom);
@@ -93,8 +99,11 @@ void vm_destroy(struct vm *vm)
 
 void vm_reset(struct vm *vm, uint64_t pc)
 {
-    for (unsigned i = 0; i < vm->ncpus; i++)
+    for (unsigned i = 0; i < vm->ncpus; i++) {
         hart_reset(vm->harts[i], pc);
+        atomic_store(&vm->vcpu[i].hsm_state, HSM_STARTED);
+        vm->vcpu[i].idle = 0;
+    }
     bus_reset_devices(&vm->bus);
     atomic_store(&vm->exit_reason, VM_EXIT_NONE);
     vm->exit_code = 0;
@@ -105,30 +114,30 @@ void vm_kick_hart(struct vm *vm, unsigned id, unsigned ev)
 {
     if (id >= vm->ncpus) return;
     struct hart *h = vm->harts[id];
-    atomic_fetch_or_explicit(&h->events, ev, memory_order_acq_rel);
+    atomic_fetch_or_explicit(&h->events, ev, memory_order_seq_cst);
+    if (!(ev & (HART_EV_IRQ | HART_EV_VMM))) return; /* applied when it next runs */
     pthread_mutex_lock(&vm->lock);
-    pthread_cond_signal(&vm->hart_cond[id]);
+    pthread_cond_signal(&vm->vcpu[id].cond);
     pthread_mutex_unlock(&vm->lock);
 }
 
-void vm_hart_wait(struct vm *vm, struct hart *h, uint64_t deadline)
+void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev)
 {
-    pthread_mutex_lock(&vm->lock);
-    atomic_store(&h->sleeping, 1);
-    if (!atomic_load(&h->events) && !atomic_load(&vm->exit_reason)) {
-        if (deadline && deadline != ~0ull) {
-            uint64_t now = vm_time(vm);
-            if (deadline > now) {
-                uint64_t ns = host_time_ns() + (deadline - now) * (1000000000ull / VM_TIMEBASE_HZ);
-                struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-                pthread_cond_timedwait(&vm->hart_cond[h->id], &vm->lock, &ts);
-            }
-        } else {
-            pthread_cond_wait(&vm->hart_cond[h->id], &vm->lock);
-        }
+    if (t == self) {
+        atomic_fetch_or(&self->events, ev);
+        hart_apply_events(self);
+        return;
     }
-    atomic_store(&h->sleeping, 0);
-    pthread_mutex_unlock(&vm->lock);
+    struct vcpu *v = &t->vm->vcpu[t->id];
+    /* Dekker pair with vcpu.c: the target sets in_guest and then reads its
+     * events; here the event is set and then in_guest read (both seq_cst),
+     * so either the target sees the event on entry or this loop waits. */
+    atomic_fetch_or_explicit(&t->events, ev, memory_order_seq_cst);
+    unsigned spins = 0;
+    while ((atomic_load(&t->events) & ev) && atomic_load(&v->in_guest)) {
+        hart_apply_events(self);
+        if (++spins > 64) sched_yield();
+    }
 }
 
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg)
@@ -140,29 +149,19 @@ void vm_request_exit(struct vm *vm, int reason, int code, const char *msg)
         snprintf(vm->exit_msg, sizeof(vm->exit_msg), "%s", msg ? msg : "");
     }
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        atomic_fetch_or(&vm->harts[i]->events, HART_EV_STOP);
-        pthread_cond_signal(&vm->hart_cond[i]);
+        atomic_fetch_or(&vm->harts[i]->events, HART_EV_VMM);
+        pthread_cond_signal(&vm->vcpu[i].cond);
     }
     pthread_cond_broadcast(&vm->exit_cond);
+    pthread_cond_broadcast(&vm->pause_cond);
     pthread_mutex_unlock(&vm->lock);
-}
-
-static void *hart_thread(void *arg)
-{
-    struct hart *h = arg;
-    hart_run(h);
-    /* A hart that leaves its loop without a VM-wide exit (cannot happen
-     * today) still ends the VM so the main thread never waits forever. */
-    if (!atomic_load(&h->vm->exit_reason))
-        vm_request_exit(h->vm, VM_EXIT_ERROR, 1, "hart stopped unexpectedly");
-    return NULL;
 }
 
 int vm_run(struct vm *vm)
 {
     unsigned started = 0;
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        if (pthread_create(&vm->threads[i], NULL, hart_thread, vm->harts[i]) != 0) {
+        if (vcpu_start(vm, i) < 0) {
             vm_request_exit(vm, VM_EXIT_ERROR, 1, "cannot create vCPU thread");
             break;
         }
@@ -191,7 +190,7 @@ int vm_run(struct vm *vm)
     }
     pthread_mutex_unlock(&vm->lock);
     for (unsigned i = 0; i < started; i++)
-        pthread_join(vm->threads[i], NULL);
+        vcpu_join(vm, i);
     vm->insns_total = 0;
     for (unsigned i = 0; i < vm->ncpus; i++)
         vm->insns_total += vm->harts[i]->instret;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "mem/bus.h"
 #include "cpu/hart.h"
 
@@ -22,11 +23,31 @@ enum vm_exit_reason {
     VM_EXIT_TIMEOUT,   /* --timeout reached */
     VM_EXIT_ERROR,     /* unrecoverable guest state (e.g. trap with no handler) */
     VM_EXIT_USER,      /* the user quit from the console */
+    VM_EXIT_SIGNAL,    /* vmon got SIGTERM/SIGINT/SIGHUP/SIGQUIT: exit_code 128 + signal */
 };
 
 struct uart16550;
 struct clint;
 struct plic;
+
+/* SBI HSM hart states (SBI spec 9.1). */
+enum { HSM_STARTED = 0, HSM_STOPPED = 1, HSM_SUSPENDED = 4 };
+
+/* What a vCPU's loop is doing, for reporting (vm_vcpu_state). */
+enum vcpu_state { VCPU_RUNNING, VCPU_IDLE, VCPU_OFF, VCPU_PAUSED, VCPU_EXITED };
+
+/* One vCPU: a hart plus the loop that runs it on a host thread (vcpu.c). */
+struct vcpu {
+    struct hart *h;
+    _Atomic int state;     /* enum vcpu_state */
+    _Atomic int in_guest;  /* inside hart_run: remote fences wait for it */
+    _Atomic int hsm_state; /* HSM_*: a stopped hart's loop parks */
+    int idle;              /* WFI or retentive suspend: wait for an interrupt */
+    pthread_cond_t cond;   /* wakes the loop (with vm->lock) */
+    pthread_t thread;
+    uint64_t exits[HART_EXIT_COUNT]; /* hart_run returns by reason */
+    uint64_t waits;                  /* times the loop slept */
+};
 
 struct vm_config {
     uint64_t ram_size;
@@ -44,8 +65,9 @@ struct vm {
     unsigned ncpus;
     struct hart *harts[VM_MAX_CPUS];
 
-    uint64_t time_base_ns; /* host monotonic time at mtime == 0 */
-    uint64_t run_start_ns; /* host time of the first boot (for --timeout) */
+    _Atomic uint64_t time_base_ns;   /* host monotonic time at mtime == 0 */
+    _Atomic uint64_t pause_start_ns; /* paused since (host ns): guest time stands still */
+    uint64_t run_start_ns;           /* host time of the first boot (for --timeout) */
 
     _Atomic int exit_reason;
     int exit_code;
@@ -61,10 +83,13 @@ struct vm {
     uint64_t insns_total;
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */
 
-    pthread_mutex_t lock; /* guards the wait/wake handshake below */
+    struct vcpu vcpu[VM_MAX_CPUS];
+    pthread_mutex_t lock; /* guards the wait/wake handshakes and pausing */
     pthread_cond_t exit_cond;
-    pthread_cond_t hart_cond[VM_MAX_CPUS];
-    pthread_t threads[VM_MAX_CPUS];
+    pthread_cond_t pause_cond; /* a vCPU parked or left */
+    _Atomic int pause_req;     /* vCPUs park at their next instruction boundary */
+    unsigned vcpus_live;       /* vCPU threads running their loop */
+    unsigned vcpus_parked;     /* of those, parked for a pause */
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
@@ -77,9 +102,22 @@ int vm_run(struct vm *vm);
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg);
 uint64_t vm_time(const struct vm *vm);
 uint64_t host_time_ns(void);
-/* Wake a hart from WFI / tell it to look at its events. */
+/* Post events to a hart; IRQ and VMM also wake its loop if it sleeps. */
 void vm_kick_hart(struct vm *vm, unsigned id, unsigned ev);
-/* Called by a hart's own thread: sleep until kicked or until guest time
- * reaches deadline (0 = no deadline). */
-void vm_hart_wait(struct vm *vm, struct hart *h, uint64_t deadline);
+/* Post a remote fence (HART_EV_TLB/FENCEI) to t and return once t will not
+ * run another instruction without it. self's own events are applied while
+ * waiting, so harts fencing each other cannot deadlock; a hart that is not
+ * in guest code is never waited for. */
+void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev);
+
+/* vcpu.c: the vCPU loops. */
+int vcpu_start(struct vm *vm, unsigned id);
+void vcpu_join(struct vm *vm, unsigned id);
+/* One line: hart_run exits by reason and sleeps. */
+void vcpu_print_stats(const struct vcpu *v, FILE *out);
+/* Stop every vCPU at an instruction boundary and keep it there; returns 0
+ * once all are parked (their state exact and stable), -1 if the VM exited. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+int vm_paused(struct vm *vm);
 #endif

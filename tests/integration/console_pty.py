@@ -2,7 +2,9 @@
 """The serial console on a real terminal (a pty): raw mode while the guest
 runs, keyboard input reaching the guest's shell, Ctrl-A x quitting, and the
 terminal's settings restored on every way out (Ctrl-A x, guest poweroff,
-SIGTERM). Usage: console_pty.py VMON KERNEL INITRD"""
+SIGTERM); and vmon started from a terminal by `timeout`, in the background
+of a job-control shell, or with stdin closed never touches or stops on the
+terminal. Usage: console_pty.py VMON KERNEL INITRD"""
 import os, pty, select, signal, sys, termios, time
 
 vmon, kernel, initrd = sys.argv[1:4]
@@ -14,12 +16,15 @@ def check(name, cond):
     print(("PASS " if cond else "FAIL ") + name, flush=True)
 
 
+RUN = [vmon, "run", "--kernel", kernel, "--initrd", initrd, "--append", "console=ttyS0"]
+
+
 class Session:
-    def __init__(self):
+    def __init__(self, argv=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execv(vmon, [vmon, "run", "--kernel", kernel, "--initrd", initrd,
-                            "--timeout", "90", "--append", "console=ttyS0"])
+            argv = argv or RUN + ["--timeout", "90"]
+            os.execv(argv[0], argv)
         self.before = termios.tcgetattr(self.fd)
         self.buf = b""
 
@@ -88,8 +93,26 @@ s = Session()
 check("sigterm: booted to the shell", s.shell_ready())
 os.kill(s.pid, signal.SIGTERM)
 st = s.finish()
-check("sigterm: vmon ends by itself", st is not None)
+check("sigterm: vmon ends by itself with status 143",
+      st is not None and os.WIFEXITED(st) and os.WEXITSTATUS(st) == 143)
+check("sigterm: says why", s.wait_for(b"terminating on signal 15", 2))
 check("sigterm: terminal settings restored", s.restored())
+
+# 4.-6. Started from the terminal but not in its foreground, or without it:
+# the guest runs until vmon's --timeout (status 124) or `timeout` ends it,
+# vmon is never stopped by SIGTTOU/SIGTTIN, the terminal is left alone.
+cmd = " ".join("'%s'" % a for a in RUN)
+cases = [
+    ("under timeout", "timeout 5 %s --timeout 60; echo rc=$?" % cmd, b"rc=124"),
+    ("in the background", "set -m; %s --timeout 4 & wait $!; echo rc=$?" % cmd, b"rc=124"),
+    ("stdin closed", "%s --timeout 4 <&-; echo rc=$?" % cmd, b"rc=124"),
+]
+for name, script, want in cases:
+    s = Session(["/bin/bash", "-c", script])
+    check(name + ": the guest booted", s.wait_for(b"init reached", 60))
+    check(name + ": vmon ended, not stopped (%s)" % want.decode(), s.wait_for(want, 30))
+    check(name + ": terminal settings untouched", s.restored())
+    s.finish(10)
 
 ok = sum(1 for _, r in results if r)
 print("console: %d passed, %d failed" % (ok, len(results) - ok))

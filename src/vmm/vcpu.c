@@ -1,0 +1,193 @@
+/* The vCPU loop: one per hart, on its own host thread. It owns everything
+ * that waits or involves the VMM: the Running/Idle/Off/Paused state, timer
+ * deadlines, WFI sleeps, the instruction limit, hypercalls and pausing.
+ * The hart (src/cpu) only runs guest code for a budget and says why it
+ * stopped (enum hart_exit). */
+#include "vmm/vm.h"
+#include "vmm/sbi.h"
+#include <sched.h>
+#include <time.h>
+
+/* Longest stretch in guest code before the loop looks at the VM again. */
+#define VCPU_SLICE_NS 10000000ull
+
+static uint64_t ticks_to_host_ns(const struct vm *vm, uint64_t ticks)
+{
+    if (ticks == ~0ull) return ~0ull;
+    return vm->time_base_ns + ticks * (1000000000ull / VM_TIMEBASE_HZ);
+}
+
+/* Sleep (vm->lock held) until kicked, the VM exits or pauses, or the host
+ * clock reaches deadline_ns (~0 = none). */
+static void vcpu_sleep(struct vm *vm, struct vcpu *v, uint64_t deadline_ns)
+{
+    if ((atomic_load(&v->h->events) & (HART_EV_IRQ | HART_EV_VMM)) ||
+        atomic_load(&vm->exit_reason) || atomic_load(&vm->pause_req))
+        return;
+    v->waits++;
+    if (deadline_ns == ~0ull) {
+        pthread_cond_wait(&v->cond, &vm->lock);
+    } else if (deadline_ns > host_time_ns()) {
+        struct timespec ts = {(time_t)(deadline_ns / 1000000000ull),
+                              (long)(deadline_ns % 1000000000ull)};
+        pthread_cond_timedwait(&v->cond, &vm->lock, &ts);
+    }
+}
+
+static void vcpu_wait(struct vm *vm, struct vcpu *v, int state, uint64_t deadline_ns)
+{
+    atomic_store(&v->state, state);
+    pthread_mutex_lock(&vm->lock);
+    vcpu_sleep(vm, v, deadline_ns);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+/* Pause: park until resumed (or the VM exits). */
+static void vcpu_park(struct vm *vm, struct vcpu *v)
+{
+    pthread_mutex_lock(&vm->lock);
+    int prev = atomic_load(&v->state);
+    atomic_store(&v->state, VCPU_PAUSED);
+    vm->vcpus_parked++;
+    pthread_cond_broadcast(&vm->pause_cond);
+    while (atomic_load(&vm->pause_req) && !atomic_load(&vm->exit_reason))
+        pthread_cond_wait(&v->cond, &vm->lock);
+    vm->vcpus_parked--;
+    atomic_store(&v->state, prev);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+/* Run guest code until the slice, the next timer or the instruction limit. */
+static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns)
+{
+    struct hart *h = v->h;
+    uint64_t budget = ~0ull;
+    if (vm->cfg.max_insns) budget = vm->cfg.max_insns - h->instret;
+    uint64_t deadline = host_time_ns() + VCPU_SLICE_NS;
+    if (timer_ns < deadline) deadline = timer_ns;
+    atomic_store(&v->state, VCPU_RUNNING);
+    atomic_store_explicit(&v->in_guest, 1, memory_order_seq_cst);
+    int r = hart_run(h, budget, deadline);
+    atomic_store_explicit(&v->in_guest, 0, memory_order_seq_cst);
+    v->exits[r]++;
+    return r;
+}
+
+static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
+{
+    struct hart *h = v->h;
+    atomic_fetch_and(&h->events, ~HART_EV_VMM);
+    hart_apply_events(h);
+    if (atomic_load(&vm->exit_reason)) return 0;
+    if (atomic_load(&vm->pause_req)) {
+        vcpu_park(vm, v);
+        return 1;
+    }
+    if (atomic_load(&v->hsm_state) == HSM_STOPPED) {
+        vcpu_wait(vm, v, VCPU_OFF, ~0ull);
+        return 1;
+    }
+    uint64_t timer_ns = ticks_to_host_ns(vm, hart_sync_timers(h, vm_time(vm)));
+    if (v->idle) {
+        if (!hart_wakeup_pending(h)) {
+            vcpu_wait(vm, v, VCPU_IDLE, timer_ns);
+            return 1;
+        }
+        v->idle = 0;
+        if (atomic_load(&v->hsm_state) == HSM_SUSPENDED) atomic_store(&v->hsm_state, HSM_STARTED);
+    }
+    if (vm->cfg.max_insns && h->instret >= vm->cfg.max_insns) {
+        vm_request_exit(vm, VM_EXIT_MAX_INSNS, 1, "instruction limit reached");
+        return 0;
+    }
+    switch (vcpu_enter(vm, v, timer_ns)) {
+    case HART_EXIT_IDLE: v->idle = 1; break;
+    case HART_EXIT_HYPERCALL: sbi_call(h); break;
+    case HART_EXIT_YIELD: sched_yield(); break;
+    case HART_EXIT_FATAL: vm_request_exit(vm, VM_EXIT_ERROR, 1, h->fatal_msg); return 0;
+    default: break; /* budget or event: look again */
+    }
+    return 1;
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu *v = arg;
+    struct vm *vm = v->h->vm;
+    while (vcpu_loop_once(vm, v)) {
+    }
+    pthread_mutex_lock(&vm->lock);
+    atomic_store(&v->state, VCPU_EXITED);
+    vm->vcpus_live--;
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->lock);
+    return NULL;
+}
+
+int vcpu_start(struct vm *vm, unsigned id)
+{
+    struct vcpu *v = &vm->vcpu[id];
+    pthread_mutex_lock(&vm->lock);
+    vm->vcpus_live++;
+    pthread_mutex_unlock(&vm->lock);
+    if (pthread_create(&v->thread, NULL, vcpu_thread, v) != 0) {
+        pthread_mutex_lock(&vm->lock);
+        vm->vcpus_live--;
+        pthread_mutex_unlock(&vm->lock);
+        return -1;
+    }
+    return 0;
+}
+
+void vcpu_join(struct vm *vm, unsigned id)
+{
+    pthread_join(vm->vcpu[id].thread, NULL);
+}
+
+int vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    atomic_store(&vm->pause_req, 1);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        atomic_fetch_or(&vm->harts[i]->events, HART_EV_VMM);
+        pthread_cond_signal(&vm->vcpu[i].cond);
+    }
+    while (vm->vcpus_parked < vm->vcpus_live && !atomic_load(&vm->exit_reason))
+        pthread_cond_wait(&vm->pause_cond, &vm->lock);
+    int r = atomic_load(&vm->exit_reason) ? -1 : 0;
+    if (!r && !atomic_load(&vm->pause_start_ns)) atomic_store(&vm->pause_start_ns, host_time_ns());
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+void vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    uint64_t since = atomic_load(&vm->pause_start_ns);
+    if (since) {
+        atomic_fetch_add(&vm->time_base_ns, host_time_ns() - since);
+        atomic_store(&vm->pause_start_ns, 0);
+    }
+    atomic_store(&vm->pause_req, 0);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        pthread_cond_signal(&vm->vcpu[i].cond);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+int vm_paused(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int r = atomic_load(&vm->pause_req) && vm->vcpus_parked == vm->vcpus_live;
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+}
+
+void vcpu_print_stats(const struct vcpu *v, FILE *out)
+{
+    static const char *const names[HART_EXIT_COUNT] = {"budget", "idle",  "hypercall",
+                                                       "event",  "fatal", "yield"};
+    fprintf(out, "vcpu%u: exits", v->h->id);
+    for (unsigned r = 0; r < HART_EXIT_COUNT; r++)
+        fprintf(out, " %s=%llu", names[r], (unsigned long long)v->exits[r]);
+    fprintf(out, " sleeps=%llu\n", (unsigned long long)v->waits);
+}
