@@ -49,9 +49,10 @@ $(LIB): $(OBJS)
 $(VMON): $(BUILD)/src/main.o $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/src/main.o: src/main.c
+VMON_VERSION := 0.2.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
+$(BUILD)/src/main.o: src/main.c $(wildcard .git/HEAD .git/index)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -DVMON_VERSION='"$(VMON_VERSION)"' -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -1,49 +1,84 @@
-/* vmon command line. */
+/* vmon command line: dispatch to the commands. */
 #include "vmm/boot.h"
+#include "vmm/cli.h"
 #include "vmm/img.h"
-#include "vmm/vm.h"
 #include <stdio.h>
 #include <string.h>
 
+#ifndef VMON_VERSION
+#define VMON_VERSION "unknown"
+#endif
+
+struct command {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+    void (*usage)(FILE *out);
+};
+
+static const struct command commands[] = {
+    {"run", "boot a virtual machine in the foreground", boot_main, boot_usage},
+    {"img", "create and inspect disk images (raw, qcow2)", img_main, img_usage},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: vmon run [options]\n"
-        "       vmon img create|info ...   (disk images; vmon img --help)\n"
-        "  --bios FILE         M-mode program or firmware (ELF or flat binary at 0x80000000)\n"
-        "  --kernel FILE       Linux Image (or ELF) to boot\n"
-        "  --initrd FILE       initial ramdisk\n"
-        "  --append STRING     kernel command line\n"
-        "  --mem SIZE          guest RAM, with K/M/G suffix (default 256M)\n"
-        "  --cpus N            virtual CPUs, 1..8 (default 1)\n"
-        "  --max-insns N       stop after N instructions (per vCPU)\n"
-        "  --timeout SECONDS   stop after this much wall-clock time\n"
-        "  --console MODE      stdio (default), none or a file path for serial output\n"
-        "  --dump-dtb FILE     write the generated device tree and exit\n"
-        "  --stats             print execution statistics at exit\n"
-        "  --net user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC]\n"
-        "                      virtio-net on user networking (10.0.2.0/24, DHCP, NAT)\n"
-        "  --net tap,ifname=NAME[,mac=MAC]\n"
-        "                      virtio-net on a host tap interface\n"
-        "  --disk FILE[,ro][,format=raw|qcow2][,serial=STR]\n"
-        "                      virtio-blk disk (repeatable)\n"
-        "  --share DIR,tag=TAG[,ro]\n"
-        "                      host directory over virtio-9p (mount -t 9p -o trans=virtio TAG)\n"
-        "  --vconsole FILE|socket=PATH\n"
-        "                      virtio-console port (/dev/hvc1)\n"
-        "  --rng               virtio-rng fed by the host's getrandom()\n");
+    fprintf(out, "usage: vmon COMMAND [options]   (vmon help COMMAND, vmon COMMAND --help)\n"
+                 "vmon runs RISC-V 64-bit virtual machines on this host in software.\n\n");
+    for (unsigned i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-6s %s\n", "help", "show this text, or a command's options");
+    fprintf(out, "\n  --version  print vmon's version\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (unsigned i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].name)) return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[N_COMMANDS + 1];
+    for (unsigned i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    names[N_COMMANDS] = "help";
+    const char *s = cli_suggest(name, names, N_COMMANDS + 1);
+    if (s)
+        fprintf(stderr, "vmon: unknown command '%s'; did you mean '%s'?\n", name, s);
+    else
+        fprintf(stderr, "vmon: unknown command '%s' (see vmon help)\n", name);
+    return CLI_USAGE;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "run")) return boot_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "img")) return img_main(argc - 1, argv + 1);
-    fprintf(stderr, "vmon: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("vmon %s\n", VMON_VERSION);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "help")) {
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        const struct command *c = find_command(argv[2]);
+        if (!c) return unknown_command(argv[2]);
+        c->usage(stdout);
+        return CLI_OK;
+    }
+    const struct command *c = find_command(cmd);
+    if (!c) return unknown_command(cmd);
+    return c->main(argc - 1, argv + 1);
 }

@@ -88,6 +88,24 @@ static void *console_thread(void *arg)
                     vm_request_exit(c->vm, VM_EXIT_USER, 0, "quit from the console (Ctrl-A x)");
                     return NULL;
                 }
+                if (ch == 'h' || ch == 'H' || ch == '?') {
+                    fprintf(stderr, "\nvmon console escapes (Ctrl-A, then):\n"
+                                    "  x  quit vmon (the guest is stopped)\n"
+                                    "  s  print vCPU statistics\n"
+                                    "  h  this help\n"
+                                    "  Ctrl-A  send Ctrl-A to the guest\n");
+                    continue;
+                }
+                if (ch == 's' || ch == 'S') {
+                    fputc('\n', stderr);
+                    for (unsigned h = 0; h < c->vm->ncpus; h++) {
+                        fprintf(stderr, "hart%u: insns %llu pc 0x%llx ", h,
+                                (unsigned long long)c->vm->harts[h]->instret,
+                                (unsigned long long)c->vm->harts[h]->pc);
+                        vcpu_print_stats(&c->vm->vcpu[h], stderr);
+                    }
+                    continue;
+                }
                 if (ch != 0x01) out[k++] = 0x01;
                 out[k++] = ch;
             } else if (ch == 0x01 && c->raw) {
@@ -135,6 +153,9 @@ struct console *console_start(struct vm *vm, int in_fd)
             signal(fatal[i], term_fatal_signal);
         if (tcsetattr(in_fd, TCSAFLUSH, &t) == 0) c->raw = 1;
     }
+    if (c->raw)
+        fprintf(stderr, "vmon: %s: %u vCPU(s), %llu MiB; Ctrl-A h for help, Ctrl-A x to quit\n",
+                vm->name[0] ? vm->name : "VM", vm->ncpus, (unsigned long long)(vm->ram_size >> 20));
     if (pthread_create(&c->thread, NULL, console_thread, c) != 0) {
         console_stop(c);
         return NULL;

@@ -6,6 +6,7 @@
 #include "board/fdt.h"
 #include "board/virt.h"
 #include "vmm/loader.h"
+#include "vmm/cli.h"
 #include "vmm/sbi.h"
 #include "vmm/signals.h"
 #include "vmm/vm.h"
@@ -21,15 +22,13 @@
 /* Device options: each creates one virtio device from its option string. */
 struct dev_opt {
     const char *name;
-    int takes_value;
     int (*create)(struct vm *vm, const char *spec, char *err, size_t errlen);
 };
 static const struct dev_opt dev_opts[] = {
-    {"--rng", 0, virtio_rng_create},          {"--disk", 1, virtio_blk_create},
-    {"--net", 1, virtio_net_create},          {"--share", 1, virtio_9p_create},
-    {"--vconsole", 1, virtio_console_create},
+    {"--rng", virtio_rng_create},          {"--disk", virtio_blk_create},
+    {"--net", virtio_net_create},          {"--share", virtio_9p_create},
+    {"--vconsole", virtio_console_create},
 };
-#define N_DEV_OPTS  (sizeof(dev_opts) / sizeof(dev_opts[0]))
 #define MAX_DEVICES 16
 
 struct dev_req {
@@ -40,50 +39,64 @@ struct dev_req {
 struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
-    const char *bios, *kernel, *initrd, *append, *console, *dump_dtb;
+    const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile;
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout;
     int stats;
 };
 
-int parse_size(const char *s, unsigned long long *out)
+enum {
+    RUN_BIOS,
+    RUN_KERNEL,
+    RUN_INITRD,
+    RUN_APPEND,
+    RUN_MEM,
+    RUN_CPUS,
+    RUN_MAX_INSNS,
+    RUN_TIMEOUT,
+    RUN_CONSOLE,
+    RUN_NAME,
+    RUN_PIDFILE,
+    RUN_DUMP_DTB,
+    RUN_STATS,
+    RUN_DEV /* + index into dev_opts */
+};
+
+static const struct cli_opt run_opts[] = {
+    {"--bios", "FILE", "M-mode program or firmware (ELF, or flat binary at 0x80000000)", RUN_BIOS},
+    {"--kernel", "FILE", "Linux Image (or ELF) to boot", RUN_KERNEL},
+    {"--initrd", "FILE", "initial ramdisk", RUN_INITRD},
+    {"--append", "STRING", "kernel command line", RUN_APPEND},
+    {"--mem", "SIZE", "guest RAM: 512 (MiB), 1.5G, 2048M... (default 256M)", RUN_MEM},
+    {"--cpus", "N", "virtual CPUs, 1..8 (default 1)", RUN_CPUS},
+    {"--max-insns", "N", "stop after N instructions per vCPU (exit status 1)", RUN_MAX_INSNS},
+    {"--timeout", "SECONDS", "stop after this much wall-clock time (exit status 124)", RUN_TIMEOUT},
+    {"--console", "MODE", "stdio (default), none, or a file for serial output", RUN_CONSOLE},
+    {"--name", "NAME", "name of the VM in messages", RUN_NAME},
+    {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
+    {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
+    {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
+    {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
+     RUN_DEV + 1},
+    {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
+     "virtio-net on user networking (10.0.2.0/24, DHCP, NAT) or a host tap", RUN_DEV + 2},
+    {"--share", "DIR,tag=TAG[,ro]",
+     "host directory over virtio-9p\n(in the guest: mount -t 9p -o trans=virtio TAG /mnt)",
+     RUN_DEV + 3},
+    {"--vconsole", "FILE|socket=PATH", "virtio-console port (/dev/hvc1)", RUN_DEV + 4},
+    {"--rng", NULL, "virtio-rng fed by the host's getrandom()", RUN_DEV},
+};
+#define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
+void boot_usage(FILE *out)
 {
-    if (!s || !*s || *s == '-') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 0: break;
-    case 'k':
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    case 't':
-    case 'T':
-        shift = 40;
-        end++;
-        break;
-    default: return -1;
-    }
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end) return -1;
-    if (shift && v > (ULLONG_MAX >> shift)) return -1;
-    *out = v << shift;
-    return 0;
+    fprintf(out, "usage: vmon run [options]\n"
+                 "Boot a RISC-V virtual machine in the foreground; Ctrl-A h on its console\n"
+                 "lists the console's escapes (Ctrl-A x quits).\n\n");
+    cli_print_opts(run_opts, N_RUN_OPTS, out);
+    fprintf(out, "\nExit status: 0 guest powered off or passed; 1 runtime error, guest failure\n"
+                 "or instruction limit; 2 usage error; 124 --timeout; 128+N signal N.\n");
 }
 
 static int parse_uint(const char *s, unsigned long long *out)
@@ -97,99 +110,86 @@ static int parse_uint(const char *s, unsigned long long *out)
     return 0;
 }
 
+static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opts *o)
+{
+    switch (opt->id) {
+    case RUN_BIOS: o->bios = v; return 0;
+    case RUN_KERNEL: o->kernel = v; return 0;
+    case RUN_INITRD: o->initrd = v; return 0;
+    case RUN_APPEND: o->append = v; return 0;
+    case RUN_CONSOLE: o->console = v; return 0;
+    case RUN_NAME: o->name = v; return 0;
+    case RUN_PIDFILE: o->pidfile = v; return 0;
+    case RUN_DUMP_DTB: o->dump_dtb = v; return 0;
+    case RUN_STATS: o->stats = 1; return 0;
+    case RUN_MEM:
+        if (cli_parse_size(v, 20, &o->mem) < 0 || o->mem < (16ull << 20) ||
+            o->mem > (16ull << 30) || (o->mem & 0xfff)) {
+            fprintf(stderr, "vmon run: invalid --mem '%s' (want 16M..16G, e.g. 512, 1.5G)\n", v);
+            return -1;
+        }
+        return 0;
+    case RUN_CPUS: {
+        unsigned long long n;
+        if (parse_uint(v, &n) < 0 || n < 1 || n > VM_MAX_CPUS) {
+            fprintf(stderr, "vmon run: invalid --cpus '%s' (want 1..%d)\n", v, VM_MAX_CPUS);
+            return -1;
+        }
+        o->cpus = (unsigned)n;
+        return 0;
+    }
+    case RUN_MAX_INSNS:
+        if (parse_uint(v, &o->max_insns) < 0 || o->max_insns == 0) {
+            fprintf(stderr, "vmon run: invalid --max-insns '%s' (want a positive count)\n", v);
+            return -1;
+        }
+        return 0;
+    case RUN_TIMEOUT: {
+        char *end;
+        errno = 0;
+        o->timeout = strtod(v, &end);
+        if (errno || *end || end == v || !(o->timeout > 0) || o->timeout > 1e7) {
+            fprintf(stderr, "vmon run: invalid --timeout '%s' (want seconds > 0)\n", v);
+            return -1;
+        }
+        return 0;
+    }
+    }
+    if (o->ndevs >= MAX_DEVICES) {
+        fprintf(stderr, "vmon run: too many devices (at most %d)\n", MAX_DEVICES);
+        return -1;
+    }
+    o->devs[o->ndevs++] = (struct dev_req){&dev_opts[opt->id - RUN_DEV], v ? v : ""};
+    return 0;
+}
+
+/* Returns CLI_OK to run, CLI_USAGE on a usage error, -1 after --help. */
 static int parse_opts(int argc, char **argv, struct boot_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->mem = 256ull << 20;
     o->cpus = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_ARG()                                                                                 \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "vmon: option %s needs a value\n", a);                                 \
-            return -1;                                                                             \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(a, "--bios")) {
-            NEED_ARG();
-            o->bios = v;
-        } else if (!strcmp(a, "--kernel")) {
-            NEED_ARG();
-            o->kernel = v;
-        } else if (!strcmp(a, "--initrd")) {
-            NEED_ARG();
-            o->initrd = v;
-        } else if (!strcmp(a, "--append")) {
-            NEED_ARG();
-            o->append = v;
-        } else if (!strcmp(a, "--console")) {
-            NEED_ARG();
-            o->console = v;
-        } else if (!strcmp(a, "--dump-dtb")) {
-            NEED_ARG();
-            o->dump_dtb = v;
-        } else if (!strcmp(a, "--mem")) {
-            NEED_ARG();
-            if (parse_size(v, &o->mem) < 0 || o->mem < (16ull << 20) || o->mem > (16ull << 30) ||
-                (o->mem & 0xfff)) {
-                fprintf(stderr,
-                        "vmon: invalid --mem '%s' (want 16M..16G, e.g. 256M, multiple of 4K)\n", v);
-                return -1;
+    struct cli c;
+    cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
+    for (;;) {
+        switch (cli_next(&c)) {
+        case CLI_END:
+            if (!o->bios && !o->kernel) {
+                fprintf(stderr, "vmon run: nothing to run: give --bios PROG and/or --kernel "
+                                "IMAGE (see vmon run --help)\n");
+                return CLI_USAGE;
             }
-        } else if (!strcmp(a, "--cpus")) {
-            NEED_ARG();
-            unsigned long long n;
-            if (parse_uint(v, &n) < 0 || n < 1 || n > VM_MAX_CPUS) {
-                fprintf(stderr, "vmon: invalid --cpus '%s' (want 1..%d)\n", v, VM_MAX_CPUS);
-                return -1;
-            }
-            o->cpus = (unsigned)n;
-        } else if (!strcmp(a, "--max-insns")) {
-            NEED_ARG();
-            if (parse_uint(v, &o->max_insns) < 0 || o->max_insns == 0) {
-                fprintf(stderr, "vmon: invalid --max-insns '%s' (want a positive count)\n", v);
-                return -1;
-            }
-        } else if (!strcmp(a, "--timeout")) {
-            NEED_ARG();
-            char *end;
-            errno = 0;
-            o->timeout = strtod(v, &end);
-            if (errno || *end || end == v || !(o->timeout > 0) || o->timeout > 1e7) {
-                fprintf(stderr, "vmon: invalid --timeout '%s' (want seconds > 0)\n", v);
-                return -1;
-            }
-        } else if (!strcmp(a, "--stats")) {
-            o->stats = 1;
-        } else {
-            const struct dev_opt *d = NULL;
-            for (unsigned k = 0; k < N_DEV_OPTS; k++)
-                if (!strcmp(a, dev_opts[k].name)) d = &dev_opts[k];
-            if (d) {
-                if (o->ndevs >= MAX_DEVICES) {
-                    fprintf(stderr, "vmon: too many devices (at most %d)\n", MAX_DEVICES);
-                    return -1;
-                }
-                const char *spec = "";
-                if (d->takes_value) {
-                    NEED_ARG();
-                    spec = v;
-                }
-                o->devs[o->ndevs++] = (struct dev_req){d, spec};
-                continue;
-            }
-            fprintf(stderr, "vmon: unknown option '%s' (see vmon --help)\n", a);
-            return -1;
+            return CLI_OK;
+        case CLI_HELP: boot_usage(stdout); return -1;
+        case CLI_BAD: return CLI_USAGE;
         }
+        if (c.positional) {
+            fprintf(stderr, "vmon run: unexpected argument '%s' (options start with --)\n",
+                    c.positional);
+            return CLI_USAGE;
+        }
+        if (parse_value(c.opt, c.value, o) < 0) return CLI_USAGE;
     }
-    if (!o->bios && !o->kernel) {
-        fprintf(stderr, "vmon: nothing to run: give --bios PROG and/or --kernel IMAGE\n");
-        return -1;
-    }
-    return 0;
 }
 
 static const char *exit_name(int reason)
@@ -398,10 +398,25 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
     return 0;
 }
 
+static int write_pidfile(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (fd < 0 || write(fd, buf, (size_t)n) != n) {
+        fprintf(stderr, "vmon run: --pidfile %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int boot_main(int argc, char **argv)
 {
     struct boot_opts o;
-    if (parse_opts(argc, argv, &o) < 0) return 2;
+    int pr = parse_opts(argc, argv, &o);
+    if (pr) return pr < 0 ? CLI_OK : pr;
     struct vm_config cfg = {
         .ram_size = o.mem,
         .ncpus = o.cpus,
@@ -416,6 +431,12 @@ int boot_main(int argc, char **argv)
         return 1;
     }
     struct vm_signals *sigs = vm_signals_start(vm);
+    if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
+    if (o.pidfile && write_pidfile(o.pidfile) < 0) {
+        vm_signals_stop(sigs);
+        vm_destroy(vm);
+        return CLI_ERROR;
+    }
     int out_fd = -1;
     if (!o.console || !strcmp(o.console, "stdio")) {
         vm->console_out_fd = 1;
@@ -503,6 +524,7 @@ int boot_main(int argc, char **argv)
 out:
     vm_signals_stop(sigs);
     vm_destroy(vm);
+    if (o.pidfile) unlink(o.pidfile);
     if (out_fd >= 0) close(out_fd);
     return status;
 }

@@ -5,17 +5,19 @@
  *   vmon img info FILE
  */
 #include "vmm/img.h"
+#include "vmm/cli.h"
 #include "backend/block.h"
 #include "vmm/boot.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void img_usage(FILE *out)
+void img_usage(FILE *out)
 {
     fprintf(out, "usage: vmon img create [-f raw|qcow2] [-b BACKING [-F raw|qcow2]] FILE [SIZE]\n"
                  "       vmon img info FILE\n"
-                 "  SIZE takes a K/M/G/T suffix and must be a multiple of 512; with -b it\n"
+                 "  SIZE is in bytes or takes a K/M/G/T suffix (1.5G) and must be a multiple of "
+                 "512; with -b it\n"
                  "  defaults to the backing file's size. A relative BACKING is resolved\n"
                  "  against the directory of FILE. -b implies -f qcow2; the default is raw.\n");
 }
@@ -39,25 +41,30 @@ static const char *human(uint64_t v, char *buf, size_t len)
 static int img_create(int argc, char **argv)
 {
     const char *fmt_s = NULL, *backing = NULL, *bfmt_s = NULL, *file = NULL, *size_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-f") || !strcmp(a, "-b") || !strcmp(a, "-F")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "vmon img create: option %s needs a value\n", a);
-                return 2;
-            }
-            const char **dst = a[1] == 'f' ? &fmt_s : a[1] == 'b' ? &backing : &bfmt_s;
-            *dst = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "vmon img create: unknown option '%s'\n", a);
-            img_usage(stderr);
-            return 2;
+    static const struct cli_opt opts[] = {
+        {"-f", "FORMAT", "image format: raw (default) or qcow2", 'f'},
+        {"-b", "BACKING", "backing file (implies -f qcow2)", 'b'},
+        {"-F", "FORMAT", "backing file format", 'F'},
+    };
+    struct cli c;
+    cli_init(&c, "vmon img create", opts, 3, argc, argv);
+    for (;;) {
+        int r = cli_next(&c);
+        if (r == CLI_END) break;
+        if (r == CLI_HELP) {
+            img_usage(stdout);
+            return 0;
+        }
+        if (r == CLI_BAD) return 2;
+        if (c.opt) {
+            const char **dst = c.opt->id == 'f' ? &fmt_s : c.opt->id == 'b' ? &backing : &bfmt_s;
+            *dst = c.value;
         } else if (!file) {
-            file = a;
+            file = c.positional;
         } else if (!size_s) {
-            size_s = a;
+            size_s = c.positional;
         } else {
-            fprintf(stderr, "vmon img create: unexpected argument '%s'\n", a);
+            fprintf(stderr, "vmon img create: unexpected argument '%s'\n", c.positional);
             return 2;
         }
     }
@@ -86,7 +93,7 @@ static int img_create(int argc, char **argv)
     char err[1024];
     unsigned long long size = 0;
     if (size_s) {
-        if (parse_size(size_s, &size) < 0) {
+        if (cli_parse_size(size_s, 0, &size) < 0) {
             fprintf(stderr, "vmon img create: invalid size '%s' (e.g. 512M, 4G)\n", size_s);
             return 2;
         }
@@ -138,6 +145,10 @@ static int img_create(int argc, char **argv)
 
 static int img_info(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        img_usage(stdout);
+        return 0;
+    }
     if (argc != 2 || argv[1][0] == '-') {
         img_usage(stderr);
         return 2;
@@ -195,7 +206,11 @@ int img_main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "create")) return img_create(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return img_info(argc - 1, argv + 1);
-    fprintf(stderr, "vmon img: unknown command '%s' (want create or info)\n", argv[1]);
-    img_usage(stderr);
+    static const char *const subs[] = {"create", "info"};
+    const char *s = cli_suggest(argv[1], subs, 2);
+    if (s)
+        fprintf(stderr, "vmon img: unknown command '%s'; did you mean '%s'?\n", argv[1], s);
+    else
+        fprintf(stderr, "vmon img: unknown command '%s' (want create or info)\n", argv[1]);
     return 2;
 }

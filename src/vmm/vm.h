@@ -59,6 +59,7 @@ struct vm_config {
 
 struct vm {
     struct vm_config cfg;
+    char name[64]; /* for messages; may be empty */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
     struct bus bus;
