@@ -36,15 +36,103 @@ int blk_parse_format(const char *name, enum blk_format *fmt)
     return -1;
 }
 
-int blk_probe_format(int fd, enum blk_format *fmt)
+/* Formats vmon does not read, by their magic (as qemu-img names them), so
+ * that none is ever taken for raw. off < 0 counts from the end of the file. */
+static const struct foreign {
+    long off;
+    const char *magic;
+    size_t len;
+    const char *name, *fix;
+} foreign[] = {
+    {0, "KDMV", 4, "VMDK", "qemu-img convert -f vmdk -O qcow2"},
+    {0, "COWD", 4, "VMDK (ESX)", "qemu-img convert -f vmdk -O qcow2"},
+    {0, "# Disk DescriptorFile", 21, "VMDK descriptor", "qemu-img convert -f vmdk -O qcow2"},
+    {0x40, "\x7f\x10\xda\xbe", 4, "VDI (VirtualBox)", "qemu-img convert -f vdi -O qcow2"},
+    {0, "vhdxfile", 8, "VHDX", "qemu-img convert -f vhdx -O qcow2"},
+    {0, "conectix", 8, "VHD (dynamic)", "qemu-img convert -f vpc -O qcow2"},
+    {-512, "conectix", 8, "VHD (fixed)", "qemu-img convert -f vpc -O qcow2"},
+    {0, "QED\0", 4, "QED", "qemu-img convert -f qed -O qcow2"},
+    {0, "LUKS\xba\xbe", 6, "LUKS (encrypted)", "qemu-img convert --object secret,... -O qcow2"},
+    {0, "WithoutFreeSpace", 16, "Parallels", "qemu-img convert -f parallels -O qcow2"},
+    {0, "WithouFreSpacExt", 16, "Parallels", "qemu-img convert -f parallels -O qcow2"},
+    {-512, "koly", 4, "DMG", "qemu-img convert -f dmg -O qcow2"},
+    {0, "\x1f\x8b", 2, "gzip-compressed", "gunzip"},
+    {0,
+     "\xfd"
+     "7zXZ\0",
+     6, "xz-compressed", "xz -d"},
+    {0, "\x28\xb5\x2f\xfd", 4, "zstd-compressed", "zstd -d"},
+    {0, "BZh", 3, "bzip2-compressed", "bunzip2"},
+};
+
+static ssize_t pread_full(int fd, void *buf, size_t n, off_t off)
 {
-    uint8_t magic[4];
-    ssize_t n;
+    ssize_t r;
     do {
-        n = pread(fd, magic, sizeof(magic), 0);
-    } while (n < 0 && errno == EINTR);
+        r = pread(fd, buf, n, off);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int blk_probe_format(int fd, enum blk_format *fmt, char *why, size_t whylen)
+{
+    uint8_t head[512], tail[512];
+    ssize_t n = pread_full(fd, head, sizeof(head), 0);
     if (n < 0) return -errno;
-    *fmt = (n == 4 && !memcmp(magic, QCOW2_MAGIC_BYTES, 4)) ? BLK_FMT_QCOW2 : BLK_FMT_RAW;
+    struct stat st;
+    ssize_t tn = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 1024)
+        tn = pread_full(fd, tail, sizeof(tail), st.st_size - 512);
+    for (unsigned i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        const struct foreign *f = &foreign[i];
+        const uint8_t *buf = f->off < 0 ? tail : head + f->off;
+        ssize_t have = f->off < 0 ? tn : n - f->off;
+        if (have >= (ssize_t)f->len && !memcmp(buf, f->magic, f->len)) {
+            snprintf(why, whylen,
+                     "this is a %s image, which vmon does not read; convert it (%s ...) "
+                     "or give format=raw to use its bytes as they are",
+                     f->name, f->fix);
+            return -EMEDIUMTYPE;
+        }
+    }
+    *fmt = (n >= 4 && !memcmp(head, QCOW2_MAGIC_BYTES, 4)) ? BLK_FMT_QCOW2 : BLK_FMT_RAW;
+    return 0;
+}
+
+/* QEMU's image locks (block/file-posix.c), so that a QEMU and a vmon never
+ * both write one image: open file description byte-range read locks on
+ * byte 100 + bit for each permission held and on 200 + bit for each
+ * permission refused to others; a conflict is another holder of the byte
+ * that answers ours. Bits: 0 consistent read, 1 write, 2 write-unchanged,
+ * 3 resize. A writer refuses others write and resize, a reader refuses
+ * write (as a read-only QEMU drive does). */
+#define QLOCK_PERM   100
+#define QLOCK_SHARED 200
+
+static int ofd_lock(int fd, short type, int cmd, off_t byte, short *held)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    if (fcntl(fd, cmd, &fl) < 0) return -errno;
+    if (held) *held = fl.l_type;
+    return 0;
+}
+
+static int qemu_lock(int fd, int ro)
+{
+    unsigned perm = ro ? 0x1 : 0x7, unshared = ro ? 0x2 : 0xa;
+    for (unsigned b = 0; b < 4; b++) {
+        if ((perm >> b) & 1) ofd_lock(fd, F_RDLCK, F_OFD_SETLK, QLOCK_PERM + b, NULL);
+        if ((unshared >> b) & 1) ofd_lock(fd, F_RDLCK, F_OFD_SETLK, QLOCK_SHARED + b, NULL);
+    }
+    for (unsigned b = 0; b < 4; b++) {
+        short held = F_UNLCK;
+        if (((perm >> b) & 1) && !ofd_lock(fd, F_WRLCK, F_OFD_GETLK, QLOCK_SHARED + b, &held) &&
+            held != F_UNLCK)
+            return -1;
+        if (((unshared >> b) & 1) && !ofd_lock(fd, F_WRLCK, F_OFD_GETLK, QLOCK_PERM + b, &held) &&
+            held != F_UNLCK)
+            return -1;
+    }
     return 0;
 }
 
@@ -109,11 +197,20 @@ struct blk *blk_open_chain(const char *path, enum blk_format fmt, unsigned flags
         close(fd);
         return NULL;
     }
+    if (!(flags & BLK_NOLOCK) && qemu_lock(fd, ro) < 0) {
+        snprintf(err, errlen,
+                 "%s: image is in use by another program (a QEMU or other process holds a "
+                 "conflicting lock)",
+                 path);
+        close(fd);
+        return NULL;
+    }
     int probed = 0;
     if (fmt == BLK_FMT_PROBE) {
-        int r = blk_probe_format(fd, &fmt);
+        char why[256];
+        int r = blk_probe_format(fd, &fmt, why, sizeof(why));
         if (r < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(-r));
+            snprintf(err, errlen, "%s: %s", path, r == -EMEDIUMTYPE ? why : strerror(-r));
             close(fd);
             return NULL;
         }

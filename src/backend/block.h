@@ -87,8 +87,10 @@ struct blk *blk_open_chain(const char *path, enum blk_format fmt, unsigned flags
  * BLK_FMT_PROBE (it is then probed and recorded). cluster_bits 0 = 16. */
 int blk_create(const char *path, enum blk_format fmt, uint64_t size, const char *backing,
                enum blk_format backing_fmt, unsigned cluster_bits, char *err, size_t errlen);
-/* Which format the file at fd looks like (qcow2 magic, else raw). */
-int blk_probe_format(int fd, enum blk_format *fmt);
+/* Which format the file at fd looks like (qcow2 magic, else raw); a format
+ * vmon does not read (VMDK, VDI, VHD/VHDX, QED, LUKS, compressed...) gives
+ * -EMEDIUMTYPE with why naming it and the command that converts it. */
+int blk_probe_format(int fd, enum blk_format *fmt, char *why, size_t whylen);
 const char *blk_format_name(enum blk_format fmt);
 int blk_parse_format(const char *name, enum blk_format *fmt);
 

@@ -384,6 +384,18 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
     if (interrupt) h->stats.interrupts++;
     h->resv_valid = 0;
     if (from <= PRV_S && ((deleg >> cause) & 1)) {
+        if (!interrupt && h->pc == (h->stvec & ~3ull)) {
+            /* The S-mode handler's own first instruction faulted (stvec
+             * unset or unmapped): the hart would trap there forever. */
+            h->fatal = 1;
+            snprintf(h->fatal_msg, sizeof(h->fatal_msg),
+                     "unhandled exception in S-mode: cause %llu at pc 0x%llx (tval 0x%llx) "
+                     "is the trap handler's own address (stvec 0x%llx)",
+                     (unsigned long long)cause, (unsigned long long)h->pc, (unsigned long long)tval,
+                     (unsigned long long)h->stvec);
+            h->check = 1;
+            return;
+        }
         h->scause = mcause;
         h->sepc = h->pc;
         h->stval = tval;

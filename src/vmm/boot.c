@@ -5,6 +5,7 @@
 #include "backend/console.h"
 #include "board/fdt.h"
 #include "board/virt.h"
+#include "vmm/kimage.h"
 #include "vmm/loader.h"
 #include "vmm/cli.h"
 #include "vmm/sbi.h"
@@ -215,22 +216,47 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-/* Load a Linux RISC-V Image (Documentation/riscv/boot-image-header.rst) at
- * base + text_offset, or an ELF by its program headers. */
+/* Where an Image with text_offset 2 MiB goes, and where QEMU's -kernel puts
+ * a raw binary (an S-mode U-Boot, say). */
+#define RAW_KERNEL_OFFSET 0x200000u
+
+/* Load a kernel at base + its offset: a Linux RISC-V Image
+ * (Documentation/riscv/boot-image-header.rst; an EFI-stub Image is one),
+ * gzip/xz/zstd-compressed or in an EFI zboot wrapper, an ELF vmlinux by its
+ * program headers, or a raw binary; files that are clearly something else
+ * are refused with a description. */
 static int load_kernel(struct vm *vm, const char *path, uint64_t base, uint64_t *entry,
                        uint64_t *end, char *err, size_t errlen)
 {
     size_t n;
     uint8_t *f = loader_read_file(path, vm->ram_size, &n, err, errlen);
     if (!f) return -1;
+    f = kimage_unpack(f, &n, vm->ram_size, path, err, errlen);
+    if (!f) return -1;
     int r = -1;
     if (n >= 4 && !memcmp(f, "\177ELF", 4)) {
-        free(f);
-        return loader_load_program(vm, path, base, entry, end, err, errlen);
+        r = loader_load_elf(vm, path, f, n, entry, end, err, errlen);
+        goto out;
     }
     if (n < 64 || memcmp(f + 56, "RSC\x05", 4)) {
-        snprintf(err, errlen, "%s: not a RISC-V Linux Image (no RSC\\x05 header magic) or ELF",
-                 path);
+        const char *what = n ? kimage_describe(f, n) : "an empty file";
+        if (what) {
+            snprintf(err, errlen,
+                     "%s: not a kernel: it looks like %s (want a RISC-V Linux Image, "
+                     "compressed or not, an ELF vmlinux or a raw binary)",
+                     path, what);
+            goto out;
+        }
+        /* A raw binary, loaded and entered where an Image would be. */
+        uint64_t load = base + RAW_KERNEL_OFFSET;
+        if (loader_put(vm, load, f, n) < 0) {
+            snprintf(err, errlen, "%s: %zu bytes do not fit in guest RAM at 0x%llx", path, n,
+                     (unsigned long long)load);
+            goto out;
+        }
+        *entry = load;
+        *end = load + n;
+        r = 0;
         goto out;
     }
     uint64_t text_offset = get_le64(f + 8), image_size = get_le64(f + 16);

@@ -59,7 +59,7 @@ static int ram_range_ok(const struct vm *vm, uint64_t addr, uint64_t len)
            len <= vm->ram_size - (addr - vm->ram_base);
 }
 
-static int load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n, uint64_t *entry,
+int loader_load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n, uint64_t *entry,
                     uint64_t *end, char *err, size_t errlen)
 {
     if (n < 64) {
@@ -136,7 +136,7 @@ int loader_load_program(struct vm *vm, const char *path, uint64_t load_addr, uin
     if (!f) return -1;
     int r;
     if (n >= 4 && !memcmp(f, "\177ELF", 4)) {
-        r = load_elf(vm, path, f, n, entry, end, err, errlen);
+        r = loader_load_elf(vm, path, f, n, entry, end, err, errlen);
     } else if (n == 0) {
         snprintf(err, errlen, "%s: empty file", path);
         r = -1;
