@@ -404,6 +404,7 @@ int insn_ends_block(unsigned op)
     switch (op) {
     case OP_ILLEGAL:
     case OP_END:
+    case OP_DEBUG:
     case OP_JAL:
     case OP_JALR:
     case OP_FENCE_I:

@@ -82,6 +82,7 @@ enum hart_exit {
     HART_EXIT_EVENT,     /* HART_EV_VMM: stop, pause, reset or a timer change */
     HART_EXIT_FATAL,     /* no usable trap handler: fatal_msg says why */
     HART_EXIT_YIELD,     /* spin-waiting: another vCPU should run first */
+    HART_EXIT_DEBUG,     /* debugger breakpoint or watchpoint, before the instruction */
     HART_EXIT_COUNT
 };
 
@@ -100,6 +101,25 @@ struct tlb_entry {
 };
 
 #define PMP_COUNT 16
+
+/* Debugger breakpoints and watchpoints (by guest-virtual address), shared by
+ * a VM's harts and changed only while the VM is paused. A breakpoint stops
+ * a hart before the instruction at its address (no guest memory is
+ * patched); a watchpoint stops it before an access that touches its range
+ * (the debugger then steps the access with dbg_ignore set). */
+#define DBG_MAX_BP    64
+#define DBG_MAX_WATCH 8
+enum { DBG_WATCH_R = 1, DBG_WATCH_W = 2 };
+struct hart_debug {
+    unsigned nbp, nwatch;
+    uint64_t bp[DBG_MAX_BP];
+    struct {
+        uint64_t addr, len;
+        unsigned type; /* DBG_WATCH_* */
+    } watch[DBG_MAX_WATCH];
+};
+/* mmu_*_slow result for an access that hit a watchpoint (no cause). */
+#define MMU_DEBUG_HIT 0x100
 
 /* Decoded block: up to BLOCK_MAX instructions from one guest page, then an
  * OP_END sentinel. Cached by guest physical address of its first byte. */
@@ -146,12 +166,16 @@ struct hart {
     /* Interrupt sources set by devices and other harts (MSIP, MEIP, SEIP line). */
     _Atomic uint64_t mip_async;
     _Atomic uint32_t events;
-    _Atomic uint64_t mtimecmp; /* CLINT compare register (guest ticks) */
-    uint64_t stimecmp;         /* SBI set_timer deadline (hypervisor SBI mode) */
-    int check;                 /* local: re-evaluate interrupts before the next block */
-    int fatal;                 /* hart_trap found no usable handler */
-    unsigned pauses;           /* PAUSE hints in this hart_run call */
-    uint64_t spin_seen[4];     /* pc and registers at recent polls (spin-wait detection) */
+    _Atomic uint64_t mtimecmp;    /* CLINT compare register (guest ticks) */
+    uint64_t stimecmp;            /* SBI set_timer deadline (hypervisor SBI mode) */
+    int check;                    /* local: re-evaluate interrupts before the next block */
+    int fatal;                    /* hart_trap found no usable handler */
+    unsigned pauses;              /* PAUSE hints in this hart_run call */
+    const struct hart_debug *dbg; /* NULL: no debugger attached */
+    int dbg_ignore;               /* step over breakpoints and watchpoints */
+    uint64_t dbg_watch_va;        /* the access that hit a watchpoint */
+    unsigned dbg_watch_type;
+    uint64_t spin_seen[4]; /* pc and registers at recent polls (spin-wait detection) */
     unsigned spin_next;
     char fatal_msg[200];
 
@@ -209,6 +233,10 @@ void mmu_flush_tlb(struct hart *h);
 int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned priv);
 
 void bcache_flush(struct bcache *bc);
+/* Debugger view: guest-virtual to physical through the hart's current data
+ * translation, without A/D updates or permission checks; 0 or -1. */
+int mmu_debug_translate(struct hart *h, uint64_t va, uint64_t *pa);
+int hart_debug_bp(const struct hart *h, uint64_t pc);
 uint64_t hart_time(struct hart *h);
 
 /* Effective privilege for data accesses (MPRV). */

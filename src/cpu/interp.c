@@ -136,6 +136,19 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     unsigned off = 0, n = 0;
     unsigned room = 4096 - (unsigned)(pc & 0xfff);
     while (n < BLOCK_MAX && off + 2 <= room) {
+        if (unlikely(h->dbg) && hart_debug_bp(h, pc + off)) {
+            if (n) break; /* the block ends before the breakpoint */
+            struct insn *d = &b->insn[0];
+            memset(d, 0, sizeof(*d));
+            d->op = OP_DEBUG;
+            d->handler = labels[OP_DEBUG];
+            d->count = 1;
+            d->len = 2;
+            d->target = NO_TARGET;
+            n = 1;
+            off = 2;
+            break;
+        }
         uint32_t raw = rd16(host + off);
         if ((raw & 3) == 3) {
             if (off + 4 > room) break;
@@ -182,6 +195,7 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
         len = 4;
     }
     insn_decode_any(raw, &tmp->insn[0]);
+    if (unlikely(h->dbg) && hart_debug_bp(h, pc)) tmp->insn[0].op = OP_DEBUG;
     tmp->insn[0].handler = labels[tmp->insn[0].op];
     tmp->insn[0].pc_off = 0;
     tmp->insn[0].count = 1;
@@ -245,7 +259,7 @@ static int hart_poll(struct hart *h, const struct run_limit *lim)
         return HART_EXIT_EVENT;
     if (h->instret >= lim->stop_at) return HART_EXIT_BUDGET;
     if (lim->deadline_ns && host_time_ns() >= lim->deadline_ns) return HART_EXIT_BUDGET;
-    int irq = hart_pending_irq(h);
+    int irq = h->dbg_ignore ? -1 : hart_pending_irq(h); /* debugger steps: no interrupts */
     if (irq >= 0) {
         hart_trap(h, (uint64_t)irq, 0, 1);
     } else if (!h->check && spin_detected(h)) {
@@ -434,10 +448,23 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         goto block_exit;                                                                           \
     } while (0)
 #define ILLEGAL() TRAP(EXC_ILLEGAL, ip->raw)
-#define RD        x[ip->rd]
-#define RS1       x[ip->rs1]
-#define RS2       x[ip->rs2]
-#define IMM       ((int64_t)ip->imm)
+/* Stop before this instruction for the debugger. */
+#define DEBUG_EXIT()                                                                               \
+    do {                                                                                           \
+        h->pc = PC_HERE();                                                                         \
+        h->instret += RETIRED() - 1;                                                               \
+        x[REG_SINK] = 0;                                                                           \
+        return HART_EXIT_DEBUG;                                                                    \
+    } while (0)
+#define MEM_FAULT()                                                                                \
+    do {                                                                                           \
+        if (fault == MMU_DEBUG_HIT) DEBUG_EXIT();                                                  \
+        TRAP((uint64_t)(fault - 1), fault_tval);                                                   \
+    } while (0)
+#define RD  x[ip->rd]
+#define RS1 x[ip->rs1]
+#define RS2 x[ip->rs2]
+#define IMM ((int64_t)ip->imm)
 
 #define LOAD(T, SX, size, dst)                                                                     \
     do {                                                                                           \
@@ -448,7 +475,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             v_ = ld_u##SX((const void *)(uintptr_t)(va_ + e_->addend));                            \
         } else {                                                                                   \
             fault = mmu_load_slow(h, va_, (size), &v_, &fault_tval);                               \
-            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+            if (unlikely(fault)) MEM_FAULT();                                                      \
         }                                                                                          \
         dst = (uint64_t)(T)v_;                                                                     \
     } while (0)
@@ -460,7 +487,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             st_u##SX((void *)(uintptr_t)(va_ + e_->addend), (val));                                \
         } else {                                                                                   \
             fault = mmu_store_slow(h, va_, (size), (val), &fault_tval);                            \
-            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+            if (unlikely(fault)) MEM_FAULT();                                                      \
             /* an MMIO store may have raised an interrupt for this hart */                         \
             if (h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) poll = 0;       \
         }                                                                                          \
@@ -483,6 +510,8 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         else
             GUEST_FENCE(__ATOMIC_ACQ_REL);
         NEXT();
+    L_DEBUG:
+        DEBUG_EXIT();
     L_PAUSE:
         if (likely(++h->pauses < PAUSE_YIELD)) NEXT();
         h->pc = PC_NEXT();
@@ -798,7 +827,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         } else {                                                                                   \
             uint8_t *hp_;                                                                          \
             fault = mmu_amo_ptr(h, va_, (size), &hp_, &fault_tval);                                \
-            if (unlikely(fault)) TRAP((uint64_t)(fault - 1), fault_tval);                          \
+            if (unlikely(fault)) MEM_FAULT();                                                      \
             ptr = hp_;                                                                             \
         }                                                                                          \
     } while (0)

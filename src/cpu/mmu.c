@@ -158,11 +158,68 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
     }
 }
 
+int hart_debug_bp(const struct hart *h, uint64_t pc)
+{
+    const struct hart_debug *d = h->dbg;
+    if (!d || h->dbg_ignore) return 0;
+    for (unsigned i = 0; i < d->nbp; i++)
+        if (d->bp[i] == pc) return 1;
+    return 0;
+}
+
+/* 1 if [va, va+size) hits a watchpoint for this access; 2 if only the page
+ * holds one (so the page must stay out of the TLB). */
+static int watch_check(struct hart *h, uint64_t va, unsigned size, int access)
+{
+    const struct hart_debug *d = h->dbg;
+    if (!d || !d->nwatch || access == ACC_X) return 0;
+    int page = 0;
+    unsigned want = access == ACC_W ? DBG_WATCH_W : DBG_WATCH_R;
+    for (unsigned i = 0; i < d->nwatch; i++) {
+        uint64_t a = d->watch[i].addr, e = a + d->watch[i].len;
+        if (va < e && a < va + size && (d->watch[i].type & want) && !h->dbg_ignore) {
+            h->dbg_watch_va = va;
+            h->dbg_watch_type = want;
+            return 1;
+        }
+        if ((va & ~0xfffull) < e && a < (va & ~0xfffull) + 4096) page = 2;
+    }
+    return page;
+}
+
+int mmu_debug_translate(struct hart *h, uint64_t va, uint64_t *pa)
+{
+    unsigned priv = hart_data_priv(h);
+    unsigned mode = (unsigned)(h->satp >> 60);
+    if (priv == PRV_M || mode == 0) {
+        *pa = va;
+        return 0;
+    }
+    int levels = mode == 8 ? 3 : mode == 9 ? 4 : 5;
+    uint64_t base = (h->satp & ((1ull << 44) - 1)) << 12;
+    for (int i = levels - 1; i >= 0; i--) {
+        uint64_t *pp;
+        if (pte_load(h, base + ((va >> (12 + 9 * i)) & 0x1ff) * 8, &pp) < 0) return -1;
+        uint64_t pte = __atomic_load_n(pp, __ATOMIC_ACQUIRE);
+        if (!(pte & PTE_V)) return -1;
+        uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
+        if (pte & (PTE_R | PTE_X)) {
+            uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
+            *pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
+            return 0;
+        }
+        base = ppn << 12;
+    }
+    return -1;
+}
+
 /* Resolve va to a physical address for access, with PMP on size bytes.
  * Fills the TLB when the whole page is RAM with uniform permission. */
 static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, unsigned priv,
                      uint64_t *pa, uint64_t *tval)
 {
+    int watched = watch_check(h, va, size, access);
+    if (watched == 1) return MMU_DEBUG_HIT;
     struct xlate x;
     int r = translate(h, va, access, priv, &x);
     if (r) {
@@ -176,7 +233,8 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
     *pa = x.pa;
     uint64_t page = x.pa & ~0xfffull;
     const struct mem_region *m = bus_find_mem(&h->vm->bus, page, 4096);
-    if (m && !(access == ACC_W && m->readonly) && pmp_check(h, page, 4096, access, priv)) {
+    if (m && !(access == ACC_W && m->readonly) && !watched &&
+        pmp_check(h, page, 4096, access, priv)) {
         struct tlb_entry *e = &h->tlb[tlb_mode(priv)][access][(va >> 12) & (TLB_SIZE - 1)];
         e->tag = va & ~0xfffull;
         e->addend = (uintptr_t)(m->host + (page - m->base)) - (uintptr_t)(va & ~0xfffull);

@@ -8,6 +8,7 @@
 #include "vmm/kimage.h"
 #include "vmm/loader.h"
 #include "vmm/cli.h"
+#include "vmm/gdbstub.h"
 #include "vmm/sbi.h"
 #include "vmm/signals.h"
 #include "vmm/vm.h"
@@ -40,11 +41,11 @@ struct dev_req {
 struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
-    const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile;
+    const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout;
-    int stats;
+    int stats, paused;
 };
 
 enum {
@@ -59,6 +60,8 @@ enum {
     RUN_CONSOLE,
     RUN_NAME,
     RUN_PIDFILE,
+    RUN_GDB,
+    RUN_PAUSED,
     RUN_DUMP_DTB,
     RUN_STATS,
     RUN_DEV /* + index into dev_opts */
@@ -77,6 +80,10 @@ static const struct cli_opt run_opts[] = {
     {"--name", "NAME", "name of the VM in messages", RUN_NAME},
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
+    {"--gdb", "tcp:[HOST]:PORT|unix:PATH",
+     "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
+    {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
+    {"-S", NULL, "same as --paused", RUN_PAUSED},
     {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
@@ -123,6 +130,8 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_PIDFILE: o->pidfile = v; return 0;
     case RUN_DUMP_DTB: o->dump_dtb = v; return 0;
     case RUN_STATS: o->stats = 1; return 0;
+    case RUN_GDB: o->gdb = v; return 0;
+    case RUN_PAUSED: o->paused = 1; return 0;
     case RUN_MEM:
         if (cli_parse_size(v, 20, &o->mem) < 0 || o->mem < (16ull << 20) ||
             o->mem > (16ull << 30) || (o->mem & 0xfff)) {
@@ -178,6 +187,10 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
             if (!o->bios && !o->kernel) {
                 fprintf(stderr, "vmon run: nothing to run: give --bios PROG and/or --kernel "
                                 "IMAGE (see vmon run --help)\n");
+                return CLI_USAGE;
+            }
+            if (o->paused && !o->gdb) {
+                fprintf(stderr, "vmon run: --paused needs --gdb (nothing could resume the VM)\n");
                 return CLI_USAGE;
             }
             return CLI_OK;
@@ -500,6 +513,18 @@ int boot_main(int argc, char **argv)
     struct console *con = NULL;
     if (vm->console_out_fd == 1 && (!o.console || !strcmp(o.console, "stdio")))
         con = console_start(vm, 0);
+    struct gdbstub *gdb = NULL;
+    if (o.gdb) {
+        gdb = gdb_start(vm, o.gdb, err, sizeof(err));
+        if (!gdb) {
+            fprintf(stderr, "vmon: %s\n", err);
+            console_stop(con);
+            goto out;
+        }
+        fprintf(stderr, "vmon: gdb stub on %s%s\n", o.gdb,
+                o.paused ? "; the VM waits for the debugger" : "");
+    }
+    if (o.paused) atomic_store(&vm->pause_req, 1);
     uint64_t t0 = host_time_ns();
     for (;;) {
         int reason = vm_run(vm);
@@ -546,6 +571,7 @@ int boot_main(int argc, char **argv)
         }
         break;
     }
+    gdb_stop(gdb);
     console_stop(con);
 out:
     vm_signals_stop(sigs);

@@ -5,6 +5,7 @@
  * stopped (enum hart_exit). */
 #include "vmm/vm.h"
 #include "vmm/sbi.h"
+#include "vmm/gdbstub.h"
 #include <sched.h>
 #include <time.h>
 
@@ -58,11 +59,11 @@ static void vcpu_park(struct vm *vm, struct vcpu *v)
 }
 
 /* Run guest code until the slice, the next timer or the instruction limit. */
-static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns)
+static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns, uint64_t budget)
 {
     struct hart *h = v->h;
-    uint64_t budget = ~0ull;
-    if (vm->cfg.max_insns) budget = vm->cfg.max_insns - h->instret;
+    if (vm->cfg.max_insns && vm->cfg.max_insns - h->instret < budget)
+        budget = vm->cfg.max_insns - h->instret;
     uint64_t deadline = host_time_ns() + VCPU_SLICE_NS;
     if (timer_ns < deadline) deadline = timer_ns;
     atomic_store(&v->state, VCPU_RUNNING);
@@ -71,6 +72,41 @@ static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns)
     atomic_store_explicit(&v->in_guest, 0, memory_order_seq_cst);
     v->exits[r]++;
     return r;
+}
+
+/* Serve what hart_run returned for; 0 when the VM is to stop. */
+static int vcpu_handle_exit(struct vm *vm, struct vcpu *v, int r)
+{
+    struct hart *h = v->h;
+    switch (r) {
+    case HART_EXIT_IDLE: v->idle = 1; break;
+    case HART_EXIT_HYPERCALL: sbi_call(h); break;
+    case HART_EXIT_YIELD: sched_yield(); break;
+    case HART_EXIT_FATAL: vm_request_exit(vm, VM_EXIT_ERROR, 1, h->fatal_msg); return 0;
+    case HART_EXIT_DEBUG:
+        if (vm->gdb) gdb_vcpu_stopped(vm->gdb, h->id);
+        vm_pause_request(vm);
+        break;
+    default: break; /* budget or event: look again */
+    }
+    return 1;
+}
+
+void vcpu_step(struct vm *vm, struct vcpu *v)
+{
+    struct hart *h = v->h;
+    atomic_fetch_and(&h->events, ~HART_EV_VMM); /* the pause that parks its loop */
+    hart_apply_events(h);
+    if (atomic_load(&v->hsm_state) == HSM_STOPPED) return;
+    hart_sync_timers(h, vm_time(vm));
+    if (v->idle) {
+        if (!hart_wakeup_pending(h)) return; /* waits for an interrupt */
+        v->idle = 0;
+    }
+    int r = hart_run(h, 1, 0);
+    if (r == HART_EXIT_DEBUG) return;
+    v->exits[r]++;
+    vcpu_handle_exit(vm, v, r);
 }
 
 static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
@@ -100,14 +136,7 @@ static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
         vm_request_exit(vm, VM_EXIT_MAX_INSNS, 1, "instruction limit reached");
         return 0;
     }
-    switch (vcpu_enter(vm, v, timer_ns)) {
-    case HART_EXIT_IDLE: v->idle = 1; break;
-    case HART_EXIT_HYPERCALL: sbi_call(h); break;
-    case HART_EXIT_YIELD: sched_yield(); break;
-    case HART_EXIT_FATAL: vm_request_exit(vm, VM_EXIT_ERROR, 1, h->fatal_msg); return 0;
-    default: break; /* budget or event: look again */
-    }
-    return 1;
+    return vcpu_handle_exit(vm, v, vcpu_enter(vm, v, timer_ns, ~0ull));
 }
 
 static void *vcpu_thread(void *arg)
@@ -144,14 +173,17 @@ void vcpu_join(struct vm *vm, unsigned id)
     pthread_join(vm->vcpu[id].thread, NULL);
 }
 
+void vm_pause_request(struct vm *vm)
+{
+    atomic_store(&vm->pause_req, 1);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm_kick_hart(vm, i, HART_EV_VMM);
+}
+
 int vm_pause(struct vm *vm)
 {
+    vm_pause_request(vm);
     pthread_mutex_lock(&vm->lock);
-    atomic_store(&vm->pause_req, 1);
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        atomic_fetch_or(&vm->harts[i]->events, HART_EV_VMM);
-        pthread_cond_signal(&vm->vcpu[i].cond);
-    }
     while (vm->vcpus_parked < vm->vcpus_live && !atomic_load(&vm->exit_reason))
         pthread_cond_wait(&vm->pause_cond, &vm->lock);
     int r = atomic_load(&vm->exit_reason) ? -1 : 0;
@@ -184,8 +216,8 @@ int vm_paused(struct vm *vm)
 
 void vcpu_print_stats(const struct vcpu *v, FILE *out)
 {
-    static const char *const names[HART_EXIT_COUNT] = {"budget", "idle",  "hypercall",
-                                                       "event",  "fatal", "yield"};
+    static const char *const names[HART_EXIT_COUNT] = {"budget", "idle",  "hypercall", "event",
+                                                       "fatal",  "yield", "debug"};
     fprintf(out, "vcpu%u: exits", v->h->id);
     for (unsigned r = 0; r < HART_EXIT_COUNT; r++)
         fprintf(out, " %s=%llu", names[r], (unsigned long long)v->exits[r]);

@@ -27,6 +27,7 @@ enum vm_exit_reason {
 };
 
 struct uart16550;
+struct gdbstub;
 struct clint;
 struct plic;
 
@@ -85,6 +86,7 @@ struct vm {
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */
 
     struct vcpu vcpu[VM_MAX_CPUS];
+    struct gdbstub *gdb;  /* attached debugger stub, or NULL */
     pthread_mutex_t lock; /* guards the wait/wake handshakes and pausing */
     pthread_cond_t exit_cond;
     pthread_cond_t pause_cond; /* a vCPU parked or left */
@@ -119,6 +121,11 @@ void vcpu_print_stats(const struct vcpu *v, FILE *out);
 /* Stop every vCPU at an instruction boundary and keep it there; returns 0
  * once all are parked (their state exact and stable), -1 if the VM exited. */
 int vm_pause(struct vm *vm);
+/* Ask every vCPU to park without waiting for it (callable from a vCPU). */
+void vm_pause_request(struct vm *vm);
+/* Run one instruction of a paused vCPU on the calling thread (a debugger's
+ * single step), serving what it needs (a hypercall, WFI). */
+void vcpu_step(struct vm *vm, struct vcpu *v);
 void vm_resume(struct vm *vm);
 int vm_paused(struct vm *vm);
 #endif
