@@ -350,24 +350,19 @@ static int mem_read(struct gdbstub *g, struct hart *h, uint64_t addr, size_t len
     return p == out ? -1 : 0;
 }
 
-static int mem_write(struct gdbstub *g, struct hart *h, uint64_t addr, size_t len, const char *hex,
-                     int binary)
+static int mem_write(struct gdbstub *g, struct hart *h, uint64_t addr, size_t len, const char *hex)
 {
+    for (size_t i = 0; i < 2 * len; i++) /* all or nothing */
+        if (hexval(hex[i]) < 0) return -1;
     while (len) {
         size_t n = len;
         uint8_t *dst = mem_ptr(g, h, addr, &n);
         if (!dst) return -1;
         for (size_t i = 0; i < n; i++) {
-            int v;
-            if (binary) {
-                v = (unsigned char)*hex++;
-            } else {
-                int a = hexval(hex[0]), b = hexval(hex[1]);
-                if (a < 0 || b < 0) return -1;
-                v = a * 16 + b;
-                hex += 2;
-            }
-            __atomic_store_n(dst + i, (uint8_t)v, __ATOMIC_RELAXED);
+            int a = hexval(hex[0]), b = hexval(hex[1]);
+            if (a < 0 || b < 0) return -1;
+            hex += 2;
+            __atomic_store_n(dst + i, (uint8_t)(a * 16 + b), __ATOMIC_RELAXED);
         }
         addr += n;
         len -= n;
@@ -692,15 +687,14 @@ static int handle_packet(struct gdbstub *g, const char *p)
         if (mem_read(g, h, a, (size_t)n, buf) < 0) return put_packet(g, "E14");
         return put_packet(g, buf);
     }
-    case 'M':
-    case 'X': {
+    case 'M': { /* (binary 'X' is not offered: gdb then uses M) */
         const char *s = p + 1;
-        if (parse_hex(&s, &a) < 0 || *s++ != ',' || parse_hex(&s, &n) < 0 || *s++ != ':')
+        if (parse_hex(&s, &a) < 0 || *s++ != ',' || parse_hex(&s, &n) < 0 || *s++ != ':' ||
+            strlen(s) != 2 * n)
             return put_packet(g, "E01");
-        size_t have = strlen(s);
-        if (p[0] == 'M' ? have != 2 * n : have < n) return put_packet(g, "E01");
-        return put_packet(g, mem_write(g, h, a, (size_t)n, s, p[0] == 'X') < 0 ? "E14" : "OK");
+        return put_packet(g, mem_write(g, h, a, (size_t)n, s) < 0 ? "E14" : "OK");
     }
+    case 'X': return put_packet(g, "");
     case 'Z':
     case 'z': {
         const char *s = p + 1;
