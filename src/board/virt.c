@@ -1,5 +1,6 @@
 /* Builds the virt machine: memory map and device creation. */
 #include "board/virt.h"
+#include "hw/pvpanic.h"
 #include "hw/rtc.h"
 #include "hw/syscon.h"
 #include "hw/uart.h"
@@ -19,6 +20,7 @@ int virt_board_create(struct vm *vm, char *err, size_t errlen)
     struct plic *plic = plic_create(vm, VIRT_PLIC_BASE);
     vm->plic = plic;
     if (!plic || syscon_create(vm, VIRT_TEST_BASE) < 0 ||
+        pvpanic_create(vm, VIRT_PVPANIC_BASE) < 0 ||
         rtc_create(vm, VIRT_RTC_BASE, plic_line(plic, VIRT_RTC_IRQ)) < 0 ||
         !clint_create(vm, VIRT_CLINT_BASE) ||
         !uart_create(vm, VIRT_UART_BASE, plic_line(plic, VIRT_UART_IRQ))) {

@@ -9,6 +9,7 @@ struct vm;
 #define VIRT_MROM_SIZE     0xf000ull
 #define VIRT_TEST_BASE     0x100000ull
 #define VIRT_RTC_BASE      0x101000ull
+#define VIRT_PVPANIC_BASE  0x102000ull
 #define VIRT_CLINT_BASE    0x2000000ull
 #define VIRT_PLIC_BASE     0xc000000ull
 #define VIRT_UART_BASE     0x10000000ull

@@ -45,7 +45,7 @@ struct boot_opts {
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout;
-    int stats, paused;
+    int stats, paused, on_panic;
 };
 
 enum {
@@ -62,6 +62,7 @@ enum {
     RUN_PIDFILE,
     RUN_GDB,
     RUN_PAUSED,
+    RUN_ON_PANIC,
     RUN_DUMP_DTB,
     RUN_STATS,
     RUN_DEV /* + index into dev_opts */
@@ -80,6 +81,10 @@ static const struct cli_opt run_opts[] = {
     {"--name", "NAME", "name of the VM in messages", RUN_NAME},
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
+    {"--on-panic", "exit|pause|reboot",
+     "when the guest panics (pvpanic or SBI system failure): exit with status 3\n"
+     "(default), keep the VM paused for a debugger, or reboot it",
+     RUN_ON_PANIC},
     {"--gdb", "tcp:[HOST]:PORT|unix:PATH",
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
@@ -103,8 +108,9 @@ void boot_usage(FILE *out)
                  "Boot a RISC-V virtual machine in the foreground; Ctrl-A h on its console\n"
                  "lists the console's escapes (Ctrl-A x quits).\n\n");
     cli_print_opts(run_opts, N_RUN_OPTS, out);
-    fprintf(out, "\nExit status: 0 guest powered off or passed; 1 runtime error, guest failure\n"
-                 "or instruction limit; 2 usage error; 124 --timeout; 128+N signal N.\n");
+    fprintf(out, "\nExit status: 0 the guest powered off (or a test program passed); 1 runtime\n"
+                 "error, unhandled guest exception or --max-insns; 2 usage error; 3 the guest\n"
+                 "panicked; N a test program failed with code N; 124 --timeout; 128+N signal N.\n");
 }
 
 static int parse_uint(const char *s, unsigned long long *out)
@@ -132,6 +138,18 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_STATS: o->stats = 1; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
+    case RUN_ON_PANIC:
+        if (!strcmp(v, "exit"))
+            o->on_panic = VM_PANIC_EXIT;
+        else if (!strcmp(v, "pause"))
+            o->on_panic = VM_PANIC_PAUSE;
+        else if (!strcmp(v, "reboot"))
+            o->on_panic = VM_PANIC_REBOOT;
+        else {
+            fprintf(stderr, "vmon run: invalid --on-panic '%s' (want exit, pause or reboot)\n", v);
+            return -1;
+        }
+        return 0;
     case RUN_MEM:
         if (cli_parse_size(v, 20, &o->mem) < 0 || o->mem < (16ull << 20) ||
             o->mem > (16ull << 30) || (o->mem & 0xfff)) {
@@ -217,6 +235,7 @@ static const char *exit_name(int reason)
     case VM_EXIT_ERROR: return "error";
     case VM_EXIT_USER: return "user";
     case VM_EXIT_SIGNAL: return "signal";
+    case VM_EXIT_PANIC: return "panic";
     }
     return "none";
 }
@@ -462,6 +481,7 @@ int boot_main(int argc, char **argv)
         .max_insns = o.max_insns,
         .timeout = o.timeout,
         .hyp_sbi = o.bios == NULL,
+        .on_panic = o.on_panic,
     };
     char err[512];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
@@ -543,6 +563,7 @@ int boot_main(int argc, char **argv)
             if (status) fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             break;
         case VM_EXIT_USER: status = 0; break;
+        case VM_EXIT_PANIC:
         case VM_EXIT_SIGNAL:
             status = vm->exit_code;
             fprintf(stderr, "vmon: %s\n", vm->exit_msg);

@@ -202,10 +202,13 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
             uint32_t type = (uint32_t)a[0], reason = (uint32_t)a[1];
             if (reason > 1 && reason < 0xe0000000u)
                 return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
+            if (reason == 1) { /* system failure: the guest's way of saying it crashed */
+                vm_guest_panicked(vm, type == 0 ? "guest shut down: system failure"
+                                                : "guest reset: system failure");
+                return (struct sbi_ret){0, 0};
+            }
             if (type == 0) {
-                vm_request_exit(vm, VM_EXIT_POWEROFF, reason == 1 ? 1 : 0,
-                                reason == 1 ? "guest shut down: system failure"
-                                            : "guest shut down");
+                vm_request_exit(vm, VM_EXIT_POWEROFF, 0, "guest shut down");
                 return (struct sbi_ret){0, 0};
             }
             if (type == 1 || type == 2) {

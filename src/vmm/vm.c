@@ -140,6 +140,21 @@ void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev)
     }
 }
 
+void vm_guest_panicked(struct vm *vm, const char *why)
+{
+    switch (vm->cfg.on_panic) {
+    case VM_PANIC_PAUSE:
+        fprintf(stderr, "\nvmon: %s; the VM is paused (attach a debugger, or quit)\n", why);
+        vm_pause_request(vm);
+        break;
+    case VM_PANIC_REBOOT:
+        fprintf(stderr, "\nvmon: %s; rebooting it\n", why);
+        vm_request_exit(vm, VM_EXIT_RESET, 0, why);
+        break;
+    default: vm_request_exit(vm, VM_EXIT_PANIC, 3, why);
+    }
+}
+
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg)
 {
     int none = VM_EXIT_NONE;

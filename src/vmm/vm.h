@@ -24,6 +24,7 @@ enum vm_exit_reason {
     VM_EXIT_ERROR,     /* unrecoverable guest state (e.g. trap with no handler) */
     VM_EXIT_USER,      /* the user quit from the console */
     VM_EXIT_SIGNAL,    /* vmon got SIGTERM/SIGINT/SIGHUP/SIGQUIT: exit_code 128 + signal */
+    VM_EXIT_PANIC,     /* the guest reported a panic (pvpanic, SBI SRST system failure) */
 };
 
 struct uart16550;
@@ -50,8 +51,12 @@ struct vcpu {
     uint64_t waits;                  /* times the loop slept */
 };
 
+/* What a guest panic does (--on-panic). */
+enum vm_panic_action { VM_PANIC_EXIT, VM_PANIC_PAUSE, VM_PANIC_REBOOT };
+
 struct vm_config {
     uint64_t ram_size;
+    int on_panic; /* enum vm_panic_action */
     unsigned ncpus;
     uint64_t max_insns; /* 0 = unlimited */
     double timeout;     /* seconds, 0 = none */
@@ -101,6 +106,8 @@ void vm_destroy(struct vm *vm);
 void vm_reset(struct vm *vm, uint64_t pc);
 /* Run until the VM exits; returns the exit reason. */
 int vm_run(struct vm *vm);
+/* The guest reported a panic: exit, pause or reboot as cfg.on_panic says. */
+void vm_guest_panicked(struct vm *vm, const char *why);
 /* Request an exit (first request wins); wakes every hart. */
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg);
 uint64_t vm_time(const struct vm *vm);

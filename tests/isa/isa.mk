@@ -11,7 +11,8 @@ ISA_ELFS := $(ISA_NAMES:%=$(ISA_BUILD)/%.elf)
 ISA_CFLAGS := -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding \
 	-fno-builtin -fno-pic -fno-stack-protector -O2 -g -Wall -Wno-unused-function \
 	-I$(ISA_DIR)
-ISA_LDFLAGS := -nostdlib -static -T $(ISA_DIR)/link.ld -Wl,--no-relax -Wl,--build-id=none
+ISA_LDFLAGS := -nostdlib -static -T $(ISA_DIR)/link.ld -Wl,--no-relax -Wl,--build-id=none \
+	-Wl,--no-warn-rwx-segments
 ISA_DEPS := $(ISA_RUNTIME) $(ISA_DIR)/common.h $(ISA_DIR)/link.ld $(wildcard $(ISA_DIR)/*.h)
 
 $(ISA_BUILD)/%.elf: $(ISA_DIR)/%.c $(ISA_DEPS)
