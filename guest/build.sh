@@ -67,6 +67,7 @@ rm -rf rootfs && mkdir -p rootfs/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc
 cp busybox/busybox rootfs/bin/busybox
 make -C busybox CROSS_COMPILE=riscv64-linux-gnu- CONFIG_PREFIX="$work/rootfs" install >/dev/null
 install -m 755 "$here/init.sh" rootfs/init
+install -D -m 755 "$here/udhcpc.script" rootfs/usr/share/udhcpc/default.script
 find rootfs -exec touch -h -d @"$SOURCE_DATE_EPOCH" {} +
 (cd rootfs && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 -n) \
     >"$out/initramfs.cpio.gz"
