@@ -7,6 +7,7 @@
 #define VMON_BLOCK_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -92,6 +93,16 @@ int blk_create(const char *path, enum blk_format fmt, uint64_t size, const char 
  * -EMEDIUMTYPE with why naming it and the command that converts it. */
 int blk_probe_format(int fd, enum blk_format *fmt, char *why, size_t whylen);
 const char *blk_format_name(enum blk_format fmt);
+
+/* `vmon img check`: every cluster's refcount against the references the
+ * image's tables make. Leaks (refcount above the references) are repaired
+ * when repair is set; errors (below) are only reported. Lines go to out. */
+struct blk_check {
+    uint64_t errors, leaks, repaired, clusters;
+};
+int qcow2_check(struct blk *b, int repair, FILE *out, struct blk_check *res);
+/* Grow a qcow2 image's virtual size (the L1 table moves when it must). */
+int qcow2_resize(struct blk *b, uint64_t size, char *err, size_t errlen);
 int blk_parse_format(const char *name, enum blk_format *fmt);
 
 static inline uint64_t blk_size(struct blk *b)
@@ -118,6 +129,8 @@ struct blk *raw_open_fd(int fd, const char *path, unsigned flags, int probed, ch
 struct blk *qcow2_open_fd(int fd, const char *path, unsigned flags, struct blk_chain *chain,
                           char *err, size_t errlen);
 int raw_create(const char *path, uint64_t size, char *err, size_t errlen);
+/* Set a raw image file's size (growing leaves a sparse tail). */
+int raw_resize(struct blk *b, uint64_t size, char *err, size_t errlen);
 int qcow2_create(const char *path, uint64_t size, unsigned cluster_bits, const char *backing,
                  const char *backing_fmt, char *err, size_t errlen);
 

@@ -192,3 +192,21 @@ int raw_create(const char *path, uint64_t size, char *err, size_t errlen)
     close(fd);
     return 0;
 }
+
+int raw_resize(struct blk *b, uint64_t size, char *err, size_t errlen)
+{
+    struct raw *r = (struct raw *)b;
+    struct stat st;
+    if (b->readonly) return snprintf(err, errlen, "image is read-only"), -EROFS;
+    if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "only a regular file can be resized");
+        return -EINVAL;
+    }
+    if (size > (uint64_t)INT64_MAX || ftruncate(r->fd, (off_t)size) < 0 || fsync(r->fd) < 0) {
+        int e = errno ? errno : EFBIG;
+        snprintf(err, errlen, "%s", strerror(e));
+        return -e;
+    }
+    r->size = size;
+    return 0;
+}

@@ -1453,3 +1453,175 @@ int qcow2_create(const char *path, uint64_t size, unsigned cluster_bits, const c
     }
     return 0;
 }
+
+/* ---- vmon img check / resize ---- */
+
+struct refs {
+    uint32_t *n; /* expected references per host cluster */
+    uint64_t clusters;
+    uint64_t beyond; /* references past the end of the file */
+};
+
+static void ref_range(struct qcow2 *q, struct refs *r, uint64_t off, uint64_t len)
+{
+    if (!len) return;
+    for (uint64_t ci = off >> q->cluster_bits; ci <= (off + len - 1) >> q->cluster_bits; ci++) {
+        if (ci < r->clusters)
+            r->n[ci]++;
+        else
+            r->beyond++;
+    }
+}
+
+/* Count every reference the image's tables make, cluster by cluster. */
+static int count_refs(struct qcow2 *q, struct refs *r)
+{
+    ref_range(q, r, 0, q->cs); /* header and its extensions */
+    ref_range(q, r, q->l1_offset, q->l1_size * 8);
+    ref_range(q, r, q->rt_offset, q->rt_clusters * q->cs);
+    for (uint64_t i = 0; i < q->rt_size; i++)
+        if (q->rt[i] & RTE_OFFSET_MASK) ref_range(q, r, q->rt[i] & RTE_OFFSET_MASK, q->cs);
+    for (uint64_t i = 0; i < q->l1_size; i++) {
+        uint64_t off = q->l1[i] & L1E_OFFSET_MASK;
+        if (!off) continue;
+        ref_range(q, r, off, q->cs);
+        int e = 0;
+        uint8_t *tab = cache_get(q, &q->l2c, off, 0, &e);
+        if (!tab) return e ? e : -EIO;
+        for (uint64_t j = 0; j < q->l2_entries; j++) {
+            uint64_t h;
+            int kind = classify(q, l2_ent(tab, j), &h);
+            if (kind == C_BAD) return -EINVAL;
+            if (h) ref_range(q, r, h, q->cs);
+        }
+    }
+    return 0;
+}
+
+int qcow2_check(struct blk *b, int repair, FILE *out, struct blk_check *res)
+{
+    struct qcow2 *q = (struct qcow2 *)b;
+    memset(res, 0, sizeof(*res));
+    if (q->nb_snapshots) {
+        fprintf(out, "images with internal snapshots are not checked by vmon "
+                     "(use qemu-img check)\n");
+        return -ENOTSUP;
+    }
+    struct stat st;
+    if (fstat(q->fd, &st) < 0) return -errno;
+    struct refs r = {.clusters = div_up((uint64_t)st.st_size, q->cs)};
+    r.n = calloc(r.clusters ? r.clusters : 1, sizeof(uint32_t));
+    if (!r.n) return -ENOMEM;
+    pthread_mutex_lock(&q->lock);
+    int e = count_refs(q, &r);
+    if (e) {
+        fprintf(out, "cannot walk the image's tables: %s\n", strerror(-e));
+        res->errors++;
+        goto out;
+    }
+    if (r.beyond) {
+        fprintf(out, "ERROR %llu references point past the end of the file\n",
+                (unsigned long long)r.beyond);
+        res->errors += r.beyond;
+    }
+    /* Every cluster a refcount block covers: the file's, and any past it. */
+    uint64_t covered = q->rt_size * q->rb_entries;
+    for (uint64_t ci = 0; ci < covered || ci < r.clusters; ci++) {
+        uint64_t want = ci < r.clusters ? r.n[ci] : 0, have = 0;
+        if ((ci >> q->rb_shift) < q->rt_size && rc_get(q, ci, &have) < 0) have = 0;
+        if (have == want) continue;
+        if (have < want) {
+            fprintf(out, "ERROR cluster %llu refcount=%llu reference=%llu\n",
+                    (unsigned long long)ci, (unsigned long long)have, (unsigned long long)want);
+            res->errors++;
+            continue;
+        }
+        if (repair) {
+            e = rc_set_range(q, ci, 1, want);
+            if (e) {
+                fprintf(out, "ERROR cannot repair cluster %llu: %s\n", (unsigned long long)ci,
+                        strerror(-e));
+                res->errors++;
+                continue;
+            }
+            if (want == 0 && ci < q->free_hint) q->free_hint = ci;
+            fprintf(out, "Repairing cluster %llu refcount=%llu reference=%llu\n",
+                    (unsigned long long)ci, (unsigned long long)have, (unsigned long long)want);
+            res->repaired++;
+        } else {
+            fprintf(out, "Leaked cluster %llu refcount=%llu reference=%llu\n",
+                    (unsigned long long)ci, (unsigned long long)have, (unsigned long long)want);
+            res->leaks++;
+        }
+    }
+    if (repair && res->repaired && fdatasync(q->fd) < 0) e = -errno;
+out:
+    pthread_mutex_unlock(&q->lock);
+    free(r.n);
+    res->clusters = r.clusters;
+    return e;
+}
+
+/* Grow the L1 table to need entries: in place when its clusters have room,
+ * else into newly allocated clusters, header switched over, old ones freed. */
+static int grow_l1(struct qcow2 *q, uint64_t need)
+{
+    uint64_t *l1 = realloc(q->l1, need * sizeof(uint64_t));
+    if (!l1) return -ENOMEM;
+    memset(l1 + q->l1_size, 0, (need - q->l1_size) * sizeof(uint64_t));
+    q->l1 = l1;
+    uint64_t old_cl = div_up(q->l1_size * 8, q->cs), new_cl = div_up(need * 8, q->cs);
+    uint64_t off = q->l1_offset;
+    if (new_cl > old_cl || !q->l1_size) {
+        int e = alloc_clusters(q, new_cl, &off);
+        if (e) return e;
+    }
+    uint8_t *buf = calloc(new_cl, q->cs);
+    if (!buf) return -ENOMEM;
+    for (uint64_t i = 0; i < need; i++)
+        blk_put_be64(buf + 8 * i, l1[i]);
+    int e = pwrite_meta(q, off, buf, new_cl * q->cs);
+    free(buf);
+    if (!e && fdatasync(q->fd) < 0) e = -errno;
+    if (e) return e;
+    uint8_t h[12];
+    blk_put_be32(h, (uint32_t)need);
+    blk_put_be64(h + 4, off);
+    e = pwrite_meta(q, H_L1_SIZE, h, 12);
+    if (e) return e;
+    uint64_t old_off = q->l1_offset, old_size = q->l1_size;
+    q->l1_offset = off;
+    q->l1_size = need;
+    if (off != old_off && old_size)
+        for (uint64_t i = 0; i < old_cl && !e; i++)
+            e = cluster_unref(q, old_off + i * q->cs);
+    return e;
+}
+
+int qcow2_resize(struct blk *b, uint64_t size, char *err, size_t errlen)
+{
+    struct qcow2 *q = (struct qcow2 *)b;
+    if (b->readonly) return snprintf(err, errlen, "image is read-only"), -EROFS;
+    if (q->nb_snapshots)
+        return snprintf(err, errlen, "images with internal snapshots cannot be resized"), -ENOTSUP;
+    if (size < q->size)
+        return snprintf(err, errlen, "qcow2 images can only grow (shrinking would lose data)"),
+               -EINVAL;
+    if (size > MAX_VIRTUAL_SIZE || (size & 511))
+        return snprintf(err, errlen, "size must be a multiple of 512 and below 2^56"), -EINVAL;
+    pthread_mutex_lock(&q->lock);
+    uint64_t need = div_up(size, q->cs * q->l2_entries);
+    int e = 0;
+    if (need * 8 > MAX_L1_BYTES) e = -EFBIG;
+    if (!e && need > q->l1_size) e = grow_l1(q, need);
+    if (!e) {
+        uint8_t h[8];
+        blk_put_be64(h, size);
+        e = pwrite_meta(q, H_SIZE, h, 8);
+    }
+    if (!e) q->size = size;
+    if (!e && fdatasync(q->fd) < 0) e = -errno;
+    pthread_mutex_unlock(&q->lock);
+    if (e) snprintf(err, errlen, "%s", strerror(-e));
+    return e;
+}

@@ -78,7 +78,7 @@ int cli_next(struct cli *c)
     if (c->i >= c->argc) return CLI_END;
     const char *a = c->argv[c->i++];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return CLI_HELP;
-    if (a[0] != '-' || !a[1]) {
+    if (a[0] != '-' || !a[1] || isdigit((unsigned char)a[1])) { /* "-1G" is a value */
         c->positional = a;
         return CLI_OPTION;
     }
