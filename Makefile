@@ -77,12 +77,21 @@ format-check:
 clean:
 	rm -rf build
 
+# make install PREFIX=/usr/local (DESTDIR for staging): the binary, the man
+# page and the bash completion.
+PREFIX ?= /usr/local
+install: $(VMON)
+	install -D -m 755 $(VMON) $(DESTDIR)$(PREFIX)/bin/vmon
+	install -D -m 644 doc/vmon.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmon.1
+	install -D -m 644 scripts/vmon.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vmon
+
 # ThreadSanitizer: a 4-vCPU guest with every virtio device busy (tests/tsan.sh).
 tsan-check:
 	$(MAKE) SANITIZE=thread all
 	VMON=build/tsan/vmon tests/tsan.sh
 
-.PHONY: all check unit clean format format-check tsan-check
+.PHONY: all check unit clean format format-check tsan-check install
 -include $(OBJS:.o=.d) $(BUILD)/src/main.d
 
 # Demo guest: the in-tree prebuilt one (see guest/README.md).

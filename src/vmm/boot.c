@@ -70,7 +70,8 @@ enum {
 
 static const struct cli_opt run_opts[] = {
     {"--bios", "FILE", "M-mode program or firmware (ELF, or flat binary at 0x80000000)", RUN_BIOS},
-    {"--kernel", "FILE", "Linux Image (or ELF) to boot", RUN_KERNEL},
+    {"--kernel", "FILE", "Linux Image (plain, gzip, xz, zstd, EFI zboot), ELF, or raw binary",
+     RUN_KERNEL},
     {"--initrd", "FILE", "initial ramdisk", RUN_INITRD},
     {"--append", "STRING", "kernel command line", RUN_APPEND},
     {"--mem", "SIZE", "guest RAM: 512 (MiB), 1.5G, 2048M... (default 256M)", RUN_MEM},

@@ -115,7 +115,7 @@ int cli_next(struct cli *c)
 void cli_print_opts(const struct cli_opt *opts, unsigned nopts, FILE *out)
 {
     for (unsigned i = 0; i < nopts; i++) {
-        char left[64];
+        char left[128];
         snprintf(left, sizeof(left), "%s%s%s", opts[i].name, opts[i].arg ? " " : "",
                  opts[i].arg ? opts[i].arg : "");
         const char *h = opts[i].help;
