@@ -88,10 +88,17 @@ static void *console_thread(void *arg)
                     vm_request_exit(c->vm, VM_EXIT_USER, 0, "quit from the console (Ctrl-A x)");
                     return NULL;
                 }
+                if (ch == 'b' || ch == 'B') {
+                    feed(c, out, k); /* what came before goes first */
+                    k = 0;
+                    uart_send_break(c->vm->uart);
+                    continue;
+                }
                 if (ch == 'h' || ch == 'H' || ch == '?') {
                     fprintf(stderr, "\nvmon console escapes (Ctrl-A, then):\n"
                                     "  x  quit vmon (the guest is stopped)\n"
                                     "  s  print vCPU statistics\n"
+                                    "  b  send a break (Linux: SysRq, then the command key)\n"
                                     "  h  this help\n"
                                     "  Ctrl-A  send Ctrl-A to the guest\n");
                     continue;
@@ -154,8 +161,8 @@ struct console *console_start(struct vm *vm, int in_fd)
         if (tcsetattr(in_fd, TCSAFLUSH, &t) == 0) c->raw = 1;
     }
     if (c->raw)
-        fprintf(stderr, "vmon: %s: %u vCPU(s), %llu MiB; Ctrl-A h for help, Ctrl-A x to quit\n",
-                vm->name[0] ? vm->name : "VM", vm->ncpus, (unsigned long long)(vm->ram_size >> 20));
+        vm_log(vm, VM_LOG_WARN, NULL, "%u vCPU(s), %llu MiB; Ctrl-A h for help, Ctrl-A x to quit",
+               vm->ncpus, (unsigned long long)(vm->ram_size >> 20));
     if (pthread_create(&c->thread, NULL, console_thread, c) != 0) {
         console_stop(c);
         return NULL;

@@ -15,12 +15,15 @@
 #define IER_RDI   0x01
 #define IER_THRI  0x02
 #define LSR_DR    0x01
+#define LSR_BI    0x10
 #define LSR_THRE  0x20
 #define LSR_TEMT  0x40
 #define LCR_DLAB  0x80
 #define IIR_NONE  0x01
 #define IIR_THRI  0x02
 #define IIR_RDI   0x04
+#define IIR_RLSI  0x06
+#define IER_RLSI  0x04
 #define IIR_FIFO  0xc0
 
 struct uart16550 {
@@ -32,11 +35,13 @@ struct uart16550 {
     uint8_t rx[UART_FIFO];
     unsigned rx_head, rx_count;
     int level;
+    int brk; /* a break was received: LSR.BI until LSR is read */
 };
 
 static uint8_t uart_iir(struct uart16550 *u)
 {
     uint8_t fifo = (u->fcr & 1) ? IIR_FIFO : 0;
+    if ((u->ier & IER_RLSI) && u->brk) return IIR_RLSI | fifo;
     if ((u->ier & IER_RDI) && u->rx_count) return IIR_RDI | fifo;
     if ((u->ier & IER_THRI) && u->thr_ipending) return IIR_THRI | fifo;
     return IIR_NONE | fifo;
@@ -84,7 +89,10 @@ static int uart_read(void *dev, uint64_t off, unsigned size, uint64_t *val)
         break;
     case 3: v = u->lcr; break;
     case 4: v = u->mcr; break;
-    case 5: v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0); break;
+    case 5:
+        v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | (u->brk ? LSR_BI : 0);
+        u->brk = 0;
+        break;
     case 6: v = 0xb0; break; /* DCD, DSR, CTS asserted */
     case 7: v = u->scr; break;
     default: v = 0;
@@ -154,6 +162,20 @@ unsigned uart_receive(struct uart16550 *u, const uint8_t *buf, unsigned len)
     return n;
 }
 
+void uart_send_break(struct uart16550 *u)
+{
+    pthread_mutex_lock(&u->lock);
+    /* A break arrives as a NUL character with LSR.BI set (16550 datasheet,
+     * line status register); Linux's 8250 driver turns it into a SysRq. */
+    if (u->rx_count < UART_FIFO) {
+        u->rx[(u->rx_head + u->rx_count) % UART_FIFO] = 0;
+        u->rx_count++;
+    }
+    u->brk = 1;
+    uart_update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+}
+
 static void uart_reset(void *dev)
 {
     struct uart16550 *u = dev;
@@ -161,6 +183,7 @@ static void uart_reset(void *dev)
     u->ier = u->lcr = u->mcr = u->scr = u->dll = u->dlm = u->fcr = 0;
     u->thr_ipending = 0;
     u->rx_head = u->rx_count = 0;
+    u->brk = 0;
     uart_update_irq(u);
     pthread_mutex_unlock(&u->lock);
 }

@@ -92,8 +92,8 @@ static void report_error(struct blk_dev *b, const char *what, int e)
 {
     if (b->error_reported) return;
     b->error_reported = 1;
-    fprintf(stderr, "vmon: virtio-blk %s: %s failed: %s (reported to the guest as I/O error)\n",
-            b->be->path, what, strerror(-e));
+    virtio_log(b->dev, VM_LOG_WARN, "%s: %s failed: %s (reported to the guest as I/O error)",
+               b->be->path, what, strerror(-e));
 }
 
 /* The writable part before the status byte is zeroed when a request fails,

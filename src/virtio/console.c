@@ -102,8 +102,8 @@ static void file_write_req(struct vcon *c, const struct vq_req *req)
             if (w <= 0) {
                 if (!c->write_error_reported) {
                     c->write_error_reported = 1;
-                    fprintf(stderr, "vmon: virtio-console: writing the output file: %s\n",
-                            w < 0 ? strerror(errno) : "no progress");
+                    virtio_log(c->vdev, VM_LOG_ERROR, "writing the output file: %s",
+                               w < 0 ? strerror(errno) : "no progress");
                 }
                 return;
             }

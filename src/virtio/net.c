@@ -219,8 +219,8 @@ static void tx_bad(struct net *n, const char *why, uint64_t len)
     n->tx_dropped++;
     if (!n->tx_bad_reported) {
         n->tx_bad_reported = 1;
-        fprintf(stderr, "vmon: virtio-net@%#llx: dropping transmit buffer of %llu bytes: %s\n",
-                (unsigned long long)n->vdev->base, (unsigned long long)len, why);
+        virtio_log(n->vdev, VM_LOG_WARN, "dropping transmit buffer of %llu bytes: %s",
+                   (unsigned long long)len, why);
     }
 }
 
@@ -293,7 +293,7 @@ static void *net_io_main(void *arg)
         if (fill == 0) fill = be->ops->poll_fill(be, &n->ps, rx_ok, &timeout);
         if (fill < 0 && !n->poll_error_reported) {
             n->poll_error_reported = 1;
-            fprintf(stderr, "vmon: virtio-net: out of memory for the poll set\n");
+            virtio_log(n->vdev, VM_LOG_ERROR, "out of memory for the poll set");
         }
         if (timeout < 0 || timeout > NET_POLL_MAX_MS) timeout = NET_POLL_MAX_MS;
         int r = n->ps.n ? poll(n->ps.fds, n->ps.n, timeout) : -1;
@@ -305,7 +305,7 @@ static void *net_io_main(void *arg)
                 failed = 1;
                 if (!n->poll_error_reported) {
                     n->poll_error_reported = 1;
-                    fprintf(stderr, "vmon: virtio-net: poll: %s\n", strerror(errno));
+                    virtio_log(n->vdev, VM_LOG_ERROR, "poll: %s", strerror(errno));
                 }
                 usleep(10000); /* do not spin on a persistent failure */
             }
@@ -353,11 +353,10 @@ static void net_free(struct net *n)
         }
         pthread_join(n->thread, NULL);
     }
-    if (getenv("VMON_NET_DEBUG"))
-        fprintf(stderr, "net: rx %llu dropped %llu bad %llu tx %llu dropped %llu\n",
-                (unsigned long long)n->rx_packets, (unsigned long long)n->rx_dropped,
-                (unsigned long long)n->rx_bad_buffers, (unsigned long long)n->tx_packets,
-                (unsigned long long)n->tx_dropped);
+    virtio_log(n->vdev, VM_LOG_DEBUG, "rx %llu dropped %llu bad %llu tx %llu dropped %llu",
+               (unsigned long long)n->rx_packets, (unsigned long long)n->rx_dropped,
+               (unsigned long long)n->rx_bad_buffers, (unsigned long long)n->tx_packets,
+               (unsigned long long)n->tx_dropped);
     if (n->be) n->be->ops->destroy(n->be);
     pend_drop_all(n);
     if (n->efd >= 0) close(n->efd);

@@ -5,6 +5,7 @@
 #include "mem/bus.h"
 #include "vmm/vm.h"
 #include <libfdt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,18 @@ static void update_irq(struct virtio_dev *d)
     irq_set(&d->irq, atomic_load(&d->isr) != 0);
 }
 
+void virtio_log(const struct virtio_dev *d, int level, const char *fmt, ...)
+{
+    if (level > d->vm->log_level) return;
+    char dev[64], msg[512];
+    snprintf(dev, sizeof(dev), "%s@%#llx", d->ops->name, (unsigned long long)d->base);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vm_log(d->vm, level, dev, "%s", msg);
+}
+
 /* Called with d->lock held. */
 static void set_broken_locked(struct virtio_dev *d, const char *why)
 {
@@ -105,8 +118,7 @@ static void set_broken_locked(struct virtio_dev *d, const char *why)
         snprintf(d->broken_msg, sizeof(d->broken_msg), "%s", why);
         if (!d->broken_reported) {
             d->broken_reported = 1;
-            fprintf(stderr, "vmon: %s@%#llx: %s; device needs reset\n", d->ops->name,
-                    (unsigned long long)d->base, why);
+            virtio_log(d, VM_LOG_WARN, "%s; device needs reset", why);
         }
         d->config_generation++;
         atomic_fetch_or(&d->isr, ISR_CONFIG);

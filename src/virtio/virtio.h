@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "vmm/log.h"
 #include <sys/uio.h>
 #include "irq/irq.h"
 
@@ -143,6 +144,9 @@ struct virtio_dev {
 
 /* Create a virtio-mmio device at base with one interrupt line. config is
  * the device's config space (owned by the device, config_size bytes). */
+/* vm_log with the device's name ("virtio-blk@0x10001000"). */
+void virtio_log(const struct virtio_dev *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 struct virtio_dev *virtio_mmio_create(struct vm *vm, uint64_t base, struct irq_line irq,
                                       uint32_t device_id, const struct virtio_dev_ops *ops,
                                       void *priv, uint64_t features, unsigned nqueues,

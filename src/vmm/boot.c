@@ -45,7 +45,7 @@ struct boot_opts {
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout;
-    int stats, paused, on_panic;
+    int stats, paused, on_panic, log_level;
 };
 
 enum {
@@ -63,6 +63,9 @@ enum {
     RUN_GDB,
     RUN_PAUSED,
     RUN_ON_PANIC,
+    RUN_VERBOSE,
+    RUN_DEBUG,
+    RUN_QUIET,
     RUN_DUMP_DTB,
     RUN_STATS,
     RUN_DEV /* + index into dev_opts */
@@ -90,6 +93,9 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
     {"-S", NULL, "same as --paused", RUN_PAUSED},
+    {"-v", NULL, "more messages (device and VM information)", RUN_VERBOSE},
+    {"-vv", NULL, "debug messages too", RUN_DEBUG},
+    {"-q", NULL, "only errors (no banner, no device warnings)", RUN_QUIET},
     {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
@@ -139,6 +145,9 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_STATS: o->stats = 1; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
+    case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
+    case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
+    case RUN_QUIET: o->log_level = VM_LOG_ERROR; return 0;
     case RUN_ON_PANIC:
         if (!strcmp(v, "exit"))
             o->on_panic = VM_PANIC_EXIT;
@@ -198,6 +207,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
     memset(o, 0, sizeof(*o));
     o->mem = 256ull << 20;
     o->cpus = 1;
+    o->log_level = VM_LOG_WARN;
     struct cli c;
     cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
     for (;;) {
@@ -492,6 +502,7 @@ int boot_main(int argc, char **argv)
     }
     struct vm_signals *sigs = vm_signals_start(vm);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
+    vm->log_level = o.log_level;
     if (o.pidfile && write_pidfile(o.pidfile) < 0) {
         vm_signals_stop(sigs);
         vm_destroy(vm);
@@ -522,6 +533,7 @@ int boot_main(int argc, char **argv)
             fprintf(stderr, "vmon: %s %s: %s\n", o.devs[i].opt->name, o.devs[i].spec, err);
             goto out;
         }
+        vm_log(vm, VM_LOG_INFO, o.devs[i].opt->name + 2, "%s", o.devs[i].spec);
     }
     if (boot_load(vm, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: %s\n", err);

@@ -4,6 +4,7 @@
 #include "hw/syscon.h"
 #include "irq/clint.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->ram_base = VM_RAM_BASE;
     vm->ram_size = cfg->ram_size;
     vm->console_out_fd = 1;
+    vm->log_level = VM_LOG_WARN;
     /* Lazily allocated: pages cost host memory only once the guest touches them. */
     vm->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -140,15 +142,27 @@ void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev)
     }
 }
 
+void vm_log(const struct vm *vm, int level, const char *dev, const char *fmt, ...)
+{
+    if (level > vm->log_level) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "vmon: %s%s%s%s%s\n", vm->name, vm->name[0] ? ": " : "", dev ? dev : "",
+            dev ? ": " : "", msg);
+}
+
 void vm_guest_panicked(struct vm *vm, const char *why)
 {
     switch (vm->cfg.on_panic) {
     case VM_PANIC_PAUSE:
-        fprintf(stderr, "\nvmon: %s; the VM is paused (attach a debugger, or quit)\n", why);
+        vm_log(vm, VM_LOG_ERROR, NULL, "%s; the VM is paused (attach a debugger, or quit)", why);
         vm_pause_request(vm);
         break;
     case VM_PANIC_REBOOT:
-        fprintf(stderr, "\nvmon: %s; rebooting it\n", why);
+        vm_log(vm, VM_LOG_WARN, NULL, "%s; rebooting it", why);
         vm_request_exit(vm, VM_EXIT_RESET, 0, why);
         break;
     default: vm_request_exit(vm, VM_EXIT_PANIC, 3, why);

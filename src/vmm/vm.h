@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include "mem/bus.h"
 #include "cpu/hart.h"
+#include "vmm/log.h"
 
 #define VM_MAX_CPUS    8
 #define VM_RAM_BASE    0x80000000ull
@@ -66,6 +67,7 @@ struct vm_config {
 struct vm {
     struct vm_config cfg;
     char name[64]; /* for messages; may be empty */
+    int log_level; /* VM_LOG_*: what vm_log prints */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
     struct bus bus;
@@ -106,6 +108,11 @@ void vm_destroy(struct vm *vm);
 void vm_reset(struct vm *vm, uint64_t pc);
 /* Run until the VM exits; returns the exit reason. */
 int vm_run(struct vm *vm);
+/* The one logging function for the VM and its devices: "vmon: [VM: ]DEV: msg"
+ * on stderr when level is at or below the VM's log level. */
+void vm_log(const struct vm *vm, int level, const char *dev, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The guest reported a panic: exit, pause or reboot as cfg.on_panic says. */
 void vm_guest_panicked(struct vm *vm, const char *why);
 /* Request an exit (first request wins); wakes every hart. */

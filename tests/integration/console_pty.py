@@ -75,6 +75,13 @@ check("ctrl-a: raw mode (no ICANON/ECHO) while the guest runs",
       not (raw[3] & termios.ICANON) and not (raw[3] & termios.ECHO))
 s.send(b"echo $((40+2))-from-pty\r")
 check("ctrl-a: keyboard input reaches the guest shell", s.wait_for(b"42-from-pty", 30))
+# Ctrl-A h lists the escapes; Ctrl-A b sends a break the 8250 driver counts
+s.send(b"\x01h")
+check("ctrl-a: Ctrl-A h lists the escapes", s.wait_for(b"send a break", 10))
+s.send(b"\x01b")
+time.sleep(0.3)
+s.send(b"\rgrep -o 'brk:[0-9]*' /proc/tty/driver/serial\r")
+check("ctrl-a: Ctrl-A b reaches the guest as a serial break", s.wait_for(b"brk:1", 20))
 s.send(b"\x01x")
 st = s.finish()
 check("ctrl-a: Ctrl-A x quits vmon", st is not None and os.WIFEXITED(st))

@@ -51,5 +51,22 @@ if [ "$before" = "$after" ]; then
 else
     bad "files beside the share changed"
 fi
+# -q: the same run reports no device warnings; -v lists the devices.
+timeout 300 "$VMON" run -q --bios "$tmp/hostile.elf" --console none --timeout 240 \
+    --disk "$tmp/box/disk.img" --net user --rng >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && ! grep -q 'needs reset' "$tmp/out"; then
+    ok "-q: the device warnings are not printed"
+else
+    bad "-q: status $rc, $(grep -c 'needs reset' "$tmp/out") warnings"
+fi
+timeout 300 "$VMON" run -v --bios "$tmp/hostile.elf" --console none --timeout 240 --name hvm \
+    --disk "$tmp/box/disk.img" --rng >"$tmp/out" 2>&1
+if grep -q "^vmon: hvm: disk: $tmp/box/disk.img" "$tmp/out" && grep -q "^vmon: hvm: virtio-blk@0x" "$tmp/out"; then
+    ok "-v: devices listed; messages carry the VM's and the device's name"
+else
+    bad "-v: no device lines"
+    head -5 "$tmp/out"
+fi
 echo "hostile: $pass passed, $fail failed"
 [ $fail -eq 0 ]
