@@ -38,3 +38,10 @@ bench-blk: $(VMON)
 
 bench: bench-blk
 .PHONY: bench-blk
+
+# SMP under load: many short processes on 4 and 8 vCPUs (see bench/smp.sh).
+bench-smp: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/smp.sh $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-smp
+.PHONY: bench-smp

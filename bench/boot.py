@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Boot benchmark: wall-clock time from start to the demo guest's
-'init reached' line and to poweroff (guest.exit), for 1 and 4 vCPUs, on vmon
+'init reached' line and to poweroff (guest.exit), for 1, 4 and 8 vCPUs, on vmon
 and on qemu-system-riscv64 with the same kernel and initramfs, in one run;
 also the peak resident memory of each for a 256M guest. Prints ratios
 (vmon/QEMU; below 1 means vmon is faster or smaller)."""
@@ -32,7 +32,7 @@ def main():
     append = "console=ttyS0 guest.exit"
     print(f"{'boot':<10} {'vmon init':>10} {'QEMU init':>10} {'ratio':>6}"
           f" {'vmon off':>9} {'QEMU off':>9} {'ratio':>6} {'vmon RSS':>10} {'QEMU RSS':>10} {'ratio':>6}")
-    for cpus in (1, 4):
+    for cpus in (1, 4, 8):
         res = {"vmon": [], "qemu": []}
         for _ in range(runs):
             res["vmon"].append(run([vmon, "run", "--kernel", kernel, "--initrd", initrd,

@@ -353,10 +353,11 @@ static void net_free(struct net *n)
         }
         pthread_join(n->thread, NULL);
     }
-    virtio_log(n->vdev, VM_LOG_DEBUG, "rx %llu dropped %llu bad %llu tx %llu dropped %llu",
-               (unsigned long long)n->rx_packets, (unsigned long long)n->rx_dropped,
-               (unsigned long long)n->rx_bad_buffers, (unsigned long long)n->tx_packets,
-               (unsigned long long)n->tx_dropped);
+    if (n->vdev)
+        virtio_log(n->vdev, VM_LOG_DEBUG, "rx %llu dropped %llu bad %llu tx %llu dropped %llu",
+                   (unsigned long long)n->rx_packets, (unsigned long long)n->rx_dropped,
+                   (unsigned long long)n->rx_bad_buffers, (unsigned long long)n->tx_packets,
+                   (unsigned long long)n->tx_dropped);
     if (n->be) n->be->ops->destroy(n->be);
     pend_drop_all(n);
     if (n->efd >= 0) close(n->efd);

@@ -171,6 +171,17 @@ pass=$((pass + $(echo "$r" | sed -E 's/.* ([0-9]+) passed.*/\1/')))
 fail=$((fail + $(echo "$r" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 finish_vmon "after the misbehaving client the guest powers off normally" 0
 
+# 5. A unix socket, through socat as gdb's pipe.
+"$VMON" run --gdb "unix:$tmp/gdb.sock" -S --timeout 60 --bios "$PROG" </dev/null >"$tmp/vmon.out" 2>&1 &
+vpid=$!
+for _ in $(seq 50); do [ -S "$tmp/gdb.sock" ] && break; sleep 0.1; done
+timeout 60 "$GDB" -nx -batch -ex "set pagination off" \
+    -ex "target remote | socat STDIO UNIX-CONNECT:$tmp/gdb.sock" -ex "break finish_line" \
+    -ex "continue" -ex "print counter" -ex "detach" "$PROG" >"$tmp/gdb.out" 2>&1
+has "unix socket: breakpoint and variable" "= 55$"
+finish_vmon "unix socket: detached program finishes" 0
+[ -e "$tmp/gdb.sock" ] && bad "unix socket left behind" || ok "unix socket removed at exit"
+
 # Bad --gdb specs are usage-time errors.
 for spec in "tcp:" "udp::1234" "unix:" "tcp:no.such.host.invalid:1"; do
     "$VMON" run --bios "$PROG" --gdb "$spec" </dev/null >"$tmp/gdb.out" 2>&1
