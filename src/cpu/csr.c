@@ -437,6 +437,58 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval, int interrupt)
     h->check = 1;
 }
 
+int hart_mret(struct hart *h)
+{
+    if (h->priv != PRV_M) return -1;
+    uint64_t s = h->mstatus;
+    unsigned mpp = (unsigned)((s >> MSTATUS_MPP_SHIFT) & 3);
+    s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
+    s |= MSTATUS_MPIE;
+    s &= ~MSTATUS_MPP;
+    if (mpp != PRV_M) s &= ~MSTATUS_MPRV;
+    h->mstatus = s;
+    h->priv = mpp;
+    h->pc = h->mepc;
+    h->check = 1;
+    return 0;
+}
+
+int hart_sret(struct hart *h)
+{
+    if (h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_TSR))) return -1;
+    uint64_t s = h->mstatus;
+    unsigned spp = (s & MSTATUS_SPP) ? PRV_S : PRV_U;
+    s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
+    s |= MSTATUS_SPIE;
+    s &= ~MSTATUS_SPP;
+    s &= ~MSTATUS_MPRV;
+    h->mstatus = s;
+    h->priv = spp;
+    h->pc = h->sepc;
+    h->check = 1;
+    return 0;
+}
+
+int hart_wfi(struct hart *h)
+{
+    if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW))) return -1;
+    h->check = 1;
+    return hart_wakeup_pending(h);
+}
+
+int hart_sfence_vma(struct hart *h)
+{
+    if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) return -1;
+    mmu_flush_tlb(h); /* every address and ASID: more than asked, as the spec allows */
+    return 0;
+}
+
+int hart_ecall(struct hart *h)
+{
+    if (h->priv == PRV_S && h->vm->cfg.hyp_sbi) return -1;
+    return h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M;
+}
+
 /* Interrupt priority (3.1.9): MEI, MSI, MTI, SEI, SSI, STI. */
 static const uint8_t irq_order[6] = {IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI};
 

@@ -42,22 +42,18 @@ enum insn_op {
  * x[0] stays zero without a check per instruction. */
 #define REG_SINK 32
 
+/* One decoded instruction, the same for every engine. */
 struct insn {
-    const void *handler; /* interpreter: where to dispatch (set when a block is built) */
-    uint16_t op;         /* enum insn_op */
-    uint8_t rd;          /* destination (REG_SINK for integer x0) */
-    uint8_t rs1;         /* source 1; CSR immediate forms: the 5-bit uimm */
-    uint8_t rs2;         /* source 2 */
-    uint8_t rs3;         /* FMA third source */
-    uint8_t rm;          /* FP rounding mode field; AMO: aq/rl bits */
-    uint8_t len;         /* 2 (compressed) or 4 */
-    int32_t imm;         /* sign-extended immediate; CSR ops: CSR number */
-    uint32_t raw;        /* original encoding (16-bit value for compressed) */
-    uint16_t pc_off;     /* byte offset from the start of its block */
-    uint16_t count;      /* interpreter: instructions of its block up to and including this one */
-    uint16_t target;     /* interpreter: index in its block of a branch's target, or NO_TARGET */
+    uint16_t op;  /* enum insn_op */
+    uint8_t rd;   /* destination (REG_SINK for integer x0) */
+    uint8_t rs1;  /* source 1; CSR immediate forms: the 5-bit uimm */
+    uint8_t rs2;  /* source 2 */
+    uint8_t rs3;  /* FMA third source */
+    uint8_t rm;   /* FP rounding mode field; AMO: aq/rl bits */
+    uint8_t len;  /* 2 (compressed) or 4 */
+    int32_t imm;  /* sign-extended immediate; CSR ops: CSR number */
+    uint32_t raw; /* original encoding (16-bit value for compressed) */
 };
-#define NO_TARGET 0xffffu
 
 /* Decode a 32-bit encoding. Unknown encodings become OP_ILLEGAL. */
 void insn_decode(uint32_t raw, struct insn *out);

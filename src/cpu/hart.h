@@ -121,6 +121,17 @@ struct hart_debug {
 /* mmu_*_slow result for an access that hit a watchpoint (no cause). */
 #define MMU_DEBUG_HIT 0x100
 
+/* The interpreter's own instruction format: the decoder's record plus
+ * where to dispatch and the instruction's place in its block. */
+struct iinsn {
+    const void *handler; /* the handler's label (computed goto) */
+    struct insn d;       /* what the decoder made of it */
+    uint16_t pc_off;     /* byte offset from the start of its block */
+    uint16_t count;      /* instructions of its block up to and including this one */
+    uint16_t target;     /* index in its block of a branch's target, or NO_TARGET */
+};
+#define NO_TARGET 0xffffu
+
 /* Decoded block: up to BLOCK_MAX instructions from one guest page, then an
  * OP_END sentinel. Cached by guest physical address of its first byte. */
 #define BLOCK_MAX 64
@@ -128,7 +139,7 @@ struct block {
     uint64_t paddr;
     uint32_t n;     /* instructions, sentinel excluded */
     uint32_t bytes; /* guest bytes covered */
-    struct insn insn[];
+    struct iinsn insn[];
 };
 
 #define BCACHE_BITS 16
@@ -232,7 +243,18 @@ int mmu_amo_ptr(struct hart *h, uint64_t va, unsigned size, uint8_t **host, uint
 void mmu_flush_tlb(struct hart *h);
 int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned priv);
 
-void bcache_flush(struct bcache *bc);
+/* Drop every cached translation of guest code (FENCE.I, remote fence.i,
+ * a debugger's breakpoint or memory change): one engine operation. */
+void hart_flush_code(struct hart *h);
+/* System instructions, shared by the engines (privileged spec 3.3). Each
+ * returns -1 when the instruction is illegal at the current privilege. */
+int hart_mret(struct hart *h);       /* sets pc = mepc, privilege, mstatus */
+int hart_sret(struct hart *h);       /* sets pc = sepc, privilege, mstatus */
+int hart_wfi(struct hart *h);        /* 1: an interrupt is pending, WFI completes */
+int hart_sfence_vma(struct hart *h); /* flushes the hart's translations */
+/* ECALL: the exception cause to take, or -1 for a hypercall (S-mode under
+ * hypervisor SBI). */
+int hart_ecall(struct hart *h);
 /* Debugger view: guest-virtual to physical through the hart's current data
  * translation, without A/D updates or permission checks; 0 or -1. */
 int mmu_debug_translate(struct hart *h, uint64_t va, uint64_t *pa);

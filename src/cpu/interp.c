@@ -36,7 +36,7 @@ void hart_destroy(struct hart *h)
     h->bc.arena = NULL;
 }
 
-void bcache_flush(struct bcache *bc)
+static void bcache_flush(struct bcache *bc)
 {
     memset(bc->slot, 0, sizeof(bc->slot));
     bc->arena_used = 0;
@@ -72,6 +72,13 @@ void hart_reset(struct hart *h, uint64_t pc)
     atomic_store(&h->events, 0);
     h->resv_valid = 0;
     mmu_flush_tlb(h);
+    hart_flush_code(h);
+}
+
+/* The engine operation that drops every translation of guest code this
+ * hart holds (today the interpreter's decoded blocks). */
+void hart_flush_code(struct hart *h)
+{
     bcache_flush(&h->bc);
 }
 
@@ -84,7 +91,7 @@ static uint32_t rd16(const uint8_t *p)
 
 static struct block *block_alloc(struct bcache *bc)
 {
-    size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct insn);
+    size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct iinsn);
     if (bc->arena_used + need > bc->arena_size) bcache_flush(bc);
     return (struct block *)(void *)(bc->arena + bc->arena_used);
 }
@@ -92,15 +99,15 @@ static struct block *block_alloc(struct bcache *bc)
 static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off,
                          const void *const *labels)
 {
-    struct insn *end = &b->insn[n];
+    struct iinsn *end = &b->insn[n];
     memset(end, 0, sizeof(*end));
-    end->op = OP_END;
+    end->d.op = OP_END;
     end->handler = labels[OP_END];
     end->count = (uint16_t)n;
     end->pc_off = (uint16_t)off;
     b->n = n;
     b->bytes = off;
-    size_t used = sizeof(struct block) + (n + 1) * sizeof(struct insn);
+    size_t used = sizeof(struct block) + (n + 1) * sizeof(struct iinsn);
     bc->arena_used += (used + 15) & ~(size_t)15;
 }
 
@@ -109,10 +116,10 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
 static void link_local_branches(struct block *b, unsigned n, unsigned bytes)
 {
     for (unsigned i = 0; i < n; i++) {
-        struct insn *d = &b->insn[i];
+        struct iinsn *d = &b->insn[i];
         d->target = NO_TARGET;
-        if (d->op != OP_JAL && (d->op < OP_BEQ || d->op > OP_BGEU)) continue;
-        int64_t t = (int64_t)d->pc_off + d->imm;
+        if (d->d.op != OP_JAL && (d->d.op < OP_BEQ || d->d.op > OP_BGEU)) continue;
+        int64_t t = (int64_t)d->pc_off + d->d.imm;
         if (t < 0 || t >= (int64_t)bytes) continue;
         unsigned lo = 0, hi = n; /* pc_off grows with the index */
         while (lo < hi) {
@@ -138,12 +145,12 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     while (n < BLOCK_MAX && off + 2 <= room) {
         if (unlikely(h->dbg) && hart_debug_bp(h, pc + off)) {
             if (n) break; /* the block ends before the breakpoint */
-            struct insn *d = &b->insn[0];
+            struct iinsn *d = &b->insn[0];
             memset(d, 0, sizeof(*d));
-            d->op = OP_DEBUG;
+            d->d.op = OP_DEBUG;
             d->handler = labels[OP_DEBUG];
             d->count = 1;
-            d->len = 2;
+            d->d.len = 2;
             d->target = NO_TARGET;
             n = 1;
             off = 2;
@@ -154,14 +161,14 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
             if (off + 4 > room) break;
             raw |= rd16(host + off + 2) << 16;
         }
-        struct insn *d = &b->insn[n];
-        insn_decode_any(raw, d);
-        d->handler = labels[d->op];
+        struct iinsn *d = &b->insn[n];
+        insn_decode_any(raw, &d->d);
+        d->handler = labels[d->d.op];
         d->count = (uint16_t)(n + 1);
         d->pc_off = (uint16_t)off;
-        off += d->len;
+        off += d->d.len;
         n++;
-        if (insn_ends_block(d->op)) break;
+        if (insn_ends_block(d->d.op)) break;
     }
     if (n == 0) return NULL;
     link_local_branches(b, n, off);
@@ -194,14 +201,14 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
         raw |= rd16(host2) << 16;
         len = 4;
     }
-    insn_decode_any(raw, &tmp->insn[0]);
-    if (unlikely(h->dbg) && hart_debug_bp(h, pc)) tmp->insn[0].op = OP_DEBUG;
-    tmp->insn[0].handler = labels[tmp->insn[0].op];
+    insn_decode_any(raw, &tmp->insn[0].d);
+    if (unlikely(h->dbg) && hart_debug_bp(h, pc)) tmp->insn[0].d.op = OP_DEBUG;
+    tmp->insn[0].handler = labels[tmp->insn[0].d.op];
     tmp->insn[0].pc_off = 0;
     tmp->insn[0].count = 1;
     tmp->insn[0].target = NO_TARGET;
-    memset(&tmp->insn[1], 0, sizeof(struct insn));
-    tmp->insn[1].op = OP_END;
+    memset(&tmp->insn[1], 0, sizeof(struct iinsn));
+    tmp->insn[1].d.op = OP_END;
     tmp->insn[1].handler = labels[OP_END];
     tmp->insn[1].count = 1;
     tmp->insn[1].pc_off = (uint16_t)len;
@@ -217,7 +224,7 @@ void hart_apply_events(struct hart *h)
 {
     uint32_t ev = atomic_fetch_and_explicit(&h->events, ~HART_EV_LOCAL, memory_order_acq_rel);
     if (ev & HART_EV_TLB) mmu_flush_tlb(h);
-    if (ev & HART_EV_FENCEI) bcache_flush(&h->bc);
+    if (ev & HART_EV_FENCEI) hart_flush_code(h);
 }
 
 struct run_limit {
@@ -317,7 +324,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     };
     uint64_t *const x = h->x;
     uint64_t *const f = h->f;
-    _Alignas(16) unsigned char tmpblk_buf[sizeof(struct block) + 2 * sizeof(struct insn)];
+    _Alignas(16) unsigned char tmpblk_buf[sizeof(struct block) + 2 * sizeof(struct iinsn)];
     struct block *const tmpblk = (struct block *)(void *)tmpblk_buf;
     struct run_limit lim = {h->instret + budget, deadline_ns};
     h->pauses = 0;
@@ -369,7 +376,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         /* fetch translations of this privilege (it cannot change while
          * blocks chain: every privilege change ends the block) */
         const struct tlb_entry *const tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
-        const struct insn *ip = b->insn;
+        const struct iinsn *ip = b->insn;
         uint64_t fault_tval = 0;
         int fault = 0;
 
@@ -380,7 +387,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         DISPATCH();                                                                                \
     } while (0)
 #define PC_HERE() (pc + ip->pc_off)
-#define PC_NEXT() (pc + ip->pc_off + ip->len)
+#define PC_NEXT() (pc + ip->pc_off + ip->d.len)
 #define RETIRED() ((uint64_t)ip->count)
 /* Leave the block after this instruction, continuing at newpc. */
 #define JUMP(newpc)                                                                                \
@@ -430,7 +437,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
  * before ip when execution moves from ip to instruction j of the block. */
 #define LOCAL_JUMP(j)                                                                              \
     do {                                                                                           \
-        const struct insn *to_ = b->insn + (j);                                                    \
+        const struct iinsn *to_ = b->insn + (j);                                                   \
         h->instret += (uint64_t)ip->count - (uint64_t)to_->count + 1;                              \
         if (likely(--poll > 0)) {                                                                  \
             ip = to_;                                                                              \
@@ -447,7 +454,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         hart_trap(h, (cause), (tv), 0);                                                            \
         goto block_exit;                                                                           \
     } while (0)
-#define ILLEGAL() TRAP(EXC_ILLEGAL, ip->raw)
+#define ILLEGAL() TRAP(EXC_ILLEGAL, ip->d.raw)
 /* Stop before this instruction for the debugger. */
 #define DEBUG_EXIT()                                                                               \
     do {                                                                                           \
@@ -461,10 +468,10 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         if (fault == MMU_DEBUG_HIT) DEBUG_EXIT();                                                  \
         TRAP((uint64_t)(fault - 1), fault_tval);                                                   \
     } while (0)
-#define RD  x[ip->rd]
-#define RS1 x[ip->rs1]
-#define RS2 x[ip->rs2]
-#define IMM ((int64_t)ip->imm)
+#define RD  x[ip->d.rd]
+#define RS1 x[ip->d.rs1]
+#define RS2 x[ip->d.rs2]
+#define IMM ((int64_t)ip->d.imm)
 
 #define LOAD(T, SX, size, dst)                                                                     \
     do {                                                                                           \
@@ -607,13 +614,13 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         RD = RS1 & (uint64_t)IMM;
         NEXT();
     L_SLLI:
-        RD = RS1 << ip->imm;
+        RD = RS1 << ip->d.imm;
         NEXT();
     L_SRLI:
-        RD = RS1 >> ip->imm;
+        RD = RS1 >> ip->d.imm;
         NEXT();
     L_SRAI:
-        RD = (uint64_t)((int64_t)RS1 >> ip->imm);
+        RD = (uint64_t)((int64_t)RS1 >> ip->d.imm);
         NEXT();
     L_ADD:
         RD = RS1 + RS2;
@@ -650,13 +657,13 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         RD = SX32(RS1 + (uint64_t)IMM);
         NEXT();
     L_SLLIW:
-        RD = SX32((uint32_t)RS1 << ip->imm);
+        RD = SX32((uint32_t)RS1 << ip->d.imm);
         NEXT();
     L_SRLIW:
-        RD = SX32((uint32_t)RS1 >> ip->imm);
+        RD = SX32((uint32_t)RS1 >> ip->d.imm);
         NEXT();
     L_SRAIW:
-        RD = SX32((int32_t)RS1 >> ip->imm);
+        RD = SX32((int32_t)RS1 >> ip->d.imm);
         NEXT();
     L_ADDW:
         RD = SX32(RS1 + RS2);
@@ -725,56 +732,37 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         NEXT();
     }
     L_FENCE_I:
-        bcache_flush(&h->bc);
+        hart_flush_code(h);
         JUMP(PC_NEXT());
-    L_ECALL:
-        if (h->priv == PRV_S && h->vm->cfg.hyp_sbi) {
-            /* Hypercall: served by vmon, the guest continues after ecall. */
+    L_ECALL : {
+        int cause = hart_ecall(h);
+        if (cause < 0) { /* a hypercall: vmon serves it, the guest goes on after it */
             h->pc = PC_NEXT();
             h->instret += RETIRED();
             x[REG_SINK] = 0;
             return HART_EXIT_HYPERCALL;
         }
-        TRAP(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
+        TRAP((uint64_t)cause, 0);
+    }
     L_EBREAK:
         TRAP(EXC_BREAKPOINT, PC_HERE());
-    L_MRET : {
-        if (h->priv != PRV_M) ILLEGAL();
-        uint64_t s = h->mstatus;
-        unsigned mpp = (unsigned)((s >> MSTATUS_MPP_SHIFT) & 3);
-        s = (s & ~MSTATUS_MIE) | ((s & MSTATUS_MPIE) ? MSTATUS_MIE : 0);
-        s |= MSTATUS_MPIE;
-        s &= ~MSTATUS_MPP;
-        if (mpp != PRV_M) s &= ~MSTATUS_MPRV;
-        h->mstatus = s;
-        h->priv = mpp;
-        h->check = 1;
-        JUMP(h->mepc);
-    }
-    L_SRET : {
-        if (h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_TSR))) ILLEGAL();
-        uint64_t s = h->mstatus;
-        unsigned spp = (s & MSTATUS_SPP) ? PRV_S : PRV_U;
-        s = (s & ~MSTATUS_SIE) | ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0);
-        s |= MSTATUS_SPIE;
-        s &= ~MSTATUS_SPP;
-        s &= ~MSTATUS_MPRV;
-        h->mstatus = s;
-        h->priv = spp;
-        h->check = 1;
-        JUMP(h->sepc);
-    }
-    L_WFI:
-        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TW))) ILLEGAL();
-        h->check = 1;
-        if (hart_wakeup_pending(h)) JUMP(PC_NEXT()); /* completes at once */
+    L_MRET:
+        if (hart_mret(h) < 0) ILLEGAL();
+        JUMP(h->pc);
+    L_SRET:
+        if (hart_sret(h) < 0) ILLEGAL();
+        JUMP(h->pc);
+    L_WFI : {
+        int r = hart_wfi(h);
+        if (r < 0) ILLEGAL();
+        if (r) JUMP(PC_NEXT()); /* an interrupt is pending: completes at once */
         h->pc = PC_NEXT();
         h->instret += RETIRED();
         x[REG_SINK] = 0;
         return HART_EXIT_IDLE;
+    }
     L_SFENCE_VMA:
-        if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) ILLEGAL();
-        mmu_flush_tlb(h);
+        if (hart_sfence_vma(h) < 0) ILLEGAL();
         JUMP(PC_NEXT());
 /* The instructions of this block before the CSR instruction have retired:
  * count them in h->instret while the CSR is accessed, so that instret/cycle
@@ -789,10 +777,11 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     })
     L_CSRRW:
     L_CSRRWI : {
-        uint64_t src = ip->op == OP_CSRRW ? RS1 : ip->rs1;
+        uint64_t src = ip->d.op == OP_CSRRW ? RS1 : ip->d.rs1;
         uint64_t old = 0;
-        if (ip->rd != REG_SINK && CSR_ACCESS(csr_read(h, (unsigned)ip->imm, &old)) < 0) ILLEGAL();
-        if (CSR_ACCESS(csr_write(h, (unsigned)ip->imm, src)) < 0) ILLEGAL();
+        if (ip->d.rd != REG_SINK && CSR_ACCESS(csr_read(h, (unsigned)ip->d.imm, &old)) < 0)
+            ILLEGAL();
+        if (CSR_ACCESS(csr_write(h, (unsigned)ip->d.imm, src)) < 0) ILLEGAL();
         RD = old;
         JUMP(PC_NEXT());
     }
@@ -800,17 +789,17 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     L_CSRRC:
     L_CSRRSI:
     L_CSRRCI : {
-        int imm_form = ip->op == OP_CSRRSI || ip->op == OP_CSRRCI;
-        uint64_t src = imm_form ? ip->rs1 : RS1;
+        int imm_form = ip->d.op == OP_CSRRSI || ip->d.op == OP_CSRRCI;
+        uint64_t src = imm_form ? ip->d.rs1 : RS1;
         uint64_t old;
-        if (CSR_ACCESS(csr_read(h, (unsigned)ip->imm, &old)) < 0) ILLEGAL();
-        if (ip->rs1 != 0) {
-            int set = ip->op == OP_CSRRS || ip->op == OP_CSRRSI;
+        if (CSR_ACCESS(csr_read(h, (unsigned)ip->d.imm, &old)) < 0) ILLEGAL();
+        if (ip->d.rs1 != 0) {
+            int set = ip->d.op == OP_CSRRS || ip->d.op == OP_CSRRSI;
             uint64_t base = old;
             /* mip.SEIP reads as the software bit OR the external line, but
              * a read-modify-write uses the software bit only (3.1.9). */
-            if (ip->imm == 0x344) base = (old & ~MIP_SEIP) | (h->mip & MIP_SEIP);
-            if (CSR_ACCESS(csr_write(h, (unsigned)ip->imm, set ? base | src : base & ~src)) < 0)
+            if (ip->d.imm == 0x344) base = (old & ~MIP_SEIP) | (h->mip & MIP_SEIP);
+            if (CSR_ACCESS(csr_write(h, (unsigned)ip->d.imm, set ? base | src : base & ~src)) < 0)
                 ILLEGAL();
         }
         RD = old;
@@ -939,7 +928,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     } while (0)
 #define FP_DIRTY() (h->mstatus |= MSTATUS_FS)
 #define RM(var)                                                                                    \
-    int var = ip->rm == 7 ? (int)h->frm : (int)ip->rm;                                             \
+    int var = ip->d.rm == 7 ? (int)h->frm : (int)ip->d.rm;                                         \
     if (unlikely(var > 4)) ILLEGAL()
 #define FLAGS(fl)                                                                                  \
     do {                                                                                           \
@@ -951,12 +940,12 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
 #define F32(r) unbox32(f[r])
 #define FRD32(v)                                                                                   \
     do {                                                                                           \
-        f[ip->rd] = box32(v);                                                                      \
+        f[ip->d.rd] = box32(v);                                                                    \
         FP_DIRTY();                                                                                \
     } while (0)
 #define FRD64(v)                                                                                   \
     do {                                                                                           \
-        f[ip->rd] = (v);                                                                           \
+        f[ip->d.rd] = (v);                                                                         \
         FP_DIRTY();                                                                                \
     } while (0)
     L_FLW : {
@@ -975,11 +964,11 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     }
     L_FSW:
         FP_ON();
-        STORE(32, 4, (uint32_t)f[ip->rs2]);
+        STORE(32, 4, (uint32_t)f[ip->d.rs2]);
         NEXT();
     L_FSD:
         FP_ON();
-        STORE(64, 8, f[ip->rs2]);
+        STORE(64, 8, f[ip->d.rs2]);
         NEXT();
 #define FP_OP2(W, fn)                                                                              \
     do {                                                                                           \
@@ -987,9 +976,9 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         RM(rm_);                                                                                   \
         uint32_t fl_ = 0;                                                                          \
         if (W == 32)                                                                               \
-            FRD32(fn(F32(ip->rs1), F32(ip->rs2), rm_, &fl_));                                      \
+            FRD32(fn(F32(ip->d.rs1), F32(ip->d.rs2), rm_, &fl_));                                  \
         else                                                                                       \
-            FRD64(fn##_d(f[ip->rs1], f[ip->rs2], rm_, &fl_));                                      \
+            FRD64(fn##_d(f[ip->d.rs1], f[ip->d.rs2], rm_, &fl_));                                  \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
@@ -1017,7 +1006,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
-        FRD32(f32_sqrt(F32(ip->rs1), rm, &fl));
+        FRD32(f32_sqrt(F32(ip->d.rs1), rm, &fl));
         FLAGS(fl);
         NEXT();
     }
@@ -1025,7 +1014,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
-        FRD64(f64_sqrt(f[ip->rs1], rm, &fl));
+        FRD64(f64_sqrt(f[ip->d.rs1], rm, &fl));
         FLAGS(fl);
         NEXT();
     }
@@ -1034,7 +1023,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();                                                                                   \
         RM(rm_);                                                                                   \
         uint32_t fl_ = 0;                                                                          \
-        FRD32(f32_fma(F32(ip->rs1), F32(ip->rs2), F32(ip->rs3), np, na, rm_, &fl_));               \
+        FRD32(f32_fma(F32(ip->d.rs1), F32(ip->d.rs2), F32(ip->d.rs3), np, na, rm_, &fl_));         \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
@@ -1043,7 +1032,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();                                                                                   \
         RM(rm_);                                                                                   \
         uint32_t fl_ = 0;                                                                          \
-        FRD64(f64_fma(f[ip->rs1], f[ip->rs2], f[ip->rs3], np, na, rm_, &fl_));                     \
+        FRD64(f64_fma(f[ip->d.rs1], f[ip->d.rs2], f[ip->d.rs3], np, na, rm_, &fl_));               \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
@@ -1066,14 +1055,14 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
 #define SGNJ32(expr)                                                                               \
     do {                                                                                           \
         FP_ON();                                                                                   \
-        uint32_t a = F32(ip->rs1), s = F32(ip->rs2);                                               \
+        uint32_t a = F32(ip->d.rs1), s = F32(ip->d.rs2);                                           \
         FRD32((a & 0x7fffffffu) | ((expr)&0x80000000u));                                           \
         NEXT();                                                                                    \
     } while (0)
 #define SGNJ64(expr)                                                                               \
     do {                                                                                           \
         FP_ON();                                                                                   \
-        uint64_t a = f[ip->rs1], s = f[ip->rs2];                                                   \
+        uint64_t a = f[ip->d.rs1], s = f[ip->d.rs2];                                               \
         FRD64((a & ~(1ull << 63)) | ((expr) & (1ull << 63)));                                      \
         NEXT();                                                                                    \
     } while (0)
@@ -1094,9 +1083,9 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();                                                                                   \
         uint32_t fl_ = 0;                                                                          \
         if (W == 32)                                                                               \
-            FRD32(fn(F32(ip->rs1), F32(ip->rs2), &fl_));                                           \
+            FRD32(fn(F32(ip->d.rs1), F32(ip->d.rs2), &fl_));                                       \
         else                                                                                       \
-            FRD64(fn(f[ip->rs1], f[ip->rs2], &fl_));                                               \
+            FRD64(fn(f[ip->d.rs1], f[ip->d.rs2], &fl_));                                           \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
@@ -1113,9 +1102,9 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();                                                                                   \
         uint32_t fl_ = 0;                                                                          \
         if (W == 32)                                                                               \
-            RD = (uint64_t)fn(F32(ip->rs1), F32(ip->rs2), &fl_);                                   \
+            RD = (uint64_t)fn(F32(ip->d.rs1), F32(ip->d.rs2), &fl_);                               \
         else                                                                                       \
-            RD = (uint64_t)fn(f[ip->rs1], f[ip->rs2], &fl_);                                       \
+            RD = (uint64_t)fn(f[ip->d.rs1], f[ip->d.rs2], &fl_);                                   \
         FLAGS(fl_);                                                                                \
         NEXT();                                                                                    \
     } while (0)
@@ -1133,19 +1122,19 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FCMP(64, f64_le);
     L_FCLASS_S:
         FP_ON();
-        RD = f32_class(F32(ip->rs1));
+        RD = f32_class(F32(ip->d.rs1));
         NEXT();
     L_FCLASS_D:
         FP_ON();
-        RD = f64_class(f[ip->rs1]);
+        RD = f64_class(f[ip->d.rs1]);
         NEXT();
     L_FMV_X_W:
         FP_ON();
-        RD = SX32((uint32_t)f[ip->rs1]);
+        RD = SX32((uint32_t)f[ip->d.rs1]);
         NEXT();
     L_FMV_X_D:
         FP_ON();
-        RD = f[ip->rs1];
+        RD = f[ip->d.rs1];
         NEXT();
     L_FMV_W_X:
         FP_ON();
@@ -1168,21 +1157,21 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
 #define AS_U32SX(v) SX32((uint32_t)(v))
 #define AS_U64(v)   ((uint64_t)(v))
     L_FCVT_W_S:
-        FCVT_TO_INT(F32(ip->rs1), f32_to_i32, AS_I64);
+        FCVT_TO_INT(F32(ip->d.rs1), f32_to_i32, AS_I64);
     L_FCVT_WU_S:
-        FCVT_TO_INT(F32(ip->rs1), f32_to_u32, AS_U32SX);
+        FCVT_TO_INT(F32(ip->d.rs1), f32_to_u32, AS_U32SX);
     L_FCVT_L_S:
-        FCVT_TO_INT(F32(ip->rs1), f32_to_i64, AS_I64);
+        FCVT_TO_INT(F32(ip->d.rs1), f32_to_i64, AS_I64);
     L_FCVT_LU_S:
-        FCVT_TO_INT(F32(ip->rs1), f32_to_u64, AS_U64);
+        FCVT_TO_INT(F32(ip->d.rs1), f32_to_u64, AS_U64);
     L_FCVT_W_D:
-        FCVT_TO_INT(f[ip->rs1], f64_to_i32, AS_I64);
+        FCVT_TO_INT(f[ip->d.rs1], f64_to_i32, AS_I64);
     L_FCVT_WU_D:
-        FCVT_TO_INT(f[ip->rs1], f64_to_u32, AS_U32SX);
+        FCVT_TO_INT(f[ip->d.rs1], f64_to_u32, AS_U32SX);
     L_FCVT_L_D:
-        FCVT_TO_INT(f[ip->rs1], f64_to_i64, AS_I64);
+        FCVT_TO_INT(f[ip->d.rs1], f64_to_i64, AS_I64);
     L_FCVT_LU_D:
-        FCVT_TO_INT(f[ip->rs1], f64_to_u64, AS_U64);
+        FCVT_TO_INT(f[ip->d.rs1], f64_to_u64, AS_U64);
 #define FCVT_FROM_INT(W, fn, src)                                                                  \
     do {                                                                                           \
         FP_ON();                                                                                   \
@@ -1215,7 +1204,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
-        FRD32(f64_to_f32(f[ip->rs1], rm, &fl));
+        FRD32(f64_to_f32(f[ip->d.rs1], rm, &fl));
         FLAGS(fl);
         NEXT();
     }
@@ -1223,7 +1212,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();
         RM(rm);
         uint32_t fl = 0;
-        FRD64(f32_to_f64(F32(ip->rs1), &fl));
+        FRD64(f32_to_f64(F32(ip->d.rs1), &fl));
         FLAGS(fl);
         NEXT();
     }
