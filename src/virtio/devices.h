@@ -15,4 +15,6 @@ int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
 int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* --vconsole FILE|file=FILE|socket=PATH: a virtio-console port (virtio/console.c) */
 int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* A virtio-input power button (virtio/input.c), pressed by vm_power_button. */
+int virtio_power_key_create(struct vm *vm, char *err, size_t errlen);
 #endif

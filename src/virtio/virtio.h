@@ -31,6 +31,7 @@ enum {
     VIRTIO_ID_RNG = 4,
     VIRTIO_ID_BALLOON = 5,
     VIRTIO_ID_9P = 9,
+    VIRTIO_ID_INPUT = 18,
     VIRTIO_ID_FS = 26,
 };
 

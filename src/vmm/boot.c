@@ -44,7 +44,7 @@ struct boot_opts {
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
     unsigned long long mem, max_insns;
     unsigned cpus;
-    double timeout;
+    double timeout, shutdown_timeout;
     int stats, paused, on_panic, log_level;
 };
 
@@ -63,6 +63,7 @@ enum {
     RUN_GDB,
     RUN_PAUSED,
     RUN_ON_PANIC,
+    RUN_SHUTDOWN_TIMEOUT,
     RUN_VERBOSE,
     RUN_DEBUG,
     RUN_QUIET,
@@ -89,6 +90,10 @@ static const struct cli_opt run_opts[] = {
      "when the guest panics (pvpanic or SBI system failure): exit with status 3\n"
      "(default), keep the VM paused for a debugger, or reboot it",
      RUN_ON_PANIC},
+    {"--shutdown-timeout", "SECONDS",
+     "SIGTERM/SIGINT/SIGHUP press the guest's power button (virtio-input) and stop\n"
+     "the VM if it has not powered off after this long (default 10; 0: at once)",
+     RUN_SHUTDOWN_TIMEOUT},
     {"--gdb", "tcp:[HOST]:PORT|unix:PATH",
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
@@ -182,6 +187,18 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
             return -1;
         }
         return 0;
+    case RUN_SHUTDOWN_TIMEOUT: {
+        char *end;
+        errno = 0;
+        o->shutdown_timeout = strtod(v, &end);
+        if (errno || *end || end == v || !(o->shutdown_timeout >= 0) ||
+            o->shutdown_timeout > 3600) {
+            fprintf(stderr, "vmon run: invalid --shutdown-timeout '%s' (want 0..3600 seconds)\n",
+                    v);
+            return -1;
+        }
+        return 0;
+    }
     case RUN_TIMEOUT: {
         char *end;
         errno = 0;
@@ -208,6 +225,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
     o->mem = 256ull << 20;
     o->cpus = 1;
     o->log_level = VM_LOG_WARN;
+    o->shutdown_timeout = 10;
     struct cli c;
     cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
     for (;;) {
@@ -500,7 +518,7 @@ int boot_main(int argc, char **argv)
         fprintf(stderr, "vmon: %s\n", err);
         return 1;
     }
-    struct vm_signals *sigs = vm_signals_start(vm);
+    struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
     vm->log_level = o.log_level;
     if (o.pidfile && write_pidfile(o.pidfile) < 0) {
@@ -535,6 +553,10 @@ int boot_main(int argc, char **argv)
         }
         vm_log(vm, VM_LOG_INFO, o.devs[i].opt->name + 2, "%s", o.devs[i].spec);
     }
+    /* The power button SIGTERM presses; without a free slot, signals stop
+     * the VM at once. */
+    if (virtio_power_key_create(vm, err, sizeof(err)) < 0)
+        vm_log(vm, VM_LOG_INFO, NULL, "no power button: %s", err);
     if (boot_load(vm, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         goto out;

@@ -154,6 +154,12 @@ void vm_log(const struct vm *vm, int level, const char *dev, const char *fmt, ..
             dev ? ": " : "", msg);
 }
 
+int vm_power_button(struct vm *vm)
+{
+    if (!vm->power_key || !vm->power_key_press) return -1;
+    return vm->power_key_press(vm->power_key);
+}
+
 void vm_guest_panicked(struct vm *vm, const char *why)
 {
     switch (vm->cfg.on_panic) {

@@ -30,6 +30,7 @@ enum vm_exit_reason {
 
 struct uart16550;
 struct gdbstub;
+struct virtio_dev;
 struct clint;
 struct plic;
 
@@ -93,7 +94,9 @@ struct vm {
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */
 
     struct vcpu vcpu[VM_MAX_CPUS];
-    struct gdbstub *gdb;  /* attached debugger stub, or NULL */
+    struct gdbstub *gdb;          /* attached debugger stub, or NULL */
+    struct virtio_dev *power_key; /* virtio-input power button, or NULL */
+    int (*power_key_press)(struct virtio_dev *d);
     pthread_mutex_t lock; /* guards the wait/wake handshakes and pausing */
     pthread_cond_t exit_cond;
     pthread_cond_t pause_cond; /* a vCPU parked or left */
@@ -115,6 +118,9 @@ void vm_log(const struct vm *vm, int level, const char *dev, const char *fmt, ..
 
 /* The guest reported a panic: exit, pause or reboot as cfg.on_panic says. */
 void vm_guest_panicked(struct vm *vm, const char *why);
+/* Press the guest's power button: 0 if a driver took the key press (the
+ * guest may now shut down), -1 if the guest has no driver for it. */
+int vm_power_button(struct vm *vm);
 /* Request an exit (first request wins); wakes every hart. */
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg);
 uint64_t vm_time(const struct vm *vm);
