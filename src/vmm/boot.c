@@ -136,6 +136,20 @@ static int parse_uint(const char *s, unsigned long long *out)
     return 0;
 }
 
+/* Seconds in [lo, hi], fractions allowed. */
+static int parse_seconds(const char *name, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || *end || end == v || !(d >= lo) || d > hi) {
+        fprintf(stderr, "vmon run: invalid %s '%s' (want %g..%g seconds)\n", name, v, lo, hi);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opts *o)
 {
     switch (opt->id) {
@@ -187,28 +201,8 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
             return -1;
         }
         return 0;
-    case RUN_SHUTDOWN_TIMEOUT: {
-        char *end;
-        errno = 0;
-        o->shutdown_timeout = strtod(v, &end);
-        if (errno || *end || end == v || !(o->shutdown_timeout >= 0) ||
-            o->shutdown_timeout > 3600) {
-            fprintf(stderr, "vmon run: invalid --shutdown-timeout '%s' (want 0..3600 seconds)\n",
-                    v);
-            return -1;
-        }
-        return 0;
-    }
-    case RUN_TIMEOUT: {
-        char *end;
-        errno = 0;
-        o->timeout = strtod(v, &end);
-        if (errno || *end || end == v || !(o->timeout > 0) || o->timeout > 1e7) {
-            fprintf(stderr, "vmon run: invalid --timeout '%s' (want seconds > 0)\n", v);
-            return -1;
-        }
-        return 0;
-    }
+    case RUN_SHUTDOWN_TIMEOUT: return parse_seconds(opt->name, v, 0, 3600, &o->shutdown_timeout);
+    case RUN_TIMEOUT: return parse_seconds(opt->name, v, 1e-3, 1e7, &o->timeout);
     }
     if (o->ndevs >= MAX_DEVICES) {
         fprintf(stderr, "vmon run: too many devices (at most %d)\n", MAX_DEVICES);

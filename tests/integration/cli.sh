@@ -3,18 +3,9 @@
 # 0), --version, --opt=value, sizes as QEMU takes them, "did you mean",
 # usage errors exit 2 and runtime errors 1, --pidfile.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VMON=${VMON:-build/vmon}
 BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    sed 's/^/    /' "$tmp/out" | head -10
-}
 
 expect() { # name, want status, grep pattern ('' = any), vmon args...
     local name=$1 want=$2 pat=$3
@@ -96,5 +87,4 @@ else
     bad "unwritable --pidfile: status $rc"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report cli

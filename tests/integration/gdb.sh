@@ -8,20 +8,14 @@
 # code read through the kernel's page tables, several harts as threads; and
 # a raw-protocol client sending garbage (gdb_rsp.py).
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+LOG=$tmp/gdb.out
+LOG_LINES=12
 VMON=${VMON:-build/vmon}
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/guest.sh" # KERNEL, INITRD
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -12 "$tmp/gdb.out" | sed 's/^/    /'
-}
 has() { # name, pattern
     if grep -qE -- "$2" "$tmp/gdb.out"; then ok "$1"; else bad "$1 (no /$2/)"; fi
 }
@@ -191,5 +185,4 @@ done
 "$VMON" run --bios "$PROG" --paused </dev/null >"$tmp/gdb.out" 2>&1
 [ $? -eq 2 ] && ok "--paused without --gdb is a usage error" || bad "--paused without --gdb"
 
-echo "gdb: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report gdb

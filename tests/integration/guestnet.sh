@@ -5,22 +5,14 @@
 # (out), and the host fetches a page from the guest's httpd through a
 # hostfwd port (in), as the README shows.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+hp=
+trap '[ -n "$hp" ] && kill $hp 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 VMON=${VMON:-build/vmon}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/guest.sh" # KERNEL (the initramfs is the in-tree one)
 make -s -C "$here" guest-image >/dev/null
 INITRD=$here/build/guest/initramfs.cpio.gz
-tmp=$(mktemp -d)
-hp=
-trap '[ -n "$hp" ] && kill $hp 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -8 "$tmp/out" | sed 's/^/    /'
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 mkdir -p "$tmp/www"
@@ -71,5 +63,4 @@ else
     bad "guest.net without --net"
 fi
 
-echo "guestnet: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report guestnet

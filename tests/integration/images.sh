@@ -5,21 +5,13 @@
 # interoperate with QEMU's, so a QEMU and a vmon never both use one image
 # for writing, whichever starts first. Refused images stay unchanged.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+qpid=
+trap '[ -n "$qpid" ] && kill $qpid 2>/dev/null; rm -rf "$tmp"' EXIT
 VMON=${VMON:-build/vmon}
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/guest.sh" # KERNEL, INITRD
-tmp=$(mktemp -d)
-qpid=
-trap '[ -n "$qpid" ] && kill $qpid 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -5 "$tmp/out" | sed 's/^/    /'
-}
 PROG=$BUILD/isa/rv64i.elf
 
 refused() { # name, disk spec, pattern
@@ -103,5 +95,4 @@ else
     bad "image still locked after both exited"
 fi
 
-echo "images: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report images

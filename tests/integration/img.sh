@@ -5,17 +5,8 @@
 # leaks are found and repaired as qemu-img sees them, bad requests change
 # nothing.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VMON=$(realpath "${VMON:-build/vmon}")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    [ -f "$tmp/out" ] && tail -5 "$tmp/out" | sed 's/^/    /'
-}
 t() { # name, command... (must succeed)
     local name=$1
     shift
@@ -129,5 +120,4 @@ img check r.img >"$tmp/out" 2>&1
 img check -r sideways c.qcow2 >"$tmp/out" 2>&1
 [ $? -eq 2 ] && ok "check -r with a bad mode is a usage error" || bad "check -r bad"
 
-echo "img: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report img

@@ -4,14 +4,9 @@
 # `vmon run --help` lists; the completion offers commands, options and
 # option values as a user's TAB would.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 if make -s -C "$here" install BUILD="$BUILD" PREFIX="$tmp/usr" >"$tmp/out" 2>&1 &&
     [ -x "$tmp/usr/bin/vmon" ] && [ -f "$tmp/usr/share/man/man1/vmon.1" ] &&
@@ -45,5 +40,4 @@ complete_words "$tmp/usr/bin/vmon" run --ker | grep -qx -- --kernel && ok "compl
 complete_words "$tmp/usr/bin/vmon" run --on-panic re | grep -qx reboot && ok "completion: option values" || bad "completion: values"
 complete_words "$tmp/usr/bin/vmon" img con | grep -qx convert && ok "completion: img subcommands" || bad "completion: img"
 
-echo "install: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report install

@@ -5,19 +5,10 @@
 # or corrupt compressed kernels and files that are no kernel are refused
 # with a message saying what they are.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VMON=${VMON:-build/vmon}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/guest.sh" # KERNEL, INITRD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -8 "$tmp/out" | sed 's/^/    /'
-}
 
 boots() { # name, kernel file
     timeout 120 "$VMON" run --kernel "$2" --initrd "$INITRD" --timeout 60 \
@@ -90,5 +81,4 @@ else
     bad "u-boot-qemu not installed ($UB)"
 fi
 
-echo "kernel: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report kernel

@@ -4,18 +4,9 @@
 # or through SBI SRST with reason "system failure" is handled by
 # --on-panic: exit with status 3 (default), reboot, or pause.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VMON=${VMON:-build/vmon}
 RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -5 "$tmp/out" | sed 's/^/    /'
-}
 expect() { # name, want status, pattern, vmon args...
     local name=$1 want=$2 pat=$3
     shift 3
@@ -78,5 +69,4 @@ else
     bad "no pvpanic node in the device tree"
 fi
 
-echo "panic: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report panic

@@ -4,19 +4,11 @@
 # the kernel busy with remote TLB fences, IPIs, timer and WFI wake-ups and
 # contended spinlocks. It must finish, with no RCU stall or soft lockup.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_LINES=15
 VMON=${VMON:-build/vmon}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/guest.sh" # sets KERNEL, INITRD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    tail -15 "$tmp/out" | sed 's/^/    /'
-}
 
 load='for+i+in+1+2+3+4;+do+(for+j+in+$(seq+1500);+do+/bin/true;+done)+&+done;+wait;+echo+load+done'
 stall='rcu_sched self-detected stall|rcu: INFO|soft lockup|hard LOCKUP|hung_task|blocked for more than'
@@ -49,5 +41,4 @@ else
     bad "smp4 OpenSBI: $FW not installed"
 fi
 
-echo "smp: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+report smp
