@@ -35,7 +35,7 @@ expect() {
 
 asm() { # name, assembly text
     printf '%s\n' "$2" >"$tmp/$1.S"
-    "$RISCV_CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -Wl,-N -Wl,-Ttext=0x80000000 \
+    "$RISCV_CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -Wl,-N,--no-warn-rwx-segments -Wl,-Ttext=0x80000000 \
         -o "$tmp/$1.elf" "$tmp/$1.S"
 }
 
@@ -78,7 +78,7 @@ expect wrong-machine nonzero 'not RISC-V' -- run --bios "$tmp/x86.elf"
 cp "$tmp/pass.elf" "$tmp/class32.elf"
 printf '\x01' | dd of="$tmp/class32.elf" bs=1 seek=4 conv=notrunc status=none
 expect elf32 nonzero '64-bit' -- run --bios "$tmp/class32.elf"
-"$RISCV_CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -Wl,-N -Wl,-Ttext=0x10000 \
+"$RISCV_CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -Wl,-N,--no-warn-rwx-segments -Wl,-Ttext=0x10000 \
     -o "$tmp/lowaddr.elf" "$tmp/pass.S"
 expect outside-ram nonzero 'outside guest RAM' -- run --bios "$tmp/lowaddr.elf"
 head -c 300000000 /dev/zero >"$tmp/huge.bin" 2>/dev/null
