@@ -425,9 +425,23 @@ static void t_csr_insns(void)
     goto_priv(PRIV_M);
 }
 
+/* Debug triggers (debug spec 5.7): the CSRs exist; a hart without
+ * triggers says so (tinfo = 1: only type 0) and tdata1 reads type 0. */
+static void t_triggers(void)
+{
+    CHECKT("tselect readable", !TRAPS("csrr t0, tselect"));
+    CHECKT("tselect writable", !TRAPS("csrw tselect, zero"));
+    CHECKT("tdata1 readable", !TRAPS("csrr t0, tdata1"));
+    CHECKT("tdata2 readable", !TRAPS("csrr t0, tdata2"));
+    CHECKT("tinfo readable", !TRAPS("csrr t0, tinfo"));
+    u64 info = csr_read(tinfo), t1 = csr_read(tdata1);
+    if (info == 1) CHECK("no triggers: tdata1 type 0", t1 >> 60, 0);
+}
+
 int main(void)
 {
     priv_init("csr");
+    t_triggers();
     t_mstatus();
     t_ids();
     t_counters();
