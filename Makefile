@@ -61,6 +61,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 -include tests/isa/isa.mk
 -include bench/bench.mk
 
+# The emitter's encodings are checked against a real disassembler.
+$(BUILD)/tests/test_jit: LIBS += -lcapstone
+
 unit: $(UNIT_BINS)
 
 check: $(VMON) $(UNIT_BINS) $(ISA_ELFS)

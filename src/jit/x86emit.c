@@ -1,0 +1,193 @@
+/* x86-64 encodings (Intel SDM vol. 2, chapter 2: REX, ModRM, SIB). */
+#include "jit/x86emit.h"
+#include <string.h>
+
+void x86_init(struct x86buf *b, uint8_t *mem, size_t cap)
+{
+    b->p = mem;
+    b->len = 0;
+    b->cap = cap;
+    b->overflow = 0;
+}
+
+static void put(struct x86buf *b, const uint8_t *bytes, size_t n)
+{
+    if (b->overflow || b->len + n > b->cap) {
+        b->overflow = 1;
+        return;
+    }
+    memcpy(b->p + b->len, bytes, n);
+    b->len += n;
+}
+
+static void put1(struct x86buf *b, uint8_t v)
+{
+    put(b, &v, 1);
+}
+
+static void put4(struct x86buf *b, uint32_t v)
+{
+    uint8_t le[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(b, le, 4);
+}
+
+/* REX prefix: W (64-bit operand), R (ModRM.reg high bit), B (rm/base high
+ * bit); force emits a plain 0x40 (needed to reach SPL..DIL as bytes). */
+static void rex(struct x86buf *b, int w, int reg, int rm, int force)
+{
+    uint8_t r = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0));
+    if (r != 0x40 || force) put1(b, r);
+}
+
+static void modrm_rr(struct x86buf *b, int reg, int rm)
+{
+    put1(b, (uint8_t)(0xc0 | ((reg & 7) << 3) | (rm & 7)));
+}
+
+/* ModRM (+SIB, +displacement) for [base + disp]. */
+static void modrm_mem(struct x86buf *b, int reg, int base, int32_t disp)
+{
+    int mod = disp == 0 && (base & 7) != 5 ? 0 : disp >= -128 && disp <= 127 ? 1 : 2;
+    put1(b, (uint8_t)((mod << 6) | ((reg & 7) << 3) | (base & 7)));
+    if ((base & 7) == 4) put1(b, 0x24); /* SIB: no index, base = rsp/r12 */
+    if (mod == 1) put1(b, (uint8_t)(int8_t)disp);
+    if (mod == 2) put4(b, (uint32_t)disp);
+}
+
+void x86_mov_rr(struct x86buf *b, int dst, int src)
+{
+    rex(b, 1, src, dst, 0);
+    put1(b, 0x89);
+    modrm_rr(b, src, dst);
+}
+
+void x86_mov_ri(struct x86buf *b, int dst, uint64_t imm)
+{
+    if (imm <= 0xffffffffull) { /* mov r32, imm32 zero-extends */
+        rex(b, 0, 0, dst, 0);
+        put1(b, (uint8_t)(0xb8 + (dst & 7)));
+        put4(b, (uint32_t)imm);
+    } else if ((int64_t)imm == (int32_t)imm) { /* mov r/m64, imm32 sign-extends */
+        rex(b, 1, 0, dst, 0);
+        put1(b, 0xc7);
+        modrm_rr(b, 0, dst);
+        put4(b, (uint32_t)imm);
+    } else { /* movabs */
+        rex(b, 1, 0, dst, 0);
+        put1(b, (uint8_t)(0xb8 + (dst & 7)));
+        put4(b, (uint32_t)imm);
+        put4(b, (uint32_t)(imm >> 32));
+    }
+}
+
+void x86_load(struct x86buf *b, int dst, int base, int32_t disp)
+{
+    rex(b, 1, dst, base, 0);
+    put1(b, 0x8b);
+    modrm_mem(b, dst, base, disp);
+}
+
+void x86_store(struct x86buf *b, int base, int32_t disp, int src)
+{
+    rex(b, 1, src, base, 0);
+    put1(b, 0x89);
+    modrm_mem(b, src, base, disp);
+}
+
+static void alu_rr(struct x86buf *b, int w, enum x86_alu op, int dst, int src)
+{
+    rex(b, w, src, dst, 0);
+    put1(b, (uint8_t)((op << 3) | 1));
+    modrm_rr(b, src, dst);
+}
+
+void x86_alu_rr(struct x86buf *b, enum x86_alu op, int dst, int src)
+{
+    alu_rr(b, 1, op, dst, src);
+}
+
+void x86_alu32_rr(struct x86buf *b, enum x86_alu op, int dst, int src)
+{
+    alu_rr(b, 0, op, dst, src);
+}
+
+void x86_alu_ri(struct x86buf *b, enum x86_alu op, int dst, int32_t imm)
+{
+    rex(b, 1, 0, dst, 0);
+    if (imm >= -128 && imm <= 127) {
+        put1(b, 0x83);
+        modrm_rr(b, op, dst);
+        put1(b, (uint8_t)(int8_t)imm);
+    } else {
+        put1(b, 0x81);
+        modrm_rr(b, op, dst);
+        put4(b, (uint32_t)imm);
+    }
+}
+
+static void shift_ri(struct x86buf *b, int w, enum x86_shift op, int dst, uint8_t n)
+{
+    rex(b, w, 0, dst, 0);
+    put1(b, 0xc1);
+    modrm_rr(b, op, dst);
+    put1(b, n);
+}
+
+static void shift_cl(struct x86buf *b, int w, enum x86_shift op, int dst)
+{
+    rex(b, w, 0, dst, 0);
+    put1(b, 0xd3);
+    modrm_rr(b, op, dst);
+}
+
+void x86_shift_ri(struct x86buf *b, enum x86_shift op, int dst, uint8_t n)
+{
+    shift_ri(b, 1, op, dst, n & 63);
+}
+
+void x86_shift_cl(struct x86buf *b, enum x86_shift op, int dst)
+{
+    shift_cl(b, 1, op, dst);
+}
+
+void x86_shift32_ri(struct x86buf *b, enum x86_shift op, int dst, uint8_t n)
+{
+    shift_ri(b, 0, op, dst, n & 31);
+}
+
+void x86_shift32_cl(struct x86buf *b, enum x86_shift op, int dst)
+{
+    shift_cl(b, 0, op, dst);
+}
+
+void x86_movsxd(struct x86buf *b, int dst, int src)
+{
+    rex(b, 1, dst, src, 0);
+    put1(b, 0x63);
+    modrm_rr(b, dst, src);
+}
+
+void x86_imul_rr(struct x86buf *b, int dst, int src)
+{
+    rex(b, 1, dst, src, 0);
+    put1(b, 0x0f);
+    put1(b, 0xaf);
+    modrm_rr(b, dst, src);
+}
+
+void x86_setcc(struct x86buf *b, enum x86_cc cc, int dst)
+{
+    rex(b, 0, 0, dst, dst >= 4); /* SPL..DIL need a REX to be bytes */
+    put1(b, 0x0f);
+    put1(b, (uint8_t)(0x90 | cc));
+    modrm_rr(b, 0, dst);
+    rex(b, 0, dst, dst, dst >= 4); /* movzx dst32, dst8 */
+    put1(b, 0x0f);
+    put1(b, 0xb6);
+    modrm_rr(b, dst, dst);
+}
+
+void x86_ret(struct x86buf *b)
+{
+    put1(b, 0xc3);
+}
