@@ -48,6 +48,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 if [ -d "$BUILD/isa" ]; then
     run_suite isa tests/isa/run.sh vmon "$VMON"
+    run_suite isa-interp env ISA_ENGINE=interp tests/isa/run.sh vmon "$VMON"
 fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue

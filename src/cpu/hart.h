@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cpu/decode.h"
+#include "jit/cache.h"
 
 struct vm;
 
@@ -199,7 +200,8 @@ struct hart {
     struct tlb_entry tlb[3][3][TLB_SIZE];
 
     struct bcache bc;
-    int fpu_rm_cached; /* host rounding mode state for the FPU library */
+    struct jit_cache jit; /* translated prefixes of decoded blocks (engine jit) */
+    int fpu_rm_cached;    /* host rounding mode state for the FPU library */
     struct hart_stats stats;
 };
 

@@ -4,6 +4,7 @@
  * software to do before executing modified code. */
 #include "cpu/hart.h"
 #include "cpu/fpu.h"
+#include "jit/translate.h"
 #include "vmm/vm.h"
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,11 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define BCACHE_ARENA (16u << 20)
-#define POLL_BLOCKS  2048
+#define BCACHE_ARENA   (16u << 20)
+#define JIT_CACHE_SIZE (8u << 20)
+#define JIT_BLOCK_MAX  (BLOCK_MAX * 64) /* bytes of code one block can take at most */
+#define JIT_MIN_RUN    2                /* shorter runs stay interpreted */
+#define POLL_BLOCKS    2048
 /* PAUSE hints in one hart_run call that mean the guest spins waiting for
  * another vCPU (a lock holder that may not be running): hand the host CPU
  * over, as pause-loop exiting does on hardware hypervisors. */
@@ -26,6 +30,7 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id)
     h->bc.arena_size = BCACHE_ARENA;
     h->bc.arena = malloc(BCACHE_ARENA);
     if (!h->bc.arena) return -1;
+    if (vm->cfg.engine == VM_ENGINE_JIT && jit_cache_init(&h->jit, JIT_CACHE_SIZE) < 0) return -1;
     hart_reset(h, VM_RAM_BASE);
     return 0;
 }
@@ -34,6 +39,7 @@ void hart_destroy(struct hart *h)
 {
     free(h->bc.arena);
     h->bc.arena = NULL;
+    jit_cache_destroy(&h->jit);
 }
 
 static void bcache_flush(struct bcache *bc)
@@ -80,6 +86,7 @@ void hart_reset(struct hart *h, uint64_t pc)
 void hart_flush_code(struct hart *h)
 {
     bcache_flush(&h->bc);
+    jit_cache_flush(&h->jit);
 }
 
 /* ---- block construction ---- */
@@ -89,11 +96,63 @@ static uint32_t rd16(const uint8_t *p)
     return ram_load(p, 2); /* another vCPU may be writing this code */
 }
 
-static struct block *block_alloc(struct bcache *bc)
+static struct block *block_alloc(struct hart *h)
 {
+    struct bcache *bc = &h->bc;
     size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct iinsn);
-    if (bc->arena_used + need > bc->arena_size) bcache_flush(bc);
+    /* The decoded blocks call into the code cache: both go at once. */
+    if (bc->arena_used + need > bc->arena_size ||
+        (h->jit.rw && jit_cache_room(&h->jit) < JIT_BLOCK_MAX))
+        hart_flush_code(h);
     return (struct block *)(void *)(bc->arena + bc->arena_used);
+}
+
+/* Engine jit: replace the leading run of instructions the translator
+ * covers by one OP_JIT record that calls the translated code (at offset imm
+ * of the hart's code cache). Local branches into the middle of the run keep
+ * the block as it is. Returns the new instruction count. */
+static unsigned jit_prefix(struct hart *h, struct block *b, unsigned n, const void *const *labels)
+{
+    /* AUIPC stays out: a block is shared by every virtual address that maps
+     * its physical page, and the translation would fix one pc. */
+    unsigned k = 0;
+    while (k < n && jit_covers(b->insn[k].d.op) && b->insn[k].d.op != OP_AUIPC)
+        k++;
+    if (k < JIT_MIN_RUN) return n;
+    for (unsigned i = k; i < n; i++) {
+        uint16_t t = b->insn[i].target;
+        if (t != NO_TARGET && t > 0 && t < k) return n;
+    }
+    struct insn run[BLOCK_MAX];
+    for (unsigned i = 0; i < k; i++)
+        run[i] = b->insn[i].d;
+    struct x86buf xb;
+    x86_init(&xb, h->jit.rw + h->jit.used, jit_cache_room(&h->jit));
+    if (jit_translate(run, k, 0, &xb) != (int)k) return n;
+    struct iinsn *j = &b->insn[0];
+    uint16_t count = b->insn[k - 1].count;
+    memset(&j->d, 0, sizeof(j->d));
+    j->d.op = OP_JIT;
+    j->d.imm = (int32_t)h->jit.used;
+    j->handler = labels[OP_JIT];
+    j->count = count;
+    j->pc_off = 0;
+    j->target = NO_TARGET;
+    memmove(&b->insn[1], &b->insn[k], (n - k) * sizeof(struct iinsn));
+    /* A branch back to the block's start goes the chained way (CHAIN's
+     * one-block loop), which counts the run's k instructions right; the
+     * others move with their targets. */
+    for (unsigned i = 1; i < n - k + 1; i++) {
+        uint16_t *t = &b->insn[i].target;
+        if (*t == 0)
+            *t = NO_TARGET;
+        else if (*t != NO_TARGET)
+            *t = (uint16_t)(*t - (k - 1));
+    }
+    h->jit.used += (xb.len + 15) & ~(size_t)15;
+    h->jit.bytes_total += xb.len;
+    h->jit.blocks++;
+    return n - k + 1;
 }
 
 static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off,
@@ -103,7 +162,7 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
     memset(end, 0, sizeof(*end));
     end->d.op = OP_END;
     end->handler = labels[OP_END];
-    end->count = (uint16_t)n;
+    end->count = n ? b->insn[n - 1].count : 0; /* instructions the block retires */
     end->pc_off = (uint16_t)off;
     b->n = n;
     b->bytes = off;
@@ -139,7 +198,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
                                  const void *const *labels)
 {
     struct bcache *bc = &h->bc;
-    struct block *b = block_alloc(bc);
+    struct block *b = block_alloc(h);
     unsigned off = 0, n = 0;
     unsigned room = 4096 - (unsigned)(pc & 0xfff);
     while (n < BLOCK_MAX && off + 2 <= room) {
@@ -172,6 +231,7 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     }
     if (n == 0) return NULL;
     link_local_branches(b, n, off);
+    if (h->jit.rw) n = jit_prefix(h, b, n, labels);
     b->paddr = pa;
     block_finish(bc, b, n, off, labels);
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
@@ -519,6 +579,13 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         NEXT();
     L_DEBUG:
         DEBUG_EXIT();
+    L_JIT : {
+        void (*fn)(uint64_t *);
+        uint8_t *code = h->jit.rx + ip->d.imm;
+        memcpy(&fn, &code, sizeof(fn));
+        fn(x);
+        NEXT();
+    }
     L_PAUSE:
         if (likely(++h->pauses < PAUSE_YIELD)) NEXT();
         h->pc = PC_NEXT();

@@ -45,7 +45,7 @@ struct boot_opts {
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout, shutdown_timeout;
-    int stats, paused, on_panic, log_level;
+    int stats, paused, on_panic, log_level, engine;
 };
 
 enum {
@@ -63,6 +63,7 @@ enum {
     RUN_GDB,
     RUN_PAUSED,
     RUN_ON_PANIC,
+    RUN_ENGINE,
     RUN_SHUTDOWN_TIMEOUT,
     RUN_VERBOSE,
     RUN_DEBUG,
@@ -86,6 +87,10 @@ static const struct cli_opt run_opts[] = {
     {"--name", "NAME", "name of the VM in messages", RUN_NAME},
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
+    {"--engine", "jit|interp",
+     "jit (default): runs of integer instructions are translated to x86-64;\n"
+     "interp: the interpreter alone (the reference)",
+     RUN_ENGINE},
     {"--on-panic", "exit|pause|reboot",
      "when the guest panics (pvpanic or SBI system failure): exit with status 3\n"
      "(default), keep the VM paused for a debugger, or reboot it",
@@ -167,6 +172,16 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
     case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
     case RUN_QUIET: o->log_level = VM_LOG_ERROR; return 0;
+    case RUN_ENGINE:
+        if (!strcmp(v, "jit")) {
+            o->engine = VM_ENGINE_JIT;
+        } else if (!strcmp(v, "interp")) {
+            o->engine = VM_ENGINE_INTERP;
+        } else {
+            fprintf(stderr, "vmon run: invalid --engine '%s' (want jit or interp)\n", v);
+            return -1;
+        }
+        return 0;
     case RUN_ON_PANIC:
         if (!strcmp(v, "exit"))
             o->on_panic = VM_PANIC_EXIT;
@@ -505,6 +520,7 @@ int boot_main(int argc, char **argv)
         .timeout = o.timeout,
         .hyp_sbi = o.bios == NULL,
         .on_panic = o.on_panic,
+        .engine = o.engine,
     };
     char err[512];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
@@ -616,6 +632,11 @@ int boot_main(int argc, char **argv)
                         (unsigned long long)h->stats.blocks_built,
                         (unsigned long long)h->stats.tlb_flushes);
                 vcpu_print_stats(&vm->vcpu[i], stderr);
+                if (h->jit.rw)
+                    fprintf(
+                        stderr, "hart%u: jit runs %llu, %llu bytes of x86-64, %llu cache flushes\n",
+                        i, (unsigned long long)h->jit.blocks,
+                        (unsigned long long)h->jit.bytes_total, (unsigned long long)h->jit.flushes);
             }
             if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
         }

@@ -53,6 +53,9 @@ struct vcpu {
     uint64_t waits;                  /* times the loop slept */
 };
 
+/* --engine: the interpreter alone, or with translated integer runs. */
+enum { VM_ENGINE_JIT = 0, VM_ENGINE_INTERP = 1 };
+
 /* What a guest panic does (--on-panic). */
 enum vm_panic_action { VM_PANIC_EXIT, VM_PANIC_PAUSE, VM_PANIC_REBOOT };
 
@@ -63,6 +66,7 @@ struct vm_config {
     uint64_t max_insns; /* 0 = unlimited */
     double timeout;     /* seconds, 0 = none */
     int hyp_sbi;        /* serve SBI from vmon (no M-mode firmware) */
+    int engine;         /* VM_ENGINE_*: how vCPUs run guest code */
 };
 
 struct vm {

@@ -7,6 +7,7 @@
 # Prints "PASS name" / "FAIL name (exit N)" per test and a final line
 # "isa: N passed, M failed"; exits nonzero if any failed.  Each test gets
 # $ISA_TIMEOUT seconds (default 20); a timeout counts as a failure.
+# ISA_ENGINE=jit|interp picks vmon's engine (default: vmon's default, jit).
 set -u
 emu=${1:-}
 shift || true
@@ -42,7 +43,8 @@ for elf in "${elfs[@]}"; do
             -kernel "$elf" </dev/null >"$log" 2>&1
         rc=$?
     else
-        timeout -k 2 $((tmo + 5)) "$vmon" run --bios "$elf" --timeout "$tmo" </dev/null >"$log" 2>&1
+        timeout -k 2 $((tmo + 5)) "$vmon" run --bios "$elf" --timeout "$tmo" \
+            ${ISA_ENGINE:+--engine "$ISA_ENGINE"} </dev/null >"$log" 2>&1
         rc=$?
     fi
     if [ "$rc" -eq 0 ]; then
@@ -59,5 +61,5 @@ for elf in "${elfs[@]}"; do
         tr -d '\r' <"$log" | tail -n 45 | sed 's/^/    /'
     fi
 done
-echo "isa: $pass passed, $fail failed"
+echo "isa${ISA_ENGINE:+-$ISA_ENGINE}: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ ${#elfs[@]} -gt 0 ]

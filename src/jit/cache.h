@@ -1,0 +1,24 @@
+/* A hart's code cache: one memfd mapped twice, writable at one address and
+ * executable at another, so no page is ever writable and executable at
+ * once (W^X). Bump allocation; the whole cache is dropped at once (with the
+ * decoded blocks that call into it) when it fills or code is invalidated. */
+#ifndef VMON_JIT_CACHE_H
+#define VMON_JIT_CACHE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct jit_cache {
+    uint8_t *rw, *rx;
+    size_t size, used;
+    uint64_t flushes, bytes_total, blocks;
+};
+
+int jit_cache_init(struct jit_cache *c, size_t size);
+void jit_cache_destroy(struct jit_cache *c);
+void jit_cache_flush(struct jit_cache *c);
+/* Room left, in bytes. */
+static inline size_t jit_cache_room(const struct jit_cache *c)
+{
+    return c->size - c->used;
+}
+#endif
