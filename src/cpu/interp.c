@@ -30,7 +30,9 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id)
     h->bc.arena_size = BCACHE_ARENA;
     h->bc.arena = malloc(BCACHE_ARENA);
     if (!h->bc.arena) return -1;
+#if defined(__x86_64__) /* the translator emits x86-64; elsewhere the interpreter runs alone */
     if (vm->cfg.engine == VM_ENGINE_JIT && jit_cache_init(&h->jit, JIT_CACHE_SIZE) < 0) return -1;
+#endif
     hart_reset(h, VM_RAM_BASE);
     return 0;
 }
