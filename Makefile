@@ -25,7 +25,7 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c
+LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -61,8 +61,6 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 -include tests/isa/isa.mk
 -include bench/bench.mk
 
-# The emitter's encodings are checked against a real disassembler.
-$(BUILD)/tests/test_jit: LIBS += -lcapstone
 
 unit: $(UNIT_BINS)
 

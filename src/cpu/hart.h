@@ -138,8 +138,10 @@ struct iinsn {
 #define BLOCK_MAX 64
 struct block {
     uint64_t paddr;
-    uint32_t n;     /* instructions, sentinel excluded */
-    uint32_t bytes; /* guest bytes covered */
+    uint32_t n;      /* instructions, sentinel excluded */
+    uint32_t bytes;  /* guest bytes covered */
+    uint32_t native; /* engine jit: code cache offset of its translation, 0 none */
+    uint32_t pad;
     struct iinsn insn[];
 };
 
@@ -153,6 +155,7 @@ struct bcache {
 
 struct hart_stats {
     uint64_t traps, interrupts, tlb_flushes, blocks_built;
+    uint64_t jit_entries, jit_links, code_writes; /* engine jit; stores into code pages */
 };
 
 struct hart {
@@ -200,8 +203,13 @@ struct hart {
     struct tlb_entry tlb[3][3][TLB_SIZE];
 
     struct bcache bc;
-    struct jit_cache jit; /* translated prefixes of decoded blocks (engine jit) */
-    int fpu_rm_cached;    /* host rounding mode state for the FPU library */
+    struct jit_cache jit; /* translations of decoded blocks (engine jit) */
+    /* Set by translated code: the slow path's fault (a trap was taken),
+     * and the unlinked jump an exit left through (rx address of its
+     * displacement) with the physical address it goes to. */
+    int jit_fault;
+    uint64_t jit_site, jit_site_pa;
+    int fpu_rm_cached; /* host rounding mode state for the FPU library */
     struct hart_stats stats;
 };
 
@@ -243,6 +251,12 @@ int mmu_fetch(struct hart *h, uint64_t va, uint64_t *pa, uint8_t **host, uint64_
 /* Translate a data address for an AMO/LR/SC: must be RAM, aligned. */
 int mmu_amo_ptr(struct hart *h, uint64_t va, unsigned size, uint8_t **host, uint64_t *tval);
 void mmu_flush_tlb(struct hart *h);
+/* The hart decoded code from the RAM page at pa: from now on a store to it
+ * (by any hart) invalidates every hart's translations. */
+void mmu_note_code(struct hart *h, uint64_t pa);
+/* Something other than a hart (a device) wrote guest RAM [pa, pa + len):
+ * translations made from it are dropped. */
+void mmu_code_range_written(struct vm *vm, uint64_t pa, uint64_t len);
 int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned priv);
 
 /* Drop every cached translation of guest code (FENCE.I, remote fence.i,

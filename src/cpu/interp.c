@@ -5,6 +5,7 @@
 #include "cpu/hart.h"
 #include "cpu/fpu.h"
 #include "jit/translate.h"
+#include "jit/dump.h"
 #include "vmm/vm.h"
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,9 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define BCACHE_ARENA   (16u << 20)
-#define JIT_CACHE_SIZE (8u << 20)
-#define JIT_BLOCK_MAX  (BLOCK_MAX * 64) /* bytes of code one block can take at most */
-#define JIT_MIN_RUN    2                /* shorter runs stay interpreted */
+#define JIT_CACHE_SIZE (32u << 20)
+#define JIT_BLOCK_MAX  (32u << 10) /* bytes of code one block can take at most */
+#define JIT_SLICE      (1 << 16)   /* instructions translated code runs between polls */
 #define POLL_BLOCKS    2048
 /* PAUSE hints in one hart_run call that mean the guest spins waiting for
  * another vCPU (a lock holder that may not be running): hand the host CPU
@@ -31,7 +32,10 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id)
     h->bc.arena = malloc(BCACHE_ARENA);
     if (!h->bc.arena) return -1;
 #if defined(__x86_64__) /* the translator emits x86-64; elsewhere the interpreter runs alone */
-    if (vm->cfg.engine == VM_ENGINE_JIT && jit_cache_init(&h->jit, JIT_CACHE_SIZE) < 0) return -1;
+    if (vm->cfg.engine == VM_ENGINE_JIT) {
+        if (jit_cache_init(&h->jit, JIT_CACHE_SIZE) < 0) return -1;
+        jit_cache_start(&h->jit);
+    }
 #endif
     hart_reset(h, VM_RAM_BASE);
     return 0;
@@ -109,54 +113,6 @@ static struct block *block_alloc(struct hart *h)
     return (struct block *)(void *)(bc->arena + bc->arena_used);
 }
 
-/* Engine jit: replace the leading run of instructions the translator
- * covers by one OP_JIT record that calls the translated code (at offset imm
- * of the hart's code cache). Local branches into the middle of the run keep
- * the block as it is. Returns the new instruction count. */
-static unsigned jit_prefix(struct hart *h, struct block *b, unsigned n, const void *const *labels)
-{
-    /* AUIPC stays out: a block is shared by every virtual address that maps
-     * its physical page, and the translation would fix one pc. */
-    unsigned k = 0;
-    while (k < n && jit_covers(b->insn[k].d.op) && b->insn[k].d.op != OP_AUIPC)
-        k++;
-    if (k < JIT_MIN_RUN) return n;
-    for (unsigned i = k; i < n; i++) {
-        uint16_t t = b->insn[i].target;
-        if (t != NO_TARGET && t > 0 && t < k) return n;
-    }
-    struct insn run[BLOCK_MAX];
-    for (unsigned i = 0; i < k; i++)
-        run[i] = b->insn[i].d;
-    struct x86buf xb;
-    x86_init(&xb, h->jit.rw + h->jit.used, jit_cache_room(&h->jit));
-    if (jit_translate(run, k, 0, &xb) != (int)k) return n;
-    struct iinsn *j = &b->insn[0];
-    uint16_t count = b->insn[k - 1].count;
-    memset(&j->d, 0, sizeof(j->d));
-    j->d.op = OP_JIT;
-    j->d.imm = (int32_t)h->jit.used;
-    j->handler = labels[OP_JIT];
-    j->count = count;
-    j->pc_off = 0;
-    j->target = NO_TARGET;
-    memmove(&b->insn[1], &b->insn[k], (n - k) * sizeof(struct iinsn));
-    /* A branch back to the block's start goes the chained way (CHAIN's
-     * one-block loop), which counts the run's k instructions right; the
-     * others move with their targets. */
-    for (unsigned i = 1; i < n - k + 1; i++) {
-        uint16_t *t = &b->insn[i].target;
-        if (*t == 0)
-            *t = NO_TARGET;
-        else if (*t != NO_TARGET)
-            *t = (uint16_t)(*t - (k - 1));
-    }
-    h->jit.used += (xb.len + 15) & ~(size_t)15;
-    h->jit.bytes_total += xb.len;
-    h->jit.blocks++;
-    return n - k + 1;
-}
-
 static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigned off,
                          const void *const *labels)
 {
@@ -168,6 +124,7 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
     end->pc_off = (uint16_t)off;
     b->n = n;
     b->bytes = off;
+    b->native = 0;
     size_t used = sizeof(struct block) + (n + 1) * sizeof(struct iinsn);
     bc->arena_used += (used + 15) & ~(size_t)15;
 }
@@ -233,9 +190,15 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     }
     if (n == 0) return NULL;
     link_local_branches(b, n, off);
-    if (h->jit.rw) n = jit_prefix(h, b, n, labels);
     b->paddr = pa;
     block_finish(bc, b, n, off, labels);
+    mmu_note_code(h, pa);
+    if (h->jit.rw && !h->dbg) {
+        b->native = jit_translate_block(&h->jit, b);
+        if (b->native && h->vm->jit_dump)
+            jit_dump_block(h->vm->jit_dump, b, jit_translated(b), h->jit.rw + b->native,
+                           h->jit.used - b->native, (uint64_t)(uintptr_t)(h->jit.rx + b->native));
+    }
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
     h->stats.blocks_built++;
     return b;
@@ -277,6 +240,7 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
     tmp->n = 1;
     tmp->bytes = len;
     tmp->paddr = ~0ull; /* never matches a cached block: no chaining */
+    tmp->native = 0;
     return tmp;
 }
 
@@ -393,6 +357,8 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     memset(h->spin_seen, 0, sizeof(h->spin_seen));
     if (lim.stop_at < h->instret) lim.stop_at = ~0ull;
     int poll = 0;
+    uint64_t site_gen = 0; /* code cache generation of h->jit_site */
+    h->jit_site = 0;
 
     for (;;) {
         if (unlikely(h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) ||
@@ -432,6 +398,22 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
                 }
             }
         }
+        if (b->native && likely(!h->dbg)) {
+            if (h->jit_site && h->jit_site_pa == b->paddr && site_gen == h->jit.flushes) {
+                jit_link(&h->jit, h->jit_site, b->native);
+                h->stats.jit_links++;
+            }
+            h->jit_site = 0;
+            uint64_t left = lim.stop_at - h->instret;
+            int64_t give = left > JIT_SLICE ? JIT_SLICE : (int64_t)left;
+            int64_t ran = give - jit_enter(h, pc, give, b->native);
+            h->instret += (uint64_t)ran;
+            h->stats.jit_entries++;
+            site_gen = h->jit.flushes;
+            poll -= (int)(ran >> 5);
+            continue;
+        }
+        h->jit_site = 0;
         unsigned dpriv = tlb_mode(hart_data_priv(h));
         struct tlb_entry *const tlbr = h->tlb[dpriv][TLB_R];
         struct tlb_entry *const tlbw = h->tlb[dpriv][TLB_W];
@@ -483,7 +465,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
                 if (likely(xe_->tag == (t_ & ~0xfffull))) tpa_ = xe_->paddr | (t_ & 0xfff);        \
             }                                                                                      \
             struct block *nb_ = h->bc.slot[(tpa_ >> 1) & ((1u << BCACHE_BITS) - 1)];               \
-            if (likely(nb_ && nb_->paddr == tpa_)) {                                               \
+            if (likely(nb_ && nb_->paddr == tpa_ && (!nb_->native || h->dbg))) {                   \
                 b = nb_;                                                                           \
                 pc = t_;                                                                           \
                 ip = b->insn;                                                                      \
@@ -558,7 +540,9 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             fault = mmu_store_slow(h, va_, (size), (val), &fault_tval);                            \
             if (unlikely(fault)) MEM_FAULT();                                                      \
             /* an MMIO store may have raised an interrupt for this hart */                         \
-            if (h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) poll = 0;       \
+            uint32_t ev_ = atomic_load_explicit(&h->events, memory_order_relaxed);                 \
+            if (h->check | ev_) poll = 0;                                                          \
+            if (ev_ & HART_EV_FENCEI) JUMP(PC_NEXT()); /* this block may be stale now */           \
         }                                                                                          \
     } while (0)
 
@@ -581,13 +565,8 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         NEXT();
     L_DEBUG:
         DEBUG_EXIT();
-    L_JIT : {
-        void (*fn)(uint64_t *);
-        uint8_t *code = h->jit.rx + ip->d.imm;
-        memcpy(&fn, &code, sizeof(fn));
-        fn(x);
-        NEXT();
-    }
+    L_JIT:
+        ILLEGAL(); /* never decoded */
     L_PAUSE:
         if (likely(++h->pauses < PAUSE_YIELD)) NEXT();
         h->pc = PC_NEXT();
@@ -800,8 +779,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         RD = d == 0 ? SX32(a) : SX32(a % d);
         NEXT();
     }
-    L_FENCE_I:
-        hart_flush_code(h);
+    L_FENCE_I: /* fetch is coherent: stores into code pages drop their translations */
         JUMP(PC_NEXT());
     L_ECALL : {
         int cause = hart_ecall(h);

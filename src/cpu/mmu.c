@@ -29,6 +29,62 @@ void mmu_flush_tlb(struct hart *h)
     h->stats.tlb_flushes++;
 }
 
+/* ---- pages holding code ---- */
+
+static _Atomic uint64_t *code_word(const struct vm *vm, uint64_t pa, uint64_t *bit)
+{
+    if (pa - vm->ram_base >= vm->ram_size || !vm->code_bits) return NULL;
+    uint64_t pg = (pa - vm->ram_base) >> 12;
+    *bit = 1ull << (pg & 63);
+    return &vm->code_bits[pg >> 6];
+}
+
+void mmu_note_code(struct hart *h, uint64_t pa)
+{
+    uint64_t bit;
+    _Atomic uint64_t *w = code_word(h->vm, pa, &bit);
+    if (!w || (atomic_load_explicit(w, memory_order_relaxed) & bit)) return;
+    atomic_fetch_or(w, bit);
+    /* No write translation of the page may stay in any TLB: this hart's
+     * go now, the others' at their next look at their events. */
+    uint64_t page = pa & ~0xfffull;
+    for (unsigned m = 0; m < 3; m++)
+        for (unsigned i = 0; i < TLB_SIZE; i++)
+            if (h->tlb[m][TLB_W][i].paddr == page) h->tlb[m][TLB_W][i].tag = ~0ull;
+    for (unsigned i = 0; i < h->vm->ncpus; i++)
+        if (h->vm->harts[i] && h->vm->harts[i] != h)
+            atomic_fetch_or(&h->vm->harts[i]->events, HART_EV_TLB);
+}
+
+/* A write is about to reach a page that holds code: it stops being a code
+ * page and every hart drops its translations (at its next look at its
+ * events; this hart leaves the instruction's block right after it).
+ * Returns whether the page held code. */
+static int code_page_written(struct vm *vm, uint64_t pa)
+{
+    uint64_t bit;
+    _Atomic uint64_t *w = code_word(vm, pa, &bit);
+    if (!w || !(atomic_load_explicit(w, memory_order_relaxed) & bit)) return 0;
+    atomic_fetch_and(w, ~bit);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->harts[i]) atomic_fetch_or(&vm->harts[i]->events, HART_EV_FENCEI);
+    return 1;
+}
+
+static int code_written(struct hart *h, uint64_t pa)
+{
+    if (!code_page_written(h->vm, pa)) return 0;
+    h->stats.code_writes++;
+    return 1;
+}
+
+void mmu_code_range_written(struct vm *vm, uint64_t pa, uint64_t len)
+{
+    if (!len) return;
+    for (uint64_t p = pa & ~0xfffull; p < pa + len; p += 4096)
+        code_page_written(vm, p);
+}
+
 /* ---- PMP (3.7) ---- */
 
 static int pmp_range(const struct hart *h, unsigned i, uint64_t *lo, uint64_t *hi)
@@ -232,6 +288,7 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
     }
     *pa = x.pa;
     uint64_t page = x.pa & ~0xfffull;
+    if (access == ACC_W && code_written(h, x.pa)) watched = 1; /* no TLB entry this time */
     const struct mem_region *m = bus_find_mem(&h->vm->bus, page, 4096);
     if (m && !(access == ACC_W && m->readonly) && !watched &&
         pmp_check(h, page, 4096, access, priv)) {

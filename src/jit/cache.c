@@ -36,6 +36,6 @@ void jit_cache_destroy(struct jit_cache *c)
 
 void jit_cache_flush(struct jit_cache *c)
 {
-    c->used = 0;
+    c->used = c->start;
     c->flushes++;
 }

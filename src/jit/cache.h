@@ -10,6 +10,7 @@
 struct jit_cache {
     uint8_t *rw, *rx;
     size_t size, used;
+    size_t start; /* bytes of trampoline kept at the start across flushes */
     uint64_t flushes, bytes_total, blocks;
 };
 

@@ -1,60 +1,188 @@
-/* Integer RV64 instructions to x86-64: rax and rcx hold the operands, rdx
- * comparison results; rdi points at the register file (x[i] at 8*i). */
+/* Decoded blocks to x86-64 (see translate.h for the conventions). */
 #include "jit/translate.h"
+#include "jit/helpers.h"
+#include <stddef.h>
+#include <string.h>
 
-#define RX X86_RDI /* the register file */
+#define HP  X86_RBP /* the hart */
+#define PC  X86_R12 /* guest pc of the block */
+#define BUD X86_R13 /* instructions left */
+#define TLB X86_R14 /* data TLB, read table (the write table follows) */
 
-static void get(struct x86buf *b, int dst, unsigned r)
+#define OFF_X(r)   ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
+#define OFF_PC     ((int32_t)offsetof(struct hart, pc))
+#define OFF_EVENTS ((int32_t)offsetof(struct hart, events))
+#define OFF_FAULT  ((int32_t)offsetof(struct hart, jit_fault))
+#define OFF_SITE   ((int32_t)offsetof(struct hart, jit_site))
+#define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
+#define TLB_TABLE  ((int32_t)(TLB_SIZE * sizeof(struct tlb_entry)))
+
+/* The trampoline at offset 0 of every cache: enter(h, pc, budget, tlb,
+ * code) saves the callee-saved registers, sets up the fixed ones and jumps
+ * to the block; the exit at EPILOGUE returns the budget left. */
+#define EPILOGUE_AT 64
+
+/* ---- register allocation within a block ---- */
+
+#define NHOST 8
+static const int host_reg[NHOST] = {X86_RBX, X86_R15, X86_RSI, X86_RDI,
+                                    X86_R8,  X86_R9,  X86_R10, X86_R11};
+#define CALLER_SAVED_FROM 2 /* host_reg[2..] are clobbered by calls */
+
+struct ra {
+    int8_t guest[NHOST]; /* guest register held, or -1 */
+    uint8_t dirty[NHOST];
+    uint32_t stamp[NHOST];
+};
+
+/* An out-of-line piece of code at the end of the block, reached by a jump
+ * from the mainline with the allocator's state at that point. */
+enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH };
+struct stub {
+    enum stub_kind kind;
+    size_t from; /* displacement of the jump to the stub */
+    size_t back; /* where the mainline goes on (loads, stores) */
+    unsigned idx;
+    struct ra ra;
+    struct insn d;
+    uint16_t pc_off;
+    int val;    /* stores: host register of the value, or -1 for zero */
+    int64_t to; /* branches: target offset from the block's pc */
+};
+
+#define MAX_STUBS (BLOCK_MAX + 4)
+struct tctx {
+    struct x86buf *b;
+    struct jit_cache *c;
+    const struct block *blk;
+    unsigned n; /* instructions translated (charged at entry) */
+    struct ra ra;
+    uint32_t now;
+    unsigned locked; /* host slots the current instruction uses */
+    struct stub stub[MAX_STUBS];
+    unsigned nstub;
+};
+
+static int slot_of(const struct tctx *t, unsigned r)
 {
-    if (r == 0 || r == REG_SINK)
-        x86_mov_ri(b, dst, 0);
-    else
-        x86_load(b, dst, RX, (int32_t)(8 * r));
+    for (int i = 0; i < NHOST; i++)
+        if (t->ra.guest[i] == (int)r) return i;
+    return -1;
 }
 
-static void put(struct x86buf *b, unsigned rd, int src)
+static int victim(struct tctx *t)
 {
-    x86_store(b, RX, (int32_t)(8 * rd), src);
-}
-
-int jit_covers(unsigned op)
-{
-    switch (op) {
-    case OP_LUI:
-    case OP_AUIPC:
-    case OP_ADDI:
-    case OP_SLTI:
-    case OP_SLTIU:
-    case OP_XORI:
-    case OP_ORI:
-    case OP_ANDI:
-    case OP_SLLI:
-    case OP_SRLI:
-    case OP_SRAI:
-    case OP_ADD:
-    case OP_SUB:
-    case OP_SLL:
-    case OP_SLT:
-    case OP_SLTU:
-    case OP_XOR:
-    case OP_SRL:
-    case OP_SRA:
-    case OP_OR:
-    case OP_AND:
-    case OP_ADDIW:
-    case OP_SLLIW:
-    case OP_SRLIW:
-    case OP_SRAIW:
-    case OP_ADDW:
-    case OP_SUBW:
-    case OP_SLLW:
-    case OP_SRLW:
-    case OP_SRAW:
-    case OP_MUL:
-    case OP_NOP: return 1;
+    int best = -1;
+    for (int i = 0; i < NHOST; i++) {
+        if (t->locked & (1u << i)) continue;
+        if (t->ra.guest[i] < 0) return i;
+        if (best < 0 || t->ra.stamp[i] < t->ra.stamp[best]) best = i;
     }
-    return 0;
+    if (t->ra.dirty[best]) x86_store(t->b, HP, OFF_X(t->ra.guest[best]), host_reg[best]);
+    t->ra.guest[best] = -1;
+    t->ra.dirty[best] = 0;
+    return best;
 }
+
+static int take(struct tctx *t, int s)
+{
+    t->ra.stamp[s] = ++t->now;
+    t->locked |= 1u << s;
+    return host_reg[s];
+}
+
+/* The host register holding guest register r (1..31), loaded if needed. */
+static int get(struct tctx *t, unsigned r)
+{
+    int s = slot_of(t, r);
+    if (s < 0) {
+        s = victim(t);
+        t->ra.guest[s] = (int8_t)r;
+        x86_load(t->b, host_reg[s], HP, OFF_X(r));
+    }
+    return take(t, s);
+}
+
+/* A source operand: guest r in a host register, or x0 as zero in scratch. */
+static int src(struct tctx *t, unsigned r, int scratch)
+{
+    if (r == 0 || r == REG_SINK) {
+        x86_alu32_rr(t->b, X86_XOR, scratch, scratch);
+        return scratch;
+    }
+    return get(t, r);
+}
+
+/* The host register that will hold a new value of guest register r. */
+static int def(struct tctx *t, unsigned r)
+{
+    int s = slot_of(t, r);
+    if (s < 0) {
+        s = victim(t);
+        t->ra.guest[s] = (int8_t)r;
+    }
+    t->ra.dirty[s] = 1;
+    return take(t, s);
+}
+
+static void writeback(struct x86buf *b, const struct ra *ra)
+{
+    for (int i = 0; i < NHOST; i++)
+        if (ra->guest[i] >= 0 && ra->dirty[i]) x86_store(b, HP, OFF_X(ra->guest[i]), host_reg[i]);
+}
+
+static void reload_caller_saved(struct x86buf *b, const struct ra *ra)
+{
+    for (int i = CALLER_SAVED_FROM; i < NHOST; i++)
+        if (ra->guest[i] >= 0) x86_load(b, host_reg[i], HP, OFF_X(ra->guest[i]));
+}
+
+static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, unsigned idx)
+{
+    struct stub *s = &t->stub[t->nstub++];
+    s->kind = kind;
+    s->from = from;
+    s->idx = idx;
+    s->ra = t->ra;
+    s->d = t->blk->insn[idx].d;
+    s->pc_off = t->blk->insn[idx].pc_off;
+    return s;
+}
+
+/* ---- exits ---- */
+
+static void jmp_to(struct x86buf *b, size_t target)
+{
+    x86_patch(b, x86_jmp32(b), target);
+}
+
+static void refund(struct x86buf *b, int64_t k)
+{
+    if (k) x86_alu_ri(b, X86_ADD, BUD, (int32_t)k);
+}
+
+/* Leave for the guest address block pc + to (registers written back,
+ * budget settled). A target on the block's own guest page is a chaining
+ * candidate: its jump can later be pointed at the target's translation. */
+static void exit_to(struct tctx *t, int64_t to)
+{
+    struct x86buf *b = t->b;
+    if (to) x86_lea(b, PC, X86_MEM(PC, (int32_t)to));
+    int64_t in_page = (int64_t)(t->blk->paddr & 0xfff) + to;
+    if (in_page >= 0 && in_page < 4096) {
+        size_t site = x86_jmp32(b);
+        x86_patch(b, site, b->len); /* unlinked: falls through to the exit */
+        uint64_t pa = (t->blk->paddr & ~0xfffull) + (uint64_t)in_page;
+        x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)(t->c->rx + site));
+        x86_store(b, HP, OFF_SITE, X86_RAX);
+        x86_mov_ri(b, X86_RAX, pa);
+        x86_store(b, HP, OFF_SITEPA, X86_RAX);
+    }
+    x86_store(b, HP, OFF_PC, PC);
+    jmp_to(b, EPILOGUE_AT);
+}
+
+/* ---- instructions ---- */
 
 static enum x86_alu alu_of(unsigned op)
 {
@@ -88,95 +216,522 @@ static enum x86_shift shift_of(unsigned op)
     }
 }
 
-/* One instruction whose rd is a real register. */
-static void emit_one(const struct insn *d, uint64_t pc, struct x86buf *b)
+static int writes_rd(const struct insn *d)
 {
+    return d->rd != 0 && d->rd != REG_SINK;
+}
+
+/* rd = rax (or its low 32 bits sign-extended). */
+static void put_rax(struct tctx *t, const struct insn *d, int w32)
+{
+    if (!writes_rd(d)) return;
+    int hd = def(t, d->rd);
+    if (w32)
+        x86_movsxd(t->b, hd, X86_RAX);
+    else
+        x86_mov_rr(t->b, hd, X86_RAX);
+}
+
+static void emit_imm_alu(struct tctx *t, const struct insn *d)
+{
+    struct x86buf *b = t->b;
     int64_t imm = d->imm;
+    int a = src(t, d->rs1, X86_RAX);
     switch (d->op) {
-    case OP_LUI: x86_mov_ri(b, X86_RAX, (uint64_t)imm); break;
-    case OP_AUIPC: x86_mov_ri(b, X86_RAX, pc + (uint64_t)imm); break;
     case OP_ADDI:
+        if (!writes_rd(d)) return;
+        x86_lea(b, X86_RAX, X86_MEM(a, (int32_t)imm));
+        break;
     case OP_XORI:
     case OP_ORI:
     case OP_ANDI:
-        get(b, X86_RAX, d->rs1);
+        x86_mov_rr(b, X86_RAX, a);
         x86_alu_ri(b, alu_of(d->op), X86_RAX, (int32_t)imm);
         break;
     case OP_SLTI:
     case OP_SLTIU:
-    case OP_SLT:
-    case OP_SLTU:
-        get(b, X86_RAX, d->rs1);
-        if (d->op == OP_SLTI || d->op == OP_SLTIU)
-            x86_mov_ri(b, X86_RCX, (uint64_t)imm);
-        else
-            get(b, X86_RCX, d->rs2);
-        x86_alu_rr(b, X86_CMP, X86_RAX, X86_RCX);
-        x86_setcc(b, d->op == OP_SLT || d->op == OP_SLTI ? X86_CC_L : X86_CC_B, X86_RAX);
+        x86_mov_ri(b, X86_RCX, (uint64_t)imm);
+        x86_alu_rr(b, X86_CMP, a, X86_RCX);
+        x86_setcc(b, d->op == OP_SLTI ? X86_CC_L : X86_CC_B, X86_RAX);
         break;
     case OP_SLLI:
     case OP_SRLI:
     case OP_SRAI:
-        get(b, X86_RAX, d->rs1);
+        x86_mov_rr(b, X86_RAX, a);
         x86_shift_ri(b, shift_of(d->op), X86_RAX, (uint8_t)imm);
         break;
-    case OP_SLLIW:
-    case OP_SRLIW:
-    case OP_SRAIW:
-        get(b, X86_RAX, d->rs1);
-        x86_shift32_ri(b, shift_of(d->op), X86_RAX, (uint8_t)imm);
-        x86_movsxd(b, X86_RAX, X86_RAX);
-        break;
-    case OP_SLL:
-    case OP_SRL:
-    case OP_SRA:
-    case OP_SLLW:
-    case OP_SRLW:
-    case OP_SRAW: /* x86 masks the count as RISC-V does: 6 bits, or 5 for W */
-        get(b, X86_RAX, d->rs1);
-        get(b, X86_RCX, d->rs2);
-        if (d->op == OP_SLL || d->op == OP_SRL || d->op == OP_SRA) {
-            x86_shift_cl(b, shift_of(d->op), X86_RAX);
-        } else {
-            x86_shift32_cl(b, shift_of(d->op), X86_RAX);
-            x86_movsxd(b, X86_RAX, X86_RAX);
-        }
-        break;
     case OP_ADDIW:
-        get(b, X86_RAX, d->rs1);
-        x86_mov_ri(b, X86_RCX, (uint64_t)imm);
-        x86_alu32_rr(b, X86_ADD, X86_RAX, X86_RCX);
-        x86_movsxd(b, X86_RAX, X86_RAX);
+        x86_mov32_rr(b, X86_RAX, a);
+        x86_alu32_ri(b, X86_ADD, X86_RAX, (int32_t)imm);
+        put_rax(t, d, 1);
+        return;
+    default: /* SLLIW SRLIW SRAIW */
+        x86_mov32_rr(b, X86_RAX, a);
+        x86_shift32_ri(b, shift_of(d->op), X86_RAX, (uint8_t)imm);
+        put_rax(t, d, 1);
+        return;
+    }
+    put_rax(t, d, 0);
+}
+
+/* Division and remainder with RISC-V's results for a zero divisor and
+ * for overflow (M extension 13.2), where x86 would fault: the divisor in
+ * rcx, the dividend in rax; the quotient ends in rax, the remainder in rdx. */
+static void emit_div(struct x86buf *b, int w64, int sgn)
+{
+    x86_test_rr(b, X86_RCX, X86_RCX);
+    size_t zero = x86_jcc32(b, X86_CC_E);
+    size_t minus1 = 0;
+    if (sgn) {
+        if (w64)
+            x86_alu_ri(b, X86_CMP, X86_RCX, -1);
+        else
+            x86_alu32_ri(b, X86_CMP, X86_RCX, -1);
+        minus1 = x86_jcc32(b, X86_CC_E);
+        if (w64)
+            x86_cqo(b);
+        else
+            x86_cdq(b);
+    } else {
+        x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
+    }
+    x86_muldiv(b, w64, sgn ? X86_IDIV : X86_DIV, X86_RCX);
+    size_t done1 = x86_jmp32(b);
+    size_t done2 = 0;
+    if (sgn) { /* divisor -1: the quotient is -dividend (wrapping), no remainder */
+        x86_patch(b, minus1, b->len);
+        if (w64)
+            x86_neg(b, X86_RAX);
+        else {
+            x86_mov32_rr(b, X86_RAX, X86_RAX);
+            x86_neg(b, X86_RAX);
+        }
+        x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
+        done2 = x86_jmp32(b);
+    }
+    x86_patch(b, zero, b->len); /* divisor 0: quotient all ones, remainder the dividend */
+    x86_mov_rr(b, X86_RDX, X86_RAX);
+    x86_mov_ri(b, X86_RAX, ~0ull);
+    x86_patch(b, done1, b->len);
+    if (sgn) x86_patch(b, done2, b->len);
+}
+
+static void emit_reg_alu(struct tctx *t, const struct insn *d)
+{
+    struct x86buf *b = t->b;
+    unsigned op = d->op;
+    int a = src(t, d->rs1, X86_RAX);
+    int c = src(t, d->rs2, X86_RCX);
+    int w32 = 0;
+    switch (op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_XOR:
+    case OP_OR:
+    case OP_AND:
+        x86_mov_rr(b, X86_RAX, a);
+        x86_alu_rr(b, alu_of(op), X86_RAX, c);
         break;
     case OP_ADDW:
     case OP_SUBW:
-        get(b, X86_RAX, d->rs1);
-        get(b, X86_RCX, d->rs2);
-        x86_alu32_rr(b, alu_of(d->op), X86_RAX, X86_RCX);
-        x86_movsxd(b, X86_RAX, X86_RAX);
+        x86_mov32_rr(b, X86_RAX, a);
+        x86_alu32_rr(b, alu_of(op), X86_RAX, c);
+        w32 = 1;
+        break;
+    case OP_SLT:
+    case OP_SLTU:
+        x86_alu_rr(b, X86_CMP, a, c);
+        x86_setcc(b, op == OP_SLT ? X86_CC_L : X86_CC_B, X86_RAX);
+        break;
+    case OP_SLL:
+    case OP_SRL:
+    case OP_SRA: /* x86 masks the count as RISC-V does: 6 bits, or 5 for W */
+        x86_mov_rr(b, X86_RCX, c);
+        x86_mov_rr(b, X86_RAX, a);
+        x86_shift_cl(b, shift_of(op), X86_RAX);
+        break;
+    case OP_SLLW:
+    case OP_SRLW:
+    case OP_SRAW:
+        x86_mov_rr(b, X86_RCX, c);
+        x86_mov32_rr(b, X86_RAX, a);
+        x86_shift32_cl(b, shift_of(op), X86_RAX);
+        w32 = 1;
         break;
     case OP_MUL:
-        get(b, X86_RAX, d->rs1);
-        get(b, X86_RCX, d->rs2);
-        x86_imul_rr(b, X86_RAX, X86_RCX);
+        x86_mov_rr(b, X86_RAX, a);
+        x86_imul_rr(b, X86_RAX, c);
         break;
-    default: /* ADD SUB XOR OR AND */
-        get(b, X86_RAX, d->rs1);
-        get(b, X86_RCX, d->rs2);
-        x86_alu_rr(b, alu_of(d->op), X86_RAX, X86_RCX);
+    case OP_MULW:
+        x86_mov32_rr(b, X86_RAX, a);
+        x86_imul32_rr(b, X86_RAX, c);
+        w32 = 1;
+        break;
+    case OP_MULH:
+    case OP_MULHU:
+    case OP_MULHSU:
+        x86_mov_rr(b, X86_RDX, c); /* c may be rcx, the dividend's... keep it */
+        x86_mov_rr(b, X86_RCX, X86_RDX);
+        x86_mov_rr(b, X86_RAX, a);
+        x86_muldiv(b, 1, op == OP_MULH ? X86_IMUL1 : X86_MUL, X86_RCX);
+        if (op == OP_MULHSU) { /* signed a: subtract b when a < 0 */
+            x86_mov_rr(b, X86_RAX, a);
+            x86_shift_ri(b, X86_SAR, X86_RAX, 63);
+            x86_alu_rr(b, X86_AND, X86_RAX, X86_RCX);
+            x86_alu_rr(b, X86_SUB, X86_RDX, X86_RAX);
+        }
+        x86_mov_rr(b, X86_RAX, X86_RDX);
+        break;
+    default: { /* DIV[U][W], REM[U][W] */
+        int w64 = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
+        int sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
+        int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
+        x86_mov_rr(b, X86_RDX, c);
+        x86_mov_rr(b, X86_RCX, X86_RDX);
+        x86_mov_rr(b, X86_RAX, a);
+        if (!w64) {
+            x86_mov32_rr(b, X86_RCX, X86_RCX);
+            x86_mov32_rr(b, X86_RAX, X86_RAX);
+        }
+        emit_div(b, w64, sgn);
+        if (rem) x86_mov_rr(b, X86_RAX, X86_RDX);
+        w32 = !w64;
         break;
     }
-    put(b, d->rd, X86_RAX);
+    }
+    put_rax(t, d, w32);
 }
 
-int jit_translate(const struct insn *ins, unsigned n, uint64_t pc, struct x86buf *b)
+static unsigned mem_size(unsigned op)
 {
-    unsigned i = 0;
-    for (; i < n && jit_covers(ins[i].op); i++) {
-        if (ins[i].op != OP_NOP && ins[i].rd != REG_SINK && ins[i].rd != 0)
-            emit_one(&ins[i], pc, b);
-        pc += ins[i].len;
+    switch (op) {
+    case OP_LB:
+    case OP_LBU:
+    case OP_SB: return 1;
+    case OP_LH:
+    case OP_LHU:
+    case OP_SH: return 2;
+    case OP_LW:
+    case OP_LWU:
+    case OP_SW: return 4;
+    default: return 8;
     }
-    x86_ret(b);
-    return b->overflow ? -1 : (int)i;
+}
+
+/* rax = guest address rs1 + imm; rcx = its TLB entry's offset; jump to a
+ * new stub when the entry (in the table at disp) does not match. */
+static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, int32_t table)
+{
+    struct x86buf *b = t->b;
+    if (d->rs1 == 0)
+        x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm);
+    else
+        x86_lea(b, X86_RAX, X86_MEM(get(t, d->rs1), d->imm));
+    x86_mov32_rr(b, X86_RCX, X86_RAX);
+    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
+    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
+    x86_mov_rr(b, X86_RDX, X86_RAX);
+    x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, table));
+    size_t miss = x86_jcc32(b, X86_CC_NE);
+    x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEMX(TLB, X86_RCX, 1, table + 8));
+    return miss;
+}
+
+static void emit_load(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    unsigned size = mem_size(d->op);
+    int sx = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
+    size_t miss = tlb_lookup(t, d, size, 0);
+    x86_ld(t->b, size, sx, X86_RAX, X86_MEM(X86_RAX, 0));
+    struct stub *s = add_stub(t, STUB_LOAD, miss, idx);
+    s->back = t->b->len;
+    put_rax(t, d, 0);
+}
+
+static void emit_store(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    unsigned size = mem_size(d->op);
+    int val = d->rs2 ? get(t, d->rs2) : -1;
+    size_t miss = tlb_lookup(t, d, size, TLB_TABLE);
+    if (val >= 0) {
+        x86_st(t->b, size, X86_MEM(X86_RAX, 0), val);
+    } else {
+        x86_alu32_rr(t->b, X86_XOR, X86_RCX, X86_RCX);
+        x86_st(t->b, size, X86_MEM(X86_RAX, 0), X86_RCX);
+    }
+    struct stub *s = add_stub(t, STUB_STORE, miss, idx);
+    s->val = val;
+    s->back = t->b->len;
+}
+
+static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    enum x86_cc cc;
+    switch (d->op) {
+    case OP_BEQ: cc = X86_CC_E; break;
+    case OP_BNE: cc = X86_CC_NE; break;
+    case OP_BLT: cc = X86_CC_L; break;
+    case OP_BGE: cc = X86_CC_GE; break;
+    case OP_BLTU: cc = X86_CC_B; break;
+    default: cc = X86_CC_AE; break;
+    }
+    if (d->rs2 == 0 && d->rs1 != 0) {
+        int a = get(t, d->rs1);
+        x86_test_rr(b, a, a); /* flags as cmp a, 0 for every condition used */
+    } else {
+        int a = src(t, d->rs1, X86_RAX);
+        int c = src(t, d->rs2, X86_RCX);
+        x86_alu_rr(b, X86_CMP, a, c);
+    }
+    struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, cc), idx);
+    s->to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
+}
+
+/* The last instruction: JAL or JALR, whose exit the caller emits. */
+static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    uint16_t off = t->blk->insn[idx].pc_off;
+    if (d->op == OP_JALR) { /* target first: rd may be rs1 */
+        if (d->rs1 == 0)
+            x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm & ~1ull);
+        else {
+            x86_lea(b, X86_RAX, X86_MEM(get(t, d->rs1), d->imm));
+            x86_alu_ri(b, X86_AND, X86_RAX, -2);
+        }
+    }
+    if (writes_rd(d)) x86_lea(b, def(t, d->rd), X86_MEM(PC, off + d->len));
+    writeback(b, &t->ra);
+    if (d->op == OP_JALR) {
+        x86_store(b, HP, OFF_PC, X86_RAX);
+        jmp_to(b, EPILOGUE_AT);
+    } else {
+        exit_to(t, (int64_t)off + d->imm);
+    }
+}
+
+int jit_covers(unsigned op)
+{
+    if (op >= OP_LB && op <= OP_SD) return 1;
+    if (op >= OP_ADDI && op <= OP_REMUW) return 1;
+    switch (op) {
+    case OP_NOP:
+    case OP_FENCE:
+    case OP_LUI:
+    case OP_AUIPC:
+    case OP_JAL:
+    case OP_JALR:
+    case OP_BEQ:
+    case OP_BNE:
+    case OP_BLT:
+    case OP_BGE:
+    case OP_BLTU:
+    case OP_BGEU: return 1;
+    }
+    return 0;
+}
+
+/* One instruction of the mainline; returns 1 if it ended the block. */
+static int emit_insn(struct tctx *t, unsigned idx)
+{
+    const struct insn *d = &t->blk->insn[idx].d;
+    uint16_t off = t->blk->insn[idx].pc_off;
+    struct x86buf *b = t->b;
+    t->locked = 0;
+    switch (d->op) {
+    case OP_NOP: return 0;
+    case OP_FENCE: /* x86 keeps every order RVWMO asks but store -> load */
+        if ((d->imm & 0x10) && (d->imm & 0x02)) x86_mfence(b);
+        return 0;
+    case OP_LUI:
+        if (writes_rd(d)) x86_mov_ri(b, def(t, d->rd), (uint64_t)(int64_t)d->imm);
+        return 0;
+    case OP_AUIPC:
+        if (writes_rd(d)) {
+            int64_t k = (int64_t)off + d->imm;
+            if (k == (int32_t)k) {
+                x86_lea(b, def(t, d->rd), X86_MEM(PC, (int32_t)k));
+            } else {
+                x86_mov_ri(b, X86_RAX, (uint64_t)k);
+                x86_alu_rr(b, X86_ADD, X86_RAX, PC);
+                put_rax(t, d, 0);
+            }
+        }
+        return 0;
+    case OP_JAL:
+    case OP_JALR: emit_jump(t, d, idx); return 1;
+    }
+    if (d->op >= OP_BEQ && d->op <= OP_BGEU)
+        emit_branch(t, d, idx);
+    else if (d->op >= OP_LB && d->op <= OP_LWU)
+        emit_load(t, d, idx);
+    else if (d->op >= OP_SB && d->op <= OP_SD)
+        emit_store(t, d, idx);
+    else if (d->op >= OP_ADDI && d->op <= OP_SRAI)
+        emit_imm_alu(t, d);
+    else if (d->op == OP_ADDIW || (d->op >= OP_SLLIW && d->op <= OP_SRAIW))
+        emit_imm_alu(t, d);
+    else
+        emit_reg_alu(t, d);
+    return 0;
+}
+
+/* ---- stubs ---- */
+
+static void call_helper(struct x86buf *b, const void *fn)
+{
+    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)fn);
+    x86_call_r(b, X86_RAX);
+}
+
+/* The slow path of a load or store: the helper takes the access (TLB
+ * fill, MMIO, fault). After a fault the hart has taken the trap and only
+ * the instructions before this one retired; after a store that needs the
+ * VMM's attention (an interrupt raised, code modified) the block ends
+ * after it. */
+static void emit_mem_stub(struct tctx *t, const struct stub *s)
+{
+    struct x86buf *b = t->b;
+    unsigned size = mem_size(s->d.op);
+    writeback(b, &s->ra);
+    if (s->kind == STUB_STORE) {
+        if (s->val >= 0)
+            x86_mov_rr(b, X86_RDX, s->val);
+        else
+            x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
+    }
+    x86_mov_rr(b, X86_RSI, X86_RAX);
+    x86_mov_rr(b, X86_RDI, HP);
+    x86_lea(b, s->kind == STUB_STORE ? X86_RCX : X86_RDX, X86_MEM(PC, s->pc_off));
+    if (s->kind == STUB_LOAD) {
+        int sx = s->d.op == OP_LB || s->d.op == OP_LH || s->d.op == OP_LW;
+        x86_mov_ri(b, X86_RCX, size | (sx ? JIT_LOAD_SX : 0));
+        call_helper(b, (const void *)jit_load_slow);
+        x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
+    } else {
+        x86_mov_ri(b, X86_R8, size);
+        call_helper(b, (const void *)jit_store_slow);
+        x86_alu32_ri(b, X86_CMP, X86_RAX, 0);
+    }
+    size_t special = x86_jcc32(b, X86_CC_NE);
+    reload_caller_saved(b, &s->ra);
+    jmp_to(b, s->back);
+    x86_patch(b, special, b->len);
+    if (s->kind == STUB_STORE) { /* 2: go on after the store, outside */
+        x86_alu32_ri(b, X86_CMP, X86_RAX, JIT_STORE_EXIT);
+        size_t fault = x86_jcc32(b, X86_CC_NE);
+        refund(b, (int64_t)t->n - s->idx - 1);
+        x86_lea(b, PC, X86_MEM(PC, s->pc_off + s->d.len));
+        x86_store(b, HP, OFF_PC, PC);
+        jmp_to(b, EPILOGUE_AT);
+        x86_patch(b, fault, b->len);
+    }
+    refund(b, (int64_t)t->n - s->idx); /* the trap handler's pc is in h->pc */
+    jmp_to(b, EPILOGUE_AT);
+}
+
+static void emit_stubs(struct tctx *t)
+{
+    struct x86buf *b = t->b;
+    for (unsigned i = 0; i < t->nstub; i++) {
+        const struct stub *s = &t->stub[i];
+        x86_patch(b, s->from, b->len);
+        if (s->kind == STUB_BRANCH) {
+            writeback(b, &s->ra);
+            refund(b, (int64_t)t->n - s->idx - 1);
+            exit_to(t, s->to);
+        } else {
+            emit_mem_stub(t, s);
+        }
+    }
+}
+
+/* ---- blocks ---- */
+
+unsigned jit_translated(const struct block *b)
+{
+    unsigned n = 0;
+    while (n < b->n && jit_covers(b->insn[n].d.op))
+        n++;
+    return n;
+}
+
+uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk)
+{
+    unsigned n = jit_translated(blk);
+    if (n == 0) return 0;
+    _Static_assert(BLOCK_MAX <= MAX_STUBS, "a stub per instruction");
+    struct x86buf xb;
+    x86_init(&xb, c->rw, c->size);
+    xb.len = c->used;
+    struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
+    memset(t->ra.guest, -1, sizeof(t->ra.guest));
+    size_t entry = xb.len;
+    /* entry: events pending or budget short: leave before the block */
+    x86_cmp32_mi(&xb, X86_MEM(HP, OFF_EVENTS), 0);
+    size_t ev = x86_jcc32(&xb, X86_CC_NE);
+    x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
+    size_t low = x86_jcc32(&xb, X86_CC_L);
+    int ended = 0;
+    for (unsigned i = 0; i < n && !ended; i++)
+        ended = emit_insn(t, i);
+    if (!ended) { /* fall through to the next instruction */
+        writeback(&xb, &t->ra);
+        const struct iinsn *last = &blk->insn[n - 1];
+        exit_to(t, (int64_t)last->pc_off + last->d.len);
+    }
+    emit_stubs(t);
+    x86_patch(&xb, low, xb.len);
+    refund(&xb, n);
+    x86_patch(&xb, ev, xb.len);
+    x86_store(&xb, HP, OFF_PC, PC);
+    jmp_to(&xb, EPILOGUE_AT);
+    if (xb.overflow) return 0;
+    c->used = (xb.len + 15) & ~(size_t)15;
+    c->bytes_total += xb.len - entry;
+    c->blocks++;
+    return (uint32_t)entry;
+}
+
+void jit_cache_start(struct jit_cache *c)
+{
+    static const int saved[] = {X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14, X86_R15};
+    struct x86buf xb;
+    x86_init(&xb, c->rw, c->size);
+    /* enter(rdi = h, rsi = pc, rdx = budget, rcx = tlb, r8 = code) */
+    for (unsigned i = 0; i < 6; i++)
+        x86_push(&xb, saved[i]);
+    x86_alu_ri(&xb, X86_SUB, X86_RSP, 8); /* 16-byte aligned for calls */
+    x86_mov_rr(&xb, HP, X86_RDI);
+    x86_mov_rr(&xb, PC, X86_RSI);
+    x86_mov_rr(&xb, BUD, X86_RDX);
+    x86_mov_rr(&xb, TLB, X86_RCX);
+    x86_jmp_r(&xb, X86_R8);
+    while (xb.len < EPILOGUE_AT)
+        x86_int3(&xb);
+    x86_mov_rr(&xb, X86_RAX, BUD);
+    x86_alu_ri(&xb, X86_ADD, X86_RSP, 8);
+    for (int i = 5; i >= 0; i--)
+        x86_pop(&xb, saved[i]);
+    x86_ret(&xb);
+    c->start = c->used = (xb.len + 15) & ~(size_t)15;
+}
+
+int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
+{
+    int64_t (*fn)(struct hart *, uint64_t, int64_t, void *, void *);
+    uint8_t *tramp = h->jit.rx;
+    memcpy(&fn, &tramp, sizeof(fn));
+    void *tlb = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
+    return fn(h, pc, budget, tlb, h->jit.rx + entry);
+}
+
+void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry)
+{
+    uint8_t *at = (uint8_t *)(uintptr_t)site;
+    if (at < c->rx || at + 4 > c->rx + c->used) return;
+    int32_t rel = x86_rel32(at, c->rx + entry);
+    memcpy(c->rw + (at - c->rx), &rel, 4);
 }

@@ -1,18 +1,41 @@
-/* The translator (first part): straight-line RV64I/M integer blocks to
- * x86-64. A translated block is a function void f(uint64_t *x) over the
- * hart's register file; x0 reads are zeros and writes to it are dropped at
- * translation time. Everything else (memory, control flow, CSRs, FP) is
- * still the interpreter's: translation stops at the first instruction it
- * does not cover. */
+/* The translator: decoded blocks of RV64I/M code (integer arithmetic,
+ * loads and stores, branches, JAL/JALR, FENCE) to x86-64 in a hart's code
+ * cache. A block's translation covers its instructions up to the first the
+ * translator does not handle; execution then leaves the native code there
+ * and the interpreter runs on (CSRs, system instructions, AMOs, FP).
+ *
+ * Translated code is independent of the virtual address it runs at (the
+ * block's pc is in a register) and of the privilege (the data TLB is in a
+ * register), like the decoded blocks it is made from, which are cached by
+ * physical address. Conventions inside translated code:
+ *   rbp  the struct hart           r12  guest pc of the running block
+ *   r13  instructions left (budget) r14  &h->tlb[data mode][TLB_R][0]
+ *   rbx r15 rsi rdi r8-r11  guest registers cached within a block
+ *   rax rcx rdx  scratch
+ * A block begins by checking h->events and charging its instruction count
+ * to r13; every exit writes back the registers it changed, refunds the
+ * instructions it did not run and stores the next pc in h->pc. Direct
+ * branches to the same guest page are chained: the exit first returns to
+ * the dispatcher, which patches the jump once the target is translated. */
 #ifndef VMON_JIT_TRANSLATE_H
 #define VMON_JIT_TRANSLATE_H
-#include "cpu/decode.h"
+#include "cpu/hart.h"
 #include "jit/x86emit.h"
 
+/* Emit the entry/exit trampoline at the start of an empty cache (after
+ * jit_cache_init and every flush). */
+void jit_cache_start(struct jit_cache *c);
+/* Translate block b into c. Returns the cache offset of its entry, or 0
+ * when its first instruction is not translatable (or the cache is full). */
+uint32_t jit_translate_block(struct jit_cache *c, const struct block *b);
+/* Run translated code from entry at guest pc with budget instructions;
+ * returns the budget left. */
+int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry);
+/* Chain: point the jump whose displacement is at rx address `site` to
+ * the entry of a block. */
+void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry);
 /* Does the translator cover this operation? */
 int jit_covers(unsigned op);
-/* Translate ins[0..n) (the first at guest pc, the others following it) into
- * b, ending with a return. Returns how many instructions it translated
- * (stopping at the first it does not cover), or -1 if b overflowed. */
-int jit_translate(const struct insn *ins, unsigned n, uint64_t pc, struct x86buf *b);
+/* How many of b's instructions a translation covers. */
+unsigned jit_translated(const struct block *b);
 #endif

@@ -191,3 +191,219 @@ void x86_ret(struct x86buf *b)
 {
     put1(b, 0xc3);
 }
+
+/* ModRM (+SIB, +displacement) for a general memory operand. */
+static void modrm_m(struct x86buf *b, int reg, struct x86mem m)
+{
+    if (m.index < 0) {
+        modrm_mem(b, reg, m.base, m.disp);
+        return;
+    }
+    int mod = m.disp == 0 && (m.base & 7) != 5 ? 0 : m.disp >= -128 && m.disp <= 127 ? 1 : 2;
+    int ss = m.scale == 8 ? 3 : m.scale == 4 ? 2 : m.scale == 2 ? 1 : 0;
+    put1(b, (uint8_t)((mod << 6) | ((reg & 7) << 3) | 4));
+    put1(b, (uint8_t)((ss << 6) | ((m.index & 7) << 3) | (m.base & 7)));
+    if (mod == 1) put1(b, (uint8_t)(int8_t)m.disp);
+    if (mod == 2) put4(b, (uint32_t)m.disp);
+}
+
+/* REX for a memory operand: X extends the index. */
+static void rex_m(struct x86buf *b, int w, int reg, struct x86mem m, int force)
+{
+    uint8_t r = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
+                          (m.index >= 0 && (m.index & 8) ? 2 : 0) | ((m.base & 8) ? 1 : 0));
+    if (r != 0x40 || force) put1(b, r);
+}
+
+void x86_ld(struct x86buf *b, unsigned size, int sx, int dst, struct x86mem m)
+{
+    switch (size) {
+    case 1:
+    case 2:
+        rex_m(b, sx, dst, m, 0);
+        put1(b, 0x0f);
+        put1(b, (uint8_t)((sx ? 0xbe : 0xb6) | (size == 2)));
+        break;
+    case 4:
+        rex_m(b, sx, dst, m, 0);
+        put1(b, sx ? 0x63 : 0x8b); /* movsxd, or mov r32 (zero-extends) */
+        break;
+    default:
+        rex_m(b, 1, dst, m, 0);
+        put1(b, 0x8b);
+        break;
+    }
+    modrm_m(b, dst, m);
+}
+
+void x86_st(struct x86buf *b, unsigned size, struct x86mem m, int src)
+{
+    if (size == 2) put1(b, 0x66);
+    rex_m(b, size == 8, src, m, size == 1 && src >= 4);
+    put1(b, size == 1 ? 0x88 : 0x89);
+    modrm_m(b, src, m);
+}
+
+void x86_lea(struct x86buf *b, int dst, struct x86mem m)
+{
+    rex_m(b, 1, dst, m, 0);
+    put1(b, 0x8d);
+    modrm_m(b, dst, m);
+}
+
+void x86_alu_rm(struct x86buf *b, enum x86_alu op, int dst, struct x86mem m)
+{
+    rex_m(b, 1, dst, m, 0);
+    put1(b, (uint8_t)((op << 3) | 3));
+    modrm_m(b, dst, m);
+}
+
+void x86_cmp32_mi(struct x86buf *b, struct x86mem m, int32_t imm)
+{
+    rex_m(b, 0, 0, m, 0);
+    if (imm >= -128 && imm <= 127) {
+        put1(b, 0x83);
+        modrm_m(b, X86_CMP, m);
+        put1(b, (uint8_t)(int8_t)imm);
+    } else {
+        put1(b, 0x81);
+        modrm_m(b, X86_CMP, m);
+        put4(b, (uint32_t)imm);
+    }
+}
+
+void x86_alu32_ri(struct x86buf *b, enum x86_alu op, int dst, int32_t imm)
+{
+    rex(b, 0, 0, dst, 0);
+    if (imm >= -128 && imm <= 127) {
+        put1(b, 0x83);
+        modrm_rr(b, op, dst);
+        put1(b, (uint8_t)(int8_t)imm);
+    } else {
+        put1(b, 0x81);
+        modrm_rr(b, op, dst);
+        put4(b, (uint32_t)imm);
+    }
+}
+
+void x86_mov32_rr(struct x86buf *b, int dst, int src)
+{
+    rex(b, 0, src, dst, 0);
+    put1(b, 0x89);
+    modrm_rr(b, src, dst);
+}
+
+void x86_test_rr(struct x86buf *b, int a, int c)
+{
+    rex(b, 1, c, a, 0);
+    put1(b, 0x85);
+    modrm_rr(b, c, a);
+}
+
+void x86_cmov(struct x86buf *b, enum x86_cc cc, int dst, int src)
+{
+    rex(b, 1, dst, src, 0);
+    put1(b, 0x0f);
+    put1(b, (uint8_t)(0x40 | cc));
+    modrm_rr(b, dst, src);
+}
+
+void x86_neg(struct x86buf *b, int r)
+{
+    rex(b, 1, 0, r, 0);
+    put1(b, 0xf7);
+    modrm_rr(b, 3, r);
+}
+
+void x86_muldiv(struct x86buf *b, int w64, enum x86_muldiv op, int src)
+{
+    rex(b, w64, 0, src, 0);
+    put1(b, 0xf7);
+    modrm_rr(b, op, src);
+}
+
+void x86_cqo(struct x86buf *b)
+{
+    put1(b, 0x48);
+    put1(b, 0x99);
+}
+
+void x86_cdq(struct x86buf *b)
+{
+    put1(b, 0x99);
+}
+
+void x86_imul32_rr(struct x86buf *b, int dst, int src)
+{
+    rex(b, 0, dst, src, 0);
+    put1(b, 0x0f);
+    put1(b, 0xaf);
+    modrm_rr(b, dst, src);
+}
+
+void x86_push(struct x86buf *b, int r)
+{
+    rex(b, 0, 0, r, 0);
+    put1(b, (uint8_t)(0x50 + (r & 7)));
+}
+
+void x86_pop(struct x86buf *b, int r)
+{
+    rex(b, 0, 0, r, 0);
+    put1(b, (uint8_t)(0x58 + (r & 7)));
+}
+
+void x86_mfence(struct x86buf *b)
+{
+    const uint8_t op[3] = {0x0f, 0xae, 0xf0};
+    put(b, op, 3);
+}
+
+void x86_call_r(struct x86buf *b, int r)
+{
+    rex(b, 0, 0, r, 0);
+    put1(b, 0xff);
+    modrm_rr(b, 2, r);
+}
+
+void x86_jmp_r(struct x86buf *b, int r)
+{
+    rex(b, 0, 0, r, 0);
+    put1(b, 0xff);
+    modrm_rr(b, 4, r);
+}
+
+size_t x86_jmp32(struct x86buf *b)
+{
+    put1(b, 0xe9);
+    size_t at = b->len;
+    put4(b, 0);
+    return at;
+}
+
+size_t x86_jcc32(struct x86buf *b, enum x86_cc cc)
+{
+    put1(b, 0x0f);
+    put1(b, (uint8_t)(0x80 | cc));
+    size_t at = b->len;
+    put4(b, 0);
+    return at;
+}
+
+void x86_patch(struct x86buf *b, size_t at, size_t target)
+{
+    if (b->overflow || at + 4 > b->len) return;
+    uint32_t rel = (uint32_t)((int64_t)target - (int64_t)(at + 4));
+    uint8_t le[4] = {(uint8_t)rel, (uint8_t)(rel >> 8), (uint8_t)(rel >> 16), (uint8_t)(rel >> 24)};
+    memcpy(b->p + at, le, 4);
+}
+
+int32_t x86_rel32(const uint8_t *at, const uint8_t *target)
+{
+    return (int32_t)(target - (at + 4));
+}
+
+void x86_int3(struct x86buf *b)
+{
+    put1(b, 0xcc);
+}

@@ -34,13 +34,27 @@ enum x86_alu { X86_ADD = 0, X86_OR = 1, X86_AND = 4, X86_SUB = 5, X86_XOR = 6, X
 enum x86_shift { X86_SHL = 4, X86_SHR = 5, X86_SAR = 7 };
 /* Condition codes (the low nibble of Jcc/SETcc). */
 enum x86_cc {
+    X86_CC_O = 0,
     X86_CC_B = 2,
     X86_CC_AE = 3,
     X86_CC_E = 4,
     X86_CC_NE = 5,
+    X86_CC_BE = 6,
+    X86_CC_A = 7,
+    X86_CC_S = 8,
     X86_CC_L = 12,
-    X86_CC_GE = 13
+    X86_CC_GE = 13,
+    X86_CC_LE = 14,
+    X86_CC_G = 15
 };
+
+/* A memory operand [base + index*scale + disp]; index -1 for none. */
+struct x86mem {
+    int base, index, scale;
+    int32_t disp;
+};
+#define X86_MEM(b, d)        ((struct x86mem){(b), -1, 1, (d)})
+#define X86_MEMX(b, i, s, d) ((struct x86mem){(b), (i), (s), (d)})
 
 struct x86buf {
     uint8_t *p;
@@ -65,6 +79,40 @@ void x86_movsxd(struct x86buf *b, int dst, int src);       /* dst = sign-extende
 void x86_imul_rr(struct x86buf *b, int dst, int src);      /* imul dst, src (64) */
 void x86_setcc(struct x86buf *b, enum x86_cc cc, int dst); /* dst = cc ? 1 : 0 (zero-extended) */
 void x86_ret(struct x86buf *b);
+
+/* Loads of 1, 2, 4 or 8 bytes into a 64-bit register, zero- or
+ * sign-extended (sx); stores of the low size bytes of src. */
+void x86_ld(struct x86buf *b, unsigned size, int sx, int dst, struct x86mem m);
+void x86_st(struct x86buf *b, unsigned size, struct x86mem m, int src);
+void x86_lea(struct x86buf *b, int dst, struct x86mem m);
+void x86_alu_rm(struct x86buf *b, enum x86_alu op, int dst, struct x86mem m); /* op dst, [m] */
+void x86_cmp32_mi(struct x86buf *b, struct x86mem m, int32_t imm); /* cmp dword [m], imm */
+void x86_alu32_ri(struct x86buf *b, enum x86_alu op, int dst, int32_t imm);
+void x86_mov32_rr(struct x86buf *b, int dst, int src); /* mov dst32, src32 (zero-extends) */
+void x86_test_rr(struct x86buf *b, int a, int c);      /* test a, c (64) */
+void x86_cmov(struct x86buf *b, enum x86_cc cc, int dst, int src); /* cmovcc dst, src (64) */
+void x86_neg(struct x86buf *b, int r);
+/* One-operand multiply and divide on rdx:rax (w64 = 0 for the 32-bit forms). */
+enum x86_muldiv { X86_MUL = 4, X86_IMUL1 = 5, X86_DIV = 6, X86_IDIV = 7 };
+void x86_muldiv(struct x86buf *b, int w64, enum x86_muldiv op, int src);
+void x86_cqo(struct x86buf *b); /* rdx = sign of rax */
+void x86_cdq(struct x86buf *b); /* edx = sign of eax */
+void x86_imul32_rr(struct x86buf *b, int dst, int src);
+void x86_push(struct x86buf *b, int r);
+void x86_pop(struct x86buf *b, int r);
+void x86_mfence(struct x86buf *b);
+void x86_int3(struct x86buf *b);
+void x86_call_r(struct x86buf *b, int r); /* call r */
+void x86_jmp_r(struct x86buf *b, int r);  /* jmp r */
+/* Relative jumps with a 32-bit displacement: they return the offset of the
+ * displacement in the buffer, for x86_patch. */
+size_t x86_jmp32(struct x86buf *b);
+size_t x86_jcc32(struct x86buf *b, enum x86_cc cc);
+/* Point the displacement at offset `at` (from x86_jmp32/x86_jcc32) to the
+ * buffer offset `target`. */
+void x86_patch(struct x86buf *b, size_t at, size_t target);
+/* The 32-bit displacement of a jump at host address `at` to `target`. */
+int32_t x86_rel32(const uint8_t *at, const uint8_t *target);
 
 /* Disassembly of an emitted buffer needs no support here: tests use
  * capstone to check every encoding. */

@@ -42,6 +42,7 @@ struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
+    const char *jit_dump;
     unsigned long long mem, max_insns;
     unsigned cpus;
     double timeout, shutdown_timeout;
@@ -70,6 +71,7 @@ enum {
     RUN_QUIET,
     RUN_DUMP_DTB,
     RUN_STATS,
+    RUN_JIT_DUMP,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -107,6 +109,8 @@ static const struct cli_opt run_opts[] = {
     {"-vv", NULL, "debug messages too", RUN_DEBUG},
     {"-q", NULL, "only errors (no banner, no device warnings)", RUN_QUIET},
     {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
+    {"--jit-dump", "FILE", "write each translated block's guest and x86-64 code to FILE",
+     RUN_JIT_DUMP},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -167,6 +171,7 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_PIDFILE: o->pidfile = v; return 0;
     case RUN_DUMP_DTB: o->dump_dtb = v; return 0;
     case RUN_STATS: o->stats = 1; return 0;
+    case RUN_JIT_DUMP: o->jit_dump = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
@@ -531,6 +536,12 @@ int boot_main(int argc, char **argv)
     struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
     vm->log_level = o.log_level;
+    if (o.jit_dump && !(vm->jit_dump = fopen(o.jit_dump, "we"))) {
+        fprintf(stderr, "vmon: --jit-dump %s: %s\n", o.jit_dump, strerror(errno));
+        vm_signals_stop(sigs);
+        vm_destroy(vm);
+        return CLI_ERROR;
+    }
     if (o.pidfile && write_pidfile(o.pidfile) < 0) {
         vm_signals_stop(sigs);
         vm_destroy(vm);
@@ -633,10 +644,15 @@ int boot_main(int argc, char **argv)
                         (unsigned long long)h->stats.tlb_flushes);
                 vcpu_print_stats(&vm->vcpu[i], stderr);
                 if (h->jit.rw)
-                    fprintf(
-                        stderr, "hart%u: jit runs %llu, %llu bytes of x86-64, %llu cache flushes\n",
-                        i, (unsigned long long)h->jit.blocks,
-                        (unsigned long long)h->jit.bytes_total, (unsigned long long)h->jit.flushes);
+                    fprintf(stderr,
+                            "hart%u: jit blocks %llu, %llu bytes of x86-64, %llu cache flushes, "
+                            "%llu entries, %llu links, %llu stores into code\n",
+                            i, (unsigned long long)h->jit.blocks,
+                            (unsigned long long)h->jit.bytes_total,
+                            (unsigned long long)h->jit.flushes,
+                            (unsigned long long)h->stats.jit_entries,
+                            (unsigned long long)h->stats.jit_links,
+                            (unsigned long long)h->stats.code_writes);
             }
             if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
         }

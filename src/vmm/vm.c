@@ -58,6 +58,13 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     bus_add_mem(&vm->bus, vm->ram_base, vm->ram_size, vm->ram, 0);
+    vm->code_bits = calloc((cfg->ram_size >> 12) / 64 + 1, sizeof(*vm->code_bits));
+    if (!vm->code_bits) {
+        snprintf(err, errlen, "out of memory");
+        munmap(vm->ram, vm->ram_size);
+        free(vm);
+        return NULL;
+    }
     pthread_mutex_init(&vm->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -95,6 +102,8 @@ void vm_destroy(struct vm *vm)
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
+    free(vm->code_bits);
+    if (vm->jit_dump) fclose(vm->jit_dump);
     free(vm->rom);
     free(vm);
 }

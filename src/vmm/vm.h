@@ -71,10 +71,15 @@ struct vm_config {
 
 struct vm {
     struct vm_config cfg;
-    char name[64]; /* for messages; may be empty */
-    int log_level; /* VM_LOG_*: what vm_log prints */
+    char name[64];  /* for messages; may be empty */
+    int log_level;  /* VM_LOG_*: what vm_log prints */
+    FILE *jit_dump; /* --jit-dump: translated blocks are listed here */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
+    /* One bit per RAM page that some hart has decoded or translated code
+     * from: no hart keeps a write TLB entry for such a page, so a store to
+     * it is seen and drops every hart's translations (mmu.c). */
+    _Atomic uint64_t *code_bits;
     struct bus bus;
     unsigned ncpus;
     struct hart *harts[VM_MAX_CPUS];

@@ -22,8 +22,8 @@ for eng in interp jit; do
             bad "--engine $eng, $cpus vCPU(s): status $rc"
         fi
         if [ $eng = jit ]; then
-            grep -qE "^hart0: jit runs [1-9]" "$tmp/out" && ok "--engine jit, $cpus vCPU(s): runs were translated" ||
-                bad "--engine jit: no translated runs in --stats"
+            grep -qE "^hart0: jit blocks [1-9]" "$tmp/out" && ok "--engine jit, $cpus vCPU(s): blocks were translated" ||
+                bad "--engine jit: no translated blocks in --stats"
         else
             grep -q "jit runs" "$tmp/out" && bad "--engine interp translated code" || ok "--engine interp: no translator"
         fi

@@ -164,63 +164,248 @@ static uint64_t random_value(void)
     return rnd() % 3 ? rnd() >> (rnd() % 64) : edge[rnd() % 10];
 }
 
-static void test_differential(void)
+/* ---- differential test: the same random programs on both engines ---- */
+
+#define CODE   0x1000u  /* RAM offsets */
+#define TRAPV  0x800u   /* trap vector: a counting loop */
+#define DATA   0x8000u  /* 32 KiB the pointer registers point into */
+#define ROOT_S 0x20000u /* Sv39 root tables: one gigapage over RAM, */
+#define ROOT_U 0x21000u /* without and with the U bit */
+#define PTRS   10u      /* x10..x13 hold data addresses, x14 a code address */
+
+static uint32_t enc_s(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned opc)
+{
+    return ((uint32_t)(imm >> 5 & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
+           ((uint32_t)(imm & 0x1f) << 7) | opc;
+}
+
+static uint32_t enc_b(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
+{
+    return ((uint32_t)(imm >> 12 & 1) << 31) | ((uint32_t)(imm >> 5 & 0x3f) << 25) | (rs2 << 20) |
+           (rs1 << 15) | (f3 << 12) | ((uint32_t)(imm >> 1 & 0xf) << 8) |
+           ((uint32_t)(imm >> 11 & 1) << 7) | 0x63;
+}
+
+static uint32_t enc_j(int32_t imm, unsigned rd)
+{
+    return ((uint32_t)(imm >> 20 & 1) << 31) | ((uint32_t)(imm >> 1 & 0x3ff) << 21) |
+           ((uint32_t)(imm >> 11 & 1) << 20) | ((uint32_t)(imm >> 12 & 0xff) << 12) | (rd << 7) |
+           0x6f;
+}
+
+/* A destination: mostly not a pointer register, so accesses stay near data. */
+static unsigned rand_rd(void)
+{
+    unsigned r = (unsigned)(rnd() % 32);
+    return r >= PTRS && r <= PTRS + 4 && rnd() % 8 ? (unsigned)(rnd() % 8) : r;
+}
+
+/* Any instruction the translator covers (and a few it does not), with
+ * memory accesses through the pointer registers and short branches. */
+static uint32_t random_full(unsigned *len)
+{
+    unsigned rd = rand_rd(), rs1 = (unsigned)(rnd() % 16), rs2 = (unsigned)(rnd() % 16);
+    unsigned ptr = PTRS + (unsigned)(rnd() % 4);
+    int32_t off = (int32_t)(rnd() % 128) - 64;
+    *len = 4;
+    switch (rnd() % 16) {
+    case 0:
+    case 1:
+    case 2: return random_insn() | (rd << 7 & 0xf80) | ((rnd() % 2) << 15); /* ALU */
+    case 3: {                                                               /* M extension */
+        static const unsigned f3s[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        unsigned w = (unsigned)(rnd() % 3 == 0), f3 = f3s[rnd() % 8];
+        if (w && f3 >= 1 && f3 <= 3) f3 = 0;
+        return enc_r(1, rs2, rs1, f3, rd, w ? 0x3b : 0x33);
+    }
+    case 4:
+    case 5: { /* loads */
+        static const unsigned f3s[7] = {0, 1, 2, 3, 4, 5, 6};
+        return enc_i(off, ptr, f3s[rnd() % 7], rd, 0x03);
+    }
+    case 6:
+    case 7: return enc_s(off, rs2, ptr, (unsigned)(rnd() % 4), 0x23); /* stores */
+    case 8:
+    case 9: { /* branches, mostly forward */
+        static const unsigned f3s[6] = {0, 1, 4, 5, 6, 7};
+        int32_t to = rnd() % 6 ? 4 * (int32_t)(1 + rnd() % 8) : -4 * (int32_t)(1 + rnd() % 6);
+        return enc_b(to, rs2 % 8, rs1 % 8, f3s[rnd() % 6]);
+    }
+    case 10: return enc_j(4 * (int32_t)(1 + rnd() % 6), rnd() % 2 ? 1 : 0); /* jal */
+    case 11:
+        return enc_i((int32_t)(rnd() % 8) * 4, PTRS + 4, 0, rnd() % 2 ? 1 : 0, 0x67); /* jalr */
+    case 12: { /* compressed: c.addi, c.mv, c.li */
+        *len = 2;
+        unsigned r = 1 + (unsigned)(rnd() % 9), imm6 = (unsigned)(rnd() % 64);
+        switch (rnd() % 3) {
+        case 0: return 0x0001 | ((imm6 >> 5) << 12) | (r << 7) | ((imm6 & 31) << 2);
+        case 1: return 0x8002 | (r << 7) | ((1 + (unsigned)(rnd() % 15)) << 2);
+        default: return 0x4001 | ((imm6 >> 5) << 12) | (r << 7) | ((imm6 & 31) << 2);
+        }
+    }
+    case 13: return 0x0ff0000fu; /* fence */
+    case 14: return enc_i(0, 0, 0, 0, 0x13);
+    default: /* not translated: csrr rd, mscratch; or an illegal instruction */
+        return rnd() % 4 ? (0x340u << 20) | (2u << 12) | (rd << 7) | 0x73 : 0xffffffffu;
+    }
+}
+
+struct diff_setup {
+    unsigned priv, mprv, budget;
+    uint64_t x[32];
+};
+
+static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_t *data,
+                    const struct diff_setup *st)
+{
+    struct hart *h = vm->harts[0];
+    hart_reset(h, VM_RAM_BASE + CODE);
+    memcpy(vm->ram + CODE, code, len);
+    memcpy(vm->ram + DATA, data, 0x8000);
+    static const uint32_t loop[2] = {0x00108093u /* addi x1, x1, 1 */, 0xffdff06fu /* j .-4 */};
+    memcpy(vm->ram + TRAPV, loop, sizeof(loop));
+    uint64_t pte = ((VM_RAM_BASE >> 12) << 10) | 0xcf; /* V R W X A D */
+    memset(vm->ram + ROOT_S, 0, 0x2000);
+    memcpy(vm->ram + ROOT_S + 8 * 2, &pte, 8);
+    pte |= 0x10; /* U */
+    memcpy(vm->ram + ROOT_U + 8 * 2, &pte, 8);
+    memcpy(h->x, st->x, sizeof(st->x));
+    h->mtvec = VM_RAM_BASE + TRAPV;
+    h->priv = st->priv;
+    if (st->priv != PRV_M)
+        h->satp = (8ull << 60) | ((VM_RAM_BASE + (st->priv == PRV_U ? ROOT_U : ROOT_S)) >> 12);
+    if (st->mprv) { /* M-mode data accesses as S under Sv39 */
+        h->satp = (8ull << 60) | ((VM_RAM_BASE + ROOT_S) >> 12);
+        h->mstatus |= MSTATUS_MPRV | (1ull << MSTATUS_MPP_SHIFT);
+    }
+}
+
+static int same_state(struct vm *a, struct vm *b, char *why, size_t n)
+{
+    struct hart *x = a->harts[0], *y = b->harts[0];
+    for (unsigned r = 0; r < 32; r++)
+        if (x->x[r] != y->x[r]) {
+            snprintf(why, n, "x%u: jit %016llx interp %016llx", r, (unsigned long long)x->x[r],
+                     (unsigned long long)y->x[r]);
+            return 0;
+        }
+    struct {
+        const char *name;
+        uint64_t p, q;
+    } f[] = {{"pc", x->pc, y->pc},
+             {"instret", x->instret, y->instret},
+             {"priv", x->priv, y->priv},
+             {"mcause", x->mcause, y->mcause},
+             {"mepc", x->mepc, y->mepc},
+             {"mtval", x->mtval, y->mtval},
+             {"mstatus", x->mstatus, y->mstatus}};
+    for (unsigned i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if (f[i].p != f[i].q) {
+            snprintf(why, n, "%s: jit %llx interp %llx", f[i].name, (unsigned long long)f[i].p,
+                     (unsigned long long)f[i].q);
+            return 0;
+        }
+    if (memcmp(a->ram, b->ram, 0x10000)) {
+        snprintf(why, n, "memory differs");
+        return 0;
+    }
+    return 1;
+}
+
+/* Run exactly budget instructions unless the hart stops for a reason of
+ * its own (a spin-wait yield is not one: the vCPU loop would go on). */
+static void run_for(struct hart *h, uint64_t budget)
+{
+    while (h->instret < budget)
+        if (hart_run(h, budget - h->instret, 0) != HART_EXIT_YIELD) break;
+}
+
+static struct vm *engine_vm(int engine)
 {
     char err[256];
-    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1};
+    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine};
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     CHECK(&c, vm && virt_board_create(vm, err, sizeof(err)) == 0, "vm: %s", err);
-    if (!vm) return;
-    struct hart *h = vm->harts[0];
-    size_t cap = 1 << 16;
-    uint8_t *code = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    CHECK(&c, code != MAP_FAILED, "mmap");
-    if (code == MAP_FAILED) return;
-    unsigned blocks = 0, insns = 0, bad = 0;
-    for (unsigned iter = 0; iter < 3000; iter++) {
-        unsigned n = 1 + (unsigned)(rnd() % 24);
-        uint32_t raw[24];
-        struct insn ins[24];
+    if (vm) vm->console_out_fd = -1;
+    return vm;
+}
+
+/* Random programs (every privilege, paging on and off, faults, stores
+ * into their own code) run for a random budget on both engines from the
+ * same state must end in the same state, exactly. VMON_JIT_DIFF_SECONDS
+ * sets how long (default: 3000 programs). */
+static void test_differential(void)
+{
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    const char *secs_env = getenv("VMON_JIT_DIFF_SECONDS");
+    double secs = secs_env ? atof(secs_env) : 0;
+    uint64_t t_end = host_time_ns() + (uint64_t)(secs * 1e9);
+    static uint8_t data[0x8000];
+    unsigned progs = 0, bad = 0, translated = 0;
+    uint64_t insns = 0;
+    for (unsigned iter = 0; secs > 0 ? host_time_ns() < t_end : iter < 3000; iter++) {
+        uint8_t code[4 * 64];
+        size_t len = 0;
+        unsigned n = 8 + (unsigned)(rnd() % 48);
         for (unsigned i = 0; i < n; i++) {
-            raw[i] = random_insn();
-            insn_decode(raw[i], &ins[i]);
+            unsigned l;
+            uint32_t w = random_full(&l);
+            memcpy(code + len, &w, l);
+            len += l;
         }
-        uint64_t pc = VM_RAM_BASE + 0x1000 * (1 + iter % 64);
-        memcpy(vm->ram + (pc - VM_RAM_BASE), raw, 4 * n);
-        uint64_t init[32];
-        for (unsigned r = 0; r < 32; r++)
-            init[r] = r ? random_value() : 0;
-        /* translated */
-        mprotect(code, cap, PROT_READ | PROT_WRITE);
-        struct x86buf b;
-        x86_init(&b, code, cap);
-        int done = jit_translate(ins, n, pc, &b);
-        mprotect(code, cap, PROT_READ | PROT_EXEC);
-        uint64_t jx[33];
-        memcpy(jx, init, sizeof(init));
-        jx[32] = 0;
-        void (*fn)(uint64_t *) = NULL;
-        memcpy(&fn, &(void *){code}, sizeof(fn));
-        fn(jx);
-        /* interpreted, from the same state */
-        hart_reset(h, pc);
-        memcpy(h->x, init, sizeof(init));
-        hart_run(h, n, 0);
-        int same = done == (int)n && h->pc == pc + 4 * n && !memcmp(h->x, jx, sizeof(init));
-        if (!same && bad++ < 5) {
-            for (unsigned r = 0; r < 32; r++)
-                if (h->x[r] != jx[r])
-                    fprintf(stderr, "block %u: x%u interp %016llx jit %016llx\n", iter, r,
-                            (unsigned long long)h->x[r], (unsigned long long)jx[r]);
-            for (unsigned i = 0; i < n; i++)
-                fprintf(stderr, "  %08x %s\n", raw[i], insn_name(ins[i].op));
+        static const uint32_t tail[2] = {0x00108093u, 0xffdff06fu};
+        memcpy(code + len, tail, 8);
+        len += 8;
+        for (size_t i = 0; i < sizeof(data); i++)
+            data[i] = (uint8_t)rnd();
+        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 400)};
+        unsigned m = (unsigned)(rnd() % 4);
+        st.priv = m == 0 ? PRV_M : m == 1 ? PRV_S : m == 2 ? PRV_U : PRV_M;
+        st.mprv = m == 3;
+        for (unsigned r = 1; r < 32; r++)
+            st.x[r] = random_value();
+        for (unsigned r = PTRS; r < PTRS + 4; r++) /* into data, sometimes its code */
+            st.x[r] = VM_RAM_BASE + (rnd() % 16 ? DATA : CODE) + (rnd() % 0x7f80) + 64;
+        st.x[PTRS + 3] |= rnd() % 2; /* sometimes odd: misaligned accesses */
+        st.x[PTRS + 4] = VM_RAM_BASE + CODE + 4 * (rnd() % 8);
+        prepare(vj, code, len, data, &st);
+        prepare(vi, code, len, data, &st);
+        run_for(vj->harts[0], st.budget);
+        run_for(vi->harts[0], st.budget);
+        char why[160];
+        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5) {
+            fprintf(stderr, "program %u (priv %u%s, budget %u): %s\n", iter, st.priv,
+                    st.mprv ? " mprv" : "", st.budget, why);
+            unsigned k = 1; /* the shortest budget after which they differ */
+            for (; k < st.budget; k++) {
+                prepare(vj, code, len, data, &st);
+                prepare(vi, code, len, data, &st);
+                run_for(vj->harts[0], k);
+                run_for(vi->harts[0], k);
+                if (!same_state(vj, vi, why, sizeof(why))) break;
+            }
+            fprintf(stderr, "  first differs after %u instructions: %s; interp pc %llx\n", k, why,
+                    (unsigned long long)vi->harts[0]->pc);
+            for (size_t i = 0; i + 2 <= len - 8;) {
+                uint32_t w = 0;
+                memcpy(&w, code + i, (w = code[i] & 3) == 3 ? 4 : 2);
+                struct insn d;
+                insn_decode_any(w, &d);
+                fprintf(stderr, "  +%03zx %08x %s\n", i, w, insn_name(d.op));
+                i += d.len;
+            }
         }
-        blocks++;
-        insns += n;
+        progs++;
+        insns += vj->harts[0]->instret;
+        translated += vj->harts[0]->jit.blocks != 0;
     }
-    CHECK(&c, bad == 0, "%u of %u random blocks (%u instructions) differ", bad, blocks, insns);
-    munmap(code, cap);
-    vm_destroy(vm);
+    CHECK(&c, bad == 0, "%u of %u random programs differ", bad, progs);
+    CHECK(&c, translated > progs / 2, "only %u of %u programs were translated", translated, progs);
+    printf("differential: %u programs, %llu instructions, %u with translated blocks\n", progs,
+           (unsigned long long)insns, translated);
+    vm_destroy(vj);
+    vm_destroy(vi);
 }
 
 int main(void)

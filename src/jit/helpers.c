@@ -1,0 +1,35 @@
+/* Slow paths of translated code (see helpers.h). */
+#include "jit/helpers.h"
+#include "cpu/hart.h"
+
+uint64_t jit_load_slow(struct hart *h, uint64_t va, uint64_t pc, unsigned info)
+{
+    unsigned size = info & 0xf;
+    uint64_t v = 0, tval = 0;
+    int r = mmu_load_slow(h, va, size, &v, &tval);
+    if (r) {
+        h->pc = pc;
+        hart_trap(h, (uint64_t)(r - 1), tval, 0);
+        h->jit_fault = 1;
+        return 0;
+    }
+    h->jit_fault = 0;
+    if ((info & JIT_LOAD_SX) && size < 8) {
+        unsigned sh = 64 - 8 * size;
+        v = (uint64_t)((int64_t)(v << sh) >> sh);
+    }
+    return v;
+}
+
+int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64_t pc, unsigned size)
+{
+    uint64_t tval = 0;
+    int r = mmu_store_slow(h, va, size, val, &tval);
+    if (r) {
+        h->pc = pc;
+        hart_trap(h, (uint64_t)(r - 1), tval, 0);
+        return 1;
+    }
+    if (h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) return JIT_STORE_EXIT;
+    return 0;
+}

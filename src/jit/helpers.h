@@ -1,0 +1,18 @@
+/* What translated code calls on its slow paths: guest memory accesses the
+ * inline TLB lookup could not do (TLB miss, MMIO, misaligned, faults). */
+#ifndef VMON_JIT_HELPERS_H
+#define VMON_JIT_HELPERS_H
+#include <stdint.h>
+
+struct hart;
+
+#define JIT_LOAD_SX    0x10 /* info flag: sign-extend the loaded value */
+#define JIT_STORE_EXIT 2    /* the store is done; leave translated code */
+
+/* Load size (info & 0xf) bytes at guest va for the instruction at pc. On a
+ * fault the hart takes the trap and h->jit_fault is set. */
+uint64_t jit_load_slow(struct hart *h, uint64_t va, uint64_t pc, unsigned info);
+/* Store: 0 done, 1 fault (trap taken), JIT_STORE_EXIT done but the hart
+ * must look up (an interrupt raised, translated code overwritten). */
+int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64_t pc, unsigned size);
+#endif
