@@ -476,10 +476,13 @@ int hart_wfi(struct hart *h)
     return hart_wakeup_pending(h);
 }
 
-int hart_sfence_vma(struct hart *h)
+int hart_sfence_vma(struct hart *h, unsigned rs1)
 {
     if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) return -1;
-    mmu_flush_tlb(h); /* every address and ASID: more than asked, as the spec allows */
+    if (rs1) /* one address (every ASID: more than asked, as the spec allows) */
+        mmu_flush_page(h, h->x[rs1]);
+    else
+        mmu_flush_tlb(h);
     return 0;
 }
 

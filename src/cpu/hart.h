@@ -208,8 +208,10 @@ struct hart {
      * and the unlinked jump an exit left through (rx address of its
      * displacement) with the physical address it goes to. */
     int jit_fault;
+    int jit_bail; /* translated code left for the interpreter to run the next block */
     uint64_t jit_site, jit_site_pa;
-    int fpu_rm_cached; /* host rounding mode state for the FPU library */
+    struct tlb_entry *jit_tlbx; /* fetch TLB of the privilege translated code runs at */
+    int fpu_rm_cached;          /* host rounding mode state for the FPU library */
     struct hart_stats stats;
 };
 
@@ -251,6 +253,8 @@ int mmu_fetch(struct hart *h, uint64_t va, uint64_t *pa, uint8_t **host, uint64_
 /* Translate a data address for an AMO/LR/SC: must be RAM, aligned. */
 int mmu_amo_ptr(struct hart *h, uint64_t va, unsigned size, uint8_t **host, uint64_t *tval);
 void mmu_flush_tlb(struct hart *h);
+/* Drop the TLB entries of one virtual page (every mode and access). */
+void mmu_flush_page(struct hart *h, uint64_t va);
 /* The hart decoded code from the RAM page at pa: from now on a store to it
  * (by any hart) invalidates every hart's translations. */
 void mmu_note_code(struct hart *h, uint64_t pa);
@@ -264,13 +268,16 @@ int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned p
 void hart_flush_code(struct hart *h);
 /* System instructions, shared by the engines (privileged spec 3.3). Each
  * returns -1 when the instruction is illegal at the current privilege. */
-int hart_mret(struct hart *h);       /* sets pc = mepc, privilege, mstatus */
-int hart_sret(struct hart *h);       /* sets pc = sepc, privilege, mstatus */
-int hart_wfi(struct hart *h);        /* 1: an interrupt is pending, WFI completes */
-int hart_sfence_vma(struct hart *h); /* flushes the hart's translations */
+int hart_mret(struct hart *h); /* sets pc = mepc, privilege, mstatus */
+int hart_sret(struct hart *h); /* sets pc = sepc, privilege, mstatus */
+int hart_wfi(struct hart *h);  /* 1: an interrupt is pending, WFI completes */
+/* Flushes the hart's translations of the address in x[rs1], or all (rs1 0). */
+int hart_sfence_vma(struct hart *h, unsigned rs1);
 /* ECALL: the exception cause to take, or -1 for a hypercall (S-mode under
  * hypervisor SBI). */
 int hart_ecall(struct hart *h);
+/* An F or D instruction other than a load or store: 0, or -1 illegal. */
+int hart_fp_exec(struct hart *h, const struct insn *d);
 /* Debugger view: guest-virtual to physical through the hart's current data
  * translation, without A/D updates or permission checks; 0 or -1. */
 int mmu_debug_translate(struct hart *h, uint64_t va, uint64_t *pa);

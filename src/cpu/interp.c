@@ -194,9 +194,14 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     block_finish(bc, b, n, off, labels);
     mmu_note_code(h, pa);
     if (h->jit.rw && !h->dbg) {
-        b->native = jit_translate_block(&h->jit, b);
+        unsigned count = 0;
+        b->native = jit_translate_block(&h->jit, b, &count);
+        if (b->native && h->vm->jit_perf_map)
+            fprintf(h->vm->jit_perf_map, "%llx %zx guest_%llx\n",
+                    (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
+                    (unsigned long long)pa);
         if (b->native && h->vm->jit_dump)
-            jit_dump_block(h->vm->jit_dump, b, jit_translated(b), h->jit.rw + b->native,
+            jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native,
                            h->jit.used - b->native, (uint64_t)(uintptr_t)(h->jit.rx + b->native));
     }
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
@@ -398,7 +403,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
                 }
             }
         }
-        if (b->native && likely(!h->dbg)) {
+        if (b->native && likely(!h->dbg) && likely(!h->jit_bail)) {
             if (h->jit_site && h->jit_site_pa == b->paddr && site_gen == h->jit.flushes) {
                 jit_link(&h->jit, h->jit_site, b->native);
                 h->stats.jit_links++;
@@ -414,6 +419,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             continue;
         }
         h->jit_site = 0;
+        h->jit_bail = 0;
         unsigned dpriv = tlb_mode(hart_data_priv(h));
         struct tlb_entry *const tlbr = h->tlb[dpriv][TLB_R];
         struct tlb_entry *const tlbw = h->tlb[dpriv][TLB_W];
@@ -809,7 +815,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         return HART_EXIT_IDLE;
     }
     L_SFENCE_VMA:
-        if (hart_sfence_vma(h) < 0) ILLEGAL();
+        if (hart_sfence_vma(h, ip->d.rs1) < 0) ILLEGAL();
         JUMP(PC_NEXT());
 /* The instructions of this block before the CSR instruction have retired:
  * count them in h->instret while the CSR is accessed, so that instret/cycle
@@ -1017,252 +1023,66 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         FP_ON();
         STORE(64, 8, f[ip->d.rs2]);
         NEXT();
-#define FP_OP2(W, fn)                                                                              \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        RM(rm_);                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        if (W == 32)                                                                               \
-            FRD32(fn(F32(ip->d.rs1), F32(ip->d.rs2), rm_, &fl_));                                  \
-        else                                                                                       \
-            FRD64(fn##_d(f[ip->d.rs1], f[ip->d.rs2], rm_, &fl_));                                  \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
-#define f32_add_d f64_add
-#define f32_sub_d f64_sub
-#define f32_mul_d f64_mul
-#define f32_div_d f64_div
     L_FADD_S:
-        FP_OP2(32, f32_add);
     L_FSUB_S:
-        FP_OP2(32, f32_sub);
     L_FMUL_S:
-        FP_OP2(32, f32_mul);
     L_FDIV_S:
-        FP_OP2(32, f32_div);
     L_FADD_D:
-        FP_OP2(64, f32_add);
     L_FSUB_D:
-        FP_OP2(64, f32_sub);
     L_FMUL_D:
-        FP_OP2(64, f32_mul);
     L_FDIV_D:
-        FP_OP2(64, f32_div);
-    L_FSQRT_S : {
-        FP_ON();
-        RM(rm);
-        uint32_t fl = 0;
-        FRD32(f32_sqrt(F32(ip->d.rs1), rm, &fl));
-        FLAGS(fl);
-        NEXT();
-    }
-    L_FSQRT_D : {
-        FP_ON();
-        RM(rm);
-        uint32_t fl = 0;
-        FRD64(f64_sqrt(f[ip->d.rs1], rm, &fl));
-        FLAGS(fl);
-        NEXT();
-    }
-#define FMA_S(np, na)                                                                              \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        RM(rm_);                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        FRD32(f32_fma(F32(ip->d.rs1), F32(ip->d.rs2), F32(ip->d.rs3), np, na, rm_, &fl_));         \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
-#define FMA_D(np, na)                                                                              \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        RM(rm_);                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        FRD64(f64_fma(f[ip->d.rs1], f[ip->d.rs2], f[ip->d.rs3], np, na, rm_, &fl_));               \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
+    L_FSQRT_S:
+    L_FSQRT_D:
     L_FMADD_S:
-        FMA_S(0, 0);
     L_FMSUB_S:
-        FMA_S(0, 1);
     L_FNMSUB_S:
-        FMA_S(1, 0);
     L_FNMADD_S:
-        FMA_S(1, 1);
     L_FMADD_D:
-        FMA_D(0, 0);
     L_FMSUB_D:
-        FMA_D(0, 1);
     L_FNMSUB_D:
-        FMA_D(1, 0);
     L_FNMADD_D:
-        FMA_D(1, 1);
-#define SGNJ32(expr)                                                                               \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        uint32_t a = F32(ip->d.rs1), s = F32(ip->d.rs2);                                           \
-        FRD32((a & 0x7fffffffu) | ((expr)&0x80000000u));                                           \
-        NEXT();                                                                                    \
-    } while (0)
-#define SGNJ64(expr)                                                                               \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        uint64_t a = f[ip->d.rs1], s = f[ip->d.rs2];                                               \
-        FRD64((a & ~(1ull << 63)) | ((expr) & (1ull << 63)));                                      \
-        NEXT();                                                                                    \
-    } while (0)
     L_FSGNJ_S:
-        SGNJ32(s);
     L_FSGNJN_S:
-        SGNJ32(~s);
     L_FSGNJX_S:
-        SGNJ32(a ^ s);
     L_FSGNJ_D:
-        SGNJ64(s);
     L_FSGNJN_D:
-        SGNJ64(~s);
     L_FSGNJX_D:
-        SGNJ64(a ^ s);
-#define FMINMAX(W, fn)                                                                             \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        if (W == 32)                                                                               \
-            FRD32(fn(F32(ip->d.rs1), F32(ip->d.rs2), &fl_));                                       \
-        else                                                                                       \
-            FRD64(fn(f[ip->d.rs1], f[ip->d.rs2], &fl_));                                           \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
     L_FMIN_S:
-        FMINMAX(32, f32_min);
     L_FMAX_S:
-        FMINMAX(32, f32_max);
     L_FMIN_D:
-        FMINMAX(64, f64_min);
     L_FMAX_D:
-        FMINMAX(64, f64_max);
-#define FCMP(W, fn)                                                                                \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        if (W == 32)                                                                               \
-            RD = (uint64_t)fn(F32(ip->d.rs1), F32(ip->d.rs2), &fl_);                               \
-        else                                                                                       \
-            RD = (uint64_t)fn(f[ip->d.rs1], f[ip->d.rs2], &fl_);                                   \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
     L_FEQ_S:
-        FCMP(32, f32_eq);
     L_FLT_S:
-        FCMP(32, f32_lt);
     L_FLE_S:
-        FCMP(32, f32_le);
     L_FEQ_D:
-        FCMP(64, f64_eq);
     L_FLT_D:
-        FCMP(64, f64_lt);
     L_FLE_D:
-        FCMP(64, f64_le);
     L_FCLASS_S:
-        FP_ON();
-        RD = f32_class(F32(ip->d.rs1));
-        NEXT();
     L_FCLASS_D:
-        FP_ON();
-        RD = f64_class(f[ip->d.rs1]);
-        NEXT();
     L_FMV_X_W:
-        FP_ON();
-        RD = SX32((uint32_t)f[ip->d.rs1]);
-        NEXT();
     L_FMV_X_D:
-        FP_ON();
-        RD = f[ip->d.rs1];
-        NEXT();
     L_FMV_W_X:
-        FP_ON();
-        FRD32((uint32_t)RS1);
-        NEXT();
     L_FMV_D_X:
-        FP_ON();
-        FRD64(RS1);
-        NEXT();
-#define FCVT_TO_INT(src, fn, conv)                                                                 \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        RM(rm_);                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        RD = conv(fn(src, rm_, &fl_));                                                             \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
-#define AS_I64(v)   ((uint64_t)(int64_t)(v))
-#define AS_U32SX(v) SX32((uint32_t)(v))
-#define AS_U64(v)   ((uint64_t)(v))
     L_FCVT_W_S:
-        FCVT_TO_INT(F32(ip->d.rs1), f32_to_i32, AS_I64);
     L_FCVT_WU_S:
-        FCVT_TO_INT(F32(ip->d.rs1), f32_to_u32, AS_U32SX);
     L_FCVT_L_S:
-        FCVT_TO_INT(F32(ip->d.rs1), f32_to_i64, AS_I64);
     L_FCVT_LU_S:
-        FCVT_TO_INT(F32(ip->d.rs1), f32_to_u64, AS_U64);
     L_FCVT_W_D:
-        FCVT_TO_INT(f[ip->d.rs1], f64_to_i32, AS_I64);
     L_FCVT_WU_D:
-        FCVT_TO_INT(f[ip->d.rs1], f64_to_u32, AS_U32SX);
     L_FCVT_L_D:
-        FCVT_TO_INT(f[ip->d.rs1], f64_to_i64, AS_I64);
     L_FCVT_LU_D:
-        FCVT_TO_INT(f[ip->d.rs1], f64_to_u64, AS_U64);
-#define FCVT_FROM_INT(W, fn, src)                                                                  \
-    do {                                                                                           \
-        FP_ON();                                                                                   \
-        RM(rm_);                                                                                   \
-        uint32_t fl_ = 0;                                                                          \
-        if (W == 32)                                                                               \
-            FRD32((uint32_t)fn(src, rm_, &fl_));                                                   \
-        else                                                                                       \
-            FRD64((uint64_t)fn(src, rm_, &fl_));                                                   \
-        FLAGS(fl_);                                                                                \
-        NEXT();                                                                                    \
-    } while (0)
     L_FCVT_S_W:
-        FCVT_FROM_INT(32, i32_to_f32, (int32_t)RS1);
     L_FCVT_S_WU:
-        FCVT_FROM_INT(32, u32_to_f32, (uint32_t)RS1);
     L_FCVT_S_L:
-        FCVT_FROM_INT(32, i64_to_f32, (int64_t)RS1);
     L_FCVT_S_LU:
-        FCVT_FROM_INT(32, u64_to_f32, RS1);
     L_FCVT_D_W:
-        FCVT_FROM_INT(64, i32_to_f64, (int32_t)RS1);
     L_FCVT_D_WU:
-        FCVT_FROM_INT(64, u32_to_f64, (uint32_t)RS1);
     L_FCVT_D_L:
-        FCVT_FROM_INT(64, i64_to_f64, (int64_t)RS1);
     L_FCVT_D_LU:
-        FCVT_FROM_INT(64, u64_to_f64, RS1);
-    L_FCVT_S_D : {
-        FP_ON();
-        RM(rm);
-        uint32_t fl = 0;
-        FRD32(f64_to_f32(f[ip->d.rs1], rm, &fl));
-        FLAGS(fl);
+    L_FCVT_S_D:
+    L_FCVT_D_S:
+        if (hart_fp_exec(h, &ip->d) < 0) ILLEGAL();
         NEXT();
-    }
-    L_FCVT_D_S : {
-        FP_ON();
-        RM(rm);
-        uint32_t fl = 0;
-        FRD64(f32_to_f64(F32(ip->d.rs1), &fl));
-        FLAGS(fl);
-        NEXT();
-    }
 
     block_exit:
         x[REG_SINK] = 0;

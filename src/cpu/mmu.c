@@ -29,6 +29,14 @@ void mmu_flush_tlb(struct hart *h)
     h->stats.tlb_flushes++;
 }
 
+void mmu_flush_page(struct hart *h, uint64_t va)
+{
+    unsigned i = (va >> 12) & (TLB_SIZE - 1);
+    for (unsigned m = 0; m < 3; m++)
+        for (unsigned a = 0; a < 3; a++)
+            if (h->tlb[m][a][i].tag == (va & ~0xfffull)) h->tlb[m][a][i].tag = ~0ull;
+}
+
 /* ---- pages holding code ---- */
 
 static _Atomic uint64_t *code_word(const struct vm *vm, uint64_t pa, uint64_t *bit)

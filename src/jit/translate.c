@@ -10,17 +10,28 @@
 #define TLB X86_R14 /* data TLB, read table (the write table follows) */
 
 #define OFF_X(r)   ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
+#define OFF_F(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 #define OFF_PC     ((int32_t)offsetof(struct hart, pc))
+#define OFF_MSTAT  ((int32_t)offsetof(struct hart, mstatus))
 #define OFF_EVENTS ((int32_t)offsetof(struct hart, events))
 #define OFF_FAULT  ((int32_t)offsetof(struct hart, jit_fault))
+#define OFF_BAIL   ((int32_t)offsetof(struct hart, jit_bail))
 #define OFF_SITE   ((int32_t)offsetof(struct hart, jit_site))
 #define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
+#define OFF_TLBX   ((int32_t)offsetof(struct hart, jit_tlbx))
+#define OFF_SLOTS  ((int32_t)offsetof(struct hart, bc.slot))
+#define OFF_RX     ((int32_t)offsetof(struct hart, jit.rx))
 #define TLB_TABLE  ((int32_t)(TLB_SIZE * sizeof(struct tlb_entry)))
 
 /* The trampoline at offset 0 of every cache: enter(h, pc, budget, tlb,
  * code) saves the callee-saved registers, sets up the fixed ones and jumps
  * to the block; the exit at EPILOGUE returns the budget left. */
 #define EPILOGUE_AT 64
+/* Jumps whose target is known only at run time (JALR, other pages) go to
+ * LOOKUP_AT with the target in r12: the fetch TLB and the block cache are
+ * searched inline and a translated target is entered directly; anything
+ * else returns to the dispatcher. */
+#define LOOKUP_AT 96
 
 /* ---- register allocation within a block ---- */
 
@@ -37,7 +48,7 @@ struct ra {
 
 /* An out-of-line piece of code at the end of the block, reached by a jump
  * from the mainline with the allocator's state at that point. */
-enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH };
+enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH, STUB_LOOP, STUB_BAIL };
 struct stub {
     enum stub_kind kind;
     size_t from; /* displacement of the jump to the stub */
@@ -61,6 +72,8 @@ struct tctx {
     unsigned locked; /* host slots the current instruction uses */
     struct stub stub[MAX_STUBS];
     unsigned nstub;
+    int loop;         /* the block branches to its own start: registers stay in host ones */
+    size_t loop_head; /* where an iteration begins, after the registers are loaded */
 };
 
 static int slot_of(const struct tctx *t, unsigned r)
@@ -177,9 +190,11 @@ static void exit_to(struct tctx *t, int64_t to)
         x86_store(b, HP, OFF_SITE, X86_RAX);
         x86_mov_ri(b, X86_RAX, pa);
         x86_store(b, HP, OFF_SITEPA, X86_RAX);
+        x86_store(b, HP, OFF_PC, PC);
+        jmp_to(b, EPILOGUE_AT);
+        return;
     }
-    x86_store(b, HP, OFF_PC, PC);
-    jmp_to(b, EPILOGUE_AT);
+    jmp_to(b, LOOKUP_AT);
 }
 
 /* ---- instructions ---- */
@@ -413,7 +428,9 @@ static unsigned mem_size(unsigned op)
     case OP_SH: return 2;
     case OP_LW:
     case OP_LWU:
-    case OP_SW: return 4;
+    case OP_SW:
+    case OP_FLW:
+    case OP_FSW: return 4;
     default: return 8;
     }
 }
@@ -465,6 +482,100 @@ static void emit_store(struct tctx *t, const struct insn *d, unsigned idx)
     s->back = t->b->len;
 }
 
+static int is_fp_compute(unsigned op)
+{
+    return op >= OP_FMADD_S && op <= OP_FMV_D_X;
+}
+
+/* F/D instructions that write an integer register. */
+static int fp_writes_x(unsigned op)
+{
+    switch (op) {
+    case OP_FCVT_W_S:
+    case OP_FCVT_WU_S:
+    case OP_FCVT_L_S:
+    case OP_FCVT_LU_S:
+    case OP_FCVT_W_D:
+    case OP_FCVT_WU_D:
+    case OP_FCVT_L_D:
+    case OP_FCVT_LU_D:
+    case OP_FMV_X_W:
+    case OP_FMV_X_D:
+    case OP_FEQ_S:
+    case OP_FLT_S:
+    case OP_FLE_S:
+    case OP_FEQ_D:
+    case OP_FLT_D:
+    case OP_FLE_D:
+    case OP_FCLASS_S:
+    case OP_FCLASS_D: return 1;
+    }
+    return 0;
+}
+
+/* F/D instructions that read an integer register (rs1). */
+static int fp_reads_x(unsigned op)
+{
+    return (op >= OP_FCVT_S_W && op <= OP_FMV_W_X) || (op >= OP_FCVT_D_W && op <= OP_FMV_D_X);
+}
+
+/* FP registers are used only with the FPU on (mstatus.FS): otherwise the
+ * interpreter runs the instruction (and raises illegal instruction). */
+static void fp_check(struct tctx *t, unsigned idx)
+{
+    x86_test32_mi(t->b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
+    add_stub(t, STUB_BAIL, x86_jcc32(t->b, X86_CC_E), idx);
+}
+
+/* An F/D computation: hart_fp_exec on the hart's state in memory. */
+static void emit_fp(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    writeback(b, &t->ra);
+    x86_mov_rr(b, X86_RDI, HP);
+    x86_mov_ri(b, X86_RSI, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
+    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)hart_fp_exec);
+    x86_call_r(b, X86_RAX);
+    x86_alu32_ri(b, X86_CMP, X86_RAX, 0); /* an int: the upper half of rax is junk */
+    struct stub *s = add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
+    memset(s->ra.dirty, 0, sizeof(s->ra.dirty)); /* written back already; rsi, rdi are gone */
+    reload_caller_saved(b, &t->ra);
+    if (fp_writes_x(d->op) && writes_rd(d)) {
+        int sl = slot_of(t, d->rd);
+        if (sl >= 0 && sl < CALLER_SAVED_FROM) x86_load(b, host_reg[sl], HP, OFF_X(d->rd));
+    }
+}
+
+static void emit_fp_load(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    unsigned size = d->op == OP_FLW ? 4 : 8;
+    fp_check(t, idx);
+    size_t miss = tlb_lookup(t, d, size, 0);
+    x86_ld(b, size, 0, X86_RAX, X86_MEM(X86_RAX, 0));
+    struct stub *s = add_stub(t, STUB_LOAD, miss, idx);
+    s->back = b->len;
+    if (size == 4) { /* NaN-boxed */
+        x86_mov_ri(b, X86_RCX, 0xffffffff00000000ull);
+        x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
+    }
+    x86_store(b, HP, OFF_F(d->rd), X86_RAX);
+    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+}
+
+static void emit_fp_store(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    unsigned size = d->op == OP_FSW ? 4 : 8;
+    fp_check(t, idx);
+    size_t miss = tlb_lookup(t, d, size, TLB_TABLE);
+    x86_load(b, X86_RCX, HP, OFF_F(d->rs2));
+    x86_st(b, size, X86_MEM(X86_RAX, 0), X86_RCX);
+    struct stub *s = add_stub(t, STUB_STORE, miss, idx);
+    s->val = -2;
+    s->back = b->len;
+}
+
 static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
@@ -485,8 +596,10 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         int c = src(t, d->rs2, X86_RCX);
         x86_alu_rr(b, X86_CMP, a, c);
     }
-    struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, cc), idx);
-    s->to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
+    int64_t to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
+    struct stub *s =
+        add_stub(t, t->loop && to == 0 ? STUB_LOOP : STUB_BRANCH, x86_jcc32(b, cc), idx);
+    s->to = to;
 }
 
 /* The last instruction: JAL or JALR, whose exit the caller emits. */
@@ -503,11 +616,15 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         }
     }
     if (writes_rd(d)) x86_lea(b, def(t, d->rd), X86_MEM(PC, off + d->len));
-    writeback(b, &t->ra);
     if (d->op == OP_JALR) {
-        x86_store(b, HP, OFF_PC, X86_RAX);
-        jmp_to(b, EPILOGUE_AT);
+        writeback(b, &t->ra);
+        x86_mov_rr(b, PC, X86_RAX);
+        jmp_to(b, LOOKUP_AT);
+    } else if (t->loop && (int64_t)off + d->imm == 0) {
+        struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
+        s->to = 0;
     } else {
+        writeback(b, &t->ra);
         exit_to(t, (int64_t)off + d->imm);
     }
 }
@@ -515,6 +632,7 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
 int jit_covers(unsigned op)
 {
     if (op >= OP_LB && op <= OP_SD) return 1;
+    if (op >= OP_FLW && op <= OP_FMV_D_X) return 1; /* F and D */
     if (op >= OP_ADDI && op <= OP_REMUW) return 1;
     switch (op) {
     case OP_NOP:
@@ -531,6 +649,76 @@ int jit_covers(unsigned op)
     case OP_BGEU: return 1;
     }
     return 0;
+}
+
+/* The guest registers (bit r for xr, x0 left out) an instruction uses. */
+static uint32_t insn_regs(const struct insn *d)
+{
+    uint32_t m = 0;
+    unsigned op = d->op;
+    int rd = 1, rs1 = 1, rs2 = 1;
+    if (op == OP_NOP || op == OP_FENCE) return 0;
+    if (op >= OP_FLW && op <= OP_FSD) return d->rs1 ? 1u << d->rs1 : 0; /* the address */
+    if (is_fp_compute(op)) {
+        if (fp_writes_x(op) && d->rd < 32) m |= 1u << d->rd;
+        if (fp_reads_x(op)) m |= 1u << d->rs1;
+        return m & ~1u;
+    }
+    if (op == OP_LUI || op == OP_AUIPC || op == OP_JAL) rs1 = rs2 = 0;
+    if ((op >= OP_ADDI && op <= OP_SRAI) || (op >= OP_ADDIW && op <= OP_SRAIW) ||
+        (op >= OP_LB && op <= OP_LWU) || op == OP_JALR)
+        rs2 = 0;
+    if ((op >= OP_SB && op <= OP_SD) || (op >= OP_BEQ && op <= OP_BGEU)) rd = 0;
+    if (rd && d->rd < 32) m |= 1u << d->rd;
+    if (rs1) m |= 1u << d->rs1;
+    if (rs2) m |= 1u << d->rs2;
+    return m & ~1u;
+}
+
+/* A block that branches back to its own start (a loop) and uses no more
+ * guest registers than there are host ones keeps them all in host
+ * registers across iterations: they are loaded once, every exit writes
+ * them all back, and the branch back goes to the loop head after checking
+ * events and the budget. */
+static int branches_to_start(const struct iinsn *ii)
+{
+    return (ii->d.op == OP_JAL || (ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU)) &&
+           (int64_t)ii->pc_off + ii->d.imm == 0;
+}
+
+/* Decide before the entry check: a loop that is the block's first
+ * instructions up to a branch back to the start becomes the whole
+ * translation (what follows is the next block), if its registers fit. */
+static void plan_loop(struct tctx *t)
+{
+    uint32_t used = 0;
+    for (unsigned i = 0; i < t->n; i++) {
+        const struct iinsn *ii = &t->blk->insn[i];
+        used |= insn_regs(&ii->d);
+        if (branches_to_start(ii)) {
+            if (__builtin_popcount(used) <= NHOST) {
+                t->loop = 1;
+                t->n = i + 1;
+            }
+            return;
+        }
+    }
+}
+
+static void setup_loop(struct tctx *t)
+{
+    uint32_t used = 0;
+    for (unsigned i = 0; i < t->n; i++)
+        used |= insn_regs(&t->blk->insn[i].d);
+    int s = 0;
+    for (unsigned r = 1; r < 32; r++) {
+        if (!(used & (1u << r))) continue;
+        t->ra.guest[s] = (int8_t)r;
+        t->ra.dirty[s] = 1;
+        x86_load(t->b, host_reg[s], HP, OFF_X(r));
+        s++;
+    }
+    t->loop_head = t->b->len;
 }
 
 /* One instruction of the mainline; returns 1 if it ended the block. */
@@ -563,7 +751,13 @@ static int emit_insn(struct tctx *t, unsigned idx)
     case OP_JAL:
     case OP_JALR: emit_jump(t, d, idx); return 1;
     }
-    if (d->op >= OP_BEQ && d->op <= OP_BGEU)
+    if (is_fp_compute(d->op))
+        emit_fp(t, d, idx);
+    else if (d->op == OP_FLW || d->op == OP_FLD)
+        emit_fp_load(t, d, idx);
+    else if (d->op == OP_FSW || d->op == OP_FSD)
+        emit_fp_store(t, d, idx);
+    else if (d->op >= OP_BEQ && d->op <= OP_BGEU)
         emit_branch(t, d, idx);
     else if (d->op >= OP_LB && d->op <= OP_LWU)
         emit_load(t, d, idx);
@@ -599,6 +793,8 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
     if (s->kind == STUB_STORE) {
         if (s->val >= 0)
             x86_mov_rr(b, X86_RDX, s->val);
+        else if (s->val == -2)
+            x86_load(b, X86_RDX, HP, OFF_F(s->d.rs2));
         else
             x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
     }
@@ -642,6 +838,25 @@ static void emit_stubs(struct tctx *t)
             writeback(b, &s->ra);
             refund(b, (int64_t)t->n - s->idx - 1);
             exit_to(t, s->to);
+        } else if (s->kind == STUB_BAIL) { /* the interpreter runs this instruction */
+            writeback(b, &s->ra);
+            refund(b, (int64_t)t->n - s->idx);
+            x86_lea(b, PC, X86_MEM(PC, s->pc_off));
+            x86_store(b, HP, OFF_PC, PC);
+            x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
+            jmp_to(b, EPILOGUE_AT);
+        } else if (s->kind == STUB_LOOP) { /* the next iteration, if nothing is pending */
+            refund(b, (int64_t)t->n - s->idx - 1);
+            x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
+            size_t ev = x86_jcc32(b, X86_CC_NE);
+            x86_alu_ri(b, X86_SUB, BUD, (int32_t)t->n);
+            size_t go = x86_jcc32(b, X86_CC_GE);
+            x86_patch(b, go, t->loop_head);
+            refund(b, t->n);
+            x86_patch(b, ev, b->len);
+            writeback(b, &s->ra);
+            x86_store(b, HP, OFF_PC, PC);
+            jmp_to(b, EPILOGUE_AT);
         } else {
             emit_mem_stub(t, s);
         }
@@ -650,17 +865,11 @@ static void emit_stubs(struct tctx *t)
 
 /* ---- blocks ---- */
 
-unsigned jit_translated(const struct block *b)
+uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsigned *count)
 {
     unsigned n = 0;
-    while (n < b->n && jit_covers(b->insn[n].d.op))
+    while (n < blk->n && jit_covers(blk->insn[n].d.op))
         n++;
-    return n;
-}
-
-uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk)
-{
-    unsigned n = jit_translated(blk);
     if (n == 0) return 0;
     _Static_assert(BLOCK_MAX <= MAX_STUBS, "a stub per instruction");
     struct x86buf xb;
@@ -668,12 +877,15 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk)
     xb.len = c->used;
     struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
+    plan_loop(t);
+    n = t->n;
     size_t entry = xb.len;
     /* entry: events pending or budget short: leave before the block */
     x86_cmp32_mi(&xb, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(&xb, X86_CC_NE);
     x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
     size_t low = x86_jcc32(&xb, X86_CC_L);
+    if (t->loop) setup_loop(t);
     int ended = 0;
     for (unsigned i = 0; i < n && !ended; i++)
         ended = emit_insn(t, i);
@@ -689,10 +901,44 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk)
     x86_store(&xb, HP, OFF_PC, PC);
     jmp_to(&xb, EPILOGUE_AT);
     if (xb.overflow) return 0;
+    *count = n;
     c->used = (xb.len + 15) & ~(size_t)15;
     c->bytes_total += xb.len - entry;
     c->blocks++;
     return (uint32_t)entry;
+}
+
+static void emit_lookup(struct x86buf *b)
+{
+    size_t miss[4];
+    x86_mov_rr(b, X86_RAX, PC);
+    x86_mov32_rr(b, X86_RCX, X86_RAX);
+    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
+    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
+    x86_alu_rm(b, X86_ADD, X86_RCX, X86_MEM(HP, OFF_TLBX));
+    x86_mov_rr(b, X86_RDX, X86_RAX);
+    x86_alu_ri(b, X86_AND, X86_RDX, -4096);
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, offsetof(struct tlb_entry, tag)));
+    miss[0] = x86_jcc32(b, X86_CC_NE);
+    x86_alu32_ri(b, X86_AND, X86_RAX, 0xfff); /* rax = physical address */
+    x86_alu_rm(b, X86_OR, X86_RAX, X86_MEM(X86_RCX, offsetof(struct tlb_entry, paddr)));
+    x86_mov32_rr(b, X86_RDX, X86_RAX);
+    x86_shift32_ri(b, X86_SHR, X86_RDX, 1);
+    x86_alu32_ri(b, X86_AND, X86_RDX, (1 << BCACHE_BITS) - 1);
+    x86_ld(b, 8, 0, X86_RDX, X86_MEMX(HP, X86_RDX, 8, OFF_SLOTS));
+    x86_test_rr(b, X86_RDX, X86_RDX);
+    miss[1] = x86_jcc32(b, X86_CC_E);
+    x86_alu_rm(b, X86_CMP, X86_RAX, X86_MEM(X86_RDX, offsetof(struct block, paddr)));
+    miss[2] = x86_jcc32(b, X86_CC_NE);
+    x86_ld(b, 4, 0, X86_RAX, X86_MEM(X86_RDX, offsetof(struct block, native)));
+    x86_test_rr(b, X86_RAX, X86_RAX);
+    miss[3] = x86_jcc32(b, X86_CC_E);
+    x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(HP, OFF_RX));
+    x86_jmp_r(b, X86_RAX);
+    for (unsigned i = 0; i < 4; i++)
+        x86_patch(b, miss[i], b->len);
+    x86_store(b, HP, OFF_PC, PC);
+    jmp_to(b, EPILOGUE_AT);
 }
 
 void jit_cache_start(struct jit_cache *c)
@@ -716,6 +962,9 @@ void jit_cache_start(struct jit_cache *c)
     for (int i = 5; i >= 0; i--)
         x86_pop(&xb, saved[i]);
     x86_ret(&xb);
+    while (xb.len < LOOKUP_AT)
+        x86_int3(&xb);
+    emit_lookup(&xb);
     c->start = c->used = (xb.len + 15) & ~(size_t)15;
 }
 
@@ -725,6 +974,7 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
     uint8_t *tramp = h->jit.rx;
     memcpy(&fn, &tramp, sizeof(fn));
     void *tlb = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
+    h->jit_tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
     return fn(h, pc, budget, tlb, h->jit.rx + entry);
 }
 

@@ -25,9 +25,10 @@
 /* Emit the entry/exit trampoline at the start of an empty cache (after
  * jit_cache_init and every flush). */
 void jit_cache_start(struct jit_cache *c);
-/* Translate block b into c. Returns the cache offset of its entry, or 0
- * when its first instruction is not translatable (or the cache is full). */
-uint32_t jit_translate_block(struct jit_cache *c, const struct block *b);
+/* Translate block b into c. Returns the cache offset of its entry (and in
+ * *count how many of b's instructions it covers), or 0 when its first
+ * instruction is not translatable (or the cache is full). */
+uint32_t jit_translate_block(struct jit_cache *c, const struct block *b, unsigned *count);
 /* Run translated code from entry at guest pc with budget instructions;
  * returns the budget left. */
 int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry);
@@ -36,6 +37,4 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry);
 void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry);
 /* Does the translator cover this operation? */
 int jit_covers(unsigned op);
-/* How many of b's instructions a translation covers. */
-unsigned jit_translated(const struct block *b);
 #endif

@@ -258,18 +258,31 @@ void x86_alu_rm(struct x86buf *b, enum x86_alu op, int dst, struct x86mem m)
     modrm_m(b, dst, m);
 }
 
-void x86_cmp32_mi(struct x86buf *b, struct x86mem m, int32_t imm)
+void x86_alu32_mi(struct x86buf *b, enum x86_alu op, struct x86mem m, int32_t imm)
 {
     rex_m(b, 0, 0, m, 0);
     if (imm >= -128 && imm <= 127) {
         put1(b, 0x83);
-        modrm_m(b, X86_CMP, m);
+        modrm_m(b, op, m);
         put1(b, (uint8_t)(int8_t)imm);
     } else {
         put1(b, 0x81);
-        modrm_m(b, X86_CMP, m);
+        modrm_m(b, op, m);
         put4(b, (uint32_t)imm);
     }
+}
+
+void x86_cmp32_mi(struct x86buf *b, struct x86mem m, int32_t imm)
+{
+    x86_alu32_mi(b, X86_CMP, m, imm);
+}
+
+void x86_test32_mi(struct x86buf *b, struct x86mem m, uint32_t imm)
+{
+    rex_m(b, 0, 0, m, 0);
+    put1(b, 0xf7);
+    modrm_m(b, 0, m);
+    put4(b, imm);
 }
 
 void x86_alu32_ri(struct x86buf *b, enum x86_alu op, int dst, int32_t imm)

@@ -87,6 +87,8 @@ void x86_st(struct x86buf *b, unsigned size, struct x86mem m, int src);
 void x86_lea(struct x86buf *b, int dst, struct x86mem m);
 void x86_alu_rm(struct x86buf *b, enum x86_alu op, int dst, struct x86mem m); /* op dst, [m] */
 void x86_cmp32_mi(struct x86buf *b, struct x86mem m, int32_t imm); /* cmp dword [m], imm */
+void x86_alu32_mi(struct x86buf *b, enum x86_alu op, struct x86mem m, int32_t imm);
+void x86_test32_mi(struct x86buf *b, struct x86mem m, uint32_t imm); /* test dword [m], imm */
 void x86_alu32_ri(struct x86buf *b, enum x86_alu op, int dst, int32_t imm);
 void x86_mov32_rr(struct x86buf *b, int dst, int src); /* mov dst32, src32 (zero-extends) */
 void x86_test_rr(struct x86buf *b, int a, int c);      /* test a, c (64) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -65,6 +66,12 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         free(vm);
         return NULL;
     }
+    if (getenv("VMON_PERF_MAP")) { /* perf's convention for JIT code: one line per block */
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        vm->jit_perf_map = fopen(path, "we");
+        if (vm->jit_perf_map) setvbuf(vm->jit_perf_map, NULL, _IOLBF, 0);
+    }
     pthread_mutex_init(&vm->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -104,6 +111,7 @@ void vm_destroy(struct vm *vm)
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
     if (vm->jit_dump) fclose(vm->jit_dump);
+    if (vm->jit_perf_map) fclose(vm->jit_perf_map);
     free(vm->rom);
     free(vm);
 }

@@ -200,6 +200,29 @@ static unsigned rand_rd(void)
     return r >= PTRS && r <= PTRS + 4 && rnd() % 8 ? (unsigned)(rnd() % 8) : r;
 }
 
+/* F and D: loads and stores through the pointer registers, arithmetic,
+ * conversions and moves in every rounding mode (some invalid). */
+static uint32_t random_fp(unsigned rd, unsigned ptr, int32_t off)
+{
+    unsigned fd = (unsigned)(rnd() % 8), f1 = (unsigned)(rnd() % 8), f2 = (unsigned)(rnd() % 8);
+    unsigned rm = (unsigned)(rnd() % 8), dbl = (unsigned)(rnd() % 2);
+    switch (rnd() % 10) {
+    case 0: return enc_i(off, ptr, dbl ? 3 : 2, fd, 0x07);                     /* flw/fld */
+    case 1: return enc_s(off, f2, ptr, dbl ? 3 : 2, 0x27);                     /* fsw/fsd */
+    case 2: return enc_r((rnd() % 4) << 2 | dbl, f2, f1, rm, fd, 0x53);        /* add sub mul div */
+    case 3: return enc_r(0x2c | dbl, 0, f1, rm, fd, 0x53);                     /* sqrt */
+    case 4: return enc_r(0x10 | dbl, f2, f1, (unsigned)(rnd() % 3), fd, 0x53); /* sgnj */
+    case 5: return enc_r(0x14 | dbl, f2, f1, (unsigned)(rnd() % 2), fd, 0x53); /* min max */
+    case 6: return enc_r(0x50 | dbl, f2, f1, (unsigned)(rnd() % 3), rd, 0x53); /* fle flt feq */
+    case 7: return enc_r(0x60 | dbl, (unsigned)(rnd() % 4), f1, rm, rd, 0x53); /* fcvt to int */
+    case 8:
+        return enc_r(0x68 | dbl, (unsigned)(rnd() % 4), rnd() % 16, rm, fd, 0x53); /* from int */
+    default: /* fmadd family */
+        return ((uint32_t)f2 << 27) | (dbl << 25) | (f2 << 20) | (f1 << 15) | (rm << 12) |
+               (fd << 7) | (0x43u + 4 * (unsigned)(rnd() % 4));
+    }
+}
+
 /* Any instruction the translator covers (and a few it does not), with
  * memory accesses through the pointer registers and short branches. */
 static uint32_t random_full(unsigned *len)
@@ -243,7 +266,9 @@ static uint32_t random_full(unsigned *len)
         default: return 0x4001 | ((imm6 >> 5) << 12) | (r << 7) | ((imm6 & 31) << 2);
         }
     }
-    case 13: return 0x0ff0000fu; /* fence */
+    case 13:
+        if (rnd() % 2) return 0x0ff0000fu; /* fence */
+        return random_fp(rd, ptr, off);
     case 14: return enc_i(0, 0, 0, 0, 0x13);
     default: /* not translated: csrr rd, mscratch; or an illegal instruction */
         return rnd() % 4 ? (0x340u << 20) | (2u << 12) | (rd << 7) | 0x73 : 0xffffffffu;
@@ -251,8 +276,8 @@ static uint32_t random_full(unsigned *len)
 }
 
 struct diff_setup {
-    unsigned priv, mprv, budget;
-    uint64_t x[32];
+    unsigned priv, mprv, budget, fs, frm;
+    uint64_t x[32], f[32];
 };
 
 static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_t *data,
@@ -274,6 +299,9 @@ static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_
     h->priv = st->priv;
     if (st->priv != PRV_M)
         h->satp = (8ull << 60) | ((VM_RAM_BASE + (st->priv == PRV_U ? ROOT_U : ROOT_S)) >> 12);
+    memcpy(h->f, st->f, sizeof(st->f));
+    h->frm = st->frm;
+    h->mstatus |= st->fs << MSTATUS_FS_SHIFT;
     if (st->mprv) { /* M-mode data accesses as S under Sv39 */
         h->satp = (8ull << 60) | ((VM_RAM_BASE + ROOT_S) >> 12);
         h->mstatus |= MSTATUS_MPRV | (1ull << MSTATUS_MPP_SHIFT);
@@ -305,10 +333,22 @@ static int same_state(struct vm *a, struct vm *b, char *why, size_t n)
                      (unsigned long long)f[i].q);
             return 0;
         }
-    if (memcmp(a->ram, b->ram, 0x10000)) {
-        snprintf(why, n, "memory differs");
+    for (unsigned r = 0; r < 32; r++)
+        if (x->f[r] != y->f[r]) {
+            snprintf(why, n, "f%u: jit %016llx interp %016llx", r, (unsigned long long)x->f[r],
+                     (unsigned long long)y->f[r]);
+            return 0;
+        }
+    if (x->fflags != y->fflags) {
+        snprintf(why, n, "fflags: jit %x interp %x", x->fflags, y->fflags);
         return 0;
     }
+    for (unsigned i = 0; i < 0x10000; i++)
+        if (a->ram[i] != b->ram[i]) {
+            snprintf(why, n, "memory differs at RAM+%#x: jit %02x interp %02x", i, a->ram[i],
+                     b->ram[i]);
+            return 0;
+        }
     return 1;
 }
 
@@ -365,12 +405,19 @@ static void test_differential(void)
         st.mprv = m == 3;
         for (unsigned r = 1; r < 32; r++)
             st.x[r] = random_value();
+        for (unsigned r = 0; r < 32; r++) /* boxed singles, doubles and junk */
+            st.f[r] = rnd() % 3 ? 0xffffffff00000000ull | (uint32_t)random_value() : random_value();
+        st.fs = rnd() % 8 ? 1 + (unsigned)(rnd() % 3) : 0;
+        st.frm = rnd() % 6 ? (unsigned)(rnd() % 5) : 5 + (unsigned)(rnd() % 3);
         for (unsigned r = PTRS; r < PTRS + 4; r++) /* into data, sometimes its code */
             st.x[r] = VM_RAM_BASE + (rnd() % 16 ? DATA : CODE) + (rnd() % 0x7f80) + 64;
         st.x[PTRS + 3] |= rnd() % 2; /* sometimes odd: misaligned accesses */
         st.x[PTRS + 4] = VM_RAM_BASE + CODE + 4 * (rnd() % 8);
+        const char *only = getenv("VMON_JIT_DIFF_ONLY"); /* debugging one program */
+        if (only && (unsigned)atoi(only) != iter) continue;
         prepare(vj, code, len, data, &st);
         prepare(vi, code, len, data, &st);
+        if (only) vj->jit_dump = stderr;
         run_for(vj->harts[0], st.budget);
         run_for(vi->harts[0], st.budget);
         char why[160];
@@ -383,10 +430,21 @@ static void test_differential(void)
                 prepare(vi, code, len, data, &st);
                 run_for(vj->harts[0], k);
                 run_for(vi->harts[0], k);
+                if (getenv("VMON_JIT_DIFF_ONLY"))
+                    fprintf(stderr, "   %u: jit pc %llx interp pc %llx\n", k,
+                            (unsigned long long)vj->harts[0]->pc,
+                            (unsigned long long)vi->harts[0]->pc);
                 if (!same_state(vj, vi, why, sizeof(why))) break;
             }
-            fprintf(stderr, "  first differs after %u instructions: %s; interp pc %llx\n", k, why,
-                    (unsigned long long)vi->harts[0]->pc);
+            struct hart *hj = vj->harts[0], *hi = vi->harts[0];
+            fprintf(stderr,
+                    "  first differs after %u instructions: %s\n  jit pc %llx instret %llu mepc "
+                    "%llx mcause "
+                    "%llx; interp pc %llx instret %llu mepc %llx mcause %llx\n",
+                    k, why, (unsigned long long)hj->pc, (unsigned long long)hj->instret,
+                    (unsigned long long)hj->mepc, (unsigned long long)hj->mcause,
+                    (unsigned long long)hi->pc, (unsigned long long)hi->instret,
+                    (unsigned long long)hi->mepc, (unsigned long long)hi->mcause);
             for (size_t i = 0; i + 2 <= len - 8;) {
                 uint32_t w = 0;
                 memcpy(&w, code + i, (w = code[i] & 3) == 3 ? 4 : 2);
