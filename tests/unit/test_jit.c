@@ -79,6 +79,48 @@ static void test_encodings(void)
     ASM("setb sil", "setb sil; movzx esi, sil", x86_setcc(&b, X86_CC_B, X86_RSI));
     ASM("sete r10", "sete r10b; movzx r10d, r10b", x86_setcc(&b, X86_CC_E, X86_R10));
     ASM("ret", "ret", x86_ret(&b));
+    ASM("ld8 zx", "movzx eax, byte ptr [rax]", x86_ld(&b, 1, 0, X86_RAX, X86_MEM(X86_RAX, 0)));
+    ASM("ld8 sx", "movsx r9, byte ptr [rbx + 1]", x86_ld(&b, 1, 1, X86_R9, X86_MEM(X86_RBX, 1)));
+    ASM("ld16 zx", "movzx eax, word ptr [r13]", x86_ld(&b, 2, 0, X86_RAX, X86_MEM(X86_R13, 0)));
+    ASM("ld16 sx", "movsx rax, word ptr [rax]", x86_ld(&b, 2, 1, X86_RAX, X86_MEM(X86_RAX, 0)));
+    ASM("ld32 zx", "mov eax, dword ptr [rax]", x86_ld(&b, 4, 0, X86_RAX, X86_MEM(X86_RAX, 0)));
+    ASM("ld32 sx", "movsxd r11, dword ptr [r12]", x86_ld(&b, 4, 1, X86_R11, X86_MEM(X86_R12, 0)));
+    ASM("ld64 sib", "mov rdx, qword ptr [rbp + rdx*8 + 0x1000]",
+        x86_ld(&b, 8, 0, X86_RDX, X86_MEMX(X86_RBP, X86_RDX, 8, 0x1000)));
+    ASM("st8 sil", "mov byte ptr [rax], sil", x86_st(&b, 1, X86_MEM(X86_RAX, 0), X86_RSI));
+    ASM("st8 r9b", "mov byte ptr [rax], r9b", x86_st(&b, 1, X86_MEM(X86_RAX, 0), X86_R9));
+    ASM("st16", "mov word ptr [rax], cx", x86_st(&b, 2, X86_MEM(X86_RAX, 0), X86_RCX));
+    ASM("st32", "mov dword ptr [rax], r15d", x86_st(&b, 4, X86_MEM(X86_RAX, 0), X86_R15));
+    ASM("st64", "mov qword ptr [rax], rbx", x86_st(&b, 8, X86_MEM(X86_RAX, 0), X86_RBX));
+    ASM("lea", "lea r12, [r12 - 0xa4]", x86_lea(&b, X86_R12, X86_MEM(X86_R12, -0xa4)));
+    ASM("cmp rm sib", "cmp rdx, qword ptr [r14 + rcx + 0x2000]",
+        x86_alu_rm(&b, X86_CMP, X86_RDX, X86_MEMX(X86_R14, X86_RCX, 1, 0x2000)));
+    ASM("add rm", "add rax, qword ptr [r14 + rcx + 8]",
+        x86_alu_rm(&b, X86_ADD, X86_RAX, X86_MEMX(X86_R14, X86_RCX, 1, 8)));
+    ASM("cmp32 mi", "cmp dword ptr [rbp + 0x388], 0", x86_cmp32_mi(&b, X86_MEM(X86_RBP, 0x388), 0));
+    ASM("or32 mi", "or dword ptr [rbp + 0x10], 0x6000",
+        x86_alu32_mi(&b, X86_OR, X86_MEM(X86_RBP, 0x10), 0x6000));
+    ASM("test32 mi", "test dword ptr [rbp + 0x10], 0x6000",
+        x86_test32_mi(&b, X86_MEM(X86_RBP, 0x10), 0x6000));
+    ASM("alu32 ri", "and ecx, 0x1fe0", x86_alu32_ri(&b, X86_AND, X86_RCX, 0x1fe0));
+    ASM("mov32", "mov eax, r8d", x86_mov32_rr(&b, X86_RAX, X86_R8));
+    ASM("test", "test r10, r10", x86_test_rr(&b, X86_R10, X86_R10));
+    ASM("cmov", "cmove rax, rcx", x86_cmov(&b, X86_CC_E, X86_RAX, X86_RCX));
+    ASM("neg", "neg rax", x86_neg(&b, X86_RAX));
+    ASM("div", "div rcx", x86_muldiv(&b, 1, X86_DIV, X86_RCX));
+    ASM("idiv32", "idiv ecx", x86_muldiv(&b, 0, X86_IDIV, X86_RCX));
+    ASM("mul", "mul r9", x86_muldiv(&b, 1, X86_MUL, X86_R9));
+    ASM("imul1", "imul rcx", x86_muldiv(&b, 1, X86_IMUL1, X86_RCX));
+    ASM("cqo cdq", "cqo; cdq", x86_cqo(&b); x86_cdq(&b));
+    ASM("imul32", "imul eax, esi", x86_imul32_rr(&b, X86_RAX, X86_RSI));
+    ASM("push pop", "push rbx; push r15; pop r15; pop rbx", x86_push(&b, X86_RBX);
+        x86_push(&b, X86_R15); x86_pop(&b, X86_R15); x86_pop(&b, X86_RBX));
+    ASM("mfence", "mfence", x86_mfence(&b));
+    ASM("call jmp r", "call rax; jmp r8", x86_call_r(&b, X86_RAX); x86_jmp_r(&b, X86_R8));
+    ASM("jmp32", "jmp 0x1005", x86_jmp32(&b));
+    ASM("jcc32", "jne 0x1006", x86_jcc32(&b, X86_CC_NE));
+    ASM("patched jcc", "jl 0x1010", x86_patch(&b, x86_jcc32(&b, X86_CC_L), 0x10));
+    ASM("int3", "int3", x86_int3(&b));
     /* Running out of room stops writing and says so (the translator then
      * throws the buffer away). */
     x86_init(&b, mem, 3);
