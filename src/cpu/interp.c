@@ -16,7 +16,7 @@
 #define BCACHE_ARENA   (16u << 20)
 #define JIT_CACHE_SIZE (32u << 20)
 #define JIT_BLOCK_MAX  (32u << 10) /* bytes of code one block can take at most */
-#define JIT_SLICE      (1 << 16)   /* instructions translated code runs between polls */
+#define JIT_SLICE      (1 << 13)   /* instructions translated code runs between polls */
 #define POLL_BLOCKS    2048
 /* PAUSE hints in one hart_run call that mean the guest spins waiting for
  * another vCPU (a lock holder that may not be running): hand the host CPU
@@ -415,7 +415,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             h->instret += (uint64_t)ran;
             h->stats.jit_entries++;
             site_gen = h->jit.flushes;
-            poll -= (int)(ran >> 5);
+            poll -= 1 + (int)(ran >> 2); /* a full slice is a poll's worth */
             continue;
         }
         h->jit_site = 0;
