@@ -90,7 +90,8 @@ static const struct cli_opt run_opts[] = {
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
     {"--engine", "jit|interp",
-     "jit (default): runs of integer instructions are translated to x86-64;\n"
+     "jit (default): guest code is translated to x86-64 (CSRs, AMOs and system\n"
+     "instructions are interpreted);\n"
      "interp: the interpreter alone (the reference)",
      RUN_ENGINE},
     {"--on-panic", "exit|pause|reboot",
