@@ -13,6 +13,8 @@
 #define OFF_F(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
 #define OFF_PC     ((int32_t)offsetof(struct hart, pc))
 #define OFF_MSTAT  ((int32_t)offsetof(struct hart, mstatus))
+#define OFF_FFLAGS ((int32_t)offsetof(struct hart, fflags))
+#define OFF_FRM    ((int32_t)offsetof(struct hart, frm))
 #define OFF_EVENTS ((int32_t)offsetof(struct hart, events))
 #define OFF_FAULT  ((int32_t)offsetof(struct hart, jit_fault))
 #define OFF_BAIL   ((int32_t)offsetof(struct hart, jit_bail))
@@ -48,7 +50,7 @@ struct ra {
 
 /* An out-of-line piece of code at the end of the block, reached by a jump
  * from the mainline with the allocator's state at that point. */
-enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH, STUB_LOOP, STUB_BAIL };
+enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH, STUB_LOOP, STUB_BAIL, STUB_FPCALL };
 struct stub {
     enum stub_kind kind;
     size_t from; /* displacement of the jump to the stub */
@@ -61,7 +63,7 @@ struct stub {
     int64_t to; /* branches: target offset from the block's pc */
 };
 
-#define MAX_STUBS (BLOCK_MAX + 4)
+#define MAX_STUBS (BLOCK_MAX * 8 + 8) /* an FP fast path has up to 7 */
 struct tctx {
     struct x86buf *b;
     struct jit_cache *c;
@@ -527,23 +529,296 @@ static void fp_check(struct tctx *t, unsigned idx)
     add_stub(t, STUB_BAIL, x86_jcc32(t->b, X86_CC_E), idx);
 }
 
-/* An F/D computation: hart_fp_exec on the hart's state in memory. */
-static void emit_fp(struct tctx *t, const struct insn *d, unsigned idx)
+/* An F/D computation: hart_fp_exec on the hart's state in memory (the
+ * registers written back before, reloaded after). */
+static void emit_fp_call(struct tctx *t, const struct insn *d, unsigned idx, const struct ra *ra)
 {
     struct x86buf *b = t->b;
-    writeback(b, &t->ra);
+    writeback(b, ra);
     x86_mov_rr(b, X86_RDI, HP);
     x86_mov_ri(b, X86_RSI, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
     x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)hart_fp_exec);
     x86_call_r(b, X86_RAX);
     x86_alu32_ri(b, X86_CMP, X86_RAX, 0); /* an int: the upper half of rax is junk */
     struct stub *s = add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
+    s->ra = *ra;
     memset(s->ra.dirty, 0, sizeof(s->ra.dirty)); /* written back already; rsi, rdi are gone */
-    reload_caller_saved(b, &t->ra);
+    reload_caller_saved(b, ra);
     if (fp_writes_x(d->op) && writes_rd(d)) {
-        int sl = slot_of(t, d->rd);
-        if (sl >= 0 && sl < CALLER_SAVED_FROM) x86_load(b, host_reg[sl], HP, OFF_X(d->rd));
+        for (int sl = 0; sl < CALLER_SAVED_FROM; sl++)
+            if (ra->guest[sl] == d->rd) x86_load(b, host_reg[sl], HP, OFF_X(d->rd));
     }
+}
+
+static int sse_op(unsigned op, enum x86_sse *sse, int *dbl)
+{
+    static const struct {
+        uint16_t op;
+        uint8_t sse, dbl;
+    } map[] = {{OP_FADD_S, X86_FADD, 0}, {OP_FSUB_S, X86_FSUB, 0},  {OP_FMUL_S, X86_FMUL, 0},
+               {OP_FDIV_S, X86_FDIV, 0}, {OP_FSQRT_S, X86_SQRT, 0}, {OP_FADD_D, X86_FADD, 1},
+               {OP_FSUB_D, X86_FSUB, 1}, {OP_FMUL_D, X86_FMUL, 1},  {OP_FDIV_D, X86_FDIV, 1},
+               {OP_FSQRT_D, X86_SQRT, 1}};
+    for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].op == op) {
+            *sse = (enum x86_sse)map[i].sse;
+            *dbl = map[i].dbl;
+            return 1;
+        }
+    return 0;
+}
+
+/* The checks of a fast path jump to one call of hart_fp_exec. */
+#define FP_MAX_SLOW 8
+struct fp_fast {
+    size_t slow[FP_MAX_SLOW];
+    unsigned n;
+};
+
+static void fp_slow_if(struct tctx *t, struct fp_fast *f, enum x86_cc cc)
+{
+    f->slow[f->n++] = x86_jcc32(t->b, cc);
+}
+
+/* FPU on; with nx, also NX already set and rounding to nearest (rm 0, or
+ * dynamic with frm 0). */
+static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, int nx)
+{
+    struct x86buf *b = t->b;
+    x86_test32_mi(b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
+    fp_slow_if(t, f, X86_CC_E);
+    if (!nx) return;
+    x86_test32_mi(b, X86_MEM(HP, OFF_FFLAGS), 1);
+    fp_slow_if(t, f, X86_CC_E);
+    if (d->rm == 7) {
+        x86_cmp32_mi(b, X86_MEM(HP, OFF_FRM), 0);
+        fp_slow_if(t, f, X86_CC_NE);
+    }
+}
+
+static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
+{
+    x86_cmp32_mi(t->b, X86_MEM(HP, OFF_F(r) + 4), -1);
+    fp_slow_if(t, f, X86_CC_NE);
+}
+
+/* rax holds a result: slow unless its exponent is in [2, max - 1]. */
+static void fp_normal(struct tctx *t, struct fp_fast *f, int dbl)
+{
+    struct x86buf *b = t->b;
+    x86_mov_rr(b, X86_RCX, X86_RAX);
+    x86_shift_ri(b, X86_SHR, X86_RCX, dbl ? 52 : 23);
+    x86_alu32_ri(b, X86_AND, X86_RCX, dbl ? 0x7ff : 0xff);
+    x86_alu32_ri(b, X86_SUB, X86_RCX, 2);
+    x86_alu32_ri(b, X86_CMP, X86_RCX, dbl ? 0x7fc : 0xfc);
+    fp_slow_if(t, f, X86_CC_A);
+}
+
+/* f[rd] = rax (boxed for single precision); FS dirty. */
+static void fp_put(struct tctx *t, const struct insn *d, int dbl)
+{
+    struct x86buf *b = t->b;
+    if (!dbl) {
+        x86_mov_ri(b, X86_RCX, 0xffffffff00000000ull);
+        x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
+    }
+    x86_store(b, HP, OFF_F(d->rd), X86_RAX);
+    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+}
+
+/* The slow path's state: an integer rd the fast path defined holds no
+ * value yet there (fp_def_x wrote its old value back). */
+static void fp_done(struct tctx *t, struct fp_fast *f, unsigned idx, int rd)
+{
+    for (unsigned i = 0; i < f->n; i++) {
+        struct stub *s = add_stub(t, STUB_FPCALL, f->slow[i], idx);
+        s->back = t->b->len;
+        for (int sl = 0; sl < NHOST; sl++)
+            if (rd > 0 && s->ra.guest[sl] == rd) s->ra.dirty[sl] = 0;
+    }
+}
+
+/* The host register for an integer result of a fast path that may fall
+ * back to the helper: rd's current value goes to memory first, so that
+ * the helper (or the interpreter, if the instruction traps) finds it. */
+static int fp_def_x(struct tctx *t, unsigned rd)
+{
+    int sl = slot_of(t, rd);
+    if (sl >= 0 && t->ra.dirty[sl]) {
+        x86_store(t->b, HP, OFF_X(rd), host_reg[sl]);
+        t->ra.dirty[sl] = 0;
+    }
+    return def(t, rd);
+}
+
+/* FADD FSUB FMUL FDIV FSQRT */
+static void fp_arith(struct tctx *t, struct fp_fast *f, const struct insn *d, enum x86_sse op,
+                     int dbl)
+{
+    struct x86buf *b = t->b;
+    fp_guard(t, f, d, 1);
+    if (!dbl) {
+        fp_boxed(t, f, d->rs1);
+        if (op != X86_SQRT) fp_boxed(t, f, d->rs2);
+    }
+    if (op == X86_SQRT) {
+        x86_sse_op(b, dbl, op, 0, X86_MEM(HP, OFF_F(d->rs1)));
+    } else {
+        x86_sse_ld(b, dbl, 0, X86_MEM(HP, OFF_F(d->rs1)));
+        x86_sse_op(b, dbl, op, 0, X86_MEM(HP, OFF_F(d->rs2)));
+    }
+    x86_sse_to_gpr(b, dbl, X86_RAX, 0);
+    fp_normal(t, f, dbl);
+    fp_put(t, d, dbl);
+}
+
+/* FMADD FMSUB FNMSUB FNMADD with the host's FMA3 (one rounding, as RISC-V) */
+static void fp_fma(struct tctx *t, struct fp_fast *f, const struct insn *d)
+{
+    static const enum x86_fma kind[4] = {X86_VFMADD, X86_VFMSUB, X86_VFNMADD, X86_VFNMSUB};
+    struct x86buf *b = t->b;
+    int dbl = (d->op - OP_FMADD_S) >= 4;
+    fp_guard(t, f, d, 1);
+    if (!dbl) {
+        fp_boxed(t, f, d->rs1);
+        fp_boxed(t, f, d->rs2);
+        fp_boxed(t, f, d->rs3);
+    }
+    x86_sse_ld(b, dbl, 0, X86_MEM(HP, OFF_F(d->rs1)));
+    x86_sse_ld(b, dbl, 1, X86_MEM(HP, OFF_F(d->rs2)));
+    x86_vfma213(b, dbl, kind[(d->op - OP_FMADD_S) & 3], X86_MEM(HP, OFF_F(d->rs3)));
+    x86_sse_to_gpr(b, dbl, X86_RAX, 0);
+    fp_normal(t, f, dbl);
+    fp_put(t, d, dbl);
+}
+
+/* FCVT.S/D.W/WU/L from an integer register (LU stays in the helper) */
+static void fp_from_int(struct tctx *t, struct fp_fast *f, const struct insn *d, int dbl)
+{
+    struct x86buf *b = t->b;
+    unsigned k = dbl ? d->op - OP_FCVT_D_W : d->op - OP_FCVT_S_W; /* W WU L */
+    int a = src(t, d->rs1, X86_RCX); /* before any check: the slow path sees this state */
+    fp_guard(t, f, d, 1);
+    if (k == 0)
+        x86_movsxd(b, X86_RAX, a);
+    else if (k == 1)
+        x86_mov32_rr(b, X86_RAX, a);
+    else
+        x86_mov_rr(b, X86_RAX, a);
+    x86_cvt_i2f(b, dbl, 1, 0, X86_RAX);
+    x86_sse_to_gpr(b, dbl, X86_RAX, 0);
+    fp_normal(t, f, dbl);
+    fp_put(t, d, dbl);
+}
+
+/* FCVT.W/L.S/D to nearest or toward zero (the unsigned forms stay in the
+ * helper); x86's "integer indefinite" (NaN, out of range) goes slow. */
+static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, int dbl, int w64)
+{
+    struct x86buf *b = t->b;
+    int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1; /* first: the slow path reloads it */
+    fp_guard(t, f, d, 1);
+    if (!dbl) fp_boxed(t, f, d->rs1);
+    x86_cvt_f2i(b, dbl, w64, d->rm == 1, X86_RAX, X86_MEM(HP, OFF_F(d->rs1)));
+    if (w64) {
+        x86_mov_ri(b, X86_RCX, 0x8000000000000000ull);
+        x86_alu_rr(b, X86_CMP, X86_RAX, X86_RCX);
+    } else {
+        x86_alu32_ri(b, X86_CMP, X86_RAX, (int32_t)0x80000000u);
+    }
+    fp_slow_if(t, f, X86_CC_E);
+    /* an inexact conversion raises NX again, which marks FS dirty: converted
+     * back, the integer differs from the operand exactly then */
+    x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
+    x86_ucomis(b, dbl, 1, X86_MEM(HP, OFF_F(d->rs1)));
+    size_t exact = x86_jcc32(b, X86_CC_E);
+    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+    x86_patch(b, exact, b->len);
+    if (hd >= 0) {
+        if (w64)
+            x86_mov_rr(b, hd, X86_RAX);
+        else
+            x86_movsxd(b, hd, X86_RAX);
+    }
+}
+
+/* FSGNJ FSGNJN FSGNJX: sign bits only, no flags */
+static void fp_sgnj(struct tctx *t, struct fp_fast *f, const struct insn *d, int dbl)
+{
+    struct x86buf *b = t->b;
+    unsigned k = dbl ? d->op - OP_FSGNJ_D : d->op - OP_FSGNJ_S; /* J JN JX */
+    fp_guard(t, f, d, 0);
+    if (!dbl) {
+        fp_boxed(t, f, d->rs1);
+        fp_boxed(t, f, d->rs2);
+    }
+    x86_load(b, X86_RAX, HP, OFF_F(d->rs1));
+    x86_load(b, X86_RCX, HP, OFF_F(d->rs2));
+    if (k == 1) x86_alu_ri(b, X86_XOR, X86_RCX, -1);
+    if (dbl) {
+        x86_shift_ri(b, X86_SHR, X86_RCX, 63); /* the sign, moved to bit 63 below */
+        x86_shift_ri(b, X86_SHL, X86_RCX, 63);
+        if (k != 2) { /* clear rax's sign */
+            x86_shift_ri(b, X86_SHL, X86_RAX, 1);
+            x86_shift_ri(b, X86_SHR, X86_RAX, 1);
+        }
+    } else {
+        x86_alu32_ri(b, X86_AND, X86_RCX, (int32_t)0x80000000u);
+        if (k != 2) x86_alu32_ri(b, X86_AND, X86_RAX, 0x7fffffff);
+    }
+    x86_alu_rr(b, k == 2 ? X86_XOR : X86_OR, X86_RAX, X86_RCX);
+    fp_put(t, d, dbl);
+}
+
+/* FMV.X.W FMV.X.D FMV.W.X FMV.D.X: bits moved, no flags */
+static void fp_mv(struct tctx *t, struct fp_fast *f, const struct insn *d)
+{
+    struct x86buf *b = t->b;
+    if (d->op == OP_FMV_X_W || d->op == OP_FMV_X_D) {
+        int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1;
+        fp_guard(t, f, d, 0);
+        if (hd >= 0) x86_ld(b, d->op == OP_FMV_X_W ? 4 : 8, 1, hd, X86_MEM(HP, OFF_F(d->rs1)));
+        return;
+    }
+    int a = src(t, d->rs1, X86_RCX); /* before any check: the slow path sees this state */
+    fp_guard(t, f, d, 0);
+    x86_mov_rr(b, X86_RAX, a);
+    if (d->op == OP_FMV_W_X) x86_mov32_rr(b, X86_RAX, X86_RAX);
+    fp_put(t, d, d->op == OP_FMV_D_X);
+}
+
+/* F/D computations: inline where the host gives the same bits (and the
+ * guard checks hold), otherwise hart_fp_exec. With NX already set and
+ * rounding to nearest, the host's SSE arithmetic, FMA and conversions give
+ * the RISC-V result bit for bit whenever the result is a normal number
+ * away from the underflow boundary and no operand is NaN or infinite:
+ * the only flag such an operation raises is NX, already set (QEMU's
+ * hardfloat makes the same argument). Everything else takes the call. */
+static void emit_fp(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct fp_fast f = {.n = 0};
+    enum x86_sse op;
+    int dbl, rm_ok = d->rm == 0 || d->rm == 7;
+    unsigned o = d->op;
+    if (sse_op(o, &op, &dbl) && rm_ok)
+        fp_arith(t, &f, d, op, dbl);
+    else if (o >= OP_FMADD_S && o <= OP_FNMADD_D && rm_ok && __builtin_cpu_supports("fma"))
+        fp_fma(t, &f, d);
+    else if (((o >= OP_FCVT_S_W && o <= OP_FCVT_S_L) || (o >= OP_FCVT_D_W && o <= OP_FCVT_D_L)) &&
+             rm_ok)
+        fp_from_int(t, &f, d, o >= OP_FCVT_D_W);
+    else if ((o == OP_FCVT_W_S || o == OP_FCVT_L_S || o == OP_FCVT_W_D || o == OP_FCVT_L_D) &&
+             (rm_ok || d->rm == 1))
+        fp_to_int(t, &f, d, o >= OP_FCVT_W_D, o == OP_FCVT_L_S || o == OP_FCVT_L_D);
+    else if ((o >= OP_FSGNJ_S && o <= OP_FSGNJX_S) || (o >= OP_FSGNJ_D && o <= OP_FSGNJX_D))
+        fp_sgnj(t, &f, d, o >= OP_FSGNJ_D);
+    else if (o == OP_FMV_X_W || o == OP_FMV_X_D || o == OP_FMV_W_X || o == OP_FMV_D_X)
+        fp_mv(t, &f, d);
+    else {
+        emit_fp_call(t, d, idx, &t->ra);
+        return;
+    }
+    fp_done(t, &f, idx, fp_writes_x(o) && writes_rd(d) ? d->rd : -1);
 }
 
 static void emit_fp_load(struct tctx *t, const struct insn *d, unsigned idx)
@@ -838,6 +1113,14 @@ static void emit_stubs(struct tctx *t)
             writeback(b, &s->ra);
             refund(b, (int64_t)t->n - s->idx - 1);
             exit_to(t, s->to);
+        } else if (s->kind == STUB_FPCALL) {
+            size_t at = b->len;
+            emit_fp_call(t, &s->d, s->idx, &s->ra);
+            jmp_to(b, s->back);
+            /* the other failed checks of the same instruction come here too */
+            while (i + 1 < t->nstub && t->stub[i + 1].kind == STUB_FPCALL &&
+                   t->stub[i + 1].idx == s->idx)
+                x86_patch(b, t->stub[++i].from, at);
         } else if (s->kind == STUB_BAIL) { /* the interpreter runs this instruction */
             writeback(b, &s->ra);
             refund(b, (int64_t)t->n - s->idx);

@@ -420,3 +420,70 @@ void x86_int3(struct x86buf *b)
 {
     put1(b, 0xcc);
 }
+
+void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m)
+{
+    put1(b, dbl ? 0xf3 : 0x66);
+    rex_m(b, 0, xmm, m, 0);
+    put1(b, 0x0f);
+    put1(b, dbl ? 0x7e : 0x6e);
+    modrm_m(b, xmm, m);
+}
+
+void x86_sse_op(struct x86buf *b, int dbl, enum x86_sse op, int xmm, struct x86mem m)
+{
+    put1(b, dbl ? 0xf2 : 0xf3);
+    rex_m(b, 0, xmm, m, 0);
+    put1(b, 0x0f);
+    put1(b, (uint8_t)op);
+    modrm_m(b, xmm, m);
+}
+
+void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm)
+{
+    put1(b, 0x66);
+    rex(b, dbl, xmm, dst, 0);
+    put1(b, 0x0f);
+    put1(b, 0x7e);
+    modrm_rr(b, xmm, dst);
+}
+
+void x86_cvt_i2f(struct x86buf *b, int dbl, int w64, int xmm, int src)
+{
+    put1(b, dbl ? 0xf2 : 0xf3);
+    rex(b, w64, xmm, src, 0);
+    put1(b, 0x0f);
+    put1(b, 0x2a);
+    modrm_rr(b, xmm, src);
+}
+
+void x86_cvt_f2i(struct x86buf *b, int dbl, int w64, int trunc, int dst, struct x86mem m)
+{
+    put1(b, dbl ? 0xf2 : 0xf3);
+    rex_m(b, w64, dst, m, 0);
+    put1(b, 0x0f);
+    put1(b, trunc ? 0x2c : 0x2d);
+    modrm_m(b, dst, m);
+}
+
+/* VEX.LIG.66.0F38.W(dbl) op /r with ModRM.reg = xmm0, VEX.vvvv = xmm1. */
+void x86_vfma213(struct x86buf *b, int dbl, enum x86_fma op, struct x86mem m)
+{
+    uint8_t r1 = (uint8_t)(0x80 | (m.index >= 0 && (m.index & 8) ? 0 : 0x40) |
+                           ((m.base & 8) ? 0 : 0x20) | 0x02);
+    uint8_t r2 = (uint8_t)((dbl ? 0x80 : 0) | ((~1u & 0xf) << 3) | 0x01);
+    put1(b, 0xc4);
+    put1(b, r1);
+    put1(b, r2);
+    put1(b, (uint8_t)op);
+    modrm_m(b, 0, m);
+}
+
+void x86_ucomis(struct x86buf *b, int dbl, int xmm, struct x86mem m)
+{
+    if (dbl) put1(b, 0x66);
+    rex_m(b, 0, xmm, m, 0);
+    put1(b, 0x0f);
+    put1(b, 0x2e);
+    modrm_m(b, xmm, m);
+}

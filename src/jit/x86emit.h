@@ -104,6 +104,27 @@ void x86_push(struct x86buf *b, int r);
 void x86_pop(struct x86buf *b, int r);
 void x86_mfence(struct x86buf *b);
 void x86_int3(struct x86buf *b);
+
+/* Scalar SSE2 on xmm0..xmm7 (dbl: sd forms, else ss forms). */
+enum x86_sse {
+    X86_SQRT = 0x51,
+    X86_FADD = 0x58,
+    X86_FMUL = 0x59,
+    X86_FSUB = 0x5c,
+    X86_FDIV = 0x5e
+};
+void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* movq/movd xmm, [m] */
+void x86_sse_op(struct x86buf *b, int dbl, enum x86_sse op, int xmm,
+                struct x86mem m);                                     /* op xmm, [m] */
+void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm);     /* movq r64 / movd r32, xmm */
+void x86_ucomis(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* ucomisd/ss xmm, [m] */
+/* cvtsi2sd/ss xmm, r32/r64 (w64: a 64-bit source). */
+void x86_cvt_i2f(struct x86buf *b, int dbl, int w64, int xmm, int src);
+/* cvt[t]sd/ss2si r32/r64, [m] (trunc: round toward zero). */
+void x86_cvt_f2i(struct x86buf *b, int dbl, int w64, int trunc, int dst, struct x86mem m);
+/* FMA3, 213 form: xmm0 = xmm1 * xmm0 +/- [m], negated product with neg. */
+enum x86_fma { X86_VFMADD = 0xa9, X86_VFMSUB = 0xab, X86_VFNMADD = 0xad, X86_VFNMSUB = 0xaf };
+void x86_vfma213(struct x86buf *b, int dbl, enum x86_fma op, struct x86mem m);
 void x86_call_r(struct x86buf *b, int r); /* call r */
 void x86_jmp_r(struct x86buf *b, int r);  /* jmp r */
 /* Relative jumps with a 32-bit displacement: they return the offset of the

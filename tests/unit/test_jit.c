@@ -121,6 +121,34 @@ static void test_encodings(void)
     ASM("jcc32", "jne 0x1006", x86_jcc32(&b, X86_CC_NE));
     ASM("patched jcc", "jl 0x1010", x86_patch(&b, x86_jcc32(&b, X86_CC_L), 0x10));
     ASM("int3", "int3", x86_int3(&b));
+    ASM("movq xmm", "movq xmm0, qword ptr [rbp + 0x110]",
+        x86_sse_ld(&b, 1, 0, X86_MEM(X86_RBP, 0x110)));
+    ASM("movd xmm", "movd xmm1, dword ptr [rbp + 0x110]",
+        x86_sse_ld(&b, 0, 1, X86_MEM(X86_RBP, 0x110)));
+    ASM("addsd", "addsd xmm0, qword ptr [rbp + 0x118]",
+        x86_sse_op(&b, 1, X86_FADD, 0, X86_MEM(X86_RBP, 0x118)));
+    ASM("divss", "divss xmm0, dword ptr [rbp + 8]",
+        x86_sse_op(&b, 0, X86_FDIV, 0, X86_MEM(X86_RBP, 8)));
+    ASM("sqrtsd subsd mulss",
+        "sqrtsd xmm0, qword ptr [rbp]; subsd xmm0, qword ptr [rax]; mulss xmm0, dword ptr [rbp]",
+        x86_sse_op(&b, 1, X86_SQRT, 0, X86_MEM(X86_RBP, 0));
+        x86_sse_op(&b, 1, X86_FSUB, 0, X86_MEM(X86_RAX, 0));
+        x86_sse_op(&b, 0, X86_FMUL, 0, X86_MEM(X86_RBP, 0)));
+    ASM("cvtsi2sd", "cvtsi2sd xmm0, rbx", x86_cvt_i2f(&b, 1, 1, 0, X86_RBX));
+    ASM("ucomis", "ucomisd xmm1, qword ptr [rbp + 8]; ucomiss xmm1, dword ptr [rbp + 8]",
+        x86_ucomis(&b, 1, 1, X86_MEM(X86_RBP, 8));
+        x86_ucomis(&b, 0, 1, X86_MEM(X86_RBP, 8)));
+    ASM("cvtsi2ss r32", "cvtsi2ss xmm0, r9d", x86_cvt_i2f(&b, 0, 0, 0, X86_R9));
+    ASM("cvttsd2si", "cvttsd2si rax, qword ptr [rbp + 0x110]",
+        x86_cvt_f2i(&b, 1, 1, 1, X86_RAX, X86_MEM(X86_RBP, 0x110)));
+    ASM("cvtss2si r32", "cvtss2si eax, dword ptr [rbp + 0x110]",
+        x86_cvt_f2i(&b, 0, 0, 0, X86_RAX, X86_MEM(X86_RBP, 0x110)));
+    ASM("vfmadd213sd", "vfmadd213sd xmm0, xmm1, qword ptr [rbp + 0x120]",
+        x86_vfma213(&b, 1, X86_VFMADD, X86_MEM(X86_RBP, 0x120)));
+    ASM("vfnmsub213ss", "vfnmsub213ss xmm0, xmm1, dword ptr [rbp + 0x120]",
+        x86_vfma213(&b, 0, X86_VFNMSUB, X86_MEM(X86_RBP, 0x120)));
+    ASM("movq gpr", "movq rax, xmm0; movd ecx, xmm0", x86_sse_to_gpr(&b, 1, X86_RAX, 0);
+        x86_sse_to_gpr(&b, 0, X86_RCX, 0));
     /* Running out of room stops writing and says so (the translator then
      * throws the buffer away). */
     x86_init(&b, mem, 3);
@@ -247,7 +275,8 @@ static unsigned rand_rd(void)
 static uint32_t random_fp(unsigned rd, unsigned ptr, int32_t off)
 {
     unsigned fd = (unsigned)(rnd() % 8), f1 = (unsigned)(rnd() % 8), f2 = (unsigned)(rnd() % 8);
-    unsigned rm = (unsigned)(rnd() % 8), dbl = (unsigned)(rnd() % 2);
+    unsigned rm = rnd() % 3 ? (rnd() % 2 ? 0 : 7) : (unsigned)(rnd() % 8);
+    unsigned dbl = (unsigned)(rnd() % 2);
     switch (rnd() % 10) {
     case 0: return enc_i(off, ptr, dbl ? 3 : 2, fd, 0x07);                     /* flw/fld */
     case 1: return enc_s(off, f2, ptr, dbl ? 3 : 2, 0x27);                     /* fsw/fsd */
@@ -273,7 +302,11 @@ static uint32_t random_full(unsigned *len)
     unsigned ptr = PTRS + (unsigned)(rnd() % 4);
     int32_t off = (int32_t)(rnd() % 128) - 64;
     *len = 4;
-    switch (rnd() % 16) {
+    switch (rnd() % 20) {
+    case 16:
+    case 17:
+    case 18:
+    case 19: return random_fp(rd, ptr, off);
     case 0:
     case 1:
     case 2: return random_insn() | (rd << 7 & 0xf80) | ((rnd() % 2) << 15); /* ALU */
@@ -318,7 +351,7 @@ static uint32_t random_full(unsigned *len)
 }
 
 struct diff_setup {
-    unsigned priv, mprv, budget, fs, frm;
+    unsigned priv, mprv, budget, fs, frm, fflags;
     uint64_t x[32], f[32];
 };
 
@@ -343,6 +376,7 @@ static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_
         h->satp = (8ull << 60) | ((VM_RAM_BASE + (st->priv == PRV_U ? ROOT_U : ROOT_S)) >> 12);
     memcpy(h->f, st->f, sizeof(st->f));
     h->frm = st->frm;
+    h->fflags = st->fflags;
     h->mstatus |= st->fs << MSTATUS_FS_SHIFT;
     if (st->mprv) { /* M-mode data accesses as S under Sv39 */
         h->satp = (8ull << 60) | ((VM_RAM_BASE + ROOT_S) >> 12);
@@ -450,7 +484,8 @@ static void test_differential(void)
         for (unsigned r = 0; r < 32; r++) /* boxed singles, doubles and junk */
             st.f[r] = rnd() % 3 ? 0xffffffff00000000ull | (uint32_t)random_value() : random_value();
         st.fs = rnd() % 8 ? 1 + (unsigned)(rnd() % 3) : 0;
-        st.frm = rnd() % 6 ? (unsigned)(rnd() % 5) : 5 + (unsigned)(rnd() % 3);
+        st.fflags = rnd() % 4 ? 1 | (unsigned)(rnd() % 32) : 0; /* NX set: the SSE path */
+        st.frm = rnd() % 2 ? 0 : rnd() % 6 ? (unsigned)(rnd() % 5) : 5 + (unsigned)(rnd() % 3);
         for (unsigned r = PTRS; r < PTRS + 4; r++) /* into data, sometimes its code */
             st.x[r] = VM_RAM_BASE + (rnd() % 16 ? DATA : CODE) + (rnd() % 0x7f80) + 64;
         st.x[PTRS + 3] |= rnd() % 2; /* sometimes odd: misaligned accesses */
@@ -508,6 +543,87 @@ static void test_differential(void)
     vm_destroy(vi);
 }
 
+/* A value for the SSE fast path's edges: ordinary numbers, numbers near
+ * the underflow and overflow thresholds, subnormals, zeros, infinities,
+ * NaNs, and (for single precision) bad NaN boxes. */
+static uint64_t fp_edge(int dbl)
+{
+    static const uint32_t s_exp[] = {0, 1, 2, 3, 0x3f, 0x7f, 0x80, 0xfc, 0xfd, 0xfe, 0xff};
+    static const uint64_t d_exp[] = {0, 1, 2, 3, 0x3ff, 0x400, 0x7fc, 0x7fd, 0x7fe, 0x7ff};
+    uint64_t sign = rnd() % 2;
+    if (!dbl) {
+        uint32_t e = rnd() % 3 ? 0x7e + (uint32_t)(rnd() % 3) : s_exp[rnd() % 11];
+        uint32_t v = (uint32_t)(sign << 31) | e << 23 | (uint32_t)(rnd() & 0x7fffff);
+        return rnd() % 16 ? 0xffffffff00000000ull | v : v; /* sometimes not boxed */
+    }
+    uint64_t e = rnd() % 3 ? 0x3fe + rnd() % 3 : d_exp[rnd() % 10];
+    return sign << 63 | e << 52 | (rnd() & 0xfffffffffffffull);
+}
+
+/* FP operands of the instruction's precision: odd registers hold doubles,
+ * even ones singles (see fp_edge), so most operations see ordinary values. */
+static uint32_t match_precision(uint32_t w)
+{
+    unsigned opc = w & 0x7f, f7 = w >> 25, dbl = (w >> 25) & 1;
+    uint32_t rs1 = 1u << 15, rs2 = 1u << 20, rs3 = 1u << 27;
+    uint32_t fields = 0;
+    if (opc >= 0x43 && opc <= 0x4f)
+        fields = rs1 | rs2 | rs3;
+    else if (opc == 0x53 && f7 != 0x68 && f7 != 0x69 && f7 != 0x78 && f7 != 0x79)
+        fields = f7 < 0x2c || (f7 >= 0x50 && f7 <= 0x51) ? rs1 | rs2 : rs1;
+    return (w & ~fields) | (dbl ? fields : 0);
+}
+
+/* Straight-line F/D arithmetic (the operations the translator does with
+ * SSE when NX is set and the rounding is to nearest) from values at the
+ * edges, on both engines: same registers and flags. */
+static void test_fp_fastpath(void)
+{
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    unsigned bad = 0, runs = 4000;
+    static const uint8_t f7[] = {0x00, 0x04, 0x08, 0x0c, 0x2c}; /* add sub mul div sqrt */
+    for (unsigned iter = 0; iter < runs; iter++) {
+        uint32_t code[34];
+        for (unsigned i = 0; i < 32; i++) {
+            unsigned dbl = (unsigned)(rnd() % 2), k = (unsigned)(rnd() % 5);
+            unsigned rm = rnd() % 8 ? (rnd() % 2 ? 0 : 7) : (unsigned)(rnd() % 5);
+            unsigned rd = 1 + (unsigned)(rnd() % 15);
+            code[i] = enc_r(f7[k] | dbl, k == 4 ? 0 : (unsigned)(rnd() % 8), (unsigned)(rnd() % 8),
+                            rm, (unsigned)(rnd() % 8), 0x53);
+            if (rnd() % 2) { /* the other F/D operations; moves instead of memory */
+                struct insn d;
+                code[i] = random_fp(rd, 0, 0);
+                insn_decode(code[i], &d);
+                if (d.op >= OP_FLW && d.op <= OP_FSD)
+                    code[i] = rnd() % 2 ? enc_r(0x70 | dbl, 0, (unsigned)(rnd() % 8), 0, rd, 0x53)
+                                        : enc_r(0x78 | dbl, 0, rd, 0, (unsigned)(rnd() % 8), 0x53);
+            }
+            code[i] = match_precision(code[i]);
+        }
+        code[32] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
+        code[33] = 0xffdff06fu;
+        struct diff_setup st = {.budget = 200, .priv = PRV_M, .fs = 1};
+        st.frm = rnd() % 4 ? 0 : (unsigned)(rnd() % 5);
+        st.fflags = rnd() % 8 ? 1 : 0;
+        for (unsigned r = 0; r < 32; r++) {
+            st.f[r] = fp_edge(r & 1);
+            st.x[r] = r ? random_value() : 0;
+        }
+        static uint8_t data[0x8000];
+        prepare(vj, (const uint8_t *)code, sizeof(code), data, &st);
+        prepare(vi, (const uint8_t *)code, sizeof(code), data, &st);
+        run_for(vj->harts[0], st.budget);
+        run_for(vi->harts[0], st.budget);
+        char why[160];
+        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
+            fprintf(stderr, "fp program %u: %s\n", iter, why);
+    }
+    CHECK(&c, bad == 0, "%u of %u F/D programs differ between the engines", bad, runs);
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 int main(void)
 {
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
@@ -517,5 +633,6 @@ int main(void)
     test_encodings();
     cs_close(&cs);
     test_differential();
+    test_fp_fastpath();
     return check_report(&c, "test_jit");
 }
