@@ -45,3 +45,14 @@ bench-smp: $(VMON)
 
 bench: bench-smp
 .PHONY: bench-smp
+
+# A CPU-bound program in the demo guest, vmon against QEMU (see bench/guestcpu.sh).
+$(BENCH_BUILD)/guestcpu: bench/guest_cpu.c
+	@mkdir -p $(dir $@)
+	riscv64-linux-gnu-gcc -O2 -static -o $@ $<
+
+bench-guestcpu: $(VMON) $(BENCH_BUILD)/guestcpu
+	bash -c '. tests/integration/guest.sh && bench/guestcpu.sh $(VMON) "$$KERNEL" "$$INITRD" $(BENCH_BUILD)/guestcpu'
+
+bench: bench-guestcpu
+.PHONY: bench-guestcpu

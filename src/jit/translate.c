@@ -249,33 +249,55 @@ static void put_rax(struct tctx *t, const struct insn *d, int w32)
         x86_mov_rr(t->b, hd, X86_RAX);
 }
 
+/* ADDI, XORI/ORI/ANDI and the shifts by an immediate, straight into rd's
+ * host register: `lea`, or `mov` + op (just op when rd is rs1). */
+static int emit_imm_direct(struct tctx *t, const struct insn *d)
+{
+    struct x86buf *b = t->b;
+    int32_t imm = d->imm;
+    if (!writes_rd(d)) return 1; /* no effect */
+    int a = d->rs1 ? get(t, d->rs1) : -1;
+    int hd = def(t, d->rd);
+    if (d->op == OP_ADDI) {
+        if (a < 0)
+            x86_mov_ri(b, hd, (uint64_t)(int64_t)imm);
+        else if (imm == 0)
+            x86_mov_rr(b, hd, a);
+        else
+            x86_lea(b, hd, X86_MEM(a, imm));
+        return 1;
+    }
+    if (a < 0)
+        x86_alu32_rr(b, X86_XOR, hd, hd);
+    else if (hd != a)
+        x86_mov_rr(b, hd, a);
+    if (d->op == OP_XORI || d->op == OP_ORI || d->op == OP_ANDI)
+        x86_alu_ri(b, alu_of(d->op), hd, imm);
+    else
+        x86_shift_ri(b, shift_of(d->op), hd, (uint8_t)imm);
+    return 1;
+}
+
 static void emit_imm_alu(struct tctx *t, const struct insn *d)
 {
     struct x86buf *b = t->b;
     int64_t imm = d->imm;
-    int a = src(t, d->rs1, X86_RAX);
     switch (d->op) {
     case OP_ADDI:
-        if (!writes_rd(d)) return;
-        x86_lea(b, X86_RAX, X86_MEM(a, (int32_t)imm));
-        break;
     case OP_XORI:
     case OP_ORI:
     case OP_ANDI:
-        x86_mov_rr(b, X86_RAX, a);
-        x86_alu_ri(b, alu_of(d->op), X86_RAX, (int32_t)imm);
-        break;
+    case OP_SLLI:
+    case OP_SRLI:
+    case OP_SRAI: emit_imm_direct(t, d); return;
+    }
+    int a = src(t, d->rs1, X86_RAX);
+    switch (d->op) {
     case OP_SLTI:
     case OP_SLTIU:
         x86_mov_ri(b, X86_RCX, (uint64_t)imm);
         x86_alu_rr(b, X86_CMP, a, X86_RCX);
         x86_setcc(b, d->op == OP_SLTI ? X86_CC_L : X86_CC_B, X86_RAX);
-        break;
-    case OP_SLLI:
-    case OP_SRLI:
-    case OP_SRAI:
-        x86_mov_rr(b, X86_RAX, a);
-        x86_shift_ri(b, shift_of(d->op), X86_RAX, (uint8_t)imm);
         break;
     case OP_ADDIW:
         x86_mov32_rr(b, X86_RAX, a);
@@ -289,6 +311,33 @@ static void emit_imm_alu(struct tctx *t, const struct insn *d)
         return;
     }
     put_rax(t, d, 0);
+}
+
+/* ADD SUB XOR OR AND MUL with both operands registers, straight into rd's
+ * host register (through rax only when rd is rs2 of a SUB). */
+static int emit_reg_direct(struct tctx *t, const struct insn *d)
+{
+    struct x86buf *b = t->b;
+    if (!writes_rd(d)) return 1;
+    if (d->rs1 == 0 || d->rs2 == 0) return 0; /* the general path has x0 as zero */
+    int a = get(t, d->rs1), c = get(t, d->rs2);
+    int hd = def(t, d->rd);
+    if (hd == c && hd != a) {
+        if (d->op == OP_SUB) {
+            x86_mov_rr(b, X86_RAX, a);
+            x86_alu_rr(b, X86_SUB, X86_RAX, c);
+            x86_mov_rr(b, hd, X86_RAX);
+            return 1;
+        }
+        c = a; /* the others commute: op rd, rs1 */
+    } else if (hd != a) {
+        x86_mov_rr(b, hd, a);
+    }
+    if (d->op == OP_MUL)
+        x86_imul_rr(b, hd, c);
+    else
+        x86_alu_rr(b, alu_of(d->op), hd, c);
+    return 1;
 }
 
 /* Division and remainder with RISC-V's results for a zero divisor and
@@ -337,6 +386,10 @@ static void emit_reg_alu(struct tctx *t, const struct insn *d)
 {
     struct x86buf *b = t->b;
     unsigned op = d->op;
+    if ((op == OP_ADD || op == OP_SUB || op == OP_XOR || op == OP_OR || op == OP_AND ||
+         op == OP_MUL) &&
+        emit_reg_direct(t, d))
+        return;
     int a = src(t, d->rs1, X86_RAX);
     int c = src(t, d->rs2, X86_RCX);
     int w32 = 0;
