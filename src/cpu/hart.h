@@ -87,8 +87,9 @@ enum hart_exit {
     HART_EXIT_COUNT
 };
 
-#define TLB_BITS 8
-#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_BITS  8
+#define TLB_SIZE  (1u << TLB_BITS)
+#define TLB_FILLS 256
 enum { TLB_R = 0, TLB_W = 1, TLB_X = 2 };
 
 /* A TLB entry maps one guest-virtual 4 KiB page to host memory (RAM only).
@@ -145,7 +146,7 @@ struct block {
     struct iinsn insn[];
 };
 
-#define BCACHE_BITS 16
+#define BCACHE_BITS 18
 struct bcache {
     struct block *slot[1u << BCACHE_BITS];
     uint8_t *arena;
@@ -201,6 +202,10 @@ struct hart {
 
     /* Software TLB: [U, S, M][R, W, X] */
     struct tlb_entry tlb[3][3][TLB_SIZE];
+    /* Entries filled since the last flush ((mode * 3 + access) << 8 | index),
+     * so that a flush clears just those; more than TLB_FILLS: clear all. */
+    uint16_t tlb_fill[TLB_FILLS];
+    unsigned tlb_nfill;
 
     struct bcache bc;
     struct jit_cache jit; /* translations of decoded blocks (engine jit) */
@@ -276,6 +281,9 @@ int hart_sfence_vma(struct hart *h, unsigned rs1);
 /* ECALL: the exception cause to take, or -1 for a hypercall (S-mode under
  * hypervisor SBI). */
 int hart_ecall(struct hart *h);
+/* LR, SC or an AMO (op) at va with rs2's value src: sets *rd; returns 0 or
+ * an exception cause + 1 (with *tval). */
+int hart_amo(struct hart *h, unsigned op, uint64_t va, uint64_t src, uint64_t *rd, uint64_t *tval);
 /* An F or D instruction other than a load or store: 0, or -1 illegal. */
 int hart_fp_exec(struct hart *h, const struct insn *d);
 /* Debugger view: guest-virtual to physical through the hart's current data

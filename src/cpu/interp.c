@@ -83,6 +83,7 @@ void hart_reset(struct hart *h, uint64_t pc)
     h->fatal_msg[0] = 0;
     atomic_store(&h->events, 0);
     h->resv_valid = 0;
+    h->tlb_nfill = TLB_FILLS + 1; /* nothing is known of the entries: clear them all */
     mmu_flush_tlb(h);
     hart_flush_code(h);
 }
@@ -427,7 +428,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
          * blocks chain: every privilege change ends the block) */
         const struct tlb_entry *const tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
         const struct iinsn *ip = b->insn;
-        uint64_t fault_tval = 0;
+        uint64_t fault_tval = 0, amo_val = 0;
         int fault = 0;
 
 #define DISPATCH() goto * ip->handler
@@ -859,120 +860,33 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         JUMP(PC_NEXT());
     }
 
-    /* ---- A extension ---- */
-#define AMO_PTR(size, ptr)                                                                         \
-    do {                                                                                           \
-        uint64_t va_ = RS1;                                                                        \
-        const struct tlb_entry *e_ = &tlbw[(va_ >> 12) & (TLB_SIZE - 1)];                          \
-        if (likely(e_->tag == (va_ & (~0xfffull | ((size & 0xff) - 1))))) {                        \
-            ptr = (void *)(uintptr_t)(va_ + e_->addend);                                           \
-        } else {                                                                                   \
-            uint8_t *hp_;                                                                          \
-            fault = mmu_amo_ptr(h, va_, (size), &hp_, &fault_tval);                                \
-            if (unlikely(fault)) MEM_FAULT();                                                      \
-            ptr = hp_;                                                                             \
-        }                                                                                          \
-    } while (0)
-    L_LR_W : {
-        void *p;
-        AMO_PTR(0x104, p);
-        uint32_t v = __atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE);
-        h->resv_addr = RS1;
-        h->resv_val = v;
-        h->resv_valid = 1;
-        RD = SX32(v);
-        NEXT();
-    }
-    L_LR_D : {
-        void *p;
-        AMO_PTR(0x108, p);
-        uint64_t v = __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
-        h->resv_addr = RS1;
-        h->resv_val = v;
-        h->resv_valid = 1;
-        RD = v;
-        NEXT();
-    }
-    L_SC_W : {
-        void *p;
-        AMO_PTR(4, p);
-        uint32_t expect = (uint32_t)h->resv_val;
-        int ok = h->resv_valid && h->resv_addr == RS1 &&
-                 __atomic_compare_exchange_n((uint32_t *)p, &expect, (uint32_t)RS2, 0,
-                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        h->resv_valid = 0;
-        RD = !ok;
-        NEXT();
-    }
-    L_SC_D : {
-        void *p;
-        AMO_PTR(8, p);
-        uint64_t expect = h->resv_val;
-        int ok = h->resv_valid && h->resv_addr == RS1 &&
-                 __atomic_compare_exchange_n((uint64_t *)p, &expect, RS2, 0, __ATOMIC_ACQ_REL,
-                                             __ATOMIC_ACQUIRE);
-        h->resv_valid = 0;
-        RD = !ok;
-        NEXT();
-    }
-#define AMO_SIMPLE(T, fn, size)                                                                    \
-    do {                                                                                           \
-        void *p;                                                                                   \
-        AMO_PTR(size, p);                                                                          \
-        T old_ = fn((T *)p, (T)RS2, __ATOMIC_SEQ_CST);                                             \
-        RD = sizeof(T) == 4 ? SX32(old_) : (uint64_t)old_;                                         \
-        NEXT();                                                                                    \
-    } while (0)
+    /* ---- A extension (amo.c) ---- */
+    L_LR_W:
+    L_LR_D:
+    L_SC_W:
+    L_SC_D:
     L_AMOSWAP_W:
-        AMO_SIMPLE(uint32_t, __atomic_exchange_n, 4);
     L_AMOADD_W:
-        AMO_SIMPLE(uint32_t, __atomic_fetch_add, 4);
     L_AMOXOR_W:
-        AMO_SIMPLE(uint32_t, __atomic_fetch_xor, 4);
     L_AMOAND_W:
-        AMO_SIMPLE(uint32_t, __atomic_fetch_and, 4);
     L_AMOOR_W:
-        AMO_SIMPLE(uint32_t, __atomic_fetch_or, 4);
     L_AMOSWAP_D:
-        AMO_SIMPLE(uint64_t, __atomic_exchange_n, 8);
     L_AMOADD_D:
-        AMO_SIMPLE(uint64_t, __atomic_fetch_add, 8);
     L_AMOXOR_D:
-        AMO_SIMPLE(uint64_t, __atomic_fetch_xor, 8);
     L_AMOAND_D:
-        AMO_SIMPLE(uint64_t, __atomic_fetch_and, 8);
     L_AMOOR_D:
-        AMO_SIMPLE(uint64_t, __atomic_fetch_or, 8);
-#define AMO_MINMAX(T, size, pick)                                                                  \
-    do {                                                                                           \
-        void *p;                                                                                   \
-        AMO_PTR(size, p);                                                                          \
-        T b_ = (T)RS2;                                                                             \
-        T o_ = __atomic_load_n((T *)p, __ATOMIC_RELAXED);                                          \
-        T n_;                                                                                      \
-        do {                                                                                       \
-            n_ = pick;                                                                             \
-        } while (                                                                                  \
-            !__atomic_compare_exchange_n((T *)p, &o_, n_, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)); \
-        RD = sizeof(T) == 4 ? SX32(o_) : (uint64_t)o_;                                             \
-        NEXT();                                                                                    \
-    } while (0)
     L_AMOMIN_W:
-        AMO_MINMAX(int32_t, 4, o_ < b_ ? o_ : b_);
     L_AMOMAX_W:
-        AMO_MINMAX(int32_t, 4, o_ > b_ ? o_ : b_);
     L_AMOMINU_W:
-        AMO_MINMAX(uint32_t, 4, o_ < b_ ? o_ : b_);
     L_AMOMAXU_W:
-        AMO_MINMAX(uint32_t, 4, o_ > b_ ? o_ : b_);
     L_AMOMIN_D:
-        AMO_MINMAX(int64_t, 8, o_ < b_ ? o_ : b_);
     L_AMOMAX_D:
-        AMO_MINMAX(int64_t, 8, o_ > b_ ? o_ : b_);
     L_AMOMINU_D:
-        AMO_MINMAX(uint64_t, 8, o_ < b_ ? o_ : b_);
     L_AMOMAXU_D:
-        AMO_MINMAX(uint64_t, 8, o_ > b_ ? o_ : b_);
+        fault = hart_amo(h, ip->d.op, RS1, RS2, &amo_val, &fault_tval);
+        if (unlikely(fault)) MEM_FAULT();
+        RD = amo_val;
+        NEXT();
 
         /* ---- F and D ---- */
 #define FP_ON()                                                                                    \

@@ -25,7 +25,14 @@ static unsigned fault_cause(int access, int page)
 
 void mmu_flush_tlb(struct hart *h)
 {
-    memset(h->tlb, 0xff, sizeof(h->tlb));
+    if (h->tlb_nfill > TLB_FILLS) {
+        memset(h->tlb, 0xff, sizeof(h->tlb));
+    } else {
+        struct tlb_entry *all = &h->tlb[0][0][0];
+        for (unsigned i = 0; i < h->tlb_nfill; i++)
+            all[h->tlb_fill[i]].tag = ~0ull;
+    }
+    h->tlb_nfill = 0;
     h->stats.tlb_flushes++;
 }
 
@@ -302,6 +309,12 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
         pmp_check(h, page, 4096, access, priv)) {
         struct tlb_entry *e = &h->tlb[tlb_mode(priv)][access][(va >> 12) & (TLB_SIZE - 1)];
         e->tag = va & ~0xfffull;
+        if (h->tlb_nfill < TLB_FILLS)
+            h->tlb_fill[h->tlb_nfill++] =
+                (uint16_t)((tlb_mode(priv) * 3 + (unsigned)access) << TLB_BITS |
+                           ((va >> 12) & (TLB_SIZE - 1)));
+        else
+            h->tlb_nfill = TLB_FILLS + 1;
         e->addend = (uintptr_t)(m->host + (page - m->base)) - (uintptr_t)(va & ~0xfffull);
         e->paddr = page;
     }

@@ -33,3 +33,17 @@ int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64_t pc, unsig
     if (h->check | atomic_load_explicit(&h->events, memory_order_relaxed)) return JIT_STORE_EXIT;
     return 0;
 }
+
+uint64_t jit_amo_slow(struct hart *h, uint64_t va, uint64_t src, uint64_t pc, const struct insn *d)
+{
+    uint64_t v = 0, tval = 0;
+    int r = hart_amo(h, d->op, va, src, &v, &tval);
+    if (r) {
+        h->pc = pc;
+        hart_trap(h, (uint64_t)(r - 1), tval, 0);
+        h->jit_fault = 1;
+        return 0;
+    }
+    h->jit_fault = 0;
+    return v;
+}

@@ -15,4 +15,9 @@ uint64_t jit_load_slow(struct hart *h, uint64_t va, uint64_t pc, unsigned info);
 /* Store: 0 done, 1 fault (trap taken), JIT_STORE_EXIT done but the hart
  * must look up (an interrupt raised, translated code overwritten). */
 int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64_t pc, unsigned size);
+/* LR, SC or an AMO (the decoded instruction d) at va with rs2's value
+ * src: rd's new value; on a fault the hart takes the trap and
+ * h->jit_fault is set. */
+struct insn;
+uint64_t jit_amo_slow(struct hart *h, uint64_t va, uint64_t src, uint64_t pc, const struct insn *d);
 #endif

@@ -50,7 +50,15 @@ struct ra {
 
 /* An out-of-line piece of code at the end of the block, reached by a jump
  * from the mainline with the allocator's state at that point. */
-enum stub_kind { STUB_LOAD, STUB_STORE, STUB_BRANCH, STUB_LOOP, STUB_BAIL, STUB_FPCALL };
+enum stub_kind {
+    STUB_LOAD,
+    STUB_STORE,
+    STUB_BRANCH,
+    STUB_LOOP,
+    STUB_BAIL,
+    STUB_FPCALL,
+    STUB_TRAPPED /* a helper took a trap: registers already written back */
+};
 struct stub {
     enum stub_kind kind;
     size_t from; /* displacement of the jump to the stub */
@@ -904,6 +912,32 @@ static void emit_fp_store(struct tctx *t, const struct insn *d, unsigned idx)
     s->back = b->len;
 }
 
+/* LR, SC and AMOs: jit_amo_slow (hart_amo: host atomics) with the
+ * address and rs2's value in registers. */
+static void emit_amo(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    int a = d->rs1 ? get(t, d->rs1) : -1, c = d->rs2 ? get(t, d->rs2) : -1;
+    writeback(b, &t->ra);
+    if (c >= 0)
+        x86_mov_rr(b, X86_RDX, c);
+    else
+        x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
+    if (a >= 0)
+        x86_mov_rr(b, X86_RSI, a);
+    else
+        x86_alu32_rr(b, X86_XOR, X86_RSI, X86_RSI);
+    x86_mov_rr(b, X86_RDI, HP);
+    x86_lea(b, X86_RCX, X86_MEM(PC, t->blk->insn[idx].pc_off));
+    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
+    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)jit_amo_slow);
+    x86_call_r(b, X86_RAX);
+    x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
+    add_stub(t, STUB_TRAPPED, x86_jcc32(b, X86_CC_NE), idx);
+    reload_caller_saved(b, &t->ra);
+    put_rax(t, d, 0);
+}
+
 static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
@@ -960,7 +994,8 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
 int jit_covers(unsigned op)
 {
     if (op >= OP_LB && op <= OP_SD) return 1;
-    if (op >= OP_FLW && op <= OP_FMV_D_X) return 1; /* F and D */
+    if (op >= OP_FLW && op <= OP_FMV_D_X) return 1;    /* F and D */
+    if (op >= OP_LR_W && op <= OP_AMOMAXU_D) return 1; /* A */
     if (op >= OP_ADDI && op <= OP_REMUW) return 1;
     switch (op) {
     case OP_NOP:
@@ -1079,7 +1114,9 @@ static int emit_insn(struct tctx *t, unsigned idx)
     case OP_JAL:
     case OP_JALR: emit_jump(t, d, idx); return 1;
     }
-    if (is_fp_compute(d->op))
+    if (d->op >= OP_LR_W && d->op <= OP_AMOMAXU_D)
+        emit_amo(t, d, idx);
+    else if (is_fp_compute(d->op))
         emit_fp(t, d, idx);
     else if (d->op == OP_FLW || d->op == OP_FLD)
         emit_fp_load(t, d, idx);
@@ -1166,6 +1203,9 @@ static void emit_stubs(struct tctx *t)
             writeback(b, &s->ra);
             refund(b, (int64_t)t->n - s->idx - 1);
             exit_to(t, s->to);
+        } else if (s->kind == STUB_TRAPPED) {
+            refund(b, (int64_t)t->n - s->idx);
+            jmp_to(b, EPILOGUE_AT);
         } else if (s->kind == STUB_FPCALL) {
             size_t at = b->len;
             emit_fp_call(t, &s->d, s->idx, &s->ra);

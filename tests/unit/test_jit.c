@@ -344,7 +344,14 @@ static uint32_t random_full(unsigned *len)
     case 13:
         if (rnd() % 2) return 0x0ff0000fu; /* fence */
         return random_fp(rd, ptr, off);
-    case 14: return enc_i(0, 0, 0, 0, 0x13);
+    case 14:
+        if (rnd() % 2) return enc_i(0, 0, 0, 0, 0x13);
+        { /* LR, SC, AMOs (aligned when the pointer is) */
+            static const unsigned f5[] = {0x02, 0x03, 0x01, 0x00, 0x04, 0x0c, 0x08,
+                                          0x10, 0x14, 0x18, 0x1c, 0x02, 0x03};
+            return (f5[rnd() % 13] << 27) | ((unsigned)(rnd() % 4) << 25) | (rs2 << 20) |
+                   (ptr << 15) | ((2u + (unsigned)(rnd() % 2)) << 12) | (rd << 7) | 0x2f;
+        }
     default: /* not translated: csrr rd, mscratch; or an illegal instruction */
         return rnd() % 4 ? (0x340u << 20) | (2u << 12) | (rd << 7) | 0x73 : 0xffffffffu;
     }
@@ -489,6 +496,7 @@ static void test_differential(void)
         for (unsigned r = PTRS; r < PTRS + 4; r++) /* into data, sometimes its code */
             st.x[r] = VM_RAM_BASE + (rnd() % 16 ? DATA : CODE) + (rnd() % 0x7f80) + 64;
         st.x[PTRS + 3] |= rnd() % 2; /* sometimes odd: misaligned accesses */
+        st.x[PTRS + 2] &= ~7ull;     /* aligned: LR/SC and AMOs succeed */
         st.x[PTRS + 4] = VM_RAM_BASE + CODE + 4 * (rnd() % 8);
         const char *only = getenv("VMON_JIT_DIFF_ONLY"); /* debugging one program */
         if (only && (unsigned)atoi(only) != iter) continue;
