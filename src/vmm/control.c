@@ -5,6 +5,7 @@
 #include "vmm/vm.h"
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,8 @@ static void *control_thread(void *arg)
     struct vm_control *c = arg;
     if (c->listen_fd < 0) {
         control_serve(c, atomic_load(&c->client_fd));
+        /* The supervisor went away: shut down as SIGTERM would. */
+        if (!atomic_load(&c->closing)) kill(getpid(), SIGTERM);
         return NULL;
     }
     while (!atomic_load(&c->closing)) {

@@ -6,7 +6,9 @@
  *   status     -> ok running|paused|stopping
  *   powerdown  press the guest's power button              -> ok pressed
  *   reset      reboot the machine at once                  -> ok resetting
- * A connection is greeted with "ready" once the machine is built. */
+ * A connection is greeted with "ready" once the machine is built. When an
+ * inherited channel (fd:N, a supervisor's) closes, vmon shuts the VM down
+ * as SIGTERM does. */
 #ifndef VMON_CONTROL_H
 #define VMON_CONTROL_H
 #include <stddef.h>
