@@ -219,21 +219,30 @@ void host_stop_all(struct service *svc)
     pthread_mutex_unlock(&svc->lock);
 }
 
+/* The autostart VM that comes after name in name order, copied to next. */
+static int next_autostart(struct service *svc, const char *name, char *next, size_t size)
+{
+    int found = 0;
+    pthread_mutex_lock(&svc->lock);
+    for (struct host_vm *vm = svc->vms; vm && !found; vm = vm->next) {
+        if (!vm->def.autostart || strcmp(vm->def.name, name) <= 0) continue;
+        snprintf(next, size, "%s", vm->def.name);
+        found = 1;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return found;
+}
+
 void *host_autostart_thread(void *arg)
 {
     struct service *svc = arg;
-    char names[64][VMDEF_NAME_MAX + 1];
-    unsigned n = 0;
-    pthread_mutex_lock(&svc->lock);
-    for (struct host_vm *vm = svc->vms; vm && n < 64; vm = vm->next)
-        if (vm->def.autostart) snprintf(names[n++], sizeof(names[0]), "%s", vm->def.name);
-    pthread_mutex_unlock(&svc->lock);
-    for (unsigned i = 0; i < n && !atomic_load(&svc->quit); i++) {
+    char name[VMDEF_NAME_MAX + 1] = "";
+    while (!atomic_load(&svc->quit) && next_autostart(svc, name, name, sizeof(name))) {
         char err[512];
-        if (host_action(svc, names[i], "start", err, sizeof(err)) != HOST_OK)
+        if (host_action(svc, name, "start", err, sizeof(err)) != HOST_OK)
             host_log("autostart: %s", err);
         else
-            host_log("VM %s: started (autostart)", names[i]);
+            host_log("VM %s: started (autostart)", name);
     }
     return NULL;
 }

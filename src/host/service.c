@@ -254,12 +254,17 @@ static void service_destroy(struct service *svc)
 }
 
 /* Serve until SIGTERM, SIGINT or SIGHUP; then stop every VM. */
-static void service_run(struct service *svc, const sigset_t *stop)
+static int service_run(struct service *svc, const sigset_t *stop)
 {
-    pthread_create(&svc->supervisor, NULL, supervisor_thread, svc);
+    if (pthread_create(&svc->supervisor, NULL, supervisor_thread, svc) != 0) {
+        fprintf(stderr, "vmon serve: cannot create the supervisor thread\n");
+        return CLI_ERROR;
+    }
     char err[256];
+    int r = CLI_OK;
     if (api_start(svc, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon serve: %s\n", err);
+        r = CLI_ERROR;
     } else {
         svc->autostarting =
             pthread_create(&svc->autostarter, NULL, host_autostart_thread, svc) == 0;
@@ -275,6 +280,7 @@ static void service_run(struct service *svc, const sigset_t *stop)
     }
     atomic_store(&svc->quit, 2);
     pthread_join(svc->supervisor, NULL);
+    return r;
 }
 
 int serve_main(int argc, char **argv)
@@ -302,8 +308,7 @@ int serve_main(int argc, char **argv)
     r = CLI_ERROR;
     if (open_state(svc) == 0 && open_socket(svc) == 0) {
         host_registry_load(svc);
-        service_run(svc, &stop);
-        r = CLI_OK;
+        r = service_run(svc, &stop);
     }
     service_destroy(svc);
     free(svc);

@@ -216,6 +216,15 @@ expect_error "wrong method" 405 POST /v1/vms/cli1
 api GET /v1/vms/x
 [ "$status" = 404 ] && ok "no bad request created anything" || bad "a bad request created x"
 
+# A definition whose device the worker refuses: start fails with its message.
+api PUT /v1/vms/broken "{\"kernel\": \"$KERNEL\", \"nets\": [\"bogus\"]}"
+[ "$status" = 201 ] || bad "create broken: $status"
+expect_error "a worker that cannot start" 500 PUT /v1/vms/broken/actions/start
+grep -q "did not start.*--net bogus: unknown network type" "$tmp/body" &&
+    ok "the start error carries the worker's message" || bad "start error: $(cat "$tmp/body")"
+[ "$(vm_field broken state)" = crashed ] && "$VMON" rm broken && ok "the failed VM is crashed, removable" ||
+    bad "broken: $(vm_field broken state)"
+
 # A client that sends half a request and leaves, and one that sends garbage.
 printf 'PUT /v1/vms/half HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"ker' |
     timeout 2 socat - "UNIX-CONNECT:$SOCK" >/dev/null 2>&1
