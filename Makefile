@@ -25,7 +25,7 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone
+LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone -lmicrohttpd
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -51,6 +51,10 @@ $(VMON): $(BUILD)/src/main.o $(LIB)
 
 VMON_VERSION := 0.2.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 $(BUILD)/src/main.o: src/main.c $(wildcard .git/HEAD .git/index)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DVMON_VERSION='"$(VMON_VERSION)"' -MMD -MP -c $< -o $@
+# GET /v1/version answers the same.
+$(BUILD)/src/api/version.o: src/api/version.c $(wildcard .git/HEAD .git/index)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DVMON_VERSION='"$(VMON_VERSION)"' -MMD -MP -c $< -o $@
 

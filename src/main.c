@@ -1,4 +1,6 @@
 /* vmon command line: dispatch to the commands. */
+#include "host/host.h"
+#include "host/ctl.h"
 #include "vmm/boot.h"
 #include "vmm/cli.h"
 #include "vmm/img.h"
@@ -19,6 +21,20 @@ struct command {
 static const struct command commands[] = {
     {"run", "boot a virtual machine in the foreground", boot_main, boot_usage},
     {"img", "create and inspect disk images (raw, qcow2)", img_main, img_usage},
+    {"serve", "host VMs behind the management API (unix socket)", serve_main, serve_usage},
+    {"create", "define a VM on the service: vmon create NAME [run options]", ctl_create,
+     ctl_create_usage},
+    {"start", "start a VM", ctl_action, ctl_action_usage},
+    {"pause", "pause a VM's vCPUs", ctl_action, ctl_action_usage},
+    {"resume", "resume a paused VM", ctl_action, ctl_action_usage},
+    {"shutdown", "press a VM's power button; stop it after its shutdown timeout", ctl_action,
+     ctl_action_usage},
+    {"stop", "stop a VM at once", ctl_action, ctl_action_usage},
+    {"reboot", "reset a VM", ctl_action, ctl_action_usage},
+    {"rm", "delete a stopped VM's definition", ctl_action, ctl_action_usage},
+    {"list", "list the service's VMs", ctl_list, ctl_list_usage},
+    {"show", "a VM's state, figures and definition as JSON", ctl_action, ctl_action_usage},
+    {"logs", "a VM's serial console log", ctl_action, ctl_action_usage},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -27,8 +43,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: vmon COMMAND [options]   (vmon help COMMAND, vmon COMMAND --help)\n"
                  "vmon runs RISC-V 64-bit virtual machines on this host in software.\n\n");
     for (unsigned i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-6s %s\n", "help", "show this text, or a command's options");
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-8s %s\n", "help", "show this text, or a command's options");
     fprintf(out, "\n  --version  print vmon's version\n");
 }
 

@@ -12,6 +12,8 @@
 #include "vmm/sbi.h"
 #include "vmm/signals.h"
 #include "vmm/vm.h"
+#include "vmm/vmdef.h"
+#include "vmm/control.h"
 #include "virtio/devices.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +44,9 @@ struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
-    const char *jit_dump;
-    unsigned long long mem, max_insns;
+    const char *jit_dump, *control;
+    uint64_t mem;
+    unsigned long long max_insns;
     unsigned cpus;
     double timeout, shutdown_timeout;
     int stats, paused, on_panic, log_level, engine;
@@ -62,6 +65,7 @@ enum {
     RUN_NAME,
     RUN_PIDFILE,
     RUN_GDB,
+    RUN_CONTROL,
     RUN_PAUSED,
     RUN_ON_PANIC,
     RUN_ENGINE,
@@ -90,7 +94,7 @@ static const struct cli_opt run_opts[] = {
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
     {"--engine", "jit|interp",
-     "jit (default): guest code is translated to x86-64 (CSRs, AMOs and system\n"
+     "jit (default): guest code is translated to x86-64 (CSRs and system\n"
      "instructions are interpreted);\n"
      "interp: the interpreter alone (the reference)",
      RUN_ENGINE},
@@ -104,6 +108,10 @@ static const struct cli_opt run_opts[] = {
      RUN_SHUTDOWN_TIMEOUT},
     {"--gdb", "tcp:[HOST]:PORT|unix:PATH",
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
+    {"--control", "PATH|fd:N",
+     "control channel: line commands pause, resume, status, powerdown, reset\n"
+     "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
+     RUN_CONTROL},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
     {"-S", NULL, "same as --paused", RUN_PAUSED},
     {"-v", NULL, "more messages (device and VM information)", RUN_VERBOSE},
@@ -146,22 +154,35 @@ static int parse_uint(const char *s, unsigned long long *out)
     return 0;
 }
 
-/* Seconds in [lo, hi], fractions allowed. */
-static int parse_seconds(const char *name, const char *v, double lo, double hi, double *out)
+/* The settings a VM definition shares with the service are validated by
+ * vmdef (one place, one set of messages). */
+static int parse_shared(const struct cli_opt *opt, const char *v, struct boot_opts *o)
 {
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || *end || end == v || !(d >= lo) || d > hi) {
-        fprintf(stderr, "vmon run: invalid %s '%s' (want %g..%g seconds)\n", name, v, lo, hi);
-        return -1;
+    char err[256];
+    int r = 0;
+    switch (opt->id) {
+    case RUN_ENGINE: r = vmdef_parse_engine(opt->name, v, &o->engine, err, sizeof(err)); break;
+    case RUN_ON_PANIC:
+        r = vmdef_parse_on_panic(opt->name, v, &o->on_panic, err, sizeof(err));
+        break;
+    case RUN_MEM: r = vmdef_parse_mem(opt->name, v, &o->mem, err, sizeof(err)); break;
+    case RUN_CPUS: r = vmdef_parse_cpus(opt->name, v, &o->cpus, err, sizeof(err)); break;
+    case RUN_SHUTDOWN_TIMEOUT:
+        r = vmdef_parse_seconds(opt->name, v, 0, 3600, &o->shutdown_timeout, err, sizeof(err));
+        break;
+    case RUN_TIMEOUT:
+        r = vmdef_parse_seconds(opt->name, v, 1e-3, 1e7, &o->timeout, err, sizeof(err));
+        break;
+    default: return 1;
     }
-    *out = d;
-    return 0;
+    if (r < 0) fprintf(stderr, "vmon run: %s\n", err);
+    return r;
 }
 
 static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opts *o)
 {
+    int shared = parse_shared(opt, v, o);
+    if (shared <= 0) return shared;
     switch (opt->id) {
     case RUN_BIOS: o->bios = v; return 0;
     case RUN_KERNEL: o->kernel = v; return 0;
@@ -174,56 +195,17 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_STATS: o->stats = 1; return 0;
     case RUN_JIT_DUMP: o->jit_dump = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
+    case RUN_CONTROL: o->control = v; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
     case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
     case RUN_QUIET: o->log_level = VM_LOG_ERROR; return 0;
-    case RUN_ENGINE:
-        if (!strcmp(v, "jit")) {
-            o->engine = VM_ENGINE_JIT;
-        } else if (!strcmp(v, "interp")) {
-            o->engine = VM_ENGINE_INTERP;
-        } else {
-            fprintf(stderr, "vmon run: invalid --engine '%s' (want jit or interp)\n", v);
-            return -1;
-        }
-        return 0;
-    case RUN_ON_PANIC:
-        if (!strcmp(v, "exit"))
-            o->on_panic = VM_PANIC_EXIT;
-        else if (!strcmp(v, "pause"))
-            o->on_panic = VM_PANIC_PAUSE;
-        else if (!strcmp(v, "reboot"))
-            o->on_panic = VM_PANIC_REBOOT;
-        else {
-            fprintf(stderr, "vmon run: invalid --on-panic '%s' (want exit, pause or reboot)\n", v);
-            return -1;
-        }
-        return 0;
-    case RUN_MEM:
-        if (cli_parse_size(v, 20, &o->mem) < 0 || o->mem < (16ull << 20) ||
-            o->mem > (16ull << 30) || (o->mem & 0xfff)) {
-            fprintf(stderr, "vmon run: invalid --mem '%s' (want 16M..16G, e.g. 512, 1.5G)\n", v);
-            return -1;
-        }
-        return 0;
-    case RUN_CPUS: {
-        unsigned long long n;
-        if (parse_uint(v, &n) < 0 || n < 1 || n > VM_MAX_CPUS) {
-            fprintf(stderr, "vmon run: invalid --cpus '%s' (want 1..%d)\n", v, VM_MAX_CPUS);
-            return -1;
-        }
-        o->cpus = (unsigned)n;
-        return 0;
-    }
     case RUN_MAX_INSNS:
         if (parse_uint(v, &o->max_insns) < 0 || o->max_insns == 0) {
             fprintf(stderr, "vmon run: invalid --max-insns '%s' (want a positive count)\n", v);
             return -1;
         }
         return 0;
-    case RUN_SHUTDOWN_TIMEOUT: return parse_seconds(opt->name, v, 0, 3600, &o->shutdown_timeout);
-    case RUN_TIMEOUT: return parse_seconds(opt->name, v, 1e-3, 1e7, &o->timeout);
     }
     if (o->ndevs >= MAX_DEVICES) {
         fprintf(stderr, "vmon run: too many devices (at most %d)\n", MAX_DEVICES);
@@ -251,8 +233,9 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
                                 "IMAGE (see vmon run --help)\n");
                 return CLI_USAGE;
             }
-            if (o->paused && !o->gdb) {
-                fprintf(stderr, "vmon run: --paused needs --gdb (nothing could resume the VM)\n");
+            if (o->paused && !o->gdb && !o->control) {
+                fprintf(stderr, "vmon run: --paused needs --gdb or --control (nothing could "
+                                "resume the VM)\n");
                 return CLI_USAGE;
             }
             return CLI_OK;
@@ -601,6 +584,13 @@ int boot_main(int argc, char **argv)
         fprintf(stderr, "vmon: gdb stub on %s%s\n", o.gdb,
                 o.paused ? "; the VM waits for the debugger" : "");
     }
+    struct vm_control *ctl = NULL;
+    if (o.control && !(ctl = vm_control_start(vm, o.control, err, sizeof(err)))) {
+        fprintf(stderr, "vmon: %s\n", err);
+        gdb_stop(gdb);
+        console_stop(con);
+        goto out;
+    }
     if (o.paused) atomic_store(&vm->pause_req, 1);
     uint64_t t0 = host_time_ns();
     for (;;) {
@@ -659,6 +649,7 @@ int boot_main(int argc, char **argv)
         }
         break;
     }
+    vm_control_stop(ctl);
     gdb_stop(gdb);
     console_stop(con);
 out:

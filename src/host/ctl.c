@@ -1,0 +1,355 @@
+/* The CLI commands on top of the management API (see ctl.h). Settings are
+ * validated here with the same code the service and `vmon run` use, and
+ * relative paths are made absolute (the service runs elsewhere). */
+#include "host/ctl.h"
+#include "host/host.h"
+#include "vmm/cli.h"
+#include "vmm/vmdef.h"
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { CTL_SOCKET = 1000, CTL_START };
+
+static const struct cli_opt socket_opt = {
+    "--socket", "PATH", "the service's socket (default $VMON_SOCKET, else vmon serve's default)",
+    CTL_SOCKET};
+
+static void socket_path(const char *given, char *buf, size_t size)
+{
+    const char *env = getenv("VMON_SOCKET");
+    if (given)
+        snprintf(buf, size, "%s", given);
+    else if (env && *env)
+        snprintf(buf, size, "%s", env);
+    else
+        host_default_socket(buf, size);
+}
+
+/* Print the service's error and give the exit status. */
+static int service_error(const char *cmd, const struct http_reply *r)
+{
+    json_object *o = json_tokener_parse(r->body);
+    json_object *e = NULL;
+    if (o && json_object_object_get_ex(o, "error", &e))
+        fprintf(stderr, "vmon %s: %s\n", cmd, json_object_get_string(e));
+    else
+        fprintf(stderr, "vmon %s: the service answered %d\n", cmd, r->status);
+    json_object_put(o);
+    return CLI_ERROR;
+}
+
+/* One request; on success the reply is left in out for the caller. */
+static int call(const char *cmd, const char *sock, const char *method, const char *path,
+                const char *body, struct http_reply *out)
+{
+    char err[512];
+    if (http_request(sock, method, path, body, out, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon %s: %s\n", cmd, err);
+        return CLI_ERROR;
+    }
+    if (out->status >= 400) {
+        int r = service_error(cmd, out);
+        http_reply_free(out);
+        return r;
+    }
+    return CLI_OK;
+}
+
+/* --- vmon create --------------------------------------------------------- */
+
+static unsigned create_opts(struct cli_opt *opts, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vmdef_nfields && n + 2 < max; i++)
+        opts[n++] = (struct cli_opt){vmdef_fields[i].opt, vmdef_fields[i].arg, vmdef_fields[i].help,
+                                     (int)i};
+    opts[n++] = (struct cli_opt){"--start", NULL, "start the VM once it is defined", CTL_START};
+    opts[n++] = socket_opt;
+    return n;
+}
+
+void ctl_create_usage(FILE *out)
+{
+    struct cli_opt opts[40];
+    unsigned n = create_opts(opts, 40);
+    fprintf(out, "usage: vmon create NAME [options]\n"
+                 "Define a VM on the service (vmon serve) from vmon run's settings.\n\n");
+    cli_print_opts(opts, n, out);
+}
+
+/* Prefix a relative path with the working directory (commas doubled, as
+ * device options read them). */
+static int absolutize(char **s, int device_option)
+{
+    const char *v = *s, *prefix = "";
+    if (!strncmp(v, "socket=", 7)) {
+        prefix = "socket=";
+        v += 7;
+    }
+    if (v[0] == '/' || !strcmp(v, "log") || !strcmp(v, "none")) return 0;
+    char cwd[PATH_MAX], esc[2 * PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd))) return -1;
+    size_t k = 0;
+    for (const char *c = cwd; *c; c++) {
+        if (*c == ',' && device_option) esc[k++] = ',';
+        esc[k++] = *c;
+    }
+    esc[k] = 0;
+    char *abs = NULL;
+    if (asprintf(&abs, "%s%s/%s", prefix, esc, v) < 0) return -1;
+    free(*s);
+    *s = abs;
+    return 0;
+}
+
+static int absolutize_def(struct vm_def *d)
+{
+    char **strs[] = {&d->kernel, &d->initrd, &d->bios, &d->console};
+    for (unsigned i = 0; i < 4; i++)
+        if (*strs[i] && absolutize(strs[i], 0) < 0) return -1;
+    struct vmdef_list *lists[] = {&d->disks, &d->shares, &d->vconsoles};
+    for (unsigned k = 0; k < 3; k++)
+        for (unsigned i = 0; i < lists[k]->n; i++)
+            if (absolutize(&lists[k]->v[i], 1) < 0) return -1;
+    return 0;
+}
+
+/* Parse vmon create's arguments into d; CLI_OK, CLI_USAGE, or -1 after --help. */
+static int parse_create(int argc, char **argv, struct vm_def *d, const char **sock, int *start)
+{
+    struct cli_opt opts[40];
+    unsigned nopts = create_opts(opts, 40);
+    struct cli c;
+    cli_init(&c, "vmon create", opts, nopts, argc, argv);
+    for (;;) {
+        switch (cli_next(&c)) {
+        case CLI_END: break;
+        case CLI_HELP: ctl_create_usage(stdout); return -1;
+        case CLI_BAD: return CLI_USAGE;
+        default: {
+            char err[512];
+            if (c.positional && d->name[0]) {
+                fprintf(stderr, "vmon create: unexpected argument '%s'\n", c.positional);
+                return CLI_USAGE;
+            }
+            if (c.positional && vmdef_check_name(c.positional, err, sizeof(err)) == 0)
+                snprintf(d->name, sizeof(d->name), "%s", c.positional);
+            else if (c.positional)
+                goto bad;
+            else if (c.opt->id == CTL_SOCKET)
+                *sock = c.value;
+            else if (c.opt->id == CTL_START)
+                *start = 1;
+            else if (vmdef_set(d, &vmdef_fields[c.opt->id], c.opt->name, c.value, err,
+                               sizeof(err)) < 0)
+                goto bad;
+            continue;
+        bad:
+            fprintf(stderr, "vmon create: %s\n", err);
+            return CLI_USAGE;
+        }
+        }
+        break;
+    }
+    if (!d->name[0]) {
+        fprintf(stderr, "vmon create: give the VM a name (vmon create NAME [options])\n");
+        return CLI_USAGE;
+    }
+    char err[256];
+    if (vmdef_check(d, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon create: %s\n", err);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int ctl_create(int argc, char **argv)
+{
+    struct vm_def d;
+    vmdef_init(&d);
+    const char *given = NULL;
+    int start = 0;
+    int r = parse_create(argc, argv, &d, &given, &start);
+    if (r == CLI_OK && absolutize_def(&d) < 0) {
+        perror("vmon create: getcwd");
+        r = CLI_ERROR;
+    }
+    if (r) {
+        vmdef_free(&d);
+        return r < 0 ? CLI_OK : r;
+    }
+    char sock[PATH_MAX], path[128];
+    socket_path(given, sock, sizeof(sock));
+    snprintf(path, sizeof(path), "/v1/vms/%s", d.name);
+    json_object *o = vmdef_to_json(&d);
+    struct http_reply rep;
+    r = call("create", sock, "PUT", path, json_object_to_json_string(o), &rep);
+    json_object_put(o);
+    if (r == CLI_OK) {
+        http_reply_free(&rep);
+        snprintf(path, sizeof(path), "/v1/vms/%s/actions/start", d.name);
+        if (start && (r = call("start", sock, "PUT", path, "", &rep)) == CLI_OK)
+            http_reply_free(&rep);
+    }
+    vmdef_free(&d);
+    return r;
+}
+
+/* --- vmon start|pause|resume|shutdown|stop|reboot|rm|show|logs NAME ------ */
+
+void ctl_action_usage(FILE *out)
+{
+    fprintf(out, "usage: vmon start|pause|resume|shutdown|stop|reboot|rm|show|logs NAME "
+                 "[--socket PATH]\n"
+                 "Ask the service (vmon serve) to act on a VM: start it, pause or resume its\n"
+                 "vCPUs, press its power button (shutdown; a hard stop after its shutdown\n"
+                 "timeout), stop it at once, reset it (reboot), delete its definition (rm),\n"
+                 "show it as JSON, or print its serial console log.\n\n");
+    cli_print_opts(&socket_opt, 1, out);
+}
+
+/* NAME and --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
+static int parse_name(const char *cmd, int argc, char **argv, const char **name, const char **sock,
+                      void (*usage)(FILE *), int need_name)
+{
+    char title[32];
+    snprintf(title, sizeof(title), "vmon %s", cmd);
+    struct cli c;
+    cli_init(&c, title, &socket_opt, 1, argc, argv);
+    for (;;) {
+        switch (cli_next(&c)) {
+        case CLI_END:
+            if (need_name && !*name) {
+                fprintf(stderr, "%s: which VM? (%s NAME)\n", title, title);
+                return CLI_USAGE;
+            }
+            return CLI_OK;
+        case CLI_HELP: usage(stdout); return -1;
+        case CLI_BAD: return CLI_USAGE;
+        }
+        if (c.positional && (*name || !need_name)) {
+            fprintf(stderr, "%s: unexpected argument '%s'\n", title, c.positional);
+            return CLI_USAGE;
+        }
+        if (c.positional)
+            *name = c.positional;
+        else
+            *sock = c.value;
+    }
+}
+
+static void print_json(const struct http_reply *rep)
+{
+    json_object *o = json_tokener_parse(rep->body);
+    if (o)
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+int ctl_action(int argc, char **argv)
+{
+    const char *cmd = argv[0], *name = NULL, *given = NULL;
+    int r = parse_name(cmd, argc, argv, &name, &given, ctl_action_usage, 1);
+    if (r) return r < 0 ? CLI_OK : r;
+    char sock[PATH_MAX], path[512];
+    socket_path(given, sock, sizeof(sock));
+    const char *method = "PUT";
+    if (!strcmp(cmd, "rm")) {
+        method = "DELETE";
+        snprintf(path, sizeof(path), "/v1/vms/%s", name);
+    } else if (!strcmp(cmd, "show")) {
+        method = "GET";
+        snprintf(path, sizeof(path), "/v1/vms/%s", name);
+    } else if (!strcmp(cmd, "logs")) {
+        method = "GET";
+        snprintf(path, sizeof(path), "/v1/vms/%s/logs", name);
+    } else {
+        snprintf(path, sizeof(path), "/v1/vms/%s/actions/%s", name, cmd);
+    }
+    if (strchr(name, '/') || strchr(name, '?') || strchr(name, ' ')) {
+        fprintf(stderr, "vmon %s: no VM named '%s'\n", cmd, name);
+        return CLI_ERROR;
+    }
+    struct http_reply rep;
+    if ((r = call(cmd, sock, method, path, "", &rep)) != CLI_OK) return r;
+    if (!strcmp(cmd, "show"))
+        print_json(&rep);
+    else if (!strcmp(cmd, "logs"))
+        fwrite(rep.body, 1, rep.body_len, stdout);
+    http_reply_free(&rep);
+    return CLI_OK;
+}
+
+/* --- vmon list ------------------------------------------------------------ */
+
+void ctl_list_usage(FILE *out)
+{
+    fprintf(out, "usage: vmon list [--socket PATH]\n"
+                 "The service's VMs: name, state, vCPUs, memory, CPU %% (of one host CPU,\n"
+                 "over the last second) and uptime.\n\n");
+    cli_print_opts(&socket_opt, 1, out);
+}
+
+static void format_uptime(double s, char *buf, size_t size)
+{
+    unsigned long t = (unsigned long)s;
+    if (s <= 0)
+        snprintf(buf, size, "-");
+    else if (t >= 86400)
+        snprintf(buf, size, "%lud%02luh", t / 86400, t % 86400 / 3600);
+    else if (t >= 3600)
+        snprintf(buf, size, "%luh%02lum", t / 3600, t % 3600 / 60);
+    else if (t >= 60)
+        snprintf(buf, size, "%lum%02lus", t / 60, t % 60);
+    else
+        snprintf(buf, size, "%lus", t);
+}
+
+static const char *field_str(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static double field_num(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
+}
+
+static void print_row(json_object *vm)
+{
+    char up[32], mem[32];
+    format_uptime(field_num(vm, "uptime"), up, sizeof(up));
+    snprintf(mem, sizeof(mem), "%.0fM", field_num(vm, "mem_bytes") / 1048576.0);
+    printf("%-20s %-9s %4.0f %7s %6.1f %8s\n", field_str(vm, "name"), field_str(vm, "state"),
+           field_num(vm, "cpus"), mem, field_num(vm, "cpu_pct"), up);
+}
+
+int ctl_list(int argc, char **argv)
+{
+    const char *name = NULL, *given = NULL;
+    int r = parse_name("list", argc, argv, &name, &given, ctl_list_usage, 0);
+    if (r) return r < 0 ? CLI_OK : r;
+    char sock[PATH_MAX];
+    socket_path(given, sock, sizeof(sock));
+    struct http_reply rep;
+    if ((r = call("list", sock, "GET", "/v1/vms", NULL, &rep)) != CLI_OK) return r;
+    json_object *o = json_tokener_parse(rep.body), *vms = NULL;
+    if (!o || !json_object_object_get_ex(o, "vms", &vms) ||
+        !json_object_is_type(vms, json_type_array)) {
+        fprintf(stderr, "vmon list: the service's answer has no VM list\n");
+        r = CLI_ERROR;
+    } else {
+        printf("%-20s %-9s %4s %7s %6s %8s\n", "NAME", "STATE", "CPUS", "MEM", "CPU%", "UPTIME");
+        for (size_t i = 0; i < json_object_array_length(vms); i++)
+            print_row(json_object_array_get_idx(vms, i));
+    }
+    json_object_put(o);
+    http_reply_free(&rep);
+    return r;
+}

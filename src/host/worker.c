@@ -1,0 +1,330 @@
+/* Worker processes: each running VM is `vmon run` (this executable) with
+ * the VM's options, its serial console in DIR/logs/NAME.console.log, its
+ * messages in DIR/logs/NAME.log, and a control socket on fd 3 (--control
+ * fd:3). The worker runs with no_new_privs, in its own session, with core
+ * dumps off and its descriptors and address space bounded. If the service
+ * goes away the control socket closes and the worker shuts its VM down. */
+#include "host/host.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WORKER_ARGS        96
+#define READY_TIMEOUT_MS   60000 /* machine built and images loaded */
+#define REQUEST_TIMEOUT_MS 10000
+#define WORKER_NOFILE      1024
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WORKER_LIMIT_AS 0 /* sanitizers reserve terabytes of shadow memory */
+#else
+#define WORKER_LIMIT_AS 1
+#endif
+
+struct worker_args {
+    char *argv[WORKER_ARGS];
+    char membuf[128], console[PATH_MAX];
+};
+
+static int build_argv(struct service *svc, struct host_vm *vm, struct worker_args *a)
+{
+    int n = 0;
+    a->argv[n++] = "vmon";
+    a->argv[n++] = "run";
+    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 6, a->membuf, sizeof(a->membuf)) < 0)
+        return -1;
+    const char *con = vm->def.console;
+    if (!con || !strcmp(con, "log")) {
+        host_log_path(svc, vm->def.name, "console.log", a->console, sizeof(a->console));
+        con = a->console;
+    }
+    a->argv[n++] = "--console";
+    a->argv[n++] = (char *)con;
+    a->argv[n++] = "--control";
+    a->argv[n++] = "fd:3";
+    a->argv[n] = NULL;
+    return 0;
+}
+
+static void limit(int res, rlim_t v)
+{
+    struct rlimit rl = {v, v};
+    setrlimit(res, &rl);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void worker_child(int ctl, int logfd, uint64_t mem, char **argv)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
+        dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+        _exit(126);
+    close_range(4, ~0u, 0);
+    setsid();
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    limit(RLIMIT_CORE, 0);
+    limit(RLIMIT_NOFILE, WORKER_NOFILE);
+    if (WORKER_LIMIT_AS) limit(RLIMIT_AS, (rlim_t)mem + (4ull << 30));
+    execv("/proc/self/exe", argv);
+    _exit(127);
+}
+
+/* Start the worker (vm->busy set by the caller); the caller then waits for
+ * it with host_worker_wait_ready. */
+int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
+{
+    struct worker_args a;
+    char logpath[PATH_MAX];
+    int sv[2];
+    if (build_argv(svc, vm, &a) < 0) {
+        snprintf(err, errlen, "too many settings for one worker");
+        return -1;
+    }
+    host_log_path(svc, vm->def.name, "log", logpath, sizeof(logpath));
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        snprintf(err, errlen, "cannot start a worker: %s: %s", logfd < 0 ? logpath : "socketpair",
+                 strerror(errno));
+        if (logfd >= 0) close(logfd);
+        return -1;
+    }
+    pthread_mutex_lock(&vm->ctl_lock);
+    if (vm->ctl_fd >= 0) close(vm->ctl_fd);
+    vm->ctl_fd = sv[0];
+    pthread_mutex_unlock(&vm->ctl_lock);
+    /* Under svc->lock, so the reaper knows the pid before it can exit. */
+    pthread_mutex_lock(&svc->lock);
+    pid_t pid = fork();
+    int fork_errno = errno;
+    if (pid == 0) worker_child(sv[1], logfd, vm->def.mem, a.argv);
+    if (pid > 0) {
+        vm->pid = pid;
+        vm->started_ns = host_now_ns();
+        vm->sample_ns = vm->started_ns;
+        vm->cpu_secs = vm->cpu_pct = 0;
+        vm->stop_sig = 0;
+        vm->kill_at_ns = 0;
+        vm->starts++;
+        svc->workers_started++;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    close(sv[1]);
+    close(logfd);
+    if (pid < 0) {
+        snprintf(err, errlen, "cannot start a worker: fork: %s", strerror(fork_errno));
+        return -1;
+    }
+    host_log("VM %s: worker %d started", vm->def.name, (int)pid);
+    return 0;
+}
+
+/* Read one line from fd within timeout_ms: 1, 0 at end of file, -1 on a
+ * timeout or error. */
+static int read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+    size_t len = 0;
+    uint64_t end = host_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        uint64_t now = host_now_ns();
+        if (now >= end) return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, (int)((end - now) / 1000000ull) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        char ch;
+        ssize_t n = read(fd, &ch, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        if (ch == '\n') {
+            buf[len] = 0;
+            return 1;
+        }
+        if (len + 1 < size) buf[len++] = ch;
+    }
+}
+
+/* Send one command and read its reply: HOST_OK, HOST_FAILED if the worker
+ * is gone, HOST_TIMEOUT if it did not answer (reply says which). */
+int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
+{
+    pthread_mutex_lock(&vm->ctl_lock);
+    int r = HOST_FAILED;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "%s\n", cmd);
+    if (vm->ctl_fd < 0) {
+        snprintf(reply, size, "its control channel is closed");
+    } else if (send(vm->ctl_fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        snprintf(reply, size, "its worker is gone");
+    } else {
+        int got = read_line(vm->ctl_fd, reply, size, REQUEST_TIMEOUT_MS);
+        if (got <= 0) {
+            snprintf(reply, size,
+                     got ? "its worker did not answer '%s' within %d s" : "its worker is gone", cmd,
+                     REQUEST_TIMEOUT_MS / 1000);
+            /* A late answer would be taken for the next one's. */
+            close(vm->ctl_fd);
+            vm->ctl_fd = -1;
+            r = got ? HOST_TIMEOUT : HOST_FAILED;
+        } else {
+            r = HOST_OK;
+        }
+    }
+    pthread_mutex_unlock(&vm->ctl_lock);
+    return r;
+}
+
+/* The last line of the worker's log, for messages. */
+static void log_tail(struct service *svc, const char *name, char *buf, size_t size)
+{
+    char path[PATH_MAX], data[1024];
+    buf[0] = 0;
+    host_log_path(svc, name, "log", path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)sizeof(data) - 1 ? end - (off_t)sizeof(data) + 1 : 0;
+    ssize_t n = pread(fd, data, sizeof(data) - 1, start);
+    close(fd);
+    if (n <= 0) return;
+    data[n] = 0;
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+        data[--n] = 0;
+    char *last = strrchr(data, '\n');
+    snprintf(buf, size, "%.*s", (int)size - 1, last ? last + 1 : data);
+}
+
+/* Wait for the worker's "ready" (vm->busy held): HOST_OK, or the reason it
+ * did not start once it has been reaped. */
+int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
+{
+    char line[128] = "";
+    pthread_mutex_lock(&vm->ctl_lock);
+    int r = read_line(vm->ctl_fd, line, sizeof(line), READY_TIMEOUT_MS);
+    pthread_mutex_unlock(&vm->ctl_lock);
+    pthread_mutex_lock(&svc->lock);
+    if (r == 1 && !strcmp(line, "ready") && vm->state == HVM_STARTING) {
+        vm->state = HVM_RUNNING;
+        pthread_mutex_unlock(&svc->lock);
+        return HOST_OK;
+    }
+    if (vm->pid && r < 0) kill(vm->pid, SIGKILL); /* it never got ready */
+    uint64_t give_up = host_now_ns() + 10000000000ull;
+    while (vm->pid && host_now_ns() < give_up) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&svc->changed, &svc->lock, &ts);
+    }
+    snprintf(err, errlen, "VM %s did not start: %s", vm->def.name,
+             vm->reason[0] ? vm->reason : "its worker did not get ready");
+    pthread_mutex_unlock(&svc->lock);
+    return HOST_FAILED;
+}
+
+/* Why a worker ended (svc->lock held). */
+static void classify_exit(struct service *svc, struct host_vm *vm, int status)
+{
+    char tail[200];
+    log_tail(svc, vm->def.name, tail, sizeof(tail));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        vm->state = HVM_STOPPED;
+        snprintf(vm->reason, sizeof(vm->reason), "the guest powered off");
+    } else if (vm->stop_sig) {
+        vm->state = HVM_STOPPED;
+        snprintf(vm->reason, sizeof(vm->reason), "%s",
+                 vm->stop_sig == SIGTERM ? "shut down" : "stopped");
+    } else if (WIFEXITED(status)) {
+        vm->state = HVM_CRASHED;
+        int code = WEXITSTATUS(status);
+        snprintf(vm->reason, sizeof(vm->reason), "worker exited with status %d%s%s%s", code,
+                 code == 3 ? " (the guest panicked)" : "", tail[0] ? ": " : "", tail);
+    } else {
+        vm->state = HVM_CRASHED;
+        int sig = WTERMSIG(status);
+        snprintf(vm->reason, sizeof(vm->reason), "worker killed by signal %d (%s)", sig,
+                 strsignal(sig));
+    }
+    if (vm->state == HVM_CRASHED) {
+        vm->crashes++;
+        svc->workers_crashed++;
+    }
+}
+
+void host_worker_reap(struct service *svc)
+{
+    for (;;) {
+        int status;
+        struct rusage ru;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        if (pid <= 0) return;
+        pthread_mutex_lock(&svc->lock);
+        for (struct host_vm *vm = svc->vms; vm; vm = vm->next) {
+            if (vm->pid != pid) continue;
+            vm->cpu_secs = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+            classify_exit(svc, vm, status);
+            vm->pid = 0;
+            host_log("VM %s: worker %d ended: %s: %s", vm->def.name, (int)pid,
+                     host_state_name(vm->state), vm->reason);
+            break;
+        }
+        pthread_cond_broadcast(&svc->changed);
+        pthread_mutex_unlock(&svc->lock);
+    }
+}
+
+/* utime + stime of a process, in seconds; -1 if unreadable. */
+static double proc_cpu_secs(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Each VM's CPU time and recent share; SIGKILL for workers past their
+ * stop deadline. */
+void host_worker_sample(struct service *svc)
+{
+    uint64_t now = host_now_ns();
+    pthread_mutex_lock(&svc->lock);
+    for (struct host_vm *vm = svc->vms; vm; vm = vm->next) {
+        if (!vm->pid) continue;
+        double secs = proc_cpu_secs(vm->pid);
+        if (secs >= 0 && now > vm->sample_ns) {
+            vm->cpu_pct = (secs - vm->cpu_secs) * 1e11 / (double)(now - vm->sample_ns);
+            vm->cpu_secs = secs;
+            vm->sample_ns = now;
+        }
+        if (vm->kill_at_ns && now >= vm->kill_at_ns) {
+            host_log("VM %s: worker %d did not stop in time; killing it", vm->def.name,
+                     (int)vm->pid);
+            kill(vm->pid, SIGKILL);
+            vm->kill_at_ns = 0;
+        }
+    }
+    pthread_mutex_unlock(&svc->lock);
+}

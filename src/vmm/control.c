@@ -1,0 +1,188 @@
+/* The control channel: see control.h. One thread serves one connection at
+ * a time: the inherited socket, or the clients of a listening socket in
+ * turn. */
+#include "vmm/control.h"
+#include "vmm/vm.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CONTROL_LINE_MAX 256
+
+struct vm_control {
+    struct vm *vm;
+    pthread_t thread;
+    int listen_fd;         /* -1 for an inherited connection */
+    _Atomic int client_fd; /* the connection being served, or -1 */
+    _Atomic int closing;
+    char path[108];
+};
+
+static void reply(int fd, const char *line)
+{
+    char buf[CONTROL_LINE_MAX + 2];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0) {
+        /* the peer left; the read loop sees it */
+    }
+}
+
+static const char *run_state(struct vm *vm)
+{
+    if (atomic_load(&vm->exit_reason)) return "ok stopping";
+    return vm_paused(vm) ? "ok paused" : "ok running";
+}
+
+static const char *control_command(struct vm *vm, const char *cmd)
+{
+    if (!strcmp(cmd, "pause")) return vm_pause(vm) < 0 ? "error the VM is stopping" : "ok paused";
+    if (!strcmp(cmd, "resume")) {
+        vm_resume(vm);
+        return "ok running";
+    }
+    if (!strcmp(cmd, "status")) return run_state(vm);
+    if (!strcmp(cmd, "powerdown"))
+        return vm_power_button(vm) < 0 ? "error the guest has no driver for the power button"
+                                       : "ok pressed";
+    if (!strcmp(cmd, "reset")) {
+        vm_request_exit(vm, VM_EXIT_RESET, 0, "reset by the control channel");
+        vm_resume(vm); /* a paused VM reboots too */
+        return "ok resetting";
+    }
+    return "error unknown command (pause, resume, status, powerdown, reset)";
+}
+
+/* Serve one connection until it closes. */
+static void control_serve(struct vm_control *c, int fd)
+{
+    char line[CONTROL_LINE_MAX];
+    size_t len = 0;
+    int overlong = 0;
+    reply(fd, "ready");
+    for (;;) {
+        char ch;
+        ssize_t n = read(fd, &ch, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || atomic_load(&c->closing)) return;
+        if (ch != '\n') {
+            if (len + 1 < sizeof(line))
+                line[len++] = ch;
+            else
+                overlong = 1;
+            continue;
+        }
+        if (len && line[len - 1] == '\r') len--;
+        line[len] = 0;
+        reply(fd, overlong ? "error line too long" : control_command(c->vm, line));
+        len = 0;
+        overlong = 0;
+    }
+}
+
+static void *control_thread(void *arg)
+{
+    struct vm_control *c = arg;
+    if (c->listen_fd < 0) {
+        control_serve(c, atomic_load(&c->client_fd));
+        /* The supervisor went away: shut down as SIGTERM would. */
+        if (!atomic_load(&c->closing)) kill(getpid(), SIGTERM);
+        return NULL;
+    }
+    while (!atomic_load(&c->closing)) {
+        int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            break;
+        }
+        atomic_store(&c->client_fd, fd);
+        if (!atomic_load(&c->closing)) control_serve(c, fd);
+        atomic_store(&c->client_fd, -1);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int control_listen(struct vm_control *c, const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, errlen, "--control %s: path too long", path);
+        return -1;
+    }
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+        snprintf(err, errlen, "--control %s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    c->listen_fd = fd;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    return 0;
+}
+
+static int control_inherit(struct vm_control *c, const char *num, char *err, size_t errlen)
+{
+    char *end;
+    long fd = strtol(num, &end, 10);
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (*end || end == num || fd < 0 || fd > 65535 ||
+        getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+        snprintf(err, errlen, "--control fd:%s: not a connected stream socket", num);
+        return -1;
+    }
+    atomic_store(&c->client_fd, (int)fd);
+    return 0;
+}
+
+struct vm_control *vm_control_start(struct vm *vm, const char *spec, char *err, size_t errlen)
+{
+    struct vm_control *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->vm = vm;
+    c->listen_fd = -1;
+    atomic_store(&c->client_fd, -1);
+    int r = strncmp(spec, "fd:", 3) ? control_listen(c, spec, err, errlen)
+                                    : control_inherit(c, spec + 3, err, errlen);
+    if (r == 0 && pthread_create(&c->thread, NULL, control_thread, c) != 0) {
+        snprintf(err, errlen, "--control: cannot create its thread");
+        r = -1;
+    }
+    if (r < 0) {
+        if (c->listen_fd >= 0) {
+            close(c->listen_fd);
+            unlink(c->path);
+        }
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void vm_control_stop(struct vm_control *c)
+{
+    if (!c) return;
+    atomic_store(&c->closing, 1);
+    if (c->listen_fd >= 0) shutdown(c->listen_fd, SHUT_RDWR);
+    int fd = atomic_load(&c->client_fd);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+    pthread_join(c->thread, NULL);
+    if (c->listen_fd >= 0) {
+        close(c->listen_fd);
+        unlink(c->path);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    free(c);
+}

@@ -1,0 +1,20 @@
+/* The control channel of a running VM (`vmon run --control`): line
+ * commands on a unix socket, one reply line each ("ok ..." or "error ...").
+ * The service drives its workers through it; a person can too (socat).
+ *   pause      park every vCPU at an instruction boundary  -> ok paused
+ *   resume     let them run again                          -> ok running
+ *   status     -> ok running|paused|stopping
+ *   powerdown  press the guest's power button              -> ok pressed
+ *   reset      reboot the machine at once                  -> ok resetting
+ * A connection is greeted with "ready" once the machine is built. When an
+ * inherited channel (fd:N, a supervisor's) closes, vmon shuts the VM down
+ * as SIGTERM does. */
+#ifndef VMON_CONTROL_H
+#define VMON_CONTROL_H
+#include <stddef.h>
+struct vm;
+struct vm_control;
+/* spec: "fd:N" (an inherited connected socket) or a path to listen on. */
+struct vm_control *vm_control_start(struct vm *vm, const char *spec, char *err, size_t errlen);
+void vm_control_stop(struct vm_control *c);
+#endif

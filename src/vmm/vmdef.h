@@ -1,0 +1,97 @@
+/* A VM definition: the settings `vmon run` takes, as one typed struct that
+ * the command line (vmon run, vmon create) and the management API's JSON
+ * both fill. Every setting is validated here, in one place, with the
+ * messages `vmon run` gives ("invalid --mem '12Q' (want ...)"); the API
+ * names the JSON field instead of the option. */
+#ifndef VMON_VMDEF_H
+#define VMON_VMDEF_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMDEF_NAME_MAX 63
+#define VMDEF_LIST_MAX 16   /* entries in disks, nets, shares, vconsoles */
+#define VMDEF_STR_MAX  4096 /* bytes in one string setting */
+
+struct json_object;
+
+struct vmdef_list {
+    char *v[VMDEF_LIST_MAX];
+    unsigned n;
+};
+
+struct vm_def {
+    char name[VMDEF_NAME_MAX + 1];
+    char *kernel, *initrd, *append, *bios, *console;
+    uint64_t mem;
+    unsigned cpus;
+    int engine;   /* VM_ENGINE_* */
+    int on_panic; /* VM_PANIC_* */
+    double shutdown_timeout;
+    int rng, autostart;
+    struct vmdef_list disks, nets, shares, vconsoles;
+};
+
+/* The settings a definition has: JSON key, `vmon run` option, argument. */
+enum vmdef_type {
+    VMDEF_STR,
+    VMDEF_PATH,
+    VMDEF_SIZE,
+    VMDEF_UINT,
+    VMDEF_CHOICE,
+    VMDEF_SECONDS,
+    VMDEF_FLAG,
+    VMDEF_LIST
+};
+struct vmdef_field {
+    const char *key; /* "mem" */
+    const char *opt; /* "--mem", NULL for a setting only the service has */
+    const char *arg; /* "SIZE", NULL for a flag */
+    const char *help;
+    int type; /* enum vmdef_type */
+};
+extern const struct vmdef_field vmdef_fields[];
+extern const unsigned vmdef_nfields;
+const struct vmdef_field *vmdef_field_by_key(const char *key);
+const struct vmdef_field *vmdef_field_by_opt(const char *opt);
+
+/* Defaults: 256M, 1 vCPU, jit, exit on panic, 10 s shutdown grace. */
+void vmdef_init(struct vm_def *d);
+void vmdef_free(struct vm_def *d);
+
+/* Set one setting from its command-line text (a flag takes NULL). name is
+ * how messages call it ("--mem" or "mem"). Lists append. Returns 0, or -1
+ * with the message in err. */
+int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, const char *value,
+              char *err, size_t errlen);
+
+/* The single-valued settings `vmon run` parses itself use these. */
+int vmdef_parse_mem(const char *name, const char *v, uint64_t *out, char *err, size_t errlen);
+int vmdef_parse_cpus(const char *name, const char *v, unsigned *out, char *err, size_t errlen);
+int vmdef_parse_engine(const char *name, const char *v, int *out, char *err, size_t errlen);
+int vmdef_parse_on_panic(const char *name, const char *v, int *out, char *err, size_t errlen);
+int vmdef_parse_seconds(const char *name, const char *v, double lo, double hi, double *out,
+                        char *err, size_t errlen);
+
+/* A VM name: 1..63 of [A-Za-z0-9._-], not starting with '.' or '-'. */
+int vmdef_check_name(const char *name, char *err, size_t errlen);
+
+/* The whole definition, as `vmon run` checks it at the end of its options:
+ * something to run, --initrd and --append only with --kernel. */
+int vmdef_check(const struct vm_def *d, char *err, size_t errlen);
+
+/* What the service also wants: absolute paths (it runs elsewhere) that
+ * exist, for the kernel, initrd, firmware and the leading paths of disks
+ * and shares. */
+int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen);
+
+/* JSON: an object whose keys are the fields' keys (plus "name"). Unknown
+ * keys and wrong types are refused with a message naming the field. */
+int vmdef_from_json(struct vm_def *d, struct json_object *o, char *err, size_t errlen);
+struct json_object *vmdef_to_json(const struct vm_def *d);
+
+/* The `vmon run` arguments for this definition (without "vmon run"),
+ * appended to argv from index *argc; strings point into d or into buf.
+ * Returns -1 if max entries do not suffice. */
+int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char *buf,
+                  size_t bufsize);
+#endif

@@ -1,0 +1,306 @@
+#!/bin/bash
+# vmon serve, its management API and the CLI on top: demo VMs created with
+# the CLI and with curl boot to "init reached" and power off; pause really
+# stops a guest (its ticking console stays still) and resume continues it
+# (the ticks go on from where they were); a killed worker is reported
+# crashed while the others run on; a restarted service finds its
+# definitions (and starts the autostart ones); every route in doc/api.yaml
+# answers; bad requests get their status and a JSON error, and the service
+# survives them and a burst of concurrent clients.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
+VMON=${VMON:-build/vmon}
+VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SOCK=$tmp/vmon.sock
+STATE=$tmp/state
+export VMON_SOCKET=$SOCK
+LOG=$tmp/serve.log
+svc_pid=
+trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+
+EXIT_APPEND="console=ttyS0 guest.exit"
+TICK_APPEND='console=ttyS0 guest.run=for+i+in+$(seq+100000);do+echo+tick+$i;sleep+1;done'
+
+start_service() {
+    "$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
+    svc_pid=$!
+    for _ in $(seq 100); do
+        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_service() {
+    kill "$svc_pid" 2>/dev/null
+    wait "$svc_pid"
+    local rc=$?
+    svc_pid=
+    return $rc
+}
+
+# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
+api() {
+    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    status=$(curl "${args[@]}" "http://localhost$2")
+}
+
+json() { # FILE PYTHON-EXPRESSION-ON-d
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
+}
+
+vm_field() { # NAME KEY
+    api GET "/v1/vms/$1" && json "$tmp/body" "d.get('$2', '')"
+}
+
+wait_state() { # NAME STATE [SECONDS]
+    for _ in $(seq $((${3:-60} * 5))); do
+        [ "$(vm_field "$1" state)" = "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+wait_log() { # NAME PATTERN [SECONDS]
+    for _ in $(seq $((${3:-60} * 5))); do
+        "$VMON" logs "$1" 2>/dev/null | grep -q -- "$2" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# expect_error NAME STATUS METHOD PATH [BODY]: the status and a JSON error.
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    api "$@"
+    local msg
+    msg=$(json "$tmp/body" "d['error']")
+    if [ "$status" = "$want" ] && [ -n "$msg" ]; then
+        ok "$name: $status ($msg)"
+    else
+        bad "$name: status $status, want $want with a JSON error; body: $(head -c 200 "$tmp/body")"
+    fi
+}
+
+start_service && ok "vmon serve answers on its socket" || bad "vmon serve did not come up"
+[ "$(stat -c %a "$SOCK")" = 600 ] && ok "socket mode 0600" || bad "socket mode $(stat -c %a "$SOCK")"
+api GET /v1/version
+[ "$status" = 200 ] && [ "$(json "$tmp/body" "d['api']")" = v1 ] && ok "GET /v1/version" ||
+    bad "GET /v1/version: $status"
+
+# A second service on the same socket is refused with a message.
+if "$VMON" serve --socket "$SOCK" --state "$tmp/state2" >"$tmp/out" 2>&1; then
+    bad "a second service on the same socket started"
+else
+    grep -q "another vmon serve" "$tmp/out" && ok "a second service on the socket is refused" ||
+        bad "second service: no clear message: $(cat "$tmp/out")"
+fi
+
+# --- Demo VMs through the CLI and through curl boot and power off --------
+"$VMON" create cli1 --kernel "$KERNEL" --initrd "$INITRD" --append "$EXIT_APPEND" &&
+    "$VMON" create cli2 --kernel "$KERNEL" --initrd "$INITRD" --append "$EXIT_APPEND" --cpus 2 \
+        --mem 128M && ok "vmon create (two VMs)" || bad "vmon create"
+for n in curl1 curl2; do
+    api PUT "/v1/vms/$n" "{\"kernel\": \"$KERNEL\", \"initrd\": \"$INITRD\",
+        \"append\": \"$EXIT_APPEND\", \"mem\": 192, \"cpus\": 1}"
+    [ "$status" = 201 ] && [ "$(json "$tmp/body" "d['state']")" = stopped ] &&
+        ok "PUT /v1/vms/$n creates it, stopped" || bad "PUT /v1/vms/$n: $status $(cat "$tmp/body")"
+done
+[ "$(vm_field cli2 cpus)" = 2 ] && [ "$(vm_field curl1 mem_bytes)" = $((192 << 20)) ] &&
+    ok "definitions keep their settings (cpus, mem)" || bad "settings lost"
+[ -f "$STATE/cli1.json" ] && ok "definitions are files in the state directory" ||
+    bad "no $STATE/cli1.json"
+"$VMON" start cli1 && "$VMON" start cli2 && ok "vmon start" || bad "vmon start"
+for n in curl1 curl2; do
+    api PUT "/v1/vms/$n/actions/start"
+    [ "$status" = 200 ] || bad "start $n: $status $(cat "$tmp/body")"
+done
+for n in cli1 cli2 curl1 curl2; do
+    if wait_log "$n" "init reached" && wait_state "$n" stopped; then
+        reason=$(vm_field "$n" reason)
+        [ "$reason" = "the guest powered off" ] && ok "$n reached init and powered off" ||
+            bad "$n stopped: $reason"
+    else
+        bad "$n: no init reached / not stopped ($(vm_field "$n" state))"
+    fi
+done
+"$VMON" list >"$tmp/list"
+grep -qE '^cli2 +stopped +2 +128M' "$tmp/list" && ok "vmon list shows name, state, vCPUs, memory" ||
+    bad "vmon list: $(cat "$tmp/list")"
+
+# --- Pause and resume a ticking guest --------------------------------------
+"$VMON" create tick --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" --start &&
+    wait_log tick "tick 2" && ok "a ticking guest runs" || bad "ticking guest"
+"$VMON" pause tick && [ "$(vm_field tick state)" = paused ] && ok "vmon pause: paused" ||
+    bad "pause: $(vm_field tick state)"
+"$VMON" logs tick >"$tmp/before"
+sleep 3
+"$VMON" logs tick >"$tmp/after"
+cmp -s "$tmp/before" "$tmp/after" && ok "a paused guest prints nothing" ||
+    bad "the paused guest went on: $(diff "$tmp/before" "$tmp/after" | tail -2)"
+last=$(grep -o 'tick [0-9]*' "$tmp/before" | tail -1 | cut -d' ' -f2)
+"$VMON" resume tick && [ "$(vm_field tick state)" = running ] && ok "vmon resume: running" ||
+    bad "resume"
+wait_log tick "tick $((last + 2))" && ok "after resume the guest goes on (tick $last, then $((last + 1)))" ||
+    bad "no tick after resume"
+[ "$("$VMON" logs tick | tr -d '\r' | grep -cx 'tick 1')" = 1 ] && ok "the tick count never restarted" ||
+    bad "the guest restarted"
+
+# --- Illegal actions: 409 ---------------------------------------------------
+expect_error "pause a stopped VM" 409 PUT /v1/vms/cli1/actions/pause
+expect_error "resume a running VM" 409 PUT /v1/vms/tick/actions/resume
+expect_error "start a running VM" 409 PUT /v1/vms/tick/actions/start
+expect_error "delete a running VM" 409 DELETE /v1/vms/tick
+expect_error "create an existing name" 409 PUT /v1/vms/cli1 "{\"kernel\": \"$KERNEL\"}"
+"$VMON" pause cli1 2>"$tmp/out" && bad "vmon pause of a stopped VM succeeded" ||
+    { grep -q "it is stopped" "$tmp/out" && ok "the CLI prints the service's error, exits nonzero" ||
+        bad "CLI error: $(cat "$tmp/out")"; }
+
+# --- A killed worker: crashed, the others run on, it can start again -----
+"$VMON" create tock --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" --start &&
+    wait_log tock "tick 1" || bad "second ticking guest"
+victim=$(vm_field tock pid)
+kill -9 "$victim"
+if wait_state tock crashed 20; then
+    reason=$(vm_field tock reason)
+    [[ $reason == *"signal 9"* ]] && ok "a killed worker is reported crashed ($reason)" ||
+        bad "crash reason: $reason"
+else
+    bad "killed worker not reported crashed: $(vm_field tock state)"
+fi
+[ "$(vm_field tick state)" = running ] && n=$(("$VMON" logs tick | grep -c tick)) &&
+    wait_log tick "tick $((n + 2))" && ok "the other VM keeps running" || bad "the other VM stopped"
+api GET /v1/metrics
+[ "$status" = 200 ] && [ "$(json "$tmp/body" "d['workers_crashed']")" -ge 1 ] &&
+    ok "metrics count the crash" || bad "metrics: $status $(head -c 300 "$tmp/body")"
+"$VMON" start tock && wait_log tock "tick 1" && [ "$(vm_field tock starts)" = 2 ] &&
+    ok "a crashed VM starts again" || bad "restart after crash"
+
+# --- Shutdown, stop, reboot -------------------------------------------------
+"$VMON" reboot tock && wait_state tock running && ok "vmon reboot" || bad "reboot"
+"$VMON" shutdown tock && [ "$(vm_field tock state)" = stopped ] &&
+    ok "vmon shutdown: stopped ($(vm_field tock reason))" || bad "shutdown: $(vm_field tock state)"
+"$VMON" stop tick && [ "$(vm_field tick state)" = stopped ] && ok "vmon stop: stopped" ||
+    bad "stop: $(vm_field tick state)"
+"$VMON" rm tock && api GET /v1/vms/tock && [ "$status" = 404 ] && [ ! -e "$STATE/tock.json" ] &&
+    ok "vmon rm deletes the definition" || bad "rm"
+
+# --- Bad requests -----------------------------------------------------------
+expect_error "malformed JSON" 400 PUT /v1/vms/x '{"kernel": '
+expect_error "trailing garbage" 400 PUT /v1/vms/x "{\"kernel\": \"$KERNEL\"} x"
+expect_error "not an object" 400 PUT /v1/vms/x '[1, 2]'
+expect_error "empty body" 400 PUT /v1/vms/x ''
+expect_error "unknown field" 400 PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"kernal\": 1}"
+grep -q "did you mean 'kernel'" "$tmp/body" && ok "unknown field: did you mean" || bad "no suggestion"
+expect_error "wrong type (cpus a string)" 400 PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"cpus\": \"2\"}"
+expect_error "wrong type (disks a string)" 400 PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"disks\": \"a\"}"
+expect_error "bad value, vmon run's message" 400 PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"mem\": \"12Q\"}"
+grep -q "invalid mem '12Q' (want 16M..16G" "$tmp/body" && ok "same message as vmon run --mem" ||
+    bad "mem message: $(cat "$tmp/body")"
+expect_error "missing kernel file" 400 PUT /v1/vms/x '{"kernel": "/nonexistent/Image"}'
+expect_error "relative path" 400 PUT /v1/vms/x '{"kernel": "Image"}'
+expect_error "nothing to run" 400 PUT /v1/vms/x '{"cpus": 1}'
+expect_error "bad name" 400 PUT /v1/vms/.hidden "{\"kernel\": \"$KERNEL\"}"
+expect_error "action with fields" 400 PUT /v1/vms/cli1/actions/start '{"now": true}'
+head -c 70000 /dev/zero | tr '\0' ' ' >"$tmp/big"
+expect_error "oversized body" 413 PUT /v1/vms/x "@$tmp/big"
+expect_error "unknown VM" 404 GET /v1/vms/nosuch
+expect_error "unknown VM action" 404 PUT /v1/vms/nosuch/actions/start
+expect_error "unknown action" 404 PUT /v1/vms/cli1/actions/explode
+expect_error "unknown route" 404 GET /v1/nothing
+expect_error "wrong method" 405 POST /v1/vms/cli1
+api GET /v1/vms/x
+[ "$status" = 404 ] && ok "no bad request created anything" || bad "a bad request created x"
+
+# A definition whose device the worker refuses: start fails with its message.
+api PUT /v1/vms/broken "{\"kernel\": \"$KERNEL\", \"nets\": [\"bogus\"]}"
+[ "$status" = 201 ] || bad "create broken: $status"
+expect_error "a worker that cannot start" 500 PUT /v1/vms/broken/actions/start
+grep -q "did not start.*--net bogus: unknown network type" "$tmp/body" &&
+    ok "the start error carries the worker's message" || bad "start error: $(cat "$tmp/body")"
+[ "$(vm_field broken state)" = crashed ] && "$VMON" rm broken && ok "the failed VM is crashed, removable" ||
+    bad "broken: $(vm_field broken state)"
+
+# A client that sends half a request and leaves, and one that sends garbage.
+printf 'PUT /v1/vms/half HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"ker' |
+    timeout 2 socat - "UNIX-CONNECT:$SOCK" >/dev/null 2>&1
+printf 'GARBAGE\r\n\r\n' | timeout 2 socat - "UNIX-CONNECT:$SOCK" >/dev/null 2>&1
+api GET /v1/version
+[ "$status" = 200 ] && ok "the service survives a half request and garbage" || bad "service died"
+
+# A burst of concurrent clients: creates, reads and actions at once.
+for i in $(seq 1 12); do
+    curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$SOCK" -X PUT \
+        --data-binary "{\"kernel\": \"$KERNEL\", \"initrd\": \"$INITRD\"}" \
+        "http://x/v1/vms/burst$i" >"$tmp/burst.put.$i" &
+    curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$SOCK" http://x/v1/vms \
+        >"$tmp/burst.get.$i" &
+    curl -s -o /dev/null -w '%{http_code}\n' --unix-socket "$SOCK" -X PUT \
+        http://x/v1/vms/cli1/actions/pause >"$tmp/burst.bad.$i" &
+done
+wait $(jobs -p | grep -v "^$svc_pid$") 2>/dev/null
+[ "$(cat "$tmp"/burst.put.* | sort -u)" = 201 ] && [ "$(cat "$tmp"/burst.get.* | sort -u)" = 200 ] &&
+    [ "$(cat "$tmp"/burst.bad.* | sort -u)" = 409 ] && ok "36 concurrent requests all answered right" ||
+    bad "burst: $(cat "$tmp"/burst.* | sort | uniq -c | tr '\n' ' ')"
+for i in $(seq 1 12); do "$VMON" rm "burst$i" || bad "rm burst$i"; done
+
+# --- Every documented route answers ----------------------------------------
+routes=$(awk '/^  \/v1/ { p = $1; sub(":$", "", p) }
+              /^    (get|put|delete|post):/ { m = $1; sub(":$", "", m); print toupper(m), p }' \
+    "$here/doc/api.yaml")
+[ -n "$routes" ] || bad "no routes found in doc/api.yaml"
+"$VMON" create doomed --kernel "$KERNEL" || bad "create doomed"
+while read -r method path; do
+    p=${path//\{name\}/cli1}
+    p=${p//\{action\}/resume}
+    [ "$method" = DELETE ] && p=${path//\{name\}/doomed}
+    body=()
+    [ "$method" = PUT ] && [[ $p != */actions/* ]] && body=("{\"kernel\": \"$KERNEL\"}")
+    api "$method" "$p" "${body[@]}"
+    [ "$status" != 404 ] && [ "$status" != 405 ] && [ "$status" != 000 ] &&
+        ok "documented route $method $path answers ($status)" || bad "$method $path: $status"
+done <<<"$routes"
+
+# --- Restart: definitions come back, autostart VMs start, corrupt files stay
+"$VMON" create auto --autostart --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" &&
+    "$VMON" start auto && wait_log auto "tick 1" || bad "autostart VM"
+auto_pid=$(vm_field auto pid)
+printf '{"kernel": ' >"$STATE/corrupt.json"
+printf '{"kernel": "/x", "bogus": 1}' >"$STATE/odd.json"
+cp "$STATE/corrupt.json" "$tmp/corrupt.orig"
+stop_service && ok "SIGTERM ends the service (status 0)" || bad "service exit status"
+kill -0 "$auto_pid" 2>/dev/null && bad "a worker outlived the service" ||
+    ok "the service stopped its workers"
+[ ! -e "$SOCK" ] && ok "the socket is removed" || bad "socket left behind"
+start_service && ok "the service starts again" || bad "service restart"
+"$VMON" list >"$tmp/list"
+for n in cli1 cli2 curl1 curl2 tick auto; do
+    grep -q "^$n " "$tmp/list" || bad "$n lost in the restart"
+done
+grep -q "^cli2 " "$tmp/list" && ok "definitions survive a restart" || true
+wait_state auto running && wait_log auto "tick 1" && ok "the autostart VM started again" ||
+    bad "autostart: $(vm_field auto state)"
+grep -q "corrupt.json: malformed JSON.*skipped" "$LOG" && grep -q "odd.json: unknown field 'bogus'" "$LOG" &&
+    ok "corrupt definitions are reported and skipped" || bad "corrupt files not reported"
+cmp -s "$STATE/corrupt.json" "$tmp/corrupt.orig" && ok "a corrupt definition is left untouched" ||
+    bad "corrupt file changed"
+
+# The service killed outright: its workers shut down, the stale socket is replaced.
+auto_pid=$(vm_field auto pid)
+kill -9 "$svc_pid"
+wait "$svc_pid" 2>/dev/null
+svc_pid=
+gone=0
+for _ in $(seq 100); do
+    kill -0 "$auto_pid" 2>/dev/null || { gone=1; break; }
+    sleep 0.2
+done
+[ $gone = 1 ] && ok "workers shut down when their service dies" || bad "orphan worker $auto_pid"
+start_service && grep -q "replacing the stale socket" "$LOG" && ok "a stale socket is replaced" ||
+    bad "stale socket"
+
+report serve

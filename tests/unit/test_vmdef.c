@@ -1,0 +1,119 @@
+/* VM definitions (vmm/vmdef.h): the command line and JSON fill the same
+ * struct with the same checks and messages; JSON out and back in gives the
+ * same definition; wrong types, unknown fields and bad names are refused;
+ * the vmon run arguments carry every setting. */
+#include "check.h"
+#include "vmm/vmdef.h"
+#include "vmm/vm.h"
+#include <json-c/json.h>
+#include <string.h>
+
+static int from_json(struct vm_def *d, const char *text, char *err, size_t errlen)
+{
+    json_object *o = json_tokener_parse(text);
+    vmdef_init(d);
+    int r = o ? vmdef_from_json(d, o, err, errlen) : -1;
+    json_object_put(o);
+    return r;
+}
+
+static void cli_and_json_agree(struct check_ctx *c)
+{
+    char err1[256], err2[256];
+    struct vm_def d;
+    vmdef_init(&d);
+    CHECK(c, vmdef_set(&d, vmdef_field_by_opt("--mem"), "--mem", "12Q", err1, sizeof(err1)) < 0,
+          "bad --mem accepted");
+    CHECK(c, !strcmp(err1, "invalid --mem '12Q' (want 16M..16G, e.g. 512, 1.5G)"), "'%s'", err1);
+    CHECK(c, from_json(&d, "{\"mem\": \"12Q\"}", err2, sizeof(err2)) < 0, "bad mem accepted");
+    CHECK(c, !strcmp(err2, "invalid mem '12Q' (want 16M..16G, e.g. 512, 1.5G)"), "'%s'", err2);
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"cpus\": 9}", err2, sizeof(err2)) < 0, "9 cpus accepted");
+    CHECK(c, strstr(err2, "invalid cpus '9' (want 1..8)") != NULL, "'%s'", err2);
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"mem\": 512, \"cpus\": 2}", err2, sizeof(err2)) == 0, "%s", err2);
+    CHECK_EQ(c, d.mem, 512ull << 20); /* an integer is MiB, as the CLI's bare number */
+    CHECK_EQ(c, d.cpus, 2);
+    vmdef_free(&d);
+}
+
+static void refusals(struct check_ctx *c)
+{
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"cpus\": \"2\"}", "cpus: want an integer"},
+        {"{\"kernel\": 3}", "kernel: want a string"},
+        {"{\"disks\": \"a.img\"}", "disks: want an array of strings"},
+        {"{\"disks\": [1]}", "disks: want an array of strings"},
+        {"{\"rng\": 1}", "rng: want true or false"},
+        {"{\"kernal\": \"x\"}", "unknown field 'kernal'; did you mean 'kernel'?"},
+        {"{\"engine\": \"fast\"}", "invalid engine 'fast' (want jit or interp)"},
+        {"{\"name\": \"-x\"}", "invalid VM name '-x'"},
+        {"{\"append\": \"a\\nb\"}", "append holds a control character"},
+        {"[1]", "a VM definition is a JSON object"},
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct vm_def d;
+        char err[256] = "";
+        CHECK(c, from_json(&d, bad[i].json, err, sizeof(err)) < 0, "%s accepted", bad[i].json);
+        CHECK(c, !strncmp(err, bad[i].msg, strlen(bad[i].msg)), "%s: '%s'", bad[i].json, err);
+        vmdef_free(&d);
+    }
+    struct vm_def d;
+    char err[256];
+    vmdef_init(&d);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0, "nothing to run accepted");
+    for (int i = 0; i < VMDEF_LIST_MAX; i++)
+        vmdef_set(&d, vmdef_field_by_key("disks"), "--disk", "/d.img", err, sizeof(err));
+    CHECK(c, vmdef_set(&d, vmdef_field_by_key("disks"), "--disk", "/d.img", err, sizeof(err)) < 0,
+          "a 17th disk accepted");
+    vmdef_free(&d);
+}
+
+static void round_trip(struct check_ctx *c)
+{
+    const char *text = "{\"name\": \"vm1\", \"kernel\": \"/k\", \"initrd\": \"/i\", \"append\": "
+                       "\"console=ttyS0\", \"mem\": \"1.5G\", \"cpus\": 3, \"engine\": \"interp\", "
+                       "\"on_panic\": \"reboot\", \"shutdown_timeout\": 2.5, \"disks\": "
+                       "[\"/a.img,ro\", \"/b.qcow2\"], \"nets\": [\"user\"], \"rng\": true, "
+                       "\"autostart\": true}";
+    struct vm_def d, e;
+    char err[256];
+    CHECK(c, from_json(&d, text, err, sizeof(err)) == 0, "%s", err);
+    json_object *o = vmdef_to_json(&d);
+    CHECK(c, from_json(&e, json_object_to_json_string(o), err, sizeof(err)) == 0, "%s", err);
+    json_object_put(o);
+    CHECK(c, !strcmp(e.name, "vm1") && !strcmp(e.kernel, "/k") && !strcmp(e.append, d.append),
+          "strings differ");
+    CHECK_EQ(c, e.mem, 1536ull << 20);
+    CHECK_EQ(c, e.cpus, 3);
+    CHECK_EQ(c, e.engine, VM_ENGINE_INTERP);
+    CHECK_EQ(c, e.on_panic, VM_PANIC_REBOOT);
+    CHECK(c, e.shutdown_timeout == 2.5, "timeout %g", e.shutdown_timeout);
+    CHECK(c, e.disks.n == 2 && !strcmp(e.disks.v[1], "/b.qcow2"), "disks");
+    CHECK(c, e.rng && e.autostart, "flags");
+    char *argv[64], buf[128];
+    int n = 0;
+    CHECK(c, vmdef_to_argv(&e, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    char joined[1024] = "";
+    for (int i = 0; i < n; i++) {
+        strcat(joined, argv[i]);
+        strcat(joined, " ");
+    }
+    CHECK(c, strstr(joined, "--mem 1610612736B --cpus 3 --engine interp --on-panic reboot") != NULL,
+          "'%s'", joined);
+    CHECK(c, strstr(joined, "--disk /a.img,ro --disk /b.qcow2 --net user") != NULL, "'%s'", joined);
+    CHECK(c, strstr(joined, "--rng") && !strstr(joined, "autostart"), "'%s'", joined);
+    vmdef_free(&d);
+    vmdef_free(&e);
+}
+
+int main(void)
+{
+    struct check_ctx c = {0};
+    cli_and_json_agree(&c);
+    refusals(&c);
+    round_trip(&c);
+    return check_report(&c, "test_vmdef");
+}
