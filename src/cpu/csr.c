@@ -510,3 +510,26 @@ int hart_pending_irq(struct hart *h)
         if ((take >> irq_order[i]) & 1) return irq_order[i];
     return -1;
 }
+
+/* CSRRW/S/C and their immediate forms (Zicsr): rs1 is the register's value
+ * (the immediate forms take the uimm in d->rs1 themselves). A read-modify-
+ * write of mip uses the software SEIP bit, not the external line (3.1.9).
+ * A CSRRW with rd = x0 does not read; CSRRS/C with no bits to change do not
+ * write. Returns 0, or -1 for an illegal instruction. */
+int hart_csr_op(struct hart *h, const struct insn *d, uint64_t rs1, uint64_t *old)
+{
+    unsigned csr = (unsigned)d->imm;
+    int imm_form = d->op == OP_CSRRWI || d->op == OP_CSRRSI || d->op == OP_CSRRCI;
+    uint64_t src = imm_form ? d->rs1 : rs1;
+    *old = 0;
+    if (d->op == OP_CSRRW || d->op == OP_CSRRWI) {
+        if (d->rd != REG_SINK && csr_read(h, csr, old) < 0) return -1;
+        return csr_write(h, csr, src) < 0 ? -1 : 0;
+    }
+    if (csr_read(h, csr, old) < 0) return -1;
+    if (d->rs1 == 0) return 0;
+    uint64_t base = *old;
+    if (csr == 0x344) base = (*old & ~MIP_SEIP) | (h->mip & MIP_SEIP);
+    int set = d->op == OP_CSRRS || d->op == OP_CSRRSI;
+    return csr_write(h, csr, set ? base | src : base & ~src) < 0 ? -1 : 0;
+}

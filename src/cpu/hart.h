@@ -213,7 +213,8 @@ struct hart {
      * and the unlinked jump an exit left through (rx address of its
      * displacement) with the physical address it goes to. */
     int jit_fault;
-    int jit_bail; /* translated code left for the interpreter to run the next block */
+    int jit_bail;             /* translated code left for the interpreter to run the next block */
+    uint64_t jit_instret_end; /* instret when translated code has spent its budget */
     uint64_t jit_site, jit_site_pa;
     struct tlb_entry *jit_tlbx; /* fetch TLB of the privilege translated code runs at */
     int fpu_rm_cached;          /* host rounding mode state for the FPU library */
@@ -281,6 +282,9 @@ int hart_sfence_vma(struct hart *h, unsigned rs1);
 /* ECALL: the exception cause to take, or -1 for a hypercall (S-mode under
  * hypervisor SBI). */
 int hart_ecall(struct hart *h);
+/* A Zicsr instruction d with rs1's value: *old is what rd receives;
+ * 0, or -1 for an illegal instruction. */
+int hart_csr_op(struct hart *h, const struct insn *d, uint64_t rs1, uint64_t *old);
 /* LR, SC or an AMO (op) at va with rs2's value src: sets *rd; returns 0 or
  * an exception cause + 1 (with *tval). */
 int hart_amo(struct hart *h, unsigned op, uint64_t va, uint64_t src, uint64_t *rd, uint64_t *tval);

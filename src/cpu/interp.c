@@ -197,10 +197,10 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     if (h->jit.rw && !h->dbg) {
         unsigned count = 0;
         b->native = jit_translate_block(&h->jit, b, &count);
-        if (b->native && h->vm->jit_perf_map)
-            fprintf(h->vm->jit_perf_map, "%llx %zx guest_%llx\n",
+        if (b->native && h->vm->jit_map)
+            fprintf(h->vm->jit_map, "%llx %zx %llx %u\n",
                     (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
-                    (unsigned long long)pa);
+                    (unsigned long long)pa, h->id);
         if (b->native && h->vm->jit_dump)
             jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native,
                            h->jit.used - b->native, (uint64_t)(uintptr_t)(h->jit.rx + b->native));
@@ -818,44 +818,21 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     L_SFENCE_VMA:
         if (hart_sfence_vma(h, ip->d.rs1) < 0) ILLEGAL();
         JUMP(PC_NEXT());
-/* The instructions of this block before the CSR instruction have retired:
- * count them in h->instret while the CSR is accessed, so that instret/cycle
- * reads and minstret/mcycle writes are exact (csr.c assumes h->instret
- * excludes only the current instruction). */
-#define CSR_ACCESS(call)                                                                           \
-    ({                                                                                             \
-        h->instret += RETIRED() - 1;                                                               \
-        int csr_r_ = (call);                                                                       \
-        h->instret -= RETIRED() - 1;                                                               \
-        csr_r_;                                                                                    \
-    })
+        /* The instructions of this block before the CSR instruction have retired:
+         * count them in h->instret while the CSR is accessed, so that instret/cycle
+         * reads and minstret/mcycle writes are exact (csr.c assumes h->instret
+         * excludes only the current instruction). */
     L_CSRRW:
-    L_CSRRWI : {
-        uint64_t src = ip->d.op == OP_CSRRW ? RS1 : ip->d.rs1;
-        uint64_t old = 0;
-        if (ip->d.rd != REG_SINK && CSR_ACCESS(csr_read(h, (unsigned)ip->d.imm, &old)) < 0)
-            ILLEGAL();
-        if (CSR_ACCESS(csr_write(h, (unsigned)ip->d.imm, src)) < 0) ILLEGAL();
-        RD = old;
-        JUMP(PC_NEXT());
-    }
+    L_CSRRWI:
     L_CSRRS:
     L_CSRRC:
     L_CSRRSI:
     L_CSRRCI : {
-        int imm_form = ip->d.op == OP_CSRRSI || ip->d.op == OP_CSRRCI;
-        uint64_t src = imm_form ? ip->d.rs1 : RS1;
-        uint64_t old;
-        if (CSR_ACCESS(csr_read(h, (unsigned)ip->d.imm, &old)) < 0) ILLEGAL();
-        if (ip->d.rs1 != 0) {
-            int set = ip->d.op == OP_CSRRS || ip->d.op == OP_CSRRSI;
-            uint64_t base = old;
-            /* mip.SEIP reads as the software bit OR the external line, but
-             * a read-modify-write uses the software bit only (3.1.9). */
-            if (ip->d.imm == 0x344) base = (old & ~MIP_SEIP) | (h->mip & MIP_SEIP);
-            if (CSR_ACCESS(csr_write(h, (unsigned)ip->d.imm, set ? base | src : base & ~src)) < 0)
-                ILLEGAL();
-        }
+        uint64_t old = 0;
+        h->instret += RETIRED() - 1;
+        int r = hart_csr_op(h, &ip->d, RS1, &old);
+        h->instret -= RETIRED() - 1;
+        if (r < 0) ILLEGAL();
         RD = old;
         JUMP(PC_NEXT());
     }

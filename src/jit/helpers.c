@@ -47,3 +47,19 @@ uint64_t jit_amo_slow(struct hart *h, uint64_t va, uint64_t src, uint64_t pc, co
     h->jit_fault = 0;
     return v;
 }
+
+uint64_t jit_csr_slow(struct hart *h, uint64_t src, uint64_t pc, int64_t left, const struct insn *d)
+{
+    uint64_t old = 0, base = h->instret;
+    h->instret = h->jit_instret_end - (uint64_t)left;
+    int r = hart_csr_op(h, d, src, &old);
+    h->instret = base;
+    if (r < 0) {
+        h->pc = pc;
+        hart_trap(h, EXC_ILLEGAL, d->raw, 0);
+        h->jit_fault = 1;
+        return 0;
+    }
+    h->jit_fault = 0;
+    return old;
+}

@@ -20,4 +20,10 @@ int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, uint64_t pc, unsig
  * h->jit_fault is set. */
 struct insn;
 uint64_t jit_amo_slow(struct hart *h, uint64_t va, uint64_t src, uint64_t pc, const struct insn *d);
+/* A CSR instruction d with rs1's value src, left = instructions of the
+ * budget not yet retired (r13 plus the rest of the block), so that
+ * instret and cycle read exactly: returns rd's value; on an illegal
+ * instruction the hart takes the trap and h->jit_fault is set. */
+uint64_t jit_csr_slow(struct hart *h, uint64_t src, uint64_t pc, int64_t left,
+                      const struct insn *d);
 #endif

@@ -938,6 +938,47 @@ static void emit_amo(struct tctx *t, const struct insn *d, unsigned idx)
     put_rax(t, d, 0);
 }
 
+static int is_csr(unsigned op)
+{
+    return op >= OP_CSRRW && op <= OP_CSRRCI;
+}
+
+/* A CSR instruction (always the last of its block): jit_csr_slow, then out
+ * to the next instruction. A read goes on like any exit; anything that may
+ * have written a CSR returns to the dispatcher, which looks again at
+ * interrupts, the privilege, translation and the FPU state. */
+static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    uint16_t off = t->blk->insn[idx].pc_off;
+    int reg_src = d->op == OP_CSRRW || d->op == OP_CSRRS || d->op == OP_CSRRC;
+    int a = reg_src && d->rs1 ? get(t, d->rs1) : -1;
+    writeback(b, &t->ra);
+    if (a >= 0)
+        x86_mov_rr(b, X86_RSI, a);
+    else
+        x86_alu32_rr(b, X86_XOR, X86_RSI, X86_RSI);
+    x86_mov_rr(b, X86_RDI, HP);
+    x86_lea(b, X86_RDX, X86_MEM(PC, off));
+    x86_lea(b, X86_RCX, X86_MEM(BUD, (int32_t)(t->n - idx)));
+    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
+    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)jit_csr_slow);
+    x86_call_r(b, X86_RAX);
+    x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
+    add_stub(t, STUB_TRAPPED, x86_jcc32(b, X86_CC_NE), idx);
+    reload_caller_saved(b, &t->ra);
+    put_rax(t, d, 0);
+    writeback(b, &t->ra);
+    int writes = d->op == OP_CSRRW || d->op == OP_CSRRWI || d->rs1 != 0;
+    if (!writes) {
+        exit_to(t, off + d->len);
+        return;
+    }
+    x86_lea(b, PC, X86_MEM(PC, off + d->len));
+    x86_store(b, HP, OFF_PC, PC);
+    jmp_to(b, EPILOGUE_AT);
+}
+
 static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
@@ -996,6 +1037,7 @@ int jit_covers(unsigned op)
     if (op >= OP_LB && op <= OP_SD) return 1;
     if (op >= OP_FLW && op <= OP_FMV_D_X) return 1;    /* F and D */
     if (op >= OP_LR_W && op <= OP_AMOMAXU_D) return 1; /* A */
+    if (op >= OP_CSRRW && op <= OP_CSRRCI) return 1;   /* Zicsr */
     if (op >= OP_ADDI && op <= OP_REMUW) return 1;
     switch (op) {
     case OP_NOP:
@@ -1021,6 +1063,11 @@ static uint32_t insn_regs(const struct insn *d)
     unsigned op = d->op;
     int rd = 1, rs1 = 1, rs2 = 1;
     if (op == OP_NOP || op == OP_FENCE) return 0;
+    if (op >= OP_CSRRW && op <= OP_CSRRCI) { /* imm holds the CSR number, rs2 nothing */
+        if (d->rd < 32) m |= 1u << d->rd;
+        if (op <= OP_CSRRC) m |= 1u << d->rs1;
+        return m & ~1u;
+    }
     if (op >= OP_FLW && op <= OP_FSD) return d->rs1 ? 1u << d->rs1 : 0; /* the address */
     if (is_fp_compute(op)) {
         if (fp_writes_x(op) && d->rd < 32) m |= 1u << d->rd;
@@ -1113,6 +1160,10 @@ static int emit_insn(struct tctx *t, unsigned idx)
         return 0;
     case OP_JAL:
     case OP_JALR: emit_jump(t, d, idx); return 1;
+    }
+    if (is_csr(d->op)) {
+        emit_csr(t, d, idx);
+        return 1;
     }
     if (d->op >= OP_LR_W && d->op <= OP_AMOMAXU_D)
         emit_amo(t, d, idx);
@@ -1351,6 +1402,7 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
     memcpy(&fn, &tramp, sizeof(fn));
     void *tlb = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
     h->jit_tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
+    h->jit_instret_end = h->instret + (uint64_t)budget;
     return fn(h, pc, budget, tlb, h->jit.rx + entry);
 }
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -66,12 +65,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         free(vm);
         return NULL;
     }
-    if (getenv("VMON_PERF_MAP")) { /* perf's convention for JIT code: one line per block */
-        char path[64];
-        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-        vm->jit_perf_map = fopen(path, "we");
-        if (vm->jit_perf_map) setvbuf(vm->jit_perf_map, NULL, _IOLBF, 0);
-    }
+    const char *map = getenv("VMON_JIT_MAP"); /* for scripts/jit-profile.py */
+    if (map && (vm->jit_map = fopen(map, "we"))) setvbuf(vm->jit_map, NULL, _IOLBF, 0);
     pthread_mutex_init(&vm->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -111,7 +106,7 @@ void vm_destroy(struct vm *vm)
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
     if (vm->jit_dump) fclose(vm->jit_dump);
-    if (vm->jit_perf_map) fclose(vm->jit_perf_map);
+    if (vm->jit_map) fclose(vm->jit_map);
     free(vm->rom);
     free(vm);
 }

@@ -71,10 +71,10 @@ struct vm_config {
 
 struct vm {
     struct vm_config cfg;
-    char name[64];      /* for messages; may be empty */
-    int log_level;      /* VM_LOG_*: what vm_log prints */
-    FILE *jit_dump;     /* --jit-dump: translated blocks are listed here */
-    FILE *jit_perf_map; /* VMON_PERF_MAP set: /tmp/perf-PID.map names them for perf */
+    char name[64];  /* for messages; may be empty */
+    int log_level;  /* VM_LOG_*: what vm_log prints */
+    FILE *jit_dump; /* --jit-dump: translated blocks are listed here */
+    FILE *jit_map;  /* VMON_JIT_MAP=FILE: where each translation lies in the cache */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
     /* One bit per RAM page that some hart has decoded or translated code

@@ -352,8 +352,14 @@ static uint32_t random_full(unsigned *len)
             return (f5[rnd() % 13] << 27) | ((unsigned)(rnd() % 4) << 25) | (rs2 << 20) |
                    (ptr << 15) | ((2u + (unsigned)(rnd() % 2)) << 12) | (rd << 7) | 0x2f;
         }
-    default: /* not translated: csrr rd, mscratch; or an illegal instruction */
-        return rnd() % 4 ? (0x340u << 20) | (2u << 12) | (rd << 7) | 0x73 : 0xffffffffu;
+    default: { /* CSR accesses (counters, scratch, status, FP, triggers), illegal ones */
+        static const uint32_t csrs[] = {0x340, 0x140, 0x300, 0x001, 0x002, 0x003, 0xc00,
+                                        0xc02, 0xb02, 0xb00, 0x7a0, 0x100, 0x344};
+        if (rnd() % 8 == 0) return 0xffffffffu;
+        unsigned f3 = 1 + (unsigned)(rnd() % 3) + (rnd() % 2 ? 4 : 0); /* rw rs rc [i] */
+        unsigned src = rnd() % 3 ? 0 : (unsigned)(rnd() % 16);         /* often a plain read */
+        return (csrs[rnd() % 13] << 20) | (src << 15) | (f3 << 12) | (rd << 7) | 0x73;
+    }
     }
 }
 
