@@ -2,6 +2,7 @@
  * decoded-block cache used by the interpreter. Privileged spec 1.12. */
 #ifndef VMON_HART_H
 #define VMON_HART_H
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,11 +69,12 @@ enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI 
  * IRQ, TLB and FENCEI are the hart's own (applied by hart_apply_events, in
  * or out of hart_run); VMM makes hart_run return HART_EXIT_EVENT and is
  * cleared by the vCPU loop, which then looks at why (exit, pause, timer). */
-#define HART_EV_IRQ    0x1u /* an asynchronous interrupt source changed */
-#define HART_EV_VMM    0x2u /* return to the vCPU loop */
-#define HART_EV_TLB    0x4u /* flush TLB (remote sfence.vma) */
-#define HART_EV_FENCEI 0x8u /* flush the decoded-block cache (remote fence.i) */
-#define HART_EV_LOCAL  (HART_EV_IRQ | HART_EV_TLB | HART_EV_FENCEI)
+#define HART_EV_IRQ    0x1u  /* an asynchronous interrupt source changed */
+#define HART_EV_VMM    0x2u  /* return to the vCPU loop */
+#define HART_EV_TLB    0x4u  /* flush TLB (remote sfence.vma) */
+#define HART_EV_FENCEI 0x8u  /* drop every translation of code (debugger, snapshots) */
+#define HART_EV_CODE   0x10u /* drop the translations of the pages in code_inval */
+#define HART_EV_LOCAL  (HART_EV_IRQ | HART_EV_TLB | HART_EV_FENCEI | HART_EV_CODE)
 
 /* Why hart_run returned. The hart is always at an instruction boundary with
  * its whole state in struct hart. */
@@ -157,6 +159,7 @@ struct bcache {
 struct hart_stats {
     uint64_t traps, interrupts, tlb_flushes, blocks_built;
     uint64_t jit_entries, jit_links, code_writes; /* engine jit; stores into code pages */
+    uint64_t jit_ns, jit_insns; /* time spent translating; guest instructions translated */
 };
 
 struct hart {
@@ -208,6 +211,12 @@ struct hart {
     unsigned tlb_nfill;
 
     struct bcache bc;
+    /* Pages whose code was overwritten (queued by any thread, HART_EV_CODE):
+     * their translations go, the rest stay; too many at once: all go. */
+    pthread_mutex_t code_lock;
+    uint64_t code_inval[16];
+    unsigned n_code_inval;
+    int code_inval_all;
     struct jit_cache jit; /* translations of decoded blocks (engine jit) */
     /* Set by translated code: the slow path's fault (a trap was taken),
      * and the unlinked jump an exit left through (rx address of its
@@ -272,6 +281,10 @@ int pmp_check(struct hart *h, uint64_t pa, unsigned size, int access, unsigned p
 /* Drop every cached translation of guest code (FENCE.I, remote fence.i,
  * a debugger's breakpoint or memory change): one engine operation. */
 void hart_flush_code(struct hart *h);
+/* Another thread (or this one) overwrote the code in the RAM page at pa:
+ * the hart drops its translations of that page at its next look at its
+ * events (HART_EV_CODE). */
+void hart_code_written(struct hart *h, uint64_t page);
 /* System instructions, shared by the engines (privileged spec 3.3). Each
  * returns -1 when the instruction is illegal at the current privilege. */
 int hart_mret(struct hart *h); /* sets pc = mepc, privilege, mstatus */

@@ -31,6 +31,7 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id)
     h->bc.arena_size = BCACHE_ARENA;
     h->bc.arena = malloc(BCACHE_ARENA);
     if (!h->bc.arena) return -1;
+    pthread_mutex_init(&h->code_lock, NULL);
 #if defined(__x86_64__) /* the translator emits x86-64; elsewhere the interpreter runs alone */
     if (vm->cfg.engine == VM_ENGINE_JIT) {
         if (jit_cache_init(&h->jit, JIT_CACHE_SIZE) < 0) return -1;
@@ -45,6 +46,7 @@ void hart_destroy(struct hart *h)
 {
     free(h->bc.arena);
     h->bc.arena = NULL;
+    pthread_mutex_destroy(&h->code_lock);
     jit_cache_destroy(&h->jit);
 }
 
@@ -53,6 +55,53 @@ static void bcache_flush(struct bcache *bc)
     memset(bc->slot, 0, sizeof(bc->slot));
     bc->arena_used = 0;
     bc->flushes++;
+}
+
+/* Forget the decoded blocks (and so their translations) that start in
+ * one physical page: its 2048 possible block starts have consecutive
+ * slots. Translated code only chains within a page, so nothing else
+ * jumps into the dropped code, which stays unused until the next flush. */
+static void bcache_drop_page(struct bcache *bc, uint64_t page)
+{
+    unsigned first = (unsigned)((page >> 1) & ((1u << BCACHE_BITS) - 1));
+    for (unsigned i = 0; i < 2048; i++) {
+        struct block *b = bc->slot[first + i];
+        if (b && (b->paddr & ~0xfffull) == page) bc->slot[first + i] = NULL;
+    }
+}
+
+void hart_code_written(struct hart *h, uint64_t page)
+{
+    pthread_mutex_lock(&h->code_lock);
+    unsigned n = h->n_code_inval;
+    int seen = 0;
+    for (unsigned i = 0; i < n; i++)
+        seen |= h->code_inval[i] == page;
+    if (!seen && n < sizeof(h->code_inval) / sizeof(h->code_inval[0]))
+        h->code_inval[h->n_code_inval++] = page;
+    else if (!seen)
+        h->code_inval_all = 1;
+    pthread_mutex_unlock(&h->code_lock);
+    atomic_fetch_or(&h->events, HART_EV_CODE);
+}
+
+static void drop_written_code(struct hart *h)
+{
+    uint64_t pages[16];
+    pthread_mutex_lock(&h->code_lock);
+    unsigned n = h->n_code_inval;
+    int all = h->code_inval_all;
+    for (unsigned i = 0; i < n; i++)
+        pages[i] = h->code_inval[i];
+    h->n_code_inval = 0;
+    h->code_inval_all = 0;
+    pthread_mutex_unlock(&h->code_lock);
+    if (all) {
+        hart_flush_code(h);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        bcache_drop_page(&h->bc, pages[i]);
 }
 
 void hart_reset(struct hart *h, uint64_t pc)
@@ -196,7 +245,10 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     mmu_note_code(h, pa);
     if (h->jit.rw && !h->dbg) {
         unsigned count = 0;
+        uint64_t t0 = host_time_ns();
         b->native = jit_translate_block(&h->jit, b, &count);
+        h->stats.jit_ns += host_time_ns() - t0;
+        h->stats.jit_insns += count;
         if (b->native && h->vm->jit_map)
             fprintf(h->vm->jit_map, "%llx %zx %llx %u\n",
                     (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
@@ -257,6 +309,7 @@ void hart_apply_events(struct hart *h)
     uint32_t ev = atomic_fetch_and_explicit(&h->events, ~HART_EV_LOCAL, memory_order_acq_rel);
     if (ev & HART_EV_TLB) mmu_flush_tlb(h);
     if (ev & HART_EV_FENCEI) hart_flush_code(h);
+    if (ev & HART_EV_CODE) drop_written_code(h);
 }
 
 struct run_limit {
@@ -549,7 +602,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             /* an MMIO store may have raised an interrupt for this hart */                         \
             uint32_t ev_ = atomic_load_explicit(&h->events, memory_order_relaxed);                 \
             if (h->check | ev_) poll = 0;                                                          \
-            if (ev_ & HART_EV_FENCEI) JUMP(PC_NEXT()); /* this block may be stale now */           \
+            if (ev_ & HART_EV_CODE) JUMP(PC_NEXT()); /* this block may be stale now */             \
         }                                                                                          \
     } while (0)
 

@@ -82,7 +82,7 @@ static int code_page_written(struct vm *vm, uint64_t pa)
     if (!w || !(atomic_load_explicit(w, memory_order_relaxed) & bit)) return 0;
     atomic_fetch_and(w, ~bit);
     for (unsigned i = 0; i < vm->ncpus; i++)
-        if (vm->harts[i]) atomic_fetch_or(&vm->harts[i]->events, HART_EV_FENCEI);
+        if (vm->harts[i]) hart_code_written(vm->harts[i], pa & ~0xfffull);
     return 1;
 }
 

@@ -1,9 +1,10 @@
 /* The translator: decoded blocks of RV64GC code (integer arithmetic, M,
  * loads and stores, branches, JAL/JALR, FENCE, A through hart_amo, F/D on
- * SSE where exact and through hart_fp_exec otherwise) to x86-64 in a hart's
- * code cache. A block's translation covers its instructions up to the
- * first the translator does not handle; execution then leaves the native
- * code there and the interpreter runs on (CSRs, system instructions).
+ * SSE where exact and through hart_fp_exec otherwise, CSRs through
+ * hart_csr_op) to x86-64 in a hart's code cache. A block's translation
+ * covers its instructions up to the first the translator does not handle;
+ * execution then leaves the native code there and the interpreter runs on
+ * (xRET, WFI, ECALL, EBREAK, SFENCE.VMA, FENCE.I).
  *
  * Translated code is independent of the virtual address it runs at (the
  * block's pc is in a register) and of the privilege (the data TLB is in a

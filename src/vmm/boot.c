@@ -79,6 +79,22 @@ enum {
     RUN_DEV /* + index into dev_opts */
 };
 
+/* --stats: what the translator did for one hart. */
+static void print_jit_stats(const struct hart *h, FILE *out)
+{
+    const struct hart_stats *st = &h->stats;
+    double secs = (double)st->jit_ns * 1e-9;
+    fprintf(out,
+            "hart%u: jit blocks %llu (%.0f per second of translation, %.1f ms in all), %llu "
+            "bytes of x86-64 (%.1f per guest instruction), %llu cache flushes, %llu entries, "
+            "%llu links, %llu stores into code\n",
+            h->id, (unsigned long long)h->jit.blocks, secs > 0 ? (double)h->jit.blocks / secs : 0,
+            secs * 1e3, (unsigned long long)h->jit.bytes_total,
+            st->jit_insns ? (double)h->jit.bytes_total / (double)st->jit_insns : 0,
+            (unsigned long long)h->jit.flushes, (unsigned long long)st->jit_entries,
+            (unsigned long long)st->jit_links, (unsigned long long)st->code_writes);
+}
+
 static const struct cli_opt run_opts[] = {
     {"--bios", "FILE", "M-mode program or firmware (ELF, or flat binary at 0x80000000)", RUN_BIOS},
     {"--kernel", "FILE", "Linux Image (plain, gzip, xz, zstd, EFI zboot), ELF, or raw binary",
@@ -94,8 +110,8 @@ static const struct cli_opt run_opts[] = {
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
     {"--engine", "jit|interp",
-     "jit (default): guest code is translated to x86-64 (CSRs and system\n"
-     "instructions are interpreted);\n"
+     "jit (default): guest code is translated to x86-64 (xRET, WFI, ECALL,\n"
+     "SFENCE.VMA and FENCE.I are interpreted);\n"
      "interp: the interpreter alone (the reference)",
      RUN_ENGINE},
     {"--on-panic", "exit|pause|reboot",
@@ -634,16 +650,7 @@ int boot_main(int argc, char **argv)
                         (unsigned long long)h->stats.blocks_built,
                         (unsigned long long)h->stats.tlb_flushes);
                 vcpu_print_stats(&vm->vcpu[i], stderr);
-                if (h->jit.rw)
-                    fprintf(stderr,
-                            "hart%u: jit blocks %llu, %llu bytes of x86-64, %llu cache flushes, "
-                            "%llu entries, %llu links, %llu stores into code\n",
-                            i, (unsigned long long)h->jit.blocks,
-                            (unsigned long long)h->jit.bytes_total,
-                            (unsigned long long)h->jit.flushes,
-                            (unsigned long long)h->stats.jit_entries,
-                            (unsigned long long)h->stats.jit_links,
-                            (unsigned long long)h->stats.code_writes);
+                if (h->jit.rw) print_jit_stats(h, stderr);
             }
             if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
         }
