@@ -33,12 +33,14 @@ void mmu_flush_tlb(struct hart *h)
             all[h->tlb_fill[i]].tag = ~0ull;
     }
     h->tlb_nfill = 0;
+    h->tlb_gen++;
     h->stats.tlb_flushes++;
 }
 
 void mmu_flush_page(struct hart *h, uint64_t va)
 {
     unsigned i = (va >> 12) & (TLB_SIZE - 1);
+    h->tlb_gen++;
     for (unsigned m = 0; m < 3; m++)
         for (unsigned a = 0; a < 3; a++)
             if (h->tlb[m][a][i].tag == (va & ~0xfffull)) h->tlb[m][a][i].tag = ~0ull;
@@ -63,6 +65,7 @@ void mmu_note_code(struct hart *h, uint64_t pa)
     /* No write translation of the page may stay in any TLB: this hart's
      * go now, the others' at their next look at their events. */
     uint64_t page = pa & ~0xfffull;
+    h->tlb_gen++;
     for (unsigned m = 0; m < 3; m++)
         for (unsigned i = 0; i < TLB_SIZE; i++)
             if (h->tlb[m][TLB_W][i].paddr == page) h->tlb[m][TLB_W][i].tag = ~0ull;

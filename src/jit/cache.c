@@ -3,39 +3,49 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define DATA_SIZE (4u << 20)
+
 int jit_cache_init(struct jit_cache *c, size_t size)
 {
-    c->rw = c->rx = NULL;
-    c->size = c->used = 0;
+    c->rw = c->rx = c->data = NULL;
+    c->size = c->used = c->data_size = c->data_used = 0;
     int fd = memfd_create("vmon-jit", MFD_CLOEXEC);
     if (fd < 0) return -1;
     if (ftruncate(fd, (off_t)size) < 0) {
         close(fd);
         return -1;
     }
+    /* one reservation: the executable view, then the data pages */
+    uint8_t *rx = mmap(NULL, size + DATA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    void *rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    int ok = rx != MAP_FAILED && rw != MAP_FAILED &&
+             mmap(rx, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED &&
+             mmap(rx + size, DATA_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
     close(fd);
-    if (rw == MAP_FAILED || rx == MAP_FAILED) {
+    if (!ok) {
         if (rw != MAP_FAILED) munmap(rw, size);
-        if (rx != MAP_FAILED) munmap(rx, size);
+        if (rx != MAP_FAILED) munmap(rx, size + DATA_SIZE);
         return -1;
     }
     c->rw = rw;
     c->rx = rx;
     c->size = size;
+    c->data = rx + size;
+    c->data_size = DATA_SIZE;
     return 0;
 }
 
 void jit_cache_destroy(struct jit_cache *c)
 {
     if (c->rw) munmap(c->rw, c->size);
-    if (c->rx) munmap(c->rx, c->size);
-    c->rw = c->rx = NULL;
+    if (c->rx) munmap(c->rx, c->size + c->data_size);
+    c->rw = c->rx = c->data = NULL;
 }
 
 void jit_cache_flush(struct jit_cache *c)
 {
     c->used = c->start;
+    c->data_used = 0;
     c->flushes++;
 }

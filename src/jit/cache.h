@@ -10,6 +10,11 @@
 struct jit_cache {
     uint8_t *rw, *rx;
     size_t size, used;
+    /* Data the translated code reads and writes (per-instruction TLB
+     * slots): anonymous read-write pages right after the code, never
+     * executable, within reach of RIP-relative operands. */
+    uint8_t *data;
+    size_t data_size, data_used;
     size_t start; /* bytes of trampoline kept at the start across flushes */
     uint64_t flushes, bytes_total, blocks;
 };

@@ -21,6 +21,7 @@
 #define OFF_SITE   ((int32_t)offsetof(struct hart, jit_site))
 #define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
 #define OFF_TLBX   ((int32_t)offsetof(struct hart, jit_tlbx))
+#define OFF_SKEY   ((int32_t)offsetof(struct hart, jit_site_key))
 #define OFF_SLOTS  ((int32_t)offsetof(struct hart, bc.slot))
 #define OFF_RX     ((int32_t)offsetof(struct hart, jit.rx))
 #define TLB_TABLE  ((int32_t)(TLB_SIZE * sizeof(struct tlb_entry)))
@@ -59,6 +60,14 @@ enum stub_kind {
     STUB_FPCALL,
     STUB_TRAPPED /* a helper took a trap: registers already written back */
 };
+/* An access's own TLB slot (see tlb_lookup). */
+struct site {
+    uint64_t slot; /* its address (0: none) */
+    size_t miss2;  /* the slot's second check */
+    size_t hit;    /* the access itself */
+    int32_t table; /* which TLB table fills it */
+};
+
 struct stub {
     enum stub_kind kind;
     size_t from; /* displacement of the jump to the stub */
@@ -67,8 +76,9 @@ struct stub {
     struct ra ra;
     struct insn d;
     uint16_t pc_off;
-    int val;    /* stores: host register of the value, or -1 for zero */
+    int val;    /* stores: host register of the value, -1 for zero, -2 for f[rs2] */
     int64_t to; /* branches: target offset from the block's pc */
+    struct site site;
 };
 
 #define MAX_STUBS (BLOCK_MAX * 8 + 8) /* an FP fast path has up to 7 */
@@ -82,6 +92,7 @@ struct tctx {
     unsigned locked; /* host slots the current instruction uses */
     struct stub stub[MAX_STUBS];
     unsigned nstub;
+    struct site site; /* tlb_lookup's, until add_stub takes it */
     int loop;         /* the block branches to its own start: registers stay in host ones */
     size_t loop_head; /* where an iteration begins, after the registers are loaded */
 };
@@ -169,6 +180,8 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
     s->ra = t->ra;
     s->d = t->blk->insn[idx].d;
     s->pc_off = t->blk->insn[idx].pc_off;
+    s->site = t->site;
+    t->site.slot = 0;
     return s;
 }
 
@@ -498,8 +511,29 @@ static unsigned mem_size(unsigned op)
     }
 }
 
-/* rax = guest address rs1 + imm; rcx = its TLB entry's offset; jump to a
- * new stub when the entry (in the table at disp) does not match. */
+/* A TLB slot of the access's own (in the code cache's data pages):
+ * {tag, addend, key}, empty at first. */
+#define SLOT_BYTES 32
+static uint64_t site_alloc(struct jit_cache *c)
+{
+    if (c->data_used + SLOT_BYTES > c->data_size) return 0;
+    uint64_t *slot = (uint64_t *)(void *)(c->data + c->data_used);
+    c->data_used += SLOT_BYTES;
+    slot[0] = ~0ull; /* no address's tag */
+    slot[1] = 0;
+    slot[2] = ~0ull; /* no key */
+    return (uint64_t)(uintptr_t)slot;
+}
+
+/* rax = guest address rs1 + imm, then its host address if the access
+ * hits; returns the jump to take otherwise (to the stub that add_stub
+ * creates next). Each access first checks its own slot, which remembers
+ * the last page it used: the addend is loaded without waiting for the
+ * address, so a chain of dependent loads runs almost at host speed. The
+ * slot is valid for the TLB generation and data mode it was filled in
+ * (h->jit_site_key). On a slot miss the stub looks up the TLB (table at
+ * disp from r14), refills the slot and comes back; on a TLB miss it takes
+ * the slow path. */
 static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, int32_t table)
 {
     struct x86buf *b = t->b;
@@ -507,15 +541,49 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
         x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm);
     else
         x86_lea(b, X86_RAX, X86_MEM(get(t, d->rs1), d->imm));
+    x86_mov_rr(b, X86_RDX, X86_RAX);
+    x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
+    uint64_t slot = site_alloc(t->c);
+    if (slot) {
+        x86_alu_rm(b, X86_CMP, X86_RDX, X86_ABS(slot));
+        size_t miss = x86_jcc32(b, X86_CC_NE);
+        x86_load(b, X86_RCX, HP, OFF_SKEY);
+        x86_alu_rm(b, X86_CMP, X86_RCX, X86_ABS(slot + 16));
+        t->site.miss2 = x86_jcc32(b, X86_CC_NE);
+        x86_alu_rm(b, X86_ADD, X86_RAX, X86_ABS(slot + 8));
+        t->site.slot = slot;
+        t->site.table = table;
+        t->site.hit = b->len;
+        return miss;
+    }
     x86_mov32_rr(b, X86_RCX, X86_RAX);
     x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
     x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
-    x86_mov_rr(b, X86_RDX, X86_RAX);
-    x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
     x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, table));
     size_t miss = x86_jcc32(b, X86_CC_NE);
     x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEMX(TLB, X86_RCX, 1, table + 8));
     return miss;
+}
+
+/* A slot miss (rax = guest address, rdx = its tag): the TLB; on a hit the
+ * slot is refilled and the access goes on; on a miss the code after this
+ * (the slow path) runs. */
+static void emit_site_refill(struct x86buf *b, const struct site *st)
+{
+    x86_patch(b, st->miss2, b->len);
+    x86_mov32_rr(b, X86_RCX, X86_RAX);
+    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
+    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, st->table));
+    size_t slow = x86_jcc32(b, X86_CC_NE);
+    x86_st(b, 8, X86_ABS(st->slot), X86_RDX);
+    x86_ld(b, 8, 0, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, st->table + 8));
+    x86_st(b, 8, X86_ABS(st->slot + 8), X86_RDX);
+    x86_load(b, X86_RCX, HP, OFF_SKEY);
+    x86_st(b, 8, X86_ABS(st->slot + 16), X86_RCX);
+    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
+    jmp_to(b, st->hit);
+    x86_patch(b, slow, b->len);
 }
 
 static void emit_load(struct tctx *t, const struct insn *d, unsigned idx)
@@ -1205,6 +1273,7 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
 {
     struct x86buf *b = t->b;
     unsigned size = mem_size(s->d.op);
+    if (s->site.slot) emit_site_refill(b, &s->site);
     writeback(b, &s->ra);
     if (s->kind == STUB_STORE) {
         if (s->val >= 0)
@@ -1302,6 +1371,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     struct x86buf xb;
     x86_init(&xb, c->rw, c->size);
     xb.len = c->used;
+    xb.exec = (uint64_t)(uintptr_t)c->rx;
     struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     plan_loop(t);
@@ -1403,6 +1473,7 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
     void *tlb = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
     h->jit_tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
     h->jit_instret_end = h->instret + (uint64_t)budget;
+    h->jit_site_key = h->tlb_gen << 2 | tlb_mode(hart_data_priv(h));
     return fn(h, pc, budget, tlb, h->jit.rx + entry);
 }
 

@@ -8,6 +8,7 @@ void x86_init(struct x86buf *b, uint8_t *mem, size_t cap)
     b->len = 0;
     b->cap = cap;
     b->overflow = 0;
+    b->exec = 0;
 }
 
 static void put(struct x86buf *b, const uint8_t *bytes, size_t n)
@@ -195,6 +196,12 @@ void x86_ret(struct x86buf *b)
 /* ModRM (+SIB, +displacement) for a general memory operand. */
 static void modrm_m(struct x86buf *b, int reg, struct x86mem m)
 {
+    if (m.base == X86_RIP) {
+        put1(b, (uint8_t)(((reg & 7) << 3) | 5));
+        uint64_t next = (b->exec ? b->exec : (uint64_t)(uintptr_t)b->p) + b->len + 4;
+        put4(b, (uint32_t)(int32_t)(int64_t)(m.abs - next));
+        return;
+    }
     if (m.index < 0) {
         modrm_mem(b, reg, m.base, m.disp);
         return;
@@ -210,8 +217,9 @@ static void modrm_m(struct x86buf *b, int reg, struct x86mem m)
 /* REX for a memory operand: X extends the index. */
 static void rex_m(struct x86buf *b, int w, int reg, struct x86mem m, int force)
 {
+    int base_hi = m.base != X86_RIP && (m.base & 8);
     uint8_t r = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
-                          (m.index >= 0 && (m.index & 8) ? 2 : 0) | ((m.base & 8) ? 1 : 0));
+                          (m.index >= 0 && (m.index & 8) ? 2 : 0) | (base_hi ? 1 : 0));
     if (r != 0x40 || force) put1(b, r);
 }
 

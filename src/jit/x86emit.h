@@ -48,11 +48,16 @@ enum x86_cc {
     X86_CC_G = 15
 };
 
-/* A memory operand [base + index*scale + disp]; index -1 for none. */
+/* A memory operand [base + index*scale + disp]; index -1 for none. With
+ * base X86_RIP it is [rip + disp32] reaching the absolute address abs (the
+ * instruction must end with the displacement: no immediate after it). */
+#define X86_RIP (-2)
 struct x86mem {
     int base, index, scale;
     int32_t disp;
+    uint64_t abs;
 };
+#define X86_ABS(a)           ((struct x86mem){X86_RIP, -1, 1, 0, (a)})
 #define X86_MEM(b, d)        ((struct x86mem){(b), -1, 1, (d)})
 #define X86_MEMX(b, i, s, d) ((struct x86mem){(b), (i), (s), (d)})
 
@@ -60,6 +65,7 @@ struct x86buf {
     uint8_t *p;
     size_t len, cap;
     int overflow;
+    uint64_t exec; /* where p[0] runs (RIP-relative operands), 0: at p */
 };
 
 void x86_init(struct x86buf *b, uint8_t *mem, size_t cap);
