@@ -1125,39 +1125,50 @@ int jit_covers(unsigned op)
 }
 
 /* The guest registers (bit r for xr, x0 left out) an instruction uses. */
+/* The guest registers an instruction reads (*in) and writes (*out), x0
+ * left out: bit r for xr. */
+static void insn_use(const struct insn *d, uint32_t *in, uint32_t *out)
+{
+    unsigned op = d->op;
+    uint32_t rd = d->rd < 32 ? 1u << d->rd : 0, r1 = 1u << d->rs1, r2 = 1u << d->rs2;
+    *in = *out = 0;
+    if (op == OP_NOP || op == OP_FENCE) return;
+    if (op >= OP_CSRRW && op <= OP_CSRRCI) { /* imm holds the CSR number, rs2 nothing */
+        *out = rd;
+        *in = op <= OP_CSRRC ? r1 : 0;
+    } else if (op >= OP_FLW && op <= OP_FSD) {
+        *in = r1; /* the address */
+    } else if (is_fp_compute(op)) {
+        *out = fp_writes_x(op) ? rd : 0;
+        *in = fp_reads_x(op) ? r1 : 0;
+    } else if (op == OP_LUI || op == OP_AUIPC || op == OP_JAL) {
+        *out = rd;
+    } else if ((op >= OP_ADDI && op <= OP_SRAI) || (op >= OP_ADDIW && op <= OP_SRAIW) ||
+               (op >= OP_LB && op <= OP_LWU) || op == OP_JALR) {
+        *out = rd;
+        *in = r1;
+    } else if ((op >= OP_SB && op <= OP_SD) || (op >= OP_BEQ && op <= OP_BGEU)) {
+        *in = r1 | r2;
+    } else {
+        *out = rd;
+        *in = r1 | r2;
+    }
+    *in &= ~1u;
+    *out &= ~1u;
+}
+
 static uint32_t insn_regs(const struct insn *d)
 {
-    uint32_t m = 0;
-    unsigned op = d->op;
-    int rd = 1, rs1 = 1, rs2 = 1;
-    if (op == OP_NOP || op == OP_FENCE) return 0;
-    if (op >= OP_CSRRW && op <= OP_CSRRCI) { /* imm holds the CSR number, rs2 nothing */
-        if (d->rd < 32) m |= 1u << d->rd;
-        if (op <= OP_CSRRC) m |= 1u << d->rs1;
-        return m & ~1u;
-    }
-    if (op >= OP_FLW && op <= OP_FSD) return d->rs1 ? 1u << d->rs1 : 0; /* the address */
-    if (is_fp_compute(op)) {
-        if (fp_writes_x(op) && d->rd < 32) m |= 1u << d->rd;
-        if (fp_reads_x(op)) m |= 1u << d->rs1;
-        return m & ~1u;
-    }
-    if (op == OP_LUI || op == OP_AUIPC || op == OP_JAL) rs1 = rs2 = 0;
-    if ((op >= OP_ADDI && op <= OP_SRAI) || (op >= OP_ADDIW && op <= OP_SRAIW) ||
-        (op >= OP_LB && op <= OP_LWU) || op == OP_JALR)
-        rs2 = 0;
-    if ((op >= OP_SB && op <= OP_SD) || (op >= OP_BEQ && op <= OP_BGEU)) rd = 0;
-    if (rd && d->rd < 32) m |= 1u << d->rd;
-    if (rs1) m |= 1u << d->rs1;
-    if (rs2) m |= 1u << d->rs2;
-    return m & ~1u;
+    uint32_t in, out;
+    insn_use(d, &in, &out);
+    return in | out;
 }
 
 /* A block that branches back to its own start (a loop) and uses no more
  * guest registers than there are host ones keeps them all in host
  * registers across iterations: they are loaded once, every exit writes
- * them all back, and the branch back goes to the loop head after checking
- * events and the budget. */
+ * back those the loop writes, and the branch back goes to the loop head
+ * after checking events and the budget. */
 static int branches_to_start(const struct iinsn *ii)
 {
     return (ii->d.op == OP_JAL || (ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU)) &&
@@ -1185,14 +1196,18 @@ static void plan_loop(struct tctx *t)
 
 static void setup_loop(struct tctx *t)
 {
-    uint32_t used = 0;
-    for (unsigned i = 0; i < t->n; i++)
-        used |= insn_regs(&t->blk->insn[i].d);
+    uint32_t used = 0, written = 0;
+    for (unsigned i = 0; i < t->n; i++) {
+        uint32_t in, out;
+        insn_use(&t->blk->insn[i].d, &in, &out);
+        used |= in | out;
+        written |= out;
+    }
     int s = 0;
     for (unsigned r = 1; r < 32; r++) {
         if (!(used & (1u << r))) continue;
         t->ra.guest[s] = (int8_t)r;
-        t->ra.dirty[s] = 1;
+        t->ra.dirty[s] = (written >> r) & 1; /* the same at every iteration's start */
         x86_load(t->b, host_reg[s], HP, OFF_X(r));
         s++;
     }
