@@ -2,6 +2,7 @@
  * memory protection (3.7) and the slow paths of guest memory access. */
 #include "cpu/hart.h"
 #include "vmm/vm.h"
+#include "mem/dirty.h"
 #include <string.h>
 
 #define PTE_V        (1ull << 0)
@@ -223,6 +224,7 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
             if (!__atomic_compare_exchange_n(pp, &pte, pte | want, 0, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 goto again;
+            mem_dirty_note(h->vm, pte_pa);
         }
         uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
         out->pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
@@ -307,6 +309,7 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
     *pa = x.pa;
     uint64_t page = x.pa & ~0xfffull;
     if (access == ACC_W && code_written(h, x.pa)) watched = 1; /* no TLB entry this time */
+    if (access == ACC_W) mem_dirty_note(h->vm, x.pa);
     const struct mem_region *m = bus_find_mem(&h->vm->bus, page, 4096);
     if (m && !(access == ACC_W && m->readonly) && !watched &&
         pmp_check(h, page, 4096, access, priv)) {

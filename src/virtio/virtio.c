@@ -3,6 +3,7 @@
 #include "virtio/virtio.h"
 #include "board/fdt.h"
 #include "mem/bus.h"
+#include "mem/dirty.h"
 #include "vmm/vm.h"
 #include <libfdt.h>
 #include <stdarg.h>
@@ -280,10 +281,11 @@ void vq_push(struct virtio_dev *d, unsigned q, const struct vq_req *req, uint32_
         uint8_t *e = vq->used_p + 4 + 8u * (vq->used_idx % vq->num);
         uint32_t id = req->head;
         if ((uint64_t)written > req->in_len) written = (uint32_t)req->in_len;
-        /* what the device wrote may have held code: before the guest can see it */
+        /* what the device wrote (code dropped, pages dirty) before the guest sees it */
         for (unsigned i = req->n_out; i < req->n_out + req->n_in; i++)
-            mmu_code_range_written(
-                d->vm, d->vm->ram_base + (uint64_t)(req->seg[i].ptr - d->vm->ram), req->seg[i].len);
+            mem_written(d->vm, d->vm->ram_base + (uint64_t)(req->seg[i].ptr - d->vm->ram),
+                        req->seg[i].len);
+        mem_written(d->vm, vq->used, 6 + 8ull * vq->num + 2);
         ram_store(e, 4, id);
         ram_store(e + 4, 4, written);
         vq->used_idx++;

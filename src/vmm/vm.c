@@ -105,6 +105,7 @@ void vm_destroy(struct vm *vm)
     pthread_mutex_destroy(&vm->lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
+    free((void *)atomic_load(&vm->dirty_bits));
     if (vm->jit_dump) fclose(vm->jit_dump);
     if (vm->jit_map) fclose(vm->jit_map);
     free(vm->rom);
@@ -149,7 +150,7 @@ void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev)
     atomic_fetch_or_explicit(&t->events, ev, memory_order_seq_cst);
     unsigned spins = 0;
     while ((atomic_load(&t->events) & ev) && atomic_load(&v->in_guest)) {
-        hart_apply_events(self);
+        if (self) hart_apply_events(self);
         if (++spins > 64) sched_yield();
     }
 }

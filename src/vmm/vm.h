@@ -81,6 +81,8 @@ struct vm {
      * from: no hart keeps a write TLB entry for such a page, so a store to
      * it is seen and drops every hart's translations (mmu.c). */
     _Atomic uint64_t *code_bits;
+    _Atomic(_Atomic uint64_t *) dirty_bits; /* mem/dirty.c: the dirty log, kept once made */
+    _Atomic int dirty_on;                   /* logging */
     struct bus bus;
     unsigned ncpus;
     struct hart *harts[VM_MAX_CPUS];
@@ -141,6 +143,9 @@ void vm_kick_hart(struct vm *vm, unsigned id, unsigned ev);
  * run another instruction without it. self's own events are applied while
  * waiting, so harts fencing each other cannot deadlock; a hart that is not
  * in guest code is never waited for. */
+/* Post event ev (HART_EV_TLB, HART_EV_FENCEI) to hart t and wait until it
+ * is applied or t is outside guest code (it applies it before it runs
+ * again). self: the calling hart, or NULL for another thread. */
 void vm_remote_fence(struct hart *self, struct hart *t, unsigned ev);
 
 /* vcpu.c: the vCPU loops. */

@@ -386,6 +386,8 @@ static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_
     pte |= 0x10; /* U */
     memcpy(vm->ram + ROOT_U + 8 * 2, &pte, 8);
     memcpy(h->x, st->x, sizeof(st->x));
+    csr_write(h, 0x3b0, ~0ull); /* PMP entry 0 over everything, RWX: S and U may run */
+    csr_write(h, 0x3a0, 0x1f);
     h->mtvec = VM_RAM_BASE + TRAPV;
     h->priv = st->priv;
     if (st->priv != PRV_M)
