@@ -209,8 +209,10 @@ struct hart {
      * so that a flush clears just those; more than TLB_FILLS: clear all. */
     uint16_t tlb_fill[TLB_FILLS];
     unsigned tlb_nfill;
-    uint64_t tlb_gen;      /* bumped whenever TLB entries are dropped */
-    uint64_t jit_site_key; /* tlb_gen and data mode translated code runs with */
+    uint64_t tlb_gen;       /* bumped whenever TLB entries are dropped */
+    uint64_t jit_site_key;  /* tlb_gen and data mode translated code runs with */
+    uint64_t jit_fetch_key; /* tlb_gen + code_gen and the privilege it runs at */
+    uint64_t code_gen;      /* bumped whenever translations are dropped */
 
     struct bcache bc;
     /* Pages whose code was overwritten (queued by any thread, HART_EV_CODE):

@@ -102,6 +102,7 @@ static void drop_written_code(struct hart *h)
     }
     for (unsigned i = 0; i < n; i++)
         bcache_drop_page(&h->bc, pages[i]);
+    h->code_gen++;
 }
 
 void hart_reset(struct hart *h, uint64_t pc)
@@ -141,6 +142,7 @@ void hart_reset(struct hart *h, uint64_t pc)
  * hart holds (today the interpreter's decoded blocks). */
 void hart_flush_code(struct hart *h)
 {
+    h->code_gen++;
     bcache_flush(&h->bc);
     jit_cache_flush(&h->jit);
 }

@@ -22,6 +22,7 @@
 #define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
 #define OFF_TLBX   ((int32_t)offsetof(struct hart, jit_tlbx))
 #define OFF_SKEY   ((int32_t)offsetof(struct hart, jit_site_key))
+#define OFF_FKEY   ((int32_t)offsetof(struct hart, jit_fetch_key))
 #define OFF_SLOTS  ((int32_t)offsetof(struct hart, bc.slot))
 #define OFF_RX     ((int32_t)offsetof(struct hart, jit.rx))
 #define TLB_TABLE  ((int32_t)(TLB_SIZE * sizeof(struct tlb_entry)))
@@ -187,6 +188,38 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
 
 /* ---- exits ---- */
 
+static uint64_t site_alloc(struct jit_cache *c);
+static void jmp_to(struct x86buf *b, size_t target);
+
+/* Go to the guest address in r12, which only run time knows (JALR) or
+ * which lies on another page: this exit's own cache remembers the last
+ * target and its translation (valid for the fetch key it was made with:
+ * TLB and code generations, privilege), so a return or a call jumps there
+ * straight from its own indirect jump; otherwise the shared lookup finds
+ * it and refills the cache. */
+static void jmp_lookup(struct tctx *t)
+{
+    struct x86buf *b = t->b;
+    uint64_t slot = site_alloc(t->c);
+    if (!slot) {
+        x86_alu32_rr(b, X86_XOR, X86_RAX, X86_RAX);
+        x86_store(b, X86_RSP, 0, X86_RAX);
+        jmp_to(b, LOOKUP_AT);
+        return;
+    }
+    x86_alu_rm(b, X86_CMP, PC, X86_ABS(slot));
+    size_t miss = x86_jcc32(b, X86_CC_NE);
+    x86_load(b, X86_RAX, HP, OFF_FKEY);
+    x86_alu_rm(b, X86_CMP, X86_RAX, X86_ABS(slot + 16));
+    size_t miss2 = x86_jcc32(b, X86_CC_NE);
+    x86_jmp_m(b, X86_ABS(slot + 8));
+    x86_patch(b, miss, b->len);
+    x86_patch(b, miss2, b->len);
+    x86_lea(b, X86_RAX, X86_ABS(slot));
+    x86_store(b, X86_RSP, 0, X86_RAX);
+    jmp_to(b, LOOKUP_AT);
+}
+
 static void jmp_to(struct x86buf *b, size_t target)
 {
     x86_patch(b, x86_jmp32(b), target);
@@ -217,7 +250,7 @@ static void exit_to(struct tctx *t, int64_t to)
         jmp_to(b, EPILOGUE_AT);
         return;
     }
-    jmp_to(b, LOOKUP_AT);
+    jmp_lookup(t);
 }
 
 /* ---- instructions ---- */
@@ -543,7 +576,9 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
         x86_lea(b, X86_RAX, X86_MEM(get(t, d->rs1), d->imm));
     x86_mov_rr(b, X86_RDX, X86_RAX);
     x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
-    uint64_t slot = site_alloc(t->c);
+    /* only in loops: elsewhere a slot is mostly refilled (every TLB flush
+     * makes them all stale) and costs more than the TLB lookup it saves */
+    uint64_t slot = t->loop ? site_alloc(t->c) : 0;
     if (slot) {
         x86_alu_rm(b, X86_CMP, X86_RDX, X86_ABS(slot));
         size_t miss = x86_jcc32(b, X86_CC_NE);
@@ -1090,7 +1125,7 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
     if (d->op == OP_JALR) {
         writeback(b, &t->ra);
         x86_mov_rr(b, PC, X86_RAX);
-        jmp_to(b, LOOKUP_AT);
+        jmp_lookup(t);
     } else if (t->loop && (int64_t)off + d->imm == 0) {
         struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
         s->to = 0;
@@ -1446,6 +1481,14 @@ static void emit_lookup(struct x86buf *b)
     x86_test_rr(b, X86_RAX, X86_RAX);
     miss[3] = x86_jcc32(b, X86_CC_E);
     x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(HP, OFF_RX));
+    x86_load(b, X86_RDX, X86_RSP, 0); /* the exit's cache, or 0 */
+    x86_test_rr(b, X86_RDX, X86_RDX);
+    size_t none = x86_jcc32(b, X86_CC_E);
+    x86_store(b, X86_RDX, 0, PC);
+    x86_store(b, X86_RDX, 8, X86_RAX);
+    x86_load(b, X86_RCX, HP, OFF_FKEY);
+    x86_store(b, X86_RDX, 16, X86_RCX);
+    x86_patch(b, none, b->len);
     x86_jmp_r(b, X86_RAX);
     for (unsigned i = 0; i < 4; i++)
         x86_patch(b, miss[i], b->len);
@@ -1489,6 +1532,7 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
     h->jit_tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
     h->jit_instret_end = h->instret + (uint64_t)budget;
     h->jit_site_key = h->tlb_gen << 2 | tlb_mode(hart_data_priv(h));
+    h->jit_fetch_key = (h->tlb_gen + h->code_gen) << 2 | tlb_mode(h->priv);
     return fn(h, pc, budget, tlb, h->jit.rx + entry);
 }
 

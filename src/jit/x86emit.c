@@ -495,3 +495,10 @@ void x86_ucomis(struct x86buf *b, int dbl, int xmm, struct x86mem m)
     put1(b, 0x2e);
     modrm_m(b, xmm, m);
 }
+
+void x86_jmp_m(struct x86buf *b, struct x86mem m)
+{
+    rex_m(b, 0, 0, m, 0);
+    put1(b, 0xff);
+    modrm_m(b, 4, m);
+}

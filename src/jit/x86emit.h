@@ -131,8 +131,9 @@ void x86_cvt_f2i(struct x86buf *b, int dbl, int w64, int trunc, int dst, struct 
 /* FMA3, 213 form: xmm0 = xmm1 * xmm0 +/- [m], negated product with neg. */
 enum x86_fma { X86_VFMADD = 0xa9, X86_VFMSUB = 0xab, X86_VFNMADD = 0xad, X86_VFNMSUB = 0xaf };
 void x86_vfma213(struct x86buf *b, int dbl, enum x86_fma op, struct x86mem m);
-void x86_call_r(struct x86buf *b, int r); /* call r */
-void x86_jmp_r(struct x86buf *b, int r);  /* jmp r */
+void x86_call_r(struct x86buf *b, int r);          /* call r */
+void x86_jmp_r(struct x86buf *b, int r);           /* jmp r */
+void x86_jmp_m(struct x86buf *b, struct x86mem m); /* jmp qword ptr [m] */
 /* Relative jumps with a 32-bit displacement: they return the offset of the
  * displacement in the buffer, for x86_patch. */
 size_t x86_jmp32(struct x86buf *b);

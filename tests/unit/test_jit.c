@@ -121,6 +121,8 @@ static void test_encodings(void)
     ASM("jcc32", "jne 0x1006", x86_jcc32(&b, X86_CC_NE));
     ASM("patched jcc", "jl 0x1010", x86_patch(&b, x86_jcc32(&b, X86_CC_L), 0x10));
     ASM("int3", "int3", x86_int3(&b));
+    ASM("jmp m", "jmp qword ptr [rip + 0x1000]; jmp qword ptr [rax + 8]", b.exec = 0x1000;
+        x86_jmp_m(&b, X86_ABS(0x2006)); x86_jmp_m(&b, X86_MEM(X86_RAX, 8)));
     ASM("rip relative", "cmp rdx, qword ptr [rip + 0x100]; mov dword ptr [rip + 0xfa], ecx",
         b.exec = 0x1000;
         x86_alu_rm(&b, X86_CMP, X86_RDX, X86_ABS(0x1107)); x86_st(&b, 4, X86_ABS(0x1107), X86_RCX));
