@@ -14,10 +14,13 @@
         if (r_ < 0) return r_;                                                                     \
     } while (0)
 
+/* Up to 4 cells per hart: interrupts-extended of the CLINT and PLIC. */
+#define MAX_CELLS (4 * FDT_MAX_HARTS)
+
 int fdt_prop_cells(void *fdt, const char *name, const uint32_t *cells, unsigned n)
 {
-    fdt32_t be[64];
-    if (n > 64) return -1;
+    fdt32_t be[MAX_CELLS];
+    if (n > MAX_CELLS) return -1;
     for (unsigned i = 0; i < n; i++)
         be[i] = cpu_to_fdt32(cells[i]);
     return fdt_property(fdt, name, be, (int)(n * sizeof(fdt32_t)));
@@ -78,6 +81,8 @@ static int fdt_cpus(struct fdt_ctx *c)
     TRY(fdt_end_node(fdt));
     return fdt_end_node(fdt);
 }
+
+_Static_assert(VM_MAX_CPUS <= FDT_MAX_HARTS, "an interrupt controller phandle per hart");
 
 int fdt_build(struct vm *vm, const struct fdt_boot *boot, void *buf, size_t size)
 {

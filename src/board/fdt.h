@@ -5,12 +5,14 @@
 #include <stdint.h>
 struct vm;
 
+#define FDT_MAX_HARTS 64 /* at least VM_MAX_CPUS (checked in fdt.c) */
+
 struct fdt_ctx {
     void *fdt;
     struct vm *vm;
     uint32_t plic_phandle;
     uint32_t syscon_phandle;
-    uint32_t intc_phandle[8];
+    uint32_t intc_phandle[FDT_MAX_HARTS];
 };
 
 struct fdt_boot {

@@ -102,7 +102,7 @@ static const struct cli_opt run_opts[] = {
     {"--initrd", "FILE", "initial ramdisk", RUN_INITRD},
     {"--append", "STRING", "kernel command line", RUN_APPEND},
     {"--mem", "SIZE", "guest RAM: 512 (MiB), 1.5G, 2048M... (default 256M)", RUN_MEM},
-    {"--cpus", "N", "virtual CPUs, 1..8 (default 1)", RUN_CPUS},
+    {"--cpus", "N", "virtual CPUs, 1..64 (default 1)", RUN_CPUS},
     {"--max-insns", "N", "stop after N instructions per vCPU (exit status 1)", RUN_MAX_INSNS},
     {"--timeout", "SECONDS", "stop after this much wall-clock time (exit status 124)", RUN_TIMEOUT},
     {"--console", "MODE", "stdio (default), none, or a file for serial output", RUN_CONSOLE},
@@ -283,7 +283,7 @@ static const char *exit_name(int reason)
     return "none";
 }
 
-#define FDT_MAX      (64u << 10)
+#define FDT_MAX      (256u << 10)
 #define KERNEL_ALIGN (2u << 20)
 
 static uint64_t align_up(uint64_t v, uint64_t a)

@@ -11,7 +11,7 @@
 #include "cpu/hart.h"
 #include "vmm/log.h"
 
-#define VM_MAX_CPUS    8
+#define VM_MAX_CPUS    64
 #define VM_RAM_BASE    0x80000000ull
 #define VM_TIMEBASE_HZ 10000000ull
 

@@ -17,7 +17,7 @@ const struct vmdef_field vmdef_fields[] = {
     {"append", "--append", "STRING", "kernel command line", VMDEF_STR},
     {"bios", "--bios", "FILE", "M-mode program or firmware", VMDEF_PATH},
     {"mem", "--mem", "SIZE", "guest RAM: 512 (MiB), 1.5G, 2048M... (default 256M)", VMDEF_SIZE},
-    {"cpus", "--cpus", "N", "virtual CPUs, 1..8 (default 1)", VMDEF_UINT},
+    {"cpus", "--cpus", "N", "virtual CPUs, 1..64 (default 1)", VMDEF_UINT},
     {"engine", "--engine", "jit|interp", "how vCPUs run guest code (default jit)", VMDEF_CHOICE},
     {"on_panic", "--on-panic", "exit|pause|reboot", "what a guest panic does (default exit)",
      VMDEF_CHOICE},
