@@ -150,7 +150,7 @@ struct block {
 
 #define BCACHE_BITS 18
 struct bcache {
-    struct block *slot[1u << BCACHE_BITS];
+    struct block **slot; /* 1 << BCACHE_BITS, mapped lazily: untouched, it costs nothing */
     uint8_t *arena;
     size_t arena_size, arena_used;
     uint64_t flushes;

@@ -9,15 +9,17 @@
 #include "vmm/vm.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define BCACHE_ARENA   (16u << 20)
-#define JIT_CACHE_SIZE (32u << 20)
-#define JIT_BLOCK_MAX  (32u << 10) /* bytes of code one block can take at most */
-#define JIT_SLICE      (1 << 13)   /* instructions translated code runs between polls */
-#define POLL_BLOCKS    2048
+#define BCACHE_ARENA       (16u << 20)
+#define BCACHE_SLOTS_BYTES ((size_t)sizeof(struct block *) << BCACHE_BITS)
+#define JIT_CACHE_SIZE     (32u << 20)
+#define JIT_BLOCK_MAX      (32u << 10) /* bytes of code one block can take at most */
+#define JIT_SLICE          (1 << 13)   /* instructions translated code runs between polls */
+#define POLL_BLOCKS        2048
 /* PAUSE hints in one hart_run call that mean the guest spins waiting for
  * another vCPU (a lock holder that may not be running): hand the host CPU
  * over, as pause-loop exiting does on hardware hypervisors. */
@@ -31,6 +33,10 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id)
     h->bc.arena_size = BCACHE_ARENA;
     h->bc.arena = malloc(BCACHE_ARENA);
     if (!h->bc.arena) return -1;
+    void *slots = mmap(NULL, BCACHE_SLOTS_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (slots == MAP_FAILED) return -1;
+    h->bc.slot = slots;
     pthread_mutex_init(&h->code_lock, NULL);
 #if defined(__x86_64__) /* the translator emits x86-64; elsewhere the interpreter runs alone */
     if (vm->cfg.engine == VM_ENGINE_JIT) {
@@ -46,13 +52,16 @@ void hart_destroy(struct hart *h)
 {
     free(h->bc.arena);
     h->bc.arena = NULL;
+    if (h->bc.slot) munmap(h->bc.slot, BCACHE_SLOTS_BYTES);
+    h->bc.slot = NULL;
     pthread_mutex_destroy(&h->code_lock);
     jit_cache_destroy(&h->jit);
 }
 
 static void bcache_flush(struct bcache *bc)
 {
-    memset(bc->slot, 0, sizeof(bc->slot));
+    /* back to zero pages: a hart that never runs much never holds them */
+    madvise(bc->slot, BCACHE_SLOTS_BYTES, MADV_DONTNEED);
     bc->arena_used = 0;
     bc->flushes++;
 }

@@ -1472,7 +1472,8 @@ static void emit_lookup(struct x86buf *b)
     x86_mov32_rr(b, X86_RDX, X86_RAX);
     x86_shift32_ri(b, X86_SHR, X86_RDX, 1);
     x86_alu32_ri(b, X86_AND, X86_RDX, (1 << BCACHE_BITS) - 1);
-    x86_ld(b, 8, 0, X86_RDX, X86_MEMX(HP, X86_RDX, 8, OFF_SLOTS));
+    x86_load(b, X86_RCX, HP, OFF_SLOTS);
+    x86_ld(b, 8, 0, X86_RDX, X86_MEMX(X86_RCX, X86_RDX, 8, 0));
     x86_test_rr(b, X86_RDX, X86_RDX);
     miss[1] = x86_jcc32(b, X86_CC_E);
     x86_alu_rm(b, X86_CMP, X86_RAX, X86_MEM(X86_RDX, offsetof(struct block, paddr)));
