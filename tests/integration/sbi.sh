@@ -22,7 +22,8 @@ if ! "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestand
     exit 1
 fi
 
-timeout 60 "$VMON" run --kernel "$tmp/sbitest.elf" --cpus 2 --timeout 30 --stats \
+for eng in jit interp; do # the hypercalls behave the same under each engine
+timeout 60 "$VMON" run --engine $eng --kernel "$tmp/sbitest.elf" --cpus 2 --timeout 30 --stats \
     </dev/null >"$tmp/out" 2>&1
 rc=$?
 line=$(grep -E '^sbi: [0-9]+ passed, [0-9]+ failed' "$tmp/out" | tail -1)
@@ -32,16 +33,17 @@ if [ -n "$line" ]; then
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
     pass=$((pass + p))
     fail=$((fail + f))
-    echo "sbitest: $p checks passed, $f failed in the guest"
+    echo "sbitest (--engine $eng): $p checks passed, $f failed in the guest"
 else
-    bad "sbitest printed no result (exit $rc)"
+    bad "sbitest (--engine $eng) printed no result (exit $rc)"
     tail -5 "$tmp/out"
 fi
-if [ $rc -eq 0 ]; then ok "clean SRST shutdown, exit 0"; else bad "exit status $rc"; fi
+if [ $rc -eq 0 ]; then ok "--engine $eng: clean SRST shutdown, exit 0"; else bad "--engine $eng: exit status $rc"; fi
 if grep -qiE 'hsm' "$tmp/out" && grep -qiE 'rfence|RFNC' "$tmp/out"; then
-    ok "--stats lists hypercalls per extension"
+    ok "--engine $eng: --stats lists hypercalls per extension"
 else
-    bad "--stats output lacks per-extension counts"
+    bad "--engine $eng: --stats output lacks per-extension counts"
 fi
+done
 echo "sbi: $pass passed, $fail failed"
 [ $fail -eq 0 ]
