@@ -373,7 +373,21 @@ static int emit_reg_direct(struct tctx *t, const struct insn *d)
 {
     struct x86buf *b = t->b;
     if (!writes_rd(d)) return 1;
-    if (d->rs1 == 0 || d->rs2 == 0) return 0; /* the general path has x0 as zero */
+    if (d->rs1 == 0 ||
+        d->rs2 == 0) { /* a move (mv is add rd, x0, rs), a zero or the general path */
+        unsigned other = d->rs1 ? d->rs1 : d->rs2;
+        int mv = d->op == OP_ADD || d->op == OP_OR || d->op == OP_XOR ||
+                 (d->op == OP_SUB && d->rs2 == 0);
+        if (!mv && d->op != OP_AND && d->op != OP_MUL) return 0;
+        int o = mv && other ? get(t, other) : -1;
+        int hd = def(t, d->rd);
+        if (o >= 0) {
+            if (o != hd) x86_mov_rr(b, hd, o);
+        } else {
+            x86_alu32_rr(b, X86_XOR, hd, hd); /* x0 op x0, and with or times zero */
+        }
+        return 1;
+    }
     int a = get(t, d->rs1), c = get(t, d->rs2);
     int hd = def(t, d->rd);
     if (hd == c && hd != a) {
