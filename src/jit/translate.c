@@ -965,6 +965,17 @@ static void fp_mv(struct tctx *t, struct fp_fast *f, const struct insn *d)
     fp_put(t, d, d->op == OP_FMV_D_X);
 }
 
+/* The host's FMA3 (the translator runs only on x86-64 hosts; the code
+ * still compiles elsewhere, where the interpreter runs alone). */
+static int host_has_fma(void)
+{
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 /* F/D computations: inline where the host gives the same bits (and the
  * guard checks hold), otherwise hart_fp_exec. With NX already set and
  * rounding to nearest, the host's SSE arithmetic, FMA and conversions give
@@ -980,7 +991,7 @@ static void emit_fp(struct tctx *t, const struct insn *d, unsigned idx)
     unsigned o = d->op;
     if (sse_op(o, &op, &dbl) && rm_ok)
         fp_arith(t, &f, d, op, dbl);
-    else if (o >= OP_FMADD_S && o <= OP_FNMADD_D && rm_ok && __builtin_cpu_supports("fma"))
+    else if (o >= OP_FMADD_S && o <= OP_FNMADD_D && rm_ok && host_has_fma())
         fp_fma(t, &f, d);
     else if (((o >= OP_FCVT_S_W && o <= OP_FCVT_S_L) || (o >= OP_FCVT_D_W && o <= OP_FCVT_D_L)) &&
              rm_ok)
