@@ -33,6 +33,7 @@ int jit_cache_init(struct jit_cache *c, size_t size)
     c->size = size;
     c->data = rx + size;
     c->data_size = DATA_SIZE;
+    c->cold_used = size / 2;
     return 0;
 }
 
@@ -46,6 +47,7 @@ void jit_cache_destroy(struct jit_cache *c)
 void jit_cache_flush(struct jit_cache *c)
 {
     c->used = c->start;
+    c->cold_used = c->size / 2;
     c->data_used = 0;
     c->flushes++;
 }

@@ -16,15 +16,19 @@ struct jit_cache {
     uint8_t *data;
     size_t data_size, data_used;
     size_t start; /* bytes of trampoline kept at the start across flushes */
-    uint64_t flushes, bytes_total, blocks;
+    /* Slow paths and exits ("cold" code) go to the second half of the
+     * cache, so that the code blocks run is dense: cold grows from size/2. */
+    size_t cold_used;
+    uint64_t flushes, bytes_total, bytes_hot, blocks;
 };
 
 int jit_cache_init(struct jit_cache *c, size_t size);
 void jit_cache_destroy(struct jit_cache *c);
 void jit_cache_flush(struct jit_cache *c);
-/* Room left, in bytes. */
+/* Room left, in bytes, in the fuller of the two halves. */
 static inline size_t jit_cache_room(const struct jit_cache *c)
 {
-    return c->size - c->used;
+    size_t hot = c->size / 2 - c->used, cold = c->size - c->cold_used;
+    return hot < cold ? hot : cold;
 }
 #endif

@@ -1443,10 +1443,13 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
         n++;
     if (n == 0) return 0;
     _Static_assert(BLOCK_MAX <= MAX_STUBS, "a stub per instruction");
-    struct x86buf xb;
-    x86_init(&xb, c->rw, c->size);
+    struct x86buf xb, cold; /* the block's code; its stubs and exits */
+    x86_init(&xb, c->rw, c->size / 2);
     xb.len = c->used;
     xb.exec = (uint64_t)(uintptr_t)c->rx;
+    x86_init(&cold, c->rw, c->size);
+    cold.len = c->cold_used;
+    cold.exec = xb.exec;
     struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     plan_loop(t);
@@ -1466,16 +1469,21 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
         const struct iinsn *last = &blk->insn[n - 1];
         exit_to(t, (int64_t)last->pc_off + last->d.len);
     }
+    size_t hot_end = xb.len;
+    t->b = &cold;
+    size_t cold_start = cold.len;
     emit_stubs(t);
-    x86_patch(&xb, low, xb.len);
-    refund(&xb, n);
-    x86_patch(&xb, ev, xb.len);
-    x86_store(&xb, HP, OFF_PC, PC);
-    jmp_to(&xb, EPILOGUE_AT);
-    if (xb.overflow) return 0;
+    x86_patch(&cold, low, cold.len);
+    refund(&cold, n);
+    x86_patch(&cold, ev, cold.len);
+    x86_store(&cold, HP, OFF_PC, PC);
+    jmp_to(&cold, EPILOGUE_AT);
+    if (xb.overflow || cold.overflow) return 0;
     *count = n;
-    c->used = (xb.len + 15) & ~(size_t)15;
-    c->bytes_total += xb.len - entry;
+    c->used = (hot_end + 15) & ~(size_t)15;
+    c->cold_used = (cold.len + 15) & ~(size_t)15;
+    c->bytes_total += (hot_end - entry) + (cold.len - cold_start);
+    c->bytes_hot += hot_end - entry;
     c->blocks++;
     return (uint32_t)entry;
 }
@@ -1565,7 +1573,9 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
 void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry)
 {
     uint8_t *at = (uint8_t *)(uintptr_t)site;
-    if (at < c->rx || at + 4 > c->rx + c->used) return;
+    int hot = at >= c->rx && at + 4 <= c->rx + c->used;
+    int cold = at >= c->rx + c->size / 2 && at + 4 <= c->rx + c->cold_used;
+    if (!hot && !cold) return;
     int32_t rel = x86_rel32(at, c->rx + entry);
     memcpy(c->rw + (at - c->rx), &rel, 4);
 }

@@ -86,11 +86,12 @@ static void print_jit_stats(const struct hart *h, FILE *out)
     double secs = (double)st->jit_ns * 1e-9;
     fprintf(out,
             "hart%u: jit blocks %llu (%.0f per second of translation, %.1f ms in all), %llu "
-            "bytes of x86-64 (%.1f per guest instruction), %llu cache flushes, %llu entries, "
-            "%llu links, %llu stores into code\n",
+            "bytes of x86-64 (%.1f per guest instruction, %.1f on the blocks' own paths), %llu "
+            "cache flushes, %llu entries, %llu links, %llu stores into code\n",
             h->id, (unsigned long long)h->jit.blocks, secs > 0 ? (double)h->jit.blocks / secs : 0,
             secs * 1e3, (unsigned long long)h->jit.bytes_total,
             st->jit_insns ? (double)h->jit.bytes_total / (double)st->jit_insns : 0,
+            st->jit_insns ? (double)h->jit.bytes_hot / (double)st->jit_insns : 0,
             (unsigned long long)h->jit.flushes, (unsigned long long)st->jit_entries,
             (unsigned long long)st->jit_links, (unsigned long long)st->code_writes);
 }
