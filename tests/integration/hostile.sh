@@ -68,5 +68,20 @@ else
     bad "-v: no device lines"
     head -5 "$tmp/out"
 fi
+# Random code in U and S mode (tests/hostile/chaos.S), 3000 rounds, under
+# each engine: the guest's M-mode handler must see every round end in a
+# trap or interrupt from U/S and finish.
+if "$RISCV_CC" -march=rv64gc -mabi=lp64d -nostdlib -Wl,--no-warn-rwx-segments \
+    -T "$here/tests/hostile/link.ld" -o "$tmp/chaos.elf" "$here/tests/hostile/chaos.S"; then
+    for eng in jit interp; do
+        timeout 300 "$VMON" run --engine $eng --bios "$tmp/chaos.elf" --console none --timeout 240 \
+            </dev/null >"$tmp/out" 2>&1
+        rc=$?
+        [ $rc -eq 0 ] && ok "--engine $eng: 3000 rounds of random U/S code, the guest survived" ||
+            bad "--engine $eng: random code: exit status $rc"
+    done
+else
+    bad "build the random-code program"
+fi
 echo "hostile: $pass passed, $fail failed"
 [ $fail -eq 0 ]
