@@ -47,7 +47,7 @@ for t in "$BUILD"/tests/test_*; do
     run_suite "$(basename "$t")" "$t"
 done
 if [ -d "$BUILD/isa" ]; then
-    run_suite isa tests/isa/run.sh vmon "$VMON"
+    run_suite isa env ISA_JIT_HOT=1 tests/isa/run.sh vmon "$VMON"
     run_suite isa-interp env ISA_ENGINE=interp tests/isa/run.sh vmon "$VMON"
 fi
 for t in tests/integration/*.sh; do

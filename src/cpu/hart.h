@@ -144,7 +144,7 @@ struct block {
     uint32_t n;      /* instructions, sentinel excluded */
     uint32_t bytes;  /* guest bytes covered */
     uint32_t native; /* engine jit: code cache offset of its translation, 0 none */
-    uint32_t pad;
+    uint32_t uses;   /* times run before it was translated (JIT_HOT); ~0: decided */
     struct iinsn insn[];
 };
 

@@ -19,6 +19,7 @@
 #define JIT_CACHE_SIZE     (32u << 20)
 #define JIT_BLOCK_MAX      (32u << 10) /* bytes of code one block can take at most */
 #define JIT_SLICE          (1 << 13)   /* instructions translated code runs between polls */
+#define JIT_HOT            2           /* default runs of a block before it is translated */
 #define POLL_BLOCKS        2048
 /* PAUSE hints in one hart_run call that mean the guest spins waiting for
  * another vCPU (a lock holder that may not be running): hand the host CPU
@@ -186,6 +187,7 @@ static void block_finish(struct bcache *bc, struct block *b, unsigned n, unsigne
     b->n = n;
     b->bytes = off;
     b->native = 0;
+    b->uses = 0;
     size_t used = sizeof(struct block) + (n + 1) * sizeof(struct iinsn);
     bc->arena_used += (used + 15) & ~(size_t)15;
 }
@@ -254,23 +256,30 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     b->paddr = pa;
     block_finish(bc, b, n, off, labels);
     mmu_note_code(h, pa);
-    if (h->jit.rw && !h->dbg) {
-        unsigned count = 0;
-        uint64_t t0 = host_time_ns();
-        b->native = jit_translate_block(&h->jit, b, &count);
-        h->stats.jit_ns += host_time_ns() - t0;
-        h->stats.jit_insns += count;
-        if (b->native && h->vm->jit_map)
-            fprintf(h->vm->jit_map, "%llx %zx %llx %u\n",
-                    (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
-                    (unsigned long long)pa, h->id);
-        if (b->native && h->vm->jit_dump)
-            jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native,
-                           h->jit.used - b->native, (uint64_t)(uintptr_t)(h->jit.rx + b->native));
-    }
     bc->slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)] = b;
     h->stats.blocks_built++;
     return b;
+}
+
+/* Engine jit: translate block b (run JIT_HOT times interpreted: code that
+ * runs once, much of a boot, is never translated). Once decided, b->uses
+ * is ~0 whether it got a translation or not. */
+static void block_translate(struct hart *h, struct block *b)
+{
+    b->uses = ~0u;
+    if (jit_cache_room(&h->jit) < JIT_BLOCK_MAX) return; /* the next block_alloc flushes */
+    unsigned count = 0;
+    uint64_t t0 = host_time_ns();
+    b->native = jit_translate_block(&h->jit, b, &count);
+    h->stats.jit_ns += host_time_ns() - t0;
+    h->stats.jit_insns += count;
+    if (b->native && h->vm->jit_map)
+        fprintf(h->vm->jit_map, "%llx %zx %llx %u\n",
+                (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
+                (unsigned long long)b->paddr, h->id);
+    if (b->native && h->vm->jit_dump)
+        jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native, h->jit.used - b->native,
+                       (uint64_t)(uintptr_t)(h->jit.rx + b->native));
 }
 
 /* Run the instruction at pc as a one-instruction block that is not cached:
@@ -310,6 +319,7 @@ static struct block *block_single(struct hart *h, uint64_t pc, const uint8_t *ho
     tmp->bytes = len;
     tmp->paddr = ~0ull; /* never matches a cached block: no chaining */
     tmp->native = 0;
+    tmp->uses = ~0u;
     return tmp;
 }
 
@@ -428,6 +438,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
     if (lim.stop_at < h->instret) lim.stop_at = ~0ull;
     int poll = 0;
     uint64_t site_gen = 0; /* code cache generation of h->jit_site */
+    const unsigned hot = h->vm->cfg.jit_hot ? h->vm->cfg.jit_hot : JIT_HOT;
     h->jit_site = 0;
 
     for (;;) {
@@ -467,6 +478,10 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
                     continue;
                 }
             }
+        }
+        if (!b->native && b->uses != ~0u && h->jit.rw && likely(!h->dbg) && !single) {
+            if (b->uses < hot) b->uses++; /* chaining counts too */
+            if (b->uses >= hot) block_translate(h, b);
         }
         if (b->native && likely(!h->dbg) && likely(!h->jit_bail)) {
             if (h->jit_site && h->jit_site_pa == b->paddr && site_gen == h->jit.flushes) {
@@ -536,7 +551,8 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
                 if (likely(xe_->tag == (t_ & ~0xfffull))) tpa_ = xe_->paddr | (t_ & 0xfff);        \
             }                                                                                      \
             struct block *nb_ = h->bc.slot[(tpa_ >> 1) & ((1u << BCACHE_BITS) - 1)];               \
-            if (likely(nb_ && nb_->paddr == tpa_ && (!nb_->native || h->dbg))) {                   \
+            if (likely(nb_ && nb_->paddr == tpa_ && (!nb_->native || h->dbg)) &&                   \
+                (nb_->uses >= hot || ++nb_->uses < hot)) {                                         \
                 b = nb_;                                                                           \
                 pc = t_;                                                                           \
                 ip = b->insn;                                                                      \

@@ -50,6 +50,7 @@ struct boot_opts {
     unsigned cpus;
     double timeout, shutdown_timeout;
     int stats, paused, on_panic, log_level, engine;
+    unsigned jit_hot;
 };
 
 enum {
@@ -76,6 +77,7 @@ enum {
     RUN_DUMP_DTB,
     RUN_STATS,
     RUN_JIT_DUMP,
+    RUN_JIT_HOT,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -137,6 +139,8 @@ static const struct cli_opt run_opts[] = {
     {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
     {"--jit-dump", "FILE", "write each translated block's guest and x86-64 code to FILE",
      RUN_JIT_DUMP},
+    {"--jit-hot", "N", "translate a block once it has run N times (default 2; 1: at once)",
+     RUN_JIT_HOT},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -217,6 +221,15 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
     case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
     case RUN_QUIET: o->log_level = VM_LOG_ERROR; return 0;
+    case RUN_JIT_HOT: {
+        unsigned long long n;
+        if (parse_uint(v, &n) < 0 || n == 0 || n > 1000000) {
+            fprintf(stderr, "vmon run: invalid --jit-hot '%s' (want 1..1000000)\n", v);
+            return -1;
+        }
+        o->jit_hot = (unsigned)n;
+        return 0;
+    }
     case RUN_MAX_INSNS:
         if (parse_uint(v, &o->max_insns) < 0 || o->max_insns == 0) {
             fprintf(stderr, "vmon run: invalid --max-insns '%s' (want a positive count)\n", v);
@@ -527,6 +540,7 @@ int boot_main(int argc, char **argv)
         .hyp_sbi = o.bios == NULL,
         .on_panic = o.on_panic,
         .engine = o.engine,
+        .jit_hot = o.jit_hot,
     };
     char err[512];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));

@@ -67,6 +67,7 @@ struct vm_config {
     double timeout;     /* seconds, 0 = none */
     int hyp_sbi;        /* serve SBI from vmon (no M-mode firmware) */
     int engine;         /* VM_ENGINE_*: how vCPUs run guest code */
+    unsigned jit_hot;   /* runs of a block before it is translated (0: the default) */
 };
 
 struct vm {

@@ -44,7 +44,8 @@ for elf in "${elfs[@]}"; do
         rc=$?
     else
         timeout -k 2 $((tmo + 5)) "$vmon" run --bios "$elf" --timeout "$tmo" \
-            ${ISA_ENGINE:+--engine "$ISA_ENGINE"} </dev/null >"$log" 2>&1
+            ${ISA_ENGINE:+--engine "$ISA_ENGINE"} ${ISA_JIT_HOT:+--jit-hot "$ISA_JIT_HOT"} \
+            </dev/null >"$log" 2>&1
         rc=$?
     fi
     if [ "$rc" -eq 0 ]; then

@@ -44,7 +44,7 @@ static unsigned emit_store(uint32_t *code, uint64_t off, unsigned kind)
 static struct vm *make_vm(int engine)
 {
     char err[256];
-    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine};
+    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine, .jit_hot = 1};
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     CHECK(&c, vm && virt_board_create(vm, err, sizeof(err)) == 0, "vm: %s", err);
     if (vm) vm->console_out_fd = -1;

@@ -459,7 +459,7 @@ static void run_for(struct hart *h, uint64_t budget)
 static struct vm *engine_vm(int engine)
 {
     char err[256];
-    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine};
+    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine, .jit_hot = 1};
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     CHECK(&c, vm && virt_board_create(vm, err, sizeof(err)) == 0, "vm: %s", err);
     if (vm) vm->console_out_fd = -1;
