@@ -4,6 +4,7 @@
 #ifndef VMON_VIRTIO_DEVICES_H
 #define VMON_VIRTIO_DEVICES_H
 #include <stddef.h>
+#include <stdint.h>
 struct vm;
 
 int virtio_rng_create(struct vm *vm, const char *spec, char *err, size_t errlen);
@@ -17,4 +18,19 @@ int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* A virtio-input power button (virtio/input.c), pressed by vm_power_button. */
 int virtio_power_key_create(struct vm *vm, char *err, size_t errlen);
+/* --balloon: a virtio-balloon device (virtio/balloon.c). */
+int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen);
+/* Ask the guest to keep guest_bytes of its RAM (the rest goes back to the
+ * host as the driver inflates). */
+int virtio_balloon_set(struct vm *vm, uint64_t guest_bytes, char *err, size_t errlen);
+/* The balloon's figures (and a request for fresh guest statistics). */
+#define BALLOON_STATS_MAX 16 /* tags of virtio 1.2 5.5.6.3 (swap in/out, faults, free, ...) */
+struct balloon_info {
+    uint32_t target_pages, actual_pages;
+    uint64_t inflated, deflated, reported; /* pages */
+    uint64_t stat[BALLOON_STATS_MAX];
+    uint32_t stat_valid; /* bit per tag seen */
+    uint64_t stats_updates;
+};
+int virtio_balloon_info(struct vm *vm, struct balloon_info *out);
 #endif

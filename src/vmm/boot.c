@@ -31,7 +31,7 @@ struct dev_opt {
 static const struct dev_opt dev_opts[] = {
     {"--rng", virtio_rng_create},          {"--disk", virtio_blk_create},
     {"--net", virtio_net_create},          {"--share", virtio_9p_create},
-    {"--vconsole", virtio_console_create},
+    {"--vconsole", virtio_console_create}, {"--balloon", virtio_balloon_create},
 };
 #define MAX_DEVICES 16
 
@@ -128,7 +128,8 @@ static const struct cli_opt run_opts[] = {
     {"--gdb", "tcp:[HOST]:PORT|unix:PATH",
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
-     "control channel: line commands pause, resume, status, powerdown, reset\n"
+     "control channel: line commands pause, resume, status, powerdown, reset,\n"
+     "balloon [SIZE]\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
@@ -149,6 +150,9 @@ static const struct cli_opt run_opts[] = {
      "host directory over virtio-9p\n(in the guest: mount -t 9p -o trans=virtio TAG /mnt)",
      RUN_DEV + 3},
     {"--vconsole", "FILE|socket=PATH", "virtio-console port (/dev/hvc1)", RUN_DEV + 4},
+    {"--balloon", NULL,
+     "virtio-balloon: memory the guest gives back (the control channel's balloon SIZE)",
+     RUN_DEV + 5},
     {"--rng", NULL, "virtio-rng fed by the host's getrandom()", RUN_DEV},
 };
 #define N_RUN_OPTS (sizeof(run_opts) / sizeof(run_opts[0]))

@@ -3,6 +3,8 @@
  * turn. */
 #include "vmm/control.h"
 #include "vmm/vm.h"
+#include "vmm/cli.h"
+#include "virtio/devices.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,8 +42,37 @@ static const char *run_state(struct vm *vm)
     return vm_paused(vm) ? "ok paused" : "ok running";
 }
 
-static const char *control_command(struct vm *vm, const char *cmd)
+/* balloon [SIZE]: ask the guest to keep SIZE of its RAM (as QEMU's
+ * balloon command), or report the balloon; the reply goes to buf. */
+static const char *balloon_command(struct vm *vm, const char *arg, char *buf, size_t len)
 {
+    char err[128];
+    if (*arg) {
+        unsigned long long bytes;
+        if (cli_parse_size(arg, 20, &bytes) < 0) return "error balloon: invalid size";
+        if (virtio_balloon_set(vm, bytes, err, sizeof(err)) < 0) {
+            snprintf(buf, len, "error %s", err);
+            return buf;
+        }
+    }
+    struct balloon_info bi;
+    if (virtio_balloon_info(vm, &bi) < 0) return "error the VM has no balloon device (--balloon)";
+    snprintf(
+        buf, len,
+        "ok balloon target %llu MiB, given %llu MiB, inflated %llu deflated %llu reported %llu "
+        "pages, guest free %llu MiB (statistics %llu)",
+        (unsigned long long)bi.target_pages >> 8, (unsigned long long)bi.actual_pages >> 8,
+        (unsigned long long)bi.inflated, (unsigned long long)bi.deflated,
+        (unsigned long long)bi.reported,
+        (unsigned long long)((bi.stat_valid & (1u << 4)) ? bi.stat[4] >> 20 : 0),
+        (unsigned long long)bi.stats_updates);
+    return buf;
+}
+
+static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t len)
+{
+    if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
+        return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, len);
     if (!strcmp(cmd, "pause")) return vm_pause(vm) < 0 ? "error the VM is stopping" : "ok paused";
     if (!strcmp(cmd, "resume")) {
         vm_resume(vm);
@@ -56,7 +87,7 @@ static const char *control_command(struct vm *vm, const char *cmd)
         vm_resume(vm); /* a paused VM reboots too */
         return "ok resetting";
     }
-    return "error unknown command (pause, resume, status, powerdown, reset)";
+    return "error unknown command (pause, resume, status, powerdown, reset, balloon [SIZE])";
 }
 
 /* Serve one connection until it closes. */
@@ -80,7 +111,9 @@ static void control_serve(struct vm_control *c, int fd)
         }
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
-        reply(fd, overlong ? "error line too long" : control_command(c->vm, line));
+        char out[CONTROL_LINE_MAX];
+        reply(fd,
+              overlong ? "error line too long" : control_command(c->vm, line, out, sizeof(out)));
         len = 0;
         overlong = 0;
     }

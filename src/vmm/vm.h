@@ -109,6 +109,7 @@ struct vm {
     struct vcpu vcpu[VM_MAX_CPUS];
     struct gdbstub *gdb;          /* attached debugger stub, or NULL */
     struct virtio_dev *power_key; /* virtio-input power button, or NULL */
+    struct virtio_dev *balloon;   /* virtio-balloon (--balloon), or NULL */
     int (*power_key_press)(struct virtio_dev *d);
     pthread_mutex_t lock; /* guards the wait/wake handshakes and pausing */
     pthread_cond_t exit_cond;

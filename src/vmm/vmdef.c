@@ -33,6 +33,7 @@ const struct vmdef_field vmdef_fields[] = {
      VMDEF_LIST},
     {"vconsoles", "--vconsole", "FILE|socket=PATH", "virtio-console port (repeatable)", VMDEF_LIST},
     {"rng", "--rng", NULL, "virtio-rng fed by the host's getrandom()", VMDEF_FLAG},
+    {"balloon", "--balloon", NULL, "virtio-balloon: memory the guest can give back", VMDEF_FLAG},
     {"autostart", "--autostart", NULL, "start the VM whenever the service starts", VMDEF_FLAG},
 };
 const unsigned vmdef_nfields = sizeof(vmdef_fields) / sizeof(vmdef_fields[0]);
@@ -59,6 +60,14 @@ void vmdef_init(struct vm_def *d)
     d->engine = VM_ENGINE_JIT;
     d->on_panic = VM_PANIC_EXIT;
     d->shutdown_timeout = 10;
+}
+
+/* The int of a VMDEF_FLAG setting. */
+static int *flag_slot(struct vm_def *d, const char *key)
+{
+    if (!strcmp(key, "rng")) return &d->rng;
+    if (!strcmp(key, "balloon")) return &d->balloon;
+    return &d->autostart;
 }
 
 static void list_free(struct vmdef_list *l)
@@ -259,12 +268,7 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     case VMDEF_CHOICE: return set_choice(d, f, name, value, err, errlen);
     case VMDEF_SECONDS:
         return vmdef_parse_seconds(name, value, 0, 3600, &d->shutdown_timeout, err, errlen);
-    case VMDEF_FLAG:
-        if (!strcmp(f->key, "rng"))
-            d->rng = 1;
-        else
-            d->autostart = 1;
-        return 0;
+    case VMDEF_FLAG: *flag_slot(d, f->key) = 1; return 0;
     case VMDEF_LIST: return list_add(list_slot(d, f->key), name, value, err, errlen);
     }
     snprintf(err, errlen, "%s: unknown setting", name);
@@ -373,11 +377,7 @@ static int field_from_json(struct vm_def *d, const struct vmdef_field *f, json_o
 {
     if (f->type == VMDEF_FLAG) {
         if (!json_object_is_type(v, json_type_boolean)) return wrong_type(f, err, errlen);
-        int on = json_object_get_boolean(v);
-        if (!strcmp(f->key, "rng"))
-            d->rng = on;
-        else
-            d->autostart = on;
+        *flag_slot(d, f->key) = json_object_get_boolean(v);
         return 0;
     }
     if (f->type == VMDEF_LIST) {
@@ -481,6 +481,7 @@ json_object *vmdef_to_json(const struct vm_def *d)
     json_object_object_add(o, "shares", list_json(&d->shares));
     json_object_object_add(o, "vconsoles", list_json(&d->vconsoles));
     json_object_object_add(o, "rng", json_object_new_boolean(d->rng));
+    json_object_object_add(o, "balloon", json_object_new_boolean(d->balloon));
     json_object_object_add(o, "autostart", json_object_new_boolean(d->autostart));
     return o;
 }
@@ -512,6 +513,7 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
     if (d->initrd) r |= push(argv, argc, max, "--initrd", d->initrd);
     if (d->append) r |= push(argv, argc, max, "--append", d->append);
     if (d->rng) r |= push(argv, argc, max, "--rng", NULL);
+    if (d->balloon) r |= push(argv, argc, max, "--balloon", NULL);
     const struct vmdef_list *lists[] = {&d->disks, &d->nets, &d->shares, &d->vconsoles};
     const char *opts[] = {"--disk", "--net", "--share", "--vconsole"};
     for (unsigned k = 0; k < 4; k++)

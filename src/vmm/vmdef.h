@@ -27,7 +27,7 @@ struct vm_def {
     int engine;   /* VM_ENGINE_* */
     int on_panic; /* VM_PANIC_* */
     double shutdown_timeout;
-    int rng, autostart;
+    int rng, balloon, autostart;
     struct vmdef_list disks, nets, shares, vconsoles;
 };
 
