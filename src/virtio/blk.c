@@ -14,6 +14,7 @@
 #include "virtio/virtio.h"
 #include "backend/block.h"
 #include "board/virt.h"
+#include "vmm/vm.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,5 +390,51 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the virtio-blk device");
         return -1;
     }
+    if (vm->ndisks < VM_MAX_DISKS) vm->disks[vm->ndisks++] = b->dev;
+    return 0;
+}
+
+/* Grow disk `index` (in --disk order) to size bytes while the guest runs:
+ * the vCPUs pause and the device's worker goes idle, the image grows (raw:
+ * the file, qcow2: its virtual size), the capacity in the config space
+ * follows and the driver gets a config-change interrupt (virtio 1.2
+ * 5.2.4: Linux re-reads the capacity). Shrinking a disk in use would take
+ * data from under the guest: refused, as are read-only disks. */
+int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, size_t errlen)
+{
+    if (index >= vm->ndisks) {
+        snprintf(err, errlen, "no disk %u (the VM has %u)", index, vm->ndisks);
+        return -1;
+    }
+    struct virtio_dev *d = vm->disks[index];
+    struct blk_dev *b = d->priv;
+    if (b->readonly) {
+        snprintf(err, errlen, "disk %u is read-only", index);
+        return -1;
+    }
+    if (size == 0 || (size & (SECTOR - 1)) || size / SECTOR < b->capacity) {
+        snprintf(err, errlen, "new size must be a multiple of 512 and at least the current %llu",
+                 (unsigned long long)(b->capacity * SECTOR));
+        return -1;
+    }
+    int was_paused = vm_paused(vm);
+    if (!was_paused && vm_pause(vm) < 0) {
+        snprintf(err, errlen, "the VM is stopping");
+        return -1;
+    }
+    virtio_quiesce(d);
+    char why[256];
+    int r = !strcmp(b->be->ops->name, "qcow2") ? qcow2_resize(b->be, size, why, sizeof(why))
+                                               : raw_resize(b->be, size, why, sizeof(why));
+    if (r == 0) {
+        b->capacity = size / SECTOR;
+        put_le64(b->config + CFG_CAPACITY, b->capacity);
+    }
+    if (!was_paused) vm_resume(vm);
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: %s", index, why);
+        return -1;
+    }
+    virtio_config_changed(d);
     return 0;
 }

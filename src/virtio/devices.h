@@ -18,6 +18,8 @@ int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* A virtio-input power button (virtio/input.c), pressed by vm_power_button. */
 int virtio_power_key_create(struct vm *vm, char *err, size_t errlen);
+/* Grow disk `index` (--disk order) to size bytes while the VM runs. */
+int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, size_t errlen);
 /* --balloon: a virtio-balloon device (virtio/balloon.c). */
 int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* Ask the guest to keep guest_bytes of its RAM (the rest goes back to the

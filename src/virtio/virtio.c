@@ -467,6 +467,11 @@ static void worker_quiesce(struct virtio_worker *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+void virtio_quiesce(struct virtio_dev *d)
+{
+    if (d->ops->work) worker_quiesce(&d->worker);
+}
+
 static void worker_stop(struct virtio_worker *w)
 {
     if (!w->started) return;

@@ -164,6 +164,9 @@ void vq_push(struct virtio_dev *d, unsigned q, const struct vq_req *req, uint32_
 void vq_notify(struct virtio_dev *d, unsigned q);
 /* Is queue q live (DRIVER_OK, ready, not broken)? */
 int vq_live(struct virtio_dev *d, unsigned q);
+/* Wait until the device's worker (if it has one) is idle: with the vCPUs
+ * paused, nothing else touches the device until they run again. */
+void virtio_quiesce(struct virtio_dev *d);
 /* Tell the driver the config space changed. */
 void virtio_config_changed(struct virtio_dev *d);
 /* Mark the device broken (DEVICE_NEEDS_RESET) with a reason logged once. */

@@ -129,7 +129,7 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "balloon [SIZE]\n"
+     "balloon [SIZE], disk-resize N SIZE\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},

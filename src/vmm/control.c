@@ -69,8 +69,26 @@ static const char *balloon_command(struct vm *vm, const char *arg, char *buf, si
     return buf;
 }
 
+/* disk-resize N SIZE: grow disk N (from 0, --disk order) to SIZE. */
+static const char *disk_command(struct vm *vm, const char *arg, char *buf, size_t len)
+{
+    char *end;
+    unsigned long idx = strtoul(arg, &end, 10);
+    unsigned long long bytes;
+    if (end == arg || *end != ' ' || cli_parse_size(end + 1, 20, &bytes) < 0)
+        return "error usage: disk-resize N SIZE";
+    char err[160];
+    if (virtio_blk_resize(vm, (unsigned)idx, bytes, err, sizeof(err)) < 0) {
+        snprintf(buf, len, "error %s", err);
+        return buf;
+    }
+    snprintf(buf, len, "ok disk %lu is %llu bytes", idx, bytes);
+    return buf;
+}
+
 static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t len)
 {
+    if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, len);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
         return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, len);
     if (!strcmp(cmd, "pause")) return vm_pause(vm) < 0 ? "error the VM is stopping" : "ok paused";
@@ -87,7 +105,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         vm_resume(vm); /* a paused VM reboots too */
         return "ok resetting";
     }
-    return "error unknown command (pause, resume, status, powerdown, reset, balloon [SIZE])";
+    return "error unknown command (pause, resume, status, powerdown, reset, balloon [SIZE], "
+           "disk-resize N SIZE)";
 }
 
 /* Serve one connection until it closes. */

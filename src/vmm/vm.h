@@ -12,6 +12,7 @@
 #include "vmm/log.h"
 
 #define VM_MAX_CPUS    64
+#define VM_MAX_DISKS   16
 #define VM_RAM_BASE    0x80000000ull
 #define VM_TIMEBASE_HZ 10000000ull
 
@@ -107,9 +108,11 @@ struct vm {
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */
 
     struct vcpu vcpu[VM_MAX_CPUS];
-    struct gdbstub *gdb;          /* attached debugger stub, or NULL */
-    struct virtio_dev *power_key; /* virtio-input power button, or NULL */
-    struct virtio_dev *balloon;   /* virtio-balloon (--balloon), or NULL */
+    struct gdbstub *gdb;                    /* attached debugger stub, or NULL */
+    struct virtio_dev *power_key;           /* virtio-input power button, or NULL */
+    struct virtio_dev *balloon;             /* virtio-balloon (--balloon), or NULL */
+    struct virtio_dev *disks[VM_MAX_DISKS]; /* virtio-blk devices in --disk order */
+    unsigned ndisks;
     int (*power_key_press)(struct virtio_dev *d);
     pthread_mutex_t lock; /* guards the wait/wake handshakes and pausing */
     pthread_cond_t exit_cond;
