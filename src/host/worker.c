@@ -1,8 +1,10 @@
 /* Worker processes: each running VM is `vmon run` (this executable) with
  * the VM's options, its serial console in DIR/logs/NAME.console.log, its
  * messages in DIR/logs/NAME.log, and a control socket on fd 3 (--control
- * fd:3). The worker runs with no_new_privs, in its own session, with core
- * dumps off and its descriptors and address space bounded. If the service
+ * fd:3). The worker runs with no_new_privs, in its own session, in /, with
+ * no descriptors but those (its images, shares and sockets it opens
+ * itself), core dumps off, its descriptors and address space bounded, and
+ * a seccomp allow-list once its machine is built (--sandbox). If the service
  * goes away the control socket closes and the worker shuts its VM down. */
 #include "host/host.h"
 #include <errno.h>
@@ -40,7 +42,7 @@ static int build_argv(struct service *svc, struct host_vm *vm, struct worker_arg
     int n = 0;
     a->argv[n++] = "vmon";
     a->argv[n++] = "run";
-    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 6, a->membuf, sizeof(a->membuf)) < 0)
+    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 7, a->membuf, sizeof(a->membuf)) < 0)
         return -1;
     const char *con = vm->def.console;
     if (!con || !strcmp(con, "log")) {
@@ -51,6 +53,7 @@ static int build_argv(struct service *svc, struct host_vm *vm, struct worker_arg
     a->argv[n++] = (char *)con;
     a->argv[n++] = "--control";
     a->argv[n++] = "fd:3";
+    a->argv[n++] = "--sandbox";
     a->argv[n] = NULL;
     return 0;
 }
@@ -73,6 +76,7 @@ static void worker_child(int ctl, int logfd, uint64_t mem, char **argv)
         dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
         _exit(126);
     close_range(4, ~0u, 0);
+    if (chdir("/") < 0) _exit(126);
     setsid();
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     limit(RLIMIT_CORE, 0);

@@ -14,6 +14,7 @@
 #include "vmm/vm.h"
 #include "vmm/vmdef.h"
 #include "vmm/control.h"
+#include "vmm/sandbox.h"
 #include "virtio/devices.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ struct boot_opts {
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
     const char *jit_dump, *control;
+    int sandbox;
     uint64_t mem;
     unsigned long long max_insns;
     unsigned cpus;
@@ -66,6 +68,7 @@ enum {
     RUN_PIDFILE,
     RUN_GDB,
     RUN_CONTROL,
+    RUN_SANDBOX,
     RUN_PAUSED,
     RUN_ON_PANIC,
     RUN_ENGINE,
@@ -112,6 +115,10 @@ static const struct cli_opt run_opts[] = {
      "control channel: line commands pause, resume, status, powerdown, reset\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
+    {"--sandbox", NULL,
+     "once the machine is built, allow only the system calls a running VM needs\n"
+     "(seccomp; vmon serve's workers run so)",
+     RUN_SANDBOX},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
     {"-S", NULL, "same as --paused", RUN_PAUSED},
     {"-v", NULL, "more messages (device and VM information)", RUN_VERBOSE},
@@ -196,6 +203,7 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_JIT_DUMP: o->jit_dump = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_CONTROL: o->control = v; return 0;
+    case RUN_SANDBOX: o->sandbox = 1; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
     case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
@@ -587,6 +595,14 @@ int boot_main(int argc, char **argv)
     struct vm_control *ctl = NULL;
     if (o.control && !(ctl = vm_control_start(vm, o.control, err, sizeof(err)))) {
         fprintf(stderr, "vmon: %s\n", err);
+        gdb_stop(gdb);
+        console_stop(con);
+        goto out;
+    }
+    /* Every socket and file the VM uses is open now. */
+    if (o.sandbox && sandbox_apply(err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: %s\n", err);
+        vm_control_stop(ctl);
         gdb_stop(gdb);
         console_stop(con);
         goto out;

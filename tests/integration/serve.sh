@@ -132,6 +132,32 @@ done
 grep -qE '^cli2 +stopped +2 +128M' "$tmp/list" && ok "vmon list shows name, state, vCPUs, memory" ||
     bad "vmon list: $(cat "$tmp/list")"
 
+# --- Workers are sandboxed: every device works under the seccomp filter ----
+mkdir -p "$tmp/share" && echo "shared-$$" >"$tmp/share/f"
+truncate -s 8M "$tmp/disk.img"
+DEV_RUN='dd+if=/dev/vda+of=/dev/null+bs=64k+count=8;dd+if=/dev/zero+of=/dev/vda+bs=64k+count=2;sync'
+DEV_RUN+=';mount+-t+9p+-o+trans=virtio+sh+/mnt;cat+/mnt/f;echo+w>/mnt/g;head+-c+64+/dev/hwrng|wc+-c'
+DEV_RUN+=';echo+vc-ok>/dev/hvc1;echo+devices+done;while+true;do+sleep+1;done'
+"$VMON" create devs --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0 guest.run=$DEV_RUN" \
+    --disk "$tmp/disk.img" --net user --share "$tmp/share,tag=sh" --rng --vconsole "$tmp/vc.out" \
+    --cpus 2 --start && wait_log devs "devices done" && ok "a sandboxed worker boots with disk, net, 9p, rng, vconsole" ||
+    bad "devices under the sandbox: $("$VMON" logs devs 2>&1 | tail -3)"
+"$VMON" logs devs | grep -q "shared-$$" && [ -f "$tmp/share/g" ] && grep -q vc-ok "$tmp/vc.out" &&
+    [ "$("$VMON" logs devs | tr -d '\r' | grep -x 64)" = 64 ] && ok "9p read/write, rng and vconsole work" ||
+    bad "device I/O under the sandbox"
+devs_pid=$(vm_field devs pid)
+grep -q "^Seccomp:[[:space:]]*2" "/proc/$devs_pid/status" && grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$devs_pid/status" &&
+    ok "the worker runs under a seccomp filter (Seccomp: 2) with no_new_privs" ||
+    bad "worker not filtered: $(grep -E 'Seccomp|NoNewPrivs' "/proc/$devs_pid/status")"
+[ "$(readlink "/proc/$devs_pid/cwd")" = / ] && ok "the worker's working directory is /" ||
+    bad "worker cwd $(readlink "/proc/$devs_pid/cwd")"
+foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
+    grep -v -e "^$tmp/" -e '^/dev/null$' -e '^socket:' -e '^anon_inode:' -e '^pipe:' -e "^$STATE/logs/devs\.")
+[ -z "$foreign" ] && ok "the worker holds only its own files, sockets and /dev/null" ||
+    bad "worker holds foreign descriptors: $foreign"
+"$VMON" stop devs && [ "$(vm_field devs state)" = stopped ] && ok "the sandboxed worker stops cleanly" ||
+    bad "stop devs: $(vm_field devs state) $(vm_field devs reason)"
+
 # --- Pause and resume a ticking guest --------------------------------------
 "$VMON" create tick --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" --start &&
     wait_log tick "tick 2" && ok "a ticking guest runs" || bad "ticking guest"
