@@ -73,6 +73,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
         if (vm->jit_perf_map) setvbuf(vm->jit_perf_map, NULL, _IOLBF, 0);
     }
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->sched.lock, NULL);
+    if (sched_getaffinity(0, sizeof(vm->sched.all), &vm->sched.all) < 0) CPU_ZERO(&vm->sched.all);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -108,6 +110,7 @@ void vm_destroy(struct vm *vm)
     pthread_cond_destroy(&vm->exit_cond);
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->lock);
+    pthread_mutex_destroy(&vm->sched.lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
     if (vm->jit_dump) fclose(vm->jit_dump);
