@@ -25,7 +25,7 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone -lmicrohttpd
+LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone -lmicrohttpd -lseccomp
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)

@@ -21,7 +21,7 @@ struct api_method {
 
 struct api_route {
     const char *pattern; /* segments; {name} and {action} match one segment */
-    struct api_method methods[3];
+    struct api_method methods[4];
     const char *allow; /* for 405's Allow header */
 };
 
@@ -30,10 +30,11 @@ static const struct api_route routes[] = {
     {"/v1/metrics", {{"GET", api_metrics_get}}, "GET"},
     {"/v1/vms", {{"GET", api_vms_list}}, "GET"},
     {"/v1/vms/{name}",
-     {{"GET", api_vm_get}, {"PUT", api_vm_put}, {"DELETE", api_vm_delete}},
-     "GET, PUT, DELETE"},
+     {{"GET", api_vm_get}, {"PUT", api_vm_put}, {"PATCH", api_vm_patch}, {"DELETE", api_vm_delete}},
+     "GET, PUT, PATCH, DELETE"},
     {"/v1/vms/{name}/actions/{action}", {{"PUT", api_vm_action}}, "PUT"},
     {"/v1/vms/{name}/logs", {{"GET", api_vm_logs}}, "GET"},
+    {"/v1/vms/{name}/console", {{"GET", api_vm_console}}, "GET"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -172,7 +173,7 @@ static int dispatch(struct api_req *r, const char *url)
 {
     for (unsigned i = 0; i < N_ROUTES; i++) {
         if (!route_match(routes[i].pattern, url, r)) continue;
-        for (unsigned m = 0; m < 3 && routes[i].methods[m].method; m++)
+        for (unsigned m = 0; m < 4 && routes[i].methods[m].method; m++)
             if (!strcmp(routes[i].methods[m].method, r->method))
                 return routes[i].methods[m].handler(r);
         char msg[128];
@@ -257,7 +258,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 int api_start(struct service *svc, char *err, size_t errlen)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
     svc->httpd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, svc, MHD_OPTION_LISTEN_SOCKET, svc->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,

@@ -63,3 +63,38 @@ int api_vm_delete(struct api_req *r)
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
     return api_reply_json(r, 204, NULL);
 }
+
+/* PATCH /v1/vms/{name}: change weight, cap and pin, live. */
+int api_vm_patch(struct api_req *r)
+{
+    char err[512];
+    json_object *o = api_body_object(r, 0, err, sizeof(err));
+    if (!o) return api_reply_error(r, 400, "%s", err);
+    int has[3] = {0, 0, 0};
+    static const char *const keys[3] = {"weight", "cap", "pin"};
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        unsigned k = 0;
+        while (k < 3 && strcmp(key, keys[k]))
+            k++;
+        if (k == 3) {
+            snprintf(
+                err, sizeof(err),
+                "'%.64s' cannot change while the VM exists (PATCH changes weight, cap and pin)",
+                key);
+            json_object_put(o);
+            return api_reply_error(r, 400, "%s", err);
+        }
+        has[k] = 1;
+    }
+    struct vm_def d;
+    vmdef_init(&d);
+    int rc = vmdef_from_json(&d, o, err, sizeof(err)) < 0 ? HOST_BAD : HOST_OK;
+    json_object_put(o);
+    if (rc == HOST_OK)
+        rc = host_set_sched(r->svc, r->name, &d, has[0], has[1], has[2], err, sizeof(err));
+    vmdef_free(&d);
+    if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
+    return reply_vm(r, 200);
+}

@@ -143,3 +143,68 @@ void http_reply_free(struct http_reply *r)
     free(r->data);
     memset(r, 0, sizeof(*r));
 }
+
+/* Read the response's head (up to the blank line) byte by byte, so nothing
+ * after it is taken; its length, or -1. */
+static int read_head(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        ssize_t r = read(fd, buf + n, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n++;
+        buf[n] = 0;
+        if (n >= 4 && !memcmp(buf + n - 4, "\r\n\r\n", 4)) return (int)n;
+    }
+    buf[n] = 0;
+    return -1;
+}
+
+int http_upgrade(const char *socket_path, const char *path, const char *protocol, int *fd_out,
+                 struct http_reply *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = connect_to(socket_path, err, errlen);
+    if (fd < 0) return -1;
+    char req[512], head[4096];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n"
+                     "Upgrade: %s\r\n\r\n",
+                     path, protocol);
+    int status = 0;
+    if (send_all(fd, req, (size_t)n) < 0 || read_head(fd, head, sizeof(head)) < 0 ||
+        sscanf(head, "HTTP/1.%*d %d", &status) != 1) {
+        snprintf(err, errlen, "the service's answer is not HTTP");
+        close(fd);
+        return -1;
+    }
+    if (status == 101) {
+        struct timeval none = {0, 0}; /* a console waits as long as it likes */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+        out->status = 101;
+        *fd_out = fd;
+        return 0;
+    }
+    /* An error: the head, then Content-Length bytes of body (the
+     * connection stays open after them). */
+    size_t len = 0, hlen = strlen(head);
+    const char *cl = strcasestr(head, "\r\nContent-Length:");
+    size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0;
+    if (want > 65536) want = 65536;
+    out->data = malloc(hlen + want + 1);
+    if (!out->data) {
+        close(fd);
+        return -1;
+    }
+    memcpy(out->data, head, hlen);
+    while (len < want) {
+        ssize_t r = read(fd, out->data + hlen + len, want - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    out->data[hlen + len] = 0;
+    return parse_reply(out, hlen + len, err, errlen);
+}

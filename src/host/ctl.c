@@ -13,11 +13,11 @@
 
 enum { CTL_SOCKET = 1000, CTL_START };
 
-static const struct cli_opt socket_opt = {
+const struct cli_opt ctl_socket_opt = {
     "--socket", "PATH", "the service's socket (default $VMON_SOCKET, else vmon serve's default)",
     CTL_SOCKET};
 
-static void socket_path(const char *given, char *buf, size_t size)
+void ctl_socket_path(const char *given, char *buf, size_t size)
 {
     const char *env = getenv("VMON_SOCKET");
     if (given)
@@ -29,7 +29,7 @@ static void socket_path(const char *given, char *buf, size_t size)
 }
 
 /* Print the service's error and give the exit status. */
-static int service_error(const char *cmd, const struct http_reply *r)
+int ctl_service_error(const char *cmd, const struct http_reply *r)
 {
     json_object *o = json_tokener_parse(r->body);
     json_object *e = NULL;
@@ -51,7 +51,7 @@ static int call(const char *cmd, const char *sock, const char *method, const cha
         return CLI_ERROR;
     }
     if (out->status >= 400) {
-        int r = service_error(cmd, out);
+        int r = ctl_service_error(cmd, out);
         http_reply_free(out);
         return r;
     }
@@ -67,7 +67,7 @@ static unsigned create_opts(struct cli_opt *opts, unsigned max)
         opts[n++] = (struct cli_opt){vmdef_fields[i].opt, vmdef_fields[i].arg, vmdef_fields[i].help,
                                      (int)i};
     opts[n++] = (struct cli_opt){"--start", NULL, "start the VM once it is defined", CTL_START};
-    opts[n++] = socket_opt;
+    opts[n++] = ctl_socket_opt;
     return n;
 }
 
@@ -182,7 +182,7 @@ int ctl_create(int argc, char **argv)
         return r < 0 ? CLI_OK : r;
     }
     char sock[PATH_MAX], path[128];
-    socket_path(given, sock, sizeof(sock));
+    ctl_socket_path(given, sock, sizeof(sock));
     snprintf(path, sizeof(path), "/v1/vms/%s", d.name);
     json_object *o = vmdef_to_json(&d);
     struct http_reply rep;
@@ -208,17 +208,17 @@ void ctl_action_usage(FILE *out)
                  "vCPUs, press its power button (shutdown; a hard stop after its shutdown\n"
                  "timeout), stop it at once, reset it (reboot), delete its definition (rm),\n"
                  "show it as JSON, or print its serial console log.\n\n");
-    cli_print_opts(&socket_opt, 1, out);
+    cli_print_opts(&ctl_socket_opt, 1, out);
 }
 
 /* NAME and --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
-static int parse_name(const char *cmd, int argc, char **argv, const char **name, const char **sock,
-                      void (*usage)(FILE *), int need_name)
+int ctl_parse_name(const char *cmd, int argc, char **argv, const char **name, const char **sock,
+                   void (*usage)(FILE *), int need_name)
 {
     char title[32];
     snprintf(title, sizeof(title), "vmon %s", cmd);
     struct cli c;
-    cli_init(&c, title, &socket_opt, 1, argc, argv);
+    cli_init(&c, title, &ctl_socket_opt, 1, argc, argv);
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
@@ -253,10 +253,10 @@ static void print_json(const struct http_reply *rep)
 int ctl_action(int argc, char **argv)
 {
     const char *cmd = argv[0], *name = NULL, *given = NULL;
-    int r = parse_name(cmd, argc, argv, &name, &given, ctl_action_usage, 1);
+    int r = ctl_parse_name(cmd, argc, argv, &name, &given, ctl_action_usage, 1);
     if (r) return r < 0 ? CLI_OK : r;
     char sock[PATH_MAX], path[512];
-    socket_path(given, sock, sizeof(sock));
+    ctl_socket_path(given, sock, sizeof(sock));
     const char *method = "PUT";
     if (!strcmp(cmd, "rm")) {
         method = "DELETE";
@@ -290,8 +290,8 @@ void ctl_list_usage(FILE *out)
 {
     fprintf(out, "usage: vmon list [--socket PATH]\n"
                  "The service's VMs: name, state, vCPUs, memory, CPU %% (of one host CPU,\n"
-                 "over the last second) and uptime.\n\n");
-    cli_print_opts(&socket_opt, 1, out);
+                 "over the last second), uptime, host CPU seconds and guest MIPS.\n\n");
+    cli_print_opts(&ctl_socket_opt, 1, out);
 }
 
 static void format_uptime(double s, char *buf, size_t size)
@@ -326,17 +326,18 @@ static void print_row(json_object *vm)
     char up[32], mem[32];
     format_uptime(field_num(vm, "uptime"), up, sizeof(up));
     snprintf(mem, sizeof(mem), "%.0fM", field_num(vm, "mem_bytes") / 1048576.0);
-    printf("%-20s %-9s %4.0f %7s %6.1f %8s\n", field_str(vm, "name"), field_str(vm, "state"),
-           field_num(vm, "cpus"), mem, field_num(vm, "cpu_pct"), up);
+    printf("%-20s %-9s %4.0f %7s %6.1f %8s %9.1f %8.1f\n", field_str(vm, "name"),
+           field_str(vm, "state"), field_num(vm, "cpus"), mem, field_num(vm, "cpu_pct"), up,
+           field_num(vm, "cpu_time"), field_num(vm, "mips"));
 }
 
 int ctl_list(int argc, char **argv)
 {
     const char *name = NULL, *given = NULL;
-    int r = parse_name("list", argc, argv, &name, &given, ctl_list_usage, 0);
+    int r = ctl_parse_name("list", argc, argv, &name, &given, ctl_list_usage, 0);
     if (r) return r < 0 ? CLI_OK : r;
     char sock[PATH_MAX];
-    socket_path(given, sock, sizeof(sock));
+    ctl_socket_path(given, sock, sizeof(sock));
     struct http_reply rep;
     if ((r = call("list", sock, "GET", "/v1/vms", NULL, &rep)) != CLI_OK) return r;
     json_object *o = json_tokener_parse(rep.body), *vms = NULL;
@@ -345,11 +346,108 @@ int ctl_list(int argc, char **argv)
         fprintf(stderr, "vmon list: the service's answer has no VM list\n");
         r = CLI_ERROR;
     } else {
-        printf("%-20s %-9s %4s %7s %6s %8s\n", "NAME", "STATE", "CPUS", "MEM", "CPU%", "UPTIME");
+        printf("%-20s %-9s %4s %7s %6s %8s %9s %8s\n", "NAME", "STATE", "CPUS", "MEM", "CPU%",
+               "UPTIME", "CPU-SECS", "MIPS");
         for (size_t i = 0; i < json_object_array_length(vms); i++)
             print_row(json_object_array_get_idx(vms, i));
     }
     json_object_put(o);
     http_reply_free(&rep);
     return r;
+}
+
+/* --- vmon set NAME --weight W --cap PCT --pin CPUS ----------------------- */
+
+static const char *const set_keys[] = {"weight", "cap", "pin"};
+
+static unsigned set_opts(struct cli_opt *opts)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        const struct vmdef_field *f = vmdef_field_by_key(set_keys[k]);
+        opts[n++] = (struct cli_opt){f->opt, f->arg, f->help, (int)k};
+    }
+    opts[n++] = ctl_socket_opt;
+    return n;
+}
+
+void ctl_set_usage(FILE *out)
+{
+    struct cli_opt opts[4];
+    unsigned n = set_opts(opts);
+    fprintf(out, "usage: vmon set NAME [--weight W] [--cap PCT] [--pin CPUS]\n"
+                 "Change a VM's CPU weight, cap and pinning; saved in its definition and\n"
+                 "applied to a running VM within 100 ms.\n\n");
+    cli_print_opts(opts, n, out);
+}
+
+/* The settings given, as the JSON object PATCH takes; CLI_OK, CLI_USAGE or
+ * -1 after --help. */
+static int parse_set(int argc, char **argv, const char **name, const char **sock, json_object *o)
+{
+    struct cli_opt opts[4];
+    struct cli c;
+    cli_init(&c, "vmon set", opts, set_opts(opts), argc, argv);
+    for (;;) {
+        switch (cli_next(&c)) {
+        case CLI_END:
+            if (!*name || !json_object_object_length(o)) {
+                fprintf(stderr, "vmon set: %s\n",
+                        *name ? "nothing to change (--weight, --cap or --pin)"
+                              : "which VM? (vmon set NAME --weight W ...)");
+                return CLI_USAGE;
+            }
+            return CLI_OK;
+        case CLI_HELP: ctl_set_usage(stdout); return -1;
+        case CLI_BAD: return CLI_USAGE;
+        }
+        if (c.positional && *name) {
+            fprintf(stderr, "vmon set: unexpected argument '%s'\n", c.positional);
+            return CLI_USAGE;
+        }
+        if (c.positional) {
+            *name = c.positional;
+            continue;
+        }
+        if (c.opt->id == CTL_SOCKET) {
+            *sock = c.value;
+            continue;
+        }
+        struct vm_def d;
+        char err[256];
+        vmdef_init(&d);
+        const char *key = set_keys[c.opt->id];
+        int bad = vmdef_set(&d, vmdef_field_by_key(key), c.opt->name, c.value, err, sizeof(err));
+        json_object *v = c.opt->id == 2
+                             ? json_object_new_string(c.value)
+                             : json_object_new_int(c.opt->id ? (int)d.cap : (int)d.weight);
+        vmdef_free(&d);
+        if (bad) {
+            json_object_put(v);
+            fprintf(stderr, "vmon set: %s\n", err);
+            return CLI_USAGE;
+        }
+        json_object_object_add(o, key, v);
+    }
+}
+
+int ctl_set(int argc, char **argv)
+{
+    const char *name = NULL, *given = NULL;
+    json_object *o = json_object_new_object();
+    int r = parse_set(argc, argv, &name, &given, o);
+    if (r == CLI_OK && (strchr(name, '/') || strchr(name, '?') || strchr(name, ' '))) {
+        fprintf(stderr, "vmon set: no VM named '%s'\n", name);
+        r = CLI_ERROR;
+    }
+    if (r == CLI_OK) {
+        char sock[PATH_MAX], path[512];
+        ctl_socket_path(given, sock, sizeof(sock));
+        snprintf(path, sizeof(path), "/v1/vms/%s", name);
+        struct http_reply rep;
+        r = call("set", sock, "PATCH", path, json_object_to_json_string(o), &rep);
+        if (r == CLI_OK) http_reply_free(&rep);
+    }
+    json_object_put(o);
+    return r < 0 ? CLI_OK : r;
 }

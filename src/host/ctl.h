@@ -1,5 +1,5 @@
 /* The CLI on top of the management API: vmon create, start, pause, resume,
- * shutdown, stop, reboot, rm, list, show and logs talk HTTP to the service
+ * shutdown, stop, reboot, rm, list, show, logs and console talk HTTP to the service
  * (--socket PATH, else $VMON_SOCKET, else the default socket). */
 #ifndef VMON_CTL_H
 #define VMON_CTL_H
@@ -11,6 +11,8 @@ void ctl_create_usage(FILE *out);
 int ctl_action(int argc, char **argv); /* argv[0] names the command */
 void ctl_action_usage(FILE *out);
 int ctl_list(int argc, char **argv);
+int ctl_set(int argc, char **argv);
+void ctl_set_usage(FILE *out);
 void ctl_list_usage(FILE *out);
 
 /* client.c: one HTTP/1.1 request over the unix socket. */
@@ -23,4 +25,23 @@ struct http_reply {
 int http_request(const char *socket_path, const char *method, const char *path, const char *body,
                  struct http_reply *out, char *err, size_t errlen);
 void http_reply_free(struct http_reply *r);
+/* GET path asking to upgrade the connection to protocol: 0 with the
+ * connection in *fd_out (status 101), else -1 with err set, or 0 with the
+ * service's answer in out (status >= 400; the caller frees it). */
+int http_upgrade(const char *socket_path, const char *path, const char *protocol, int *fd_out,
+                 struct http_reply *out, char *err, size_t errlen);
+
+/* ctl.c, for the other commands: the socket to use (--socket's value,
+ * $VMON_SOCKET, the default), NAME and --socket parsing (CLI_OK,
+ * CLI_USAGE, or -1 after --help), and the service's error printed. */
+struct cli_opt;
+extern const struct cli_opt ctl_socket_opt;
+void ctl_socket_path(const char *given, char *buf, size_t size);
+int ctl_parse_name(const char *cmd, int argc, char **argv, const char **name, const char **sock,
+                   void (*usage)(FILE *), int need_name);
+int ctl_service_error(const char *cmd, const struct http_reply *r);
+
+/* attach.c: vmon console NAME. */
+int ctl_console(int argc, char **argv);
+void ctl_console_usage(FILE *out);
 #endif

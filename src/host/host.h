@@ -35,6 +35,23 @@ enum {
     HOST_TIMEOUT = 504
 };
 
+/* A VM's serial console as the service holds it (console "log"): the
+ * worker's UART goes to a socket whose other end a reader thread drains
+ * into a ring of the last HOST_CONSOLE_RING bytes (vmon logs), the console
+ * log file, and the one client attached (vmon console), whose typing goes
+ * back to the worker. */
+#define HOST_CONSOLE_RING (256u << 10)
+struct host_console {
+    pthread_mutex_t lock;
+    char *ring;       /* HOST_CONSOLE_RING bytes, allocated at the first start */
+    uint64_t written; /* bytes ever put in the ring */
+    int worker_fd;    /* the service's end of the worker's console, -1 when none */
+    int client_fd;    /* the attached client, -1 when none */
+    int file_fd;      /* STATE/logs/NAME.console.log, -1 when none */
+    int reading;      /* the reader thread runs (svc->lock) */
+    int sessions;     /* attach sessions alive (svc->lock) */
+};
+
 struct host_vm {
     struct host_vm *next;
     struct vm_def def;               /* immutable while the VM exists */
@@ -50,6 +67,12 @@ struct host_vm {
     char reason[320]; /* why it last stopped or crashed */
     pthread_mutex_t ctl_lock;
     int ctl_fd; /* the worker's control socket (ctl_lock), -1 when none */
+    struct host_console con;
+    /* The CPU scheduler's view (sched.c), from the worker's "stats". */
+    uint64_t guest_cpu_ns, insns, stats_ns;
+    double usage_pct, mips; /* smoothed over the last second or so */
+    unsigned cap_sent;      /* the effective cap the worker has */
+    int sched_dirty;        /* send it the effective cap and pinning again */
 };
 
 struct service {
@@ -62,7 +85,10 @@ struct service {
     pthread_cond_t changed; /* a worker ended or a state changed */
     struct host_vm *vms;
     uint64_t started_ns;
-    pthread_t supervisor, autostarter;
+    pthread_t supervisor, autostarter, scheduler;
+    int scheduling;
+    cpu_set_t cpus; /* serve --cpus: the host CPUs the VMs share */
+    unsigned ncpus; /* CPU_COUNT(cpus) */
     int autostarting;
     _Atomic int quit;
     _Atomic uint64_t requests, client_errors, server_errors;
@@ -94,8 +120,29 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* The same, or HOST_CONFLICT at once if another request is in flight. */
+int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);
 void host_worker_sample(struct service *svc);
+
+/* console.c: the service's end of workers' serial consoles. */
+void host_console_init(struct host_console *c);
+void host_console_destroy(struct host_console *c);
+/* Does the service hold this VM's console (its console setting is "log")? */
+int host_console_is_ours(const struct vm_def *d);
+/* A new worker's console: fd is the service's end. Starts the reader
+ * (svc->lock not held). */
+int host_console_open(struct service *svc, struct host_vm *vm, int fd, char *err, size_t errlen);
+/* The ring's contents, oldest first (malloc'd; NULL if empty). */
+char *host_console_ring(struct host_vm *vm, size_t *len);
+/* Attach client_fd: the ring is sent to it, then new output; *to_worker
+ * gets a descriptor for typing into the guest (the caller closes it).
+ * HOST_OK, or HOST_CONFLICT with err set when someone is attached. */
+int host_console_attach(struct host_vm *vm, int client_fd, int *to_worker, char *err,
+                        size_t errlen);
+void host_console_detach(struct host_vm *vm, int client_fd);
+/* End every attach session (the service is stopping) and wait for them. */
+void host_console_end_sessions(struct service *svc);
 
 /* lifecycle.c: what the API asks; each returns HOST_* with err set. */
 int host_create(struct service *svc, struct vm_def *d, char *err, size_t errlen);
@@ -105,6 +152,16 @@ int host_action(struct service *svc, const char *name, const char *action, char 
 /* Stop every worker (shutdown, then a hard stop) and wait for them. */
 void host_stop_all(struct service *svc);
 void *host_autostart_thread(void *arg);
+
+/* sched.c: the CPU scheduler's policy. Every SCHED_INTERVAL it reads each
+ * running worker's CPU time and instructions, shares serve --cpus among
+ * the busy VMs by weight (weighted max-min; a VM never gets more than its
+ * vCPUs or its own cap) and sends each worker its effective cap. */
+void *host_sched_thread(void *arg);
+/* Change a VM's weight, cap and pinning (the fields given in d; has_*
+ * say which), save the definition and apply it to the worker at once. */
+int host_set_sched(struct service *svc, const char *name, const struct vm_def *d, int has_weight,
+                   int has_cap, int has_pin, char *err, size_t errlen);
 
 /* service.c */
 void host_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -37,6 +37,14 @@ int host_create(struct service *svc, struct vm_def *d, char *err, size_t errlen)
     return r;
 }
 
+static void wait_changed(struct service *svc)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&svc->changed, &svc->lock, &ts);
+}
+
 static int not_found(const char *name, char *err, size_t errlen)
 {
     snprintf(err, errlen, "no VM named '%.64s'", name);
@@ -59,8 +67,14 @@ int host_delete(struct service *svc, const char *name, char *err, size_t errlen)
     pthread_mutex_lock(&svc->lock);
     struct host_vm *vm = host_vm_find(svc, name);
     int r = HOST_OK;
+    /* A worker just ended: its console reader is finishing. */
+    for (int i = 0; vm && vm->con.reading && !vm->pid && i < 3; i++)
+        wait_changed(svc);
     if (!vm) {
         r = not_found(name, err, errlen);
+    } else if (vm->con.reading) {
+        snprintf(err, errlen, "VM %s is busy with another request", vm->def.name);
+        r = HOST_CONFLICT;
     } else if (vm->busy || vm->refs || (vm->state != HVM_STOPPED && vm->state != HVM_CRASHED)) {
         r = illegal(vm, "delete", "stopped or crashed", err, errlen);
     } else {
@@ -71,14 +85,6 @@ int host_delete(struct service *svc, const char *name, char *err, size_t errlen)
     host_log("VM %s: deleted", name);
     host_vm_free(vm);
     return HOST_OK;
-}
-
-static void wait_changed(struct service *svc)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += 1;
-    pthread_cond_timedwait(&svc->changed, &svc->lock, &ts);
 }
 
 static int do_start(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
@@ -212,7 +218,7 @@ void host_stop_all(struct service *svc)
     for (;;) {
         int live = 0;
         for (struct host_vm *vm = svc->vms; vm; vm = vm->next)
-            live += vm->pid != 0;
+            live += vm->pid != 0 || vm->con.reading;
         if (!live || host_now_ns() > last + STOP_GRACE_NS) break;
         wait_changed(svc);
     }

@@ -34,6 +34,7 @@ void host_vm_free(struct host_vm *vm)
     if (!vm) return;
     if (vm->ctl_fd >= 0) close(vm->ctl_fd);
     pthread_mutex_destroy(&vm->ctl_lock);
+    host_console_destroy(&vm->con);
     vmdef_free(&vm->def);
     free(vm);
 }
@@ -61,6 +62,7 @@ static struct host_vm *host_vm_new(const struct vm_def *d)
     vm->def = *d;
     vm->ctl_fd = -1;
     pthread_mutex_init(&vm->ctl_lock, NULL);
+    host_console_init(&vm->con);
     return vm;
 }
 
@@ -236,8 +238,16 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
     add_num(o, "cpu_pct", vm->pid ? vm->cpu_pct : 0);
     json_object_object_add(o, "pid", json_object_new_int(vm->pid));
     json_object_object_add(o, "autostart", json_object_new_boolean(vm->def.autostart));
-    if (!full) return o;
+    add_num(o, "mips", vm->pid ? vm->mips : 0);
     add_num(o, "cpu_time", vm->cpu_secs);
+    json_object_object_add(o, "insns", json_object_new_int64((int64_t)vm->insns));
+    if (!full) return o;
+    json_object_object_add(o, "weight", json_object_new_int((int)vm->def.weight));
+    json_object_object_add(o, "cap", json_object_new_int((int)vm->def.cap));
+    json_object_object_add(o, "pin", json_object_new_string(vm->def.pin ? vm->def.pin : ""));
+    json_object_object_add(o, "cap_effective",
+                           json_object_new_int((int)(vm->pid ? vm->cap_sent : 0)));
+    add_num(o, "guest_cpu_time", (double)vm->guest_cpu_ns / 1e9);
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));
     char path[PATH_MAX];

@@ -62,7 +62,7 @@ void host_default_state_dir(char *buf, size_t size)
         snprintf(buf, size, "%s/.local/state/vmon", home ? home : "/tmp");
 }
 
-enum { SERVE_SOCKET, SERVE_STATE };
+enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS };
 static const struct cli_opt serve_opts[] = {
     {"--socket", "PATH",
      "the API's unix socket (default $XDG_RUNTIME_DIR/vmon.sock, /run/vmon.sock for root)",
@@ -71,6 +71,10 @@ static const struct cli_opt serve_opts[] = {
      "VM definitions and logs (default $XDG_STATE_HOME/vmon or ~/.local/state/vmon,\n"
      "/var/lib/vmon for root)",
      SERVE_STATE},
+    {"--cpus", "LIST",
+     "the host CPUs the VMs share, e.g. 0-3 (default: all this process may use);\n"
+     "weights divide them among the busy VMs",
+     SERVE_CPUS},
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -209,6 +213,15 @@ static int parse_serve_opts(struct service *svc, int argc, char **argv)
             fprintf(stderr, "vmon serve: unexpected argument '%s'\n", c.positional);
             return CLI_USAGE;
         }
+        if (c.opt->id == SERVE_CPUS) {
+            char err[160];
+            if (vmdef_parse_pin("--cpus", c.value, &svc->cpus, err, sizeof(err)) < 0 ||
+                !CPU_COUNT(&svc->cpus)) {
+                fprintf(stderr, "vmon serve: %s\n", CPU_COUNT(&svc->cpus) ? err : "--cpus: no CPU");
+                return CLI_USAGE;
+            }
+            continue;
+        }
         size_t max = c.opt->id == SERVE_SOCKET ? sizeof(svc->socket_path) : 256;
         if (strlen(c.value) >= max || !c.value[0]) {
             fprintf(stderr, "vmon serve: %s '%s': empty or too long\n", c.opt->name, c.value);
@@ -234,6 +247,8 @@ static void service_init(struct service *svc)
     pthread_cond_init(&svc->changed, &ca);
     pthread_condattr_destroy(&ca);
     svc->started_ns = host_now_ns();
+    if (sched_getaffinity(0, sizeof(svc->cpus), &svc->cpus) < 0 || !CPU_COUNT(&svc->cpus))
+        CPU_SET(0, &svc->cpus);
 }
 
 static void service_destroy(struct service *svc)
@@ -268,14 +283,18 @@ static int service_run(struct service *svc, const sigset_t *stop)
     } else {
         svc->autostarting =
             pthread_create(&svc->autostarter, NULL, host_autostart_thread, svc) == 0;
-        host_log("listening on %s; state in %s", svc->socket_path, svc->state_dir);
+        svc->scheduling = pthread_create(&svc->scheduler, NULL, host_sched_thread, svc) == 0;
+        host_log("listening on %s; state in %s; %u host CPUs", svc->socket_path, svc->state_dir,
+                 svc->ncpus);
         int sig = 0;
         while (sigwait(stop, &sig) != 0) {
         }
         host_log("signal %d: stopping every VM and the service", sig);
         atomic_store(&svc->quit, 1);
+        host_console_end_sessions(svc);
         api_stop(svc);
         if (svc->autostarting) pthread_join(svc->autostarter, NULL);
+        if (svc->scheduling) pthread_join(svc->scheduler, NULL);
         host_stop_all(svc);
     }
     atomic_store(&svc->quit, 2);
@@ -305,6 +324,7 @@ int serve_main(int argc, char **argv)
     sigaddset(&all, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
+    svc->ncpus = (unsigned)CPU_COUNT(&svc->cpus);
     r = CLI_ERROR;
     if (open_state(svc) == 0 && open_socket(svc) == 0) {
         host_registry_load(svc);

@@ -1,8 +1,10 @@
 /* Worker processes: each running VM is `vmon run` (this executable) with
  * the VM's options, its serial console in DIR/logs/NAME.console.log, its
  * messages in DIR/logs/NAME.log, and a control socket on fd 3 (--control
- * fd:3). The worker runs with no_new_privs, in its own session, with core
- * dumps off and its descriptors and address space bounded. If the service
+ * fd:3). The worker runs with no_new_privs, in its own session, in /, with
+ * no descriptors but those (its images, shares and sockets it opens
+ * itself), core dumps off, its descriptors and address space bounded, and
+ * a seccomp allow-list once its machine is built (--sandbox). If the service
  * goes away the control socket closes and the worker shuts its VM down. */
 #include "host/host.h"
 #include <errno.h>
@@ -32,7 +34,7 @@
 
 struct worker_args {
     char *argv[WORKER_ARGS];
-    char membuf[128], console[PATH_MAX];
+    char membuf[128];
 };
 
 static int build_argv(struct service *svc, struct host_vm *vm, struct worker_args *a)
@@ -40,17 +42,15 @@ static int build_argv(struct service *svc, struct host_vm *vm, struct worker_arg
     int n = 0;
     a->argv[n++] = "vmon";
     a->argv[n++] = "run";
-    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 6, a->membuf, sizeof(a->membuf)) < 0)
+    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 7, a->membuf, sizeof(a->membuf)) < 0)
         return -1;
     const char *con = vm->def.console;
-    if (!con || !strcmp(con, "log")) {
-        host_log_path(svc, vm->def.name, "console.log", a->console, sizeof(a->console));
-        con = a->console;
-    }
+    if (host_console_is_ours(&vm->def)) con = "fd:4"; /* the service's console socket */
     a->argv[n++] = "--console";
     a->argv[n++] = (char *)con;
     a->argv[n++] = "--control";
     a->argv[n++] = "fd:3";
+    a->argv[n++] = "--sandbox";
     a->argv[n] = NULL;
     return 0;
 }
@@ -62,7 +62,7 @@ static void limit(int res, rlim_t v)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void worker_child(int ctl, int logfd, uint64_t mem, char **argv)
+static void worker_child(int ctl, int con, int logfd, uint64_t mem, char **argv)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -72,7 +72,9 @@ static void worker_child(int ctl, int logfd, uint64_t mem, char **argv)
     if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
         dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
         _exit(126);
-    close_range(4, ~0u, 0);
+    if (con >= 0 && (dup2(con, 4) < 0 || fcntl(4, F_SETFD, 0) < 0)) _exit(126);
+    close_range(con >= 0 ? 5 : 4, ~0u, 0);
+    if (chdir("/") < 0) _exit(126);
     setsid();
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     limit(RLIMIT_CORE, 0);
@@ -88,17 +90,22 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
 {
     struct worker_args a;
     char logpath[PATH_MAX];
-    int sv[2];
+    int sv[2] = {-1, -1};
     if (build_argv(svc, vm, &a) < 0) {
         snprintf(err, errlen, "too many settings for one worker");
         return -1;
     }
     host_log_path(svc, vm->def.name, "log", logpath, sizeof(logpath));
     int logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (logfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    int cv[2] = {-1, -1};
+    if (logfd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        (host_console_is_ours(&vm->def) &&
+         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cv) < 0)) {
         snprintf(err, errlen, "cannot start a worker: %s: %s", logfd < 0 ? logpath : "socketpair",
                  strerror(errno));
-        if (logfd >= 0) close(logfd);
+        int fds[] = {logfd, sv[0], sv[1]};
+        for (unsigned i = 0; i < 3; i++)
+            if (fds[i] >= 0) close(fds[i]);
         return -1;
     }
     pthread_mutex_lock(&vm->ctl_lock);
@@ -109,12 +116,16 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     pthread_mutex_lock(&svc->lock);
     pid_t pid = fork();
     int fork_errno = errno;
-    if (pid == 0) worker_child(sv[1], logfd, vm->def.mem, a.argv);
+    if (pid == 0) worker_child(sv[1], cv[1], logfd, vm->def.mem, a.argv);
     if (pid > 0) {
         vm->pid = pid;
         vm->started_ns = host_now_ns();
         vm->sample_ns = vm->started_ns;
         vm->cpu_secs = vm->cpu_pct = 0;
+        vm->guest_cpu_ns = vm->insns = vm->stats_ns = 0;
+        vm->usage_pct = vm->mips = 0;
+        vm->cap_sent = vm->def.cap; /* its --cap */
+        vm->sched_dirty = 0;
         vm->stop_sig = 0;
         vm->kill_at_ns = 0;
         vm->starts++;
@@ -123,8 +134,16 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     pthread_mutex_unlock(&svc->lock);
     close(sv[1]);
     close(logfd);
+    if (cv[1] >= 0) close(cv[1]);
     if (pid < 0) {
         snprintf(err, errlen, "cannot start a worker: fork: %s", strerror(fork_errno));
+        if (cv[0] >= 0) close(cv[0]);
+        return -1;
+    }
+    /* A worker without its console reader would block on its first line. */
+    if (cv[0] >= 0 && host_console_open(svc, vm, cv[0], err, errlen) < 0) {
+        close(cv[0]);
+        kill(pid, SIGKILL);
         return -1;
     }
     host_log("VM %s: worker %d started", vm->def.name, (int)pid);
@@ -159,11 +178,25 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 
 /* Send one command and read its reply: HOST_OK, HOST_FAILED if the worker
  * is gone, HOST_TIMEOUT if it did not answer (reply says which). */
+static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
 {
     pthread_mutex_lock(&vm->ctl_lock);
+    return request_locked(vm, cmd, reply, size);
+}
+
+int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
+{
+    if (pthread_mutex_trylock(&vm->ctl_lock) != 0) return HOST_CONFLICT;
+    return request_locked(vm, cmd, reply, size);
+}
+
+/* With ctl_lock held; releases it. */
+static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size)
+{
     int r = HOST_FAILED;
-    char line[64];
+    char line[320];
     int n = snprintf(line, sizeof(line), "%s\n", cmd);
     if (vm->ctl_fd < 0) {
         snprintf(reply, size, "its control channel is closed");

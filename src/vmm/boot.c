@@ -14,6 +14,7 @@
 #include "vmm/vm.h"
 #include "vmm/vmdef.h"
 #include "vmm/control.h"
+#include "vmm/sandbox.h"
 #include "virtio/devices.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Device options: each creates one virtio device from its option string. */
@@ -45,6 +48,9 @@ struct boot_opts {
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
     const char *jit_dump, *control;
+    int sandbox;
+    unsigned cap;
+    cpu_set_t pin; /* empty: not pinned */
     uint64_t mem;
     unsigned long long max_insns;
     unsigned cpus;
@@ -67,6 +73,9 @@ enum {
     RUN_PIDFILE,
     RUN_GDB,
     RUN_CONTROL,
+    RUN_SANDBOX,
+    RUN_CAP,
+    RUN_PIN,
     RUN_PAUSED,
     RUN_ON_PANIC,
     RUN_ENGINE,
@@ -108,7 +117,10 @@ static const struct cli_opt run_opts[] = {
     {"--cpus", "N", "virtual CPUs, 1..64 (default 1)", RUN_CPUS},
     {"--max-insns", "N", "stop after N instructions per vCPU (exit status 1)", RUN_MAX_INSNS},
     {"--timeout", "SECONDS", "stop after this much wall-clock time (exit status 124)", RUN_TIMEOUT},
-    {"--console", "MODE", "stdio (default), none, or a file for serial output", RUN_CONSOLE},
+    {"--console", "MODE",
+     "stdio (default), none, a file for serial output, or fd:N (a connected\n"
+     "socket for output and input, as vmon serve gives its workers)",
+     RUN_CONSOLE},
     {"--name", "NAME", "name of the VM in messages", RUN_NAME},
     {"--pidfile", "FILE", "write vmon's process id here while it runs", RUN_PIDFILE},
     {"--dump-dtb", "FILE", "write the generated device tree and exit", RUN_DUMP_DTB},
@@ -129,9 +141,15 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "balloon [SIZE], disk-resize N SIZE\n"
+     "sched, stats, balloon [SIZE], disk-resize N SIZE\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
+    {"--sandbox", NULL,
+     "once the machine is built, allow only the system calls a running VM needs\n"
+     "(seccomp; vmon serve's workers run so)",
+     RUN_SANDBOX},
+    {"--cap", "PCT", "its vCPUs use at most this % of one host CPU (0..6400; 0: no cap)", RUN_CAP},
+    {"--pin", "CPUS", "run the vCPUs on these host CPUs only, e.g. 0-1,3", RUN_PIN},
     {"--paused", NULL, "start with every vCPU stopped, for the debugger (also -S)", RUN_PAUSED},
     {"-S", NULL, "same as --paused", RUN_PAUSED},
     {"-v", NULL, "more messages (device and VM information)", RUN_VERBOSE},
@@ -192,6 +210,8 @@ static int parse_shared(const struct cli_opt *opt, const char *v, struct boot_op
         break;
     case RUN_MEM: r = vmdef_parse_mem(opt->name, v, &o->mem, err, sizeof(err)); break;
     case RUN_CPUS: r = vmdef_parse_cpus(opt->name, v, &o->cpus, err, sizeof(err)); break;
+    case RUN_CAP: r = vmdef_parse_cap(opt->name, v, &o->cap, err, sizeof(err)); break;
+    case RUN_PIN: r = vmdef_parse_pin(opt->name, v, &o->pin, err, sizeof(err)); break;
     case RUN_SHUTDOWN_TIMEOUT:
         r = vmdef_parse_seconds(opt->name, v, 0, 3600, &o->shutdown_timeout, err, sizeof(err));
         break;
@@ -221,6 +241,7 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_JIT_DUMP: o->jit_dump = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_CONTROL: o->control = v; return 0;
+    case RUN_SANDBOX: o->sandbox = 1; return 0;
     case RUN_PAUSED: o->paused = 1; return 0;
     case RUN_VERBOSE: o->log_level = VM_LOG_INFO; return 0;
     case RUN_DEBUG: o->log_level = VM_LOG_DEBUG; return 0;
@@ -517,6 +538,23 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
     return 0;
 }
 
+/* --console fd:N: an inherited connected socket (vmon serve's) that takes
+ * the serial output and gives its input. */
+static int console_socket(const char *num)
+{
+    char *end;
+    long fd = strtol(num, &end, 10);
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (*end || end == num || fd < 0 || fd > 65535 ||
+        getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+        fprintf(stderr, "vmon run: --console fd:%s: not a connected stream socket\n", num);
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a supervisor that goes away is seen on the control channel */
+    return (int)fd;
+}
+
 static int write_pidfile(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -554,6 +592,8 @@ int boot_main(int argc, char **argv)
     }
     struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
+    if (o.cap) vm_set_cap(vm, o.cap);
+    if (CPU_COUNT(&o.pin)) vm_set_pin(vm, &o.pin);
     vm->log_level = o.log_level;
     if (o.jit_dump && !(vm->jit_dump = fopen(o.jit_dump, "we"))) {
         fprintf(stderr, "vmon: --jit-dump %s: %s\n", o.jit_dump, strerror(errno));
@@ -566,11 +606,18 @@ int boot_main(int argc, char **argv)
         vm_destroy(vm);
         return CLI_ERROR;
     }
-    int out_fd = -1;
+    int out_fd = -1, con_sock = -1;
     if (!o.console || !strcmp(o.console, "stdio")) {
         vm->console_out_fd = 1;
     } else if (!strcmp(o.console, "none")) {
         vm->console_out_fd = -1;
+    } else if (!strncmp(o.console, "fd:", 3)) {
+        if ((con_sock = console_socket(o.console + 3)) < 0) {
+            vm_signals_stop(sigs);
+            vm_destroy(vm);
+            return CLI_ERROR;
+        }
+        vm->console_out_fd = con_sock;
     } else {
         out_fd = open(o.console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (out_fd < 0) {
@@ -608,6 +655,8 @@ int boot_main(int argc, char **argv)
     struct console *con = NULL;
     if (vm->console_out_fd == 1 && (!o.console || !strcmp(o.console, "stdio")))
         con = console_start(vm, 0);
+    else if (con_sock >= 0)
+        con = console_start(vm, con_sock); /* the supervisor's typing */
     struct gdbstub *gdb = NULL;
     if (o.gdb) {
         gdb = gdb_start(vm, o.gdb, err, sizeof(err));
@@ -622,6 +671,14 @@ int boot_main(int argc, char **argv)
     struct vm_control *ctl = NULL;
     if (o.control && !(ctl = vm_control_start(vm, o.control, err, sizeof(err)))) {
         fprintf(stderr, "vmon: %s\n", err);
+        gdb_stop(gdb);
+        console_stop(con);
+        goto out;
+    }
+    /* Every socket and file the VM uses is open now. */
+    if (o.sandbox && sandbox_apply(err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: %s\n", err);
+        vm_control_stop(ctl);
         gdb_stop(gdb);
         console_stop(con);
         goto out;

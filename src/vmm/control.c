@@ -4,6 +4,7 @@
 #include "vmm/control.h"
 #include "vmm/vm.h"
 #include "vmm/cli.h"
+#include "vmm/vmdef.h"
 #include "virtio/devices.h"
 #include <errno.h>
 #include <pthread.h>
@@ -86,11 +87,51 @@ static const char *disk_command(struct vm *vm, const char *arg, char *buf, size_
     return buf;
 }
 
-static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t len)
+/* "sched cap=PCT pin=LIST|-": the scheduler's controls, live. */
+static const char *control_sched(struct vm *vm, const char *args, char *buf, size_t size)
 {
-    if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, len);
+    unsigned cap = atomic_load(&vm->sched.cap_pct);
+    char pin[256] = "", err[200];
+    cpu_set_t set;
+    int has_pin = 0;
+    for (const char *p = args; *p;) {
+        int n = 0;
+        if (sscanf(p, "cap=%u%n", &cap, &n) == 1 && cap <= 100 * VM_MAX_CPUS) {
+        } else if (sscanf(p, "pin=%255[^ ]%n", pin, &n) == 1) {
+            has_pin = 1;
+            if (strcmp(pin, "-") && vmdef_parse_pin("pin", pin, &set, err, sizeof(err)) < 0) {
+                snprintf(buf, size, "error %s", err);
+                return buf;
+            }
+        } else {
+            return "error usage: sched [cap=PCT] [pin=CPUS|-]";
+        }
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    vm_set_cap(vm, cap);
+    if (has_pin) vm_set_pin(vm, strcmp(pin, "-") ? &set : NULL);
+    return "ok";
+}
+
+/* "stats": host CPU time in guest code, instructions, time throttled. */
+static const char *control_stats(struct vm *vm, char *buf, size_t size)
+{
+    snprintf(buf, size, "ok cpu_ns=%llu insns=%llu throttled_ns=%llu cap=%u",
+             (unsigned long long)atomic_load(&vm->sched.cpu_ns), (unsigned long long)vm_insns(vm),
+             (unsigned long long)atomic_load(&vm->sched.throttled_ns),
+             atomic_load(&vm->sched.cap_pct));
+    return buf;
+}
+
+static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t size)
+{
+    if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
+    if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
-        return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, len);
+        return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, size);
     if (!strcmp(cmd, "pause")) return vm_pause(vm) < 0 ? "error the VM is stopping" : "ok paused";
     if (!strcmp(cmd, "resume")) {
         vm_resume(vm);
@@ -105,8 +146,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         vm_resume(vm); /* a paused VM reboots too */
         return "ok resetting";
     }
-    return "error unknown command (pause, resume, status, powerdown, reset, balloon [SIZE], "
-           "disk-resize N SIZE)";
+    return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
+           "balloon [SIZE], disk-resize N SIZE)";
 }
 
 /* Serve one connection until it closes. */
@@ -130,9 +171,9 @@ static void control_serve(struct vm_control *c, int fd)
         }
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
-        char out[CONTROL_LINE_MAX];
+        char buf[CONTROL_LINE_MAX];
         reply(fd,
-              overlong ? "error line too long" : control_command(c->vm, line, out, sizeof(out)));
+              overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf)));
         len = 0;
         overlong = 0;
     }

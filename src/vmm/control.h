@@ -6,6 +6,10 @@
  *   status     -> ok running|paused|stopping
  *   powerdown  press the guest's power button              -> ok pressed
  *   reset      reboot the machine at once                  -> ok resetting
+ *   sched [cap=PCT] [pin=CPUS|-]  the CPU cap (% of one host CPU, 0 none)
+ *              and pinning (- unpins), applied at once      -> ok
+ *   stats      -> ok cpu_ns=N insns=N throttled_ns=N cap=PCT (host CPU time
+ *              in guest code, guest instructions, time waiting for the cap)
  * A connection is greeted with "ready" once the machine is built. When an
  * inherited channel (fd:N, a supervisor's) closes, vmon shuts the VM down
  * as SIGTERM does. */

@@ -58,18 +58,87 @@ static void vcpu_park(struct vm *vm, struct vcpu *v)
     pthread_mutex_unlock(&vm->lock);
 }
 
-/* Run guest code until the slice, the next timer or the instruction limit. */
-static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns, uint64_t budget)
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The CPU time the VM's cap leaves for this period, refilling the bucket
+ * when periods have passed (s->lock held). */
+static int64_t cap_left(struct vm_sched *s, unsigned cap, uint64_t now)
+{
+    int64_t quota = (int64_t)(VM_SCHED_PERIOD_NS * cap / 100);
+    if (now >= s->period_ns + VM_SCHED_PERIOD_NS) {
+        uint64_t periods = (now - s->period_ns) / VM_SCHED_PERIOD_NS;
+        s->budget_ns += periods > 1000 ? quota : (int64_t)periods * quota;
+        if (s->budget_ns > quota) s->budget_ns = quota;
+        s->period_ns = periods > 1000 ? now : s->period_ns + periods * VM_SCHED_PERIOD_NS;
+    }
+    return s->budget_ns;
+}
+
+/* How long this vCPU may run under the VM's cap (~0: no cap), or 0 after
+ * sleeping until the bucket refills. */
+static uint64_t vcpu_cap_allows(struct vm *vm, struct vcpu *v)
+{
+    struct vm_sched *s = &vm->sched;
+    unsigned cap = atomic_load(&s->cap_pct);
+    if (!cap) return ~0ull;
+    uint64_t now = host_time_ns();
+    pthread_mutex_lock(&s->lock);
+    int64_t left = cap_left(s, cap, now);
+    uint64_t next = s->period_ns + VM_SCHED_PERIOD_NS;
+    pthread_mutex_unlock(&s->lock);
+    if (left > 0) return (uint64_t)left;
+    vcpu_wait(vm, v, VCPU_RUNNING, next);
+    atomic_fetch_add(&s->throttled_ns, host_time_ns() - now);
+    return 0;
+}
+
+/* Charge the host CPU time this vCPU used in guest code to its VM. */
+static void vcpu_charge(struct vm *vm, uint64_t used_ns)
+{
+    struct vm_sched *s = &vm->sched;
+    atomic_fetch_add(&s->cpu_ns, used_ns);
+    if (!atomic_load(&s->cap_pct)) return;
+    pthread_mutex_lock(&s->lock);
+    s->budget_ns -= (int64_t)used_ns;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Follow the VM's pinning when it changed. */
+static void vcpu_apply_pin(struct vm *vm, struct vcpu *v)
+{
+    struct vm_sched *s = &vm->sched;
+    unsigned gen = atomic_load(&s->pin_gen);
+    if (gen == v->pin_gen) return;
+    v->pin_gen = gen;
+    pthread_mutex_lock(&s->lock);
+    cpu_set_t set = CPU_COUNT(&s->pin) ? s->pin : s->all;
+    pthread_mutex_unlock(&s->lock);
+    if (CPU_COUNT(&set) && pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        vm_log(vm, VM_LOG_WARN, NULL, "vcpu%u: cannot set its CPU affinity", v->h->id);
+}
+
+/* Run guest code until the slice, the next timer, the instruction limit
+ * or the end of what the cap allows. */
+static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns, uint64_t budget,
+                      uint64_t allowed_ns)
 {
     struct hart *h = v->h;
     if (vm->cfg.max_insns && vm->cfg.max_insns - h->instret < budget)
         budget = vm->cfg.max_insns - h->instret;
-    uint64_t deadline = host_time_ns() + VCPU_SLICE_NS;
+    uint64_t now = host_time_ns();
+    uint64_t deadline = now + (allowed_ns < VCPU_SLICE_NS ? allowed_ns : VCPU_SLICE_NS);
     if (timer_ns < deadline) deadline = timer_ns;
     atomic_store(&v->state, VCPU_RUNNING);
+    uint64_t cpu0 = thread_cpu_ns();
     atomic_store_explicit(&v->in_guest, 1, memory_order_seq_cst);
     int r = hart_run(h, budget, deadline);
     atomic_store_explicit(&v->in_guest, 0, memory_order_seq_cst);
+    vcpu_charge(vm, thread_cpu_ns() - cpu0);
     v->exits[r]++;
     return r;
 }
@@ -115,6 +184,7 @@ static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
     atomic_fetch_and(&h->events, ~HART_EV_VMM);
     hart_apply_events(h);
     if (atomic_load(&vm->exit_reason)) return 0;
+    vcpu_apply_pin(vm, v);
     if (atomic_load(&vm->pause_req)) {
         vcpu_park(vm, v);
         return 1;
@@ -136,13 +206,16 @@ static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
         vm_request_exit(vm, VM_EXIT_MAX_INSNS, 1, "instruction limit reached");
         return 0;
     }
-    return vcpu_handle_exit(vm, v, vcpu_enter(vm, v, timer_ns, ~0ull));
+    uint64_t allowed = vcpu_cap_allows(vm, v);
+    if (!allowed) return 1; /* slept for the cap: look at the VM again */
+    return vcpu_handle_exit(vm, v, vcpu_enter(vm, v, timer_ns, ~0ull, allowed));
 }
 
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
     struct vm *vm = v->h->vm;
+    v->pin_gen = ~0u; /* a new thread takes the VM's pinning */
     while (vcpu_loop_once(vm, v)) {
     }
     pthread_mutex_lock(&vm->lock);
@@ -222,4 +295,36 @@ void vcpu_print_stats(const struct vcpu *v, FILE *out)
     for (unsigned r = 0; r < HART_EXIT_COUNT; r++)
         fprintf(out, " %s=%llu", names[r], (unsigned long long)v->exits[r]);
     fprintf(out, " sleeps=%llu\n", (unsigned long long)v->waits);
+}
+
+void vm_set_cap(struct vm *vm, unsigned cap_pct)
+{
+    pthread_mutex_lock(&vm->sched.lock);
+    vm->sched.budget_ns = 0;
+    vm->sched.period_ns = host_time_ns();
+    atomic_store(&vm->sched.cap_pct, cap_pct);
+    pthread_mutex_unlock(&vm->sched.lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm_kick_hart(vm, i, HART_EV_VMM); /* a throttled vCPU looks again */
+}
+
+void vm_set_pin(struct vm *vm, const cpu_set_t *set)
+{
+    pthread_mutex_lock(&vm->sched.lock);
+    if (set)
+        vm->sched.pin = *set;
+    else
+        CPU_ZERO(&vm->sched.pin);
+    atomic_fetch_add(&vm->sched.pin_gen, 1);
+    pthread_mutex_unlock(&vm->sched.lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm_kick_hart(vm, i, HART_EV_VMM); /* sleeping vCPUs apply it too */
+}
+
+uint64_t vm_insns(const struct vm *vm)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        n += vm->harts[i]->instret;
+    return n;
 }

@@ -68,6 +68,8 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     const char *map = getenv("VMON_JIT_MAP"); /* for scripts/jit-profile.py */
     if (map && (vm->jit_map = fopen(map, "we"))) setvbuf(vm->jit_map, NULL, _IOLBF, 0);
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->sched.lock, NULL);
+    if (sched_getaffinity(0, sizeof(vm->sched.all), &vm->sched.all) < 0) CPU_ZERO(&vm->sched.all);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -103,6 +105,7 @@ void vm_destroy(struct vm *vm)
     pthread_cond_destroy(&vm->exit_cond);
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->lock);
+    pthread_mutex_destroy(&vm->sched.lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
     free((void *)atomic_load(&vm->dirty_bits));

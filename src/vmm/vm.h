@@ -4,6 +4,7 @@
 #ifndef VMON_VM_H
 #define VMON_VM_H
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ struct vcpu {
     pthread_t thread;
     uint64_t exits[HART_EXIT_COUNT]; /* hart_run returns by reason */
     uint64_t waits;                  /* times the loop slept */
+    unsigned pin_gen;                /* the vm->sched.pin_gen its thread applied */
 };
 
 /* --engine: the interpreter alone, or with translated integer runs. */
@@ -59,6 +61,24 @@ enum { VM_ENGINE_JIT = 0, VM_ENGINE_INTERP = 1 };
 
 /* What a guest panic does (--on-panic). */
 enum vm_panic_action { VM_PANIC_EXIT, VM_PANIC_PAUSE, VM_PANIC_REBOOT };
+
+/* The CPU scheduler's controls and accounting for one VM (vcpu.c). A cap
+ * is a bucket of host CPU time, cap_pct% of one CPU per period, that every
+ * vCPU charges what it used in guest code to; a vCPU finding it empty
+ * sleeps until the next period. Pinning is applied by each vCPU itself
+ * when pin_gen changes. */
+#define VM_SCHED_PERIOD_NS 10000000ull
+struct vm_sched {
+    pthread_mutex_t lock;     /* budget_ns, period_ns, pin */
+    _Atomic unsigned cap_pct; /* percent of one host CPU, 0 = no cap */
+    int64_t budget_ns;        /* CPU time left in this period (may run negative) */
+    uint64_t period_ns;       /* host time this period began */
+    cpu_set_t pin;            /* empty: the CPUs the process started with */
+    cpu_set_t all;
+    _Atomic unsigned pin_gen;
+    _Atomic uint64_t cpu_ns;       /* host CPU time every vCPU spent running the guest */
+    _Atomic uint64_t throttled_ns; /* time vCPUs waited for the cap */
+};
 
 struct vm_config {
     uint64_t ram_size;
@@ -120,6 +140,7 @@ struct vm {
     _Atomic int pause_req;     /* vCPUs park at their next instruction boundary */
     unsigned vcpus_live;       /* vCPU threads running their loop */
     unsigned vcpus_parked;     /* of those, parked for a pause */
+    struct vm_sched sched;
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
@@ -168,4 +189,10 @@ void vm_pause_request(struct vm *vm);
 void vcpu_step(struct vm *vm, struct vcpu *v);
 void vm_resume(struct vm *vm);
 int vm_paused(struct vm *vm);
+/* The scheduler's controls, live: cap in percent of one host CPU (0 =
+ * none); pin the vCPUs to set (NULL: unpinned). */
+void vm_set_cap(struct vm *vm, unsigned cap_pct);
+void vm_set_pin(struct vm *vm, const cpu_set_t *set);
+/* Guest instructions retired so far by every vCPU (approximate while running). */
+uint64_t vm_insns(const struct vm *vm);
 #endif

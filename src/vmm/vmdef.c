@@ -35,6 +35,13 @@ const struct vmdef_field vmdef_fields[] = {
     {"rng", "--rng", NULL, "virtio-rng fed by the host's getrandom()", VMDEF_FLAG},
     {"balloon", "--balloon", NULL, "virtio-balloon: memory the guest can give back", VMDEF_FLAG},
     {"autostart", "--autostart", NULL, "start the VM whenever the service starts", VMDEF_FLAG},
+    {"weight", "--weight", "W",
+     "its share of the host CPUs under contention, relative to other VMs'\n(1..10000, default 100)",
+     VMDEF_UINT},
+    {"cap", "--cap", "PCT", "at most this % of one host CPU across its vCPUs (0..6400, 0: none)",
+     VMDEF_UINT},
+    {"pin", "--pin", "CPUS", "run its vCPUs on these host CPUs only, e.g. 0-1,3 (\"\": any)",
+     VMDEF_CPUS},
 };
 const unsigned vmdef_nfields = sizeof(vmdef_fields) / sizeof(vmdef_fields[0]);
 
@@ -60,6 +67,7 @@ void vmdef_init(struct vm_def *d)
     d->engine = VM_ENGINE_JIT;
     d->on_panic = VM_PANIC_EXIT;
     d->shutdown_timeout = 10;
+    d->weight = 100;
 }
 
 /* The int of a VMDEF_FLAG setting. */
@@ -79,7 +87,7 @@ static void list_free(struct vmdef_list *l)
 
 void vmdef_free(struct vm_def *d)
 {
-    char **strs[] = {&d->kernel, &d->initrd, &d->append, &d->bios, &d->console};
+    char **strs[] = {&d->kernel, &d->initrd, &d->append, &d->bios, &d->console, &d->pin};
     for (unsigned i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -120,6 +128,63 @@ int vmdef_parse_cpus(const char *name, const char *v, unsigned *out, char *err, 
         return -1;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+int vmdef_parse_weight(const char *name, const char *v, unsigned *out, char *err, size_t errlen)
+{
+    unsigned long long n;
+    if (parse_uint(v, &n) < 0 || n < 1 || n > 10000) {
+        snprintf(err, errlen, "invalid %s '%s' (want 1..10000)", name, v);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+int vmdef_parse_cap(const char *name, const char *v, unsigned *out, char *err, size_t errlen)
+{
+    unsigned long long n;
+    if (parse_uint(v, &n) < 0 || n > 100 * VM_MAX_CPUS) {
+        snprintf(err, errlen, "invalid %s '%s' (want 0..%d percent of one host CPU; 0: no cap)",
+                 name, v, 100 * VM_MAX_CPUS);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* One entry of a CPU list: N or N-M; the rest of s after it in *end. */
+static int cpu_range(const char *s, char **end, long ncpus, cpu_set_t *set)
+{
+    errno = 0;
+    long lo = strtol(s, end, 10), hi = lo;
+    if (*end == s || errno || lo < 0) return -1;
+    if (**end == '-') {
+        s = *end + 1;
+        hi = strtol(s, end, 10);
+        if (*end == s || errno || hi < lo) return -1;
+    }
+    if (hi >= ncpus || hi >= CPU_SETSIZE) return -1;
+    for (long c = lo; c <= hi; c++)
+        CPU_SET((int)c, set);
+    return 0;
+}
+
+int vmdef_parse_pin(const char *name, const char *v, cpu_set_t *out, char *err, size_t errlen)
+{
+    long ncpus = sysconf(_SC_NPROCESSORS_CONF);
+    CPU_ZERO(out);
+    for (const char *s = v; *v;) {
+        char *end;
+        if (cpu_range(s, &end, ncpus, out) < 0 || (*end && *end != ',') || (*end && !end[1])) {
+            snprintf(err, errlen, "invalid %s '%s' (want host CPUs 0..%ld as a list: 0-1,3)", name,
+                     v, ncpus - 1);
+            return -1;
+        }
+        if (!*end) break;
+        s = end + 1;
+    }
     return 0;
 }
 
@@ -264,7 +329,18 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     case VMDEF_PATH:
         return set_string(str_slot(d, f->key), name, value, f->type == VMDEF_PATH, err, errlen);
     case VMDEF_SIZE: return vmdef_parse_mem(name, value, &d->mem, err, errlen);
-    case VMDEF_UINT: return vmdef_parse_cpus(name, value, &d->cpus, err, errlen);
+    case VMDEF_UINT:
+        if (!strcmp(f->key, "weight"))
+            return vmdef_parse_weight(name, value, &d->weight, err, errlen);
+        if (!strcmp(f->key, "cap")) return vmdef_parse_cap(name, value, &d->cap, err, errlen);
+        return vmdef_parse_cpus(name, value, &d->cpus, err, errlen);
+    case VMDEF_CPUS: {
+        cpu_set_t set;
+        if (vmdef_parse_pin(name, value, &set, err, errlen) < 0) return -1;
+        free(d->pin);
+        d->pin = NULL;
+        return *value ? set_string(&d->pin, name, value, 0, err, errlen) : 0;
+    }
     case VMDEF_CHOICE: return set_choice(d, f, name, value, err, errlen);
     case VMDEF_SECONDS:
         return vmdef_parse_seconds(name, value, 0, 3600, &d->shutdown_timeout, err, errlen);
@@ -483,6 +559,9 @@ json_object *vmdef_to_json(const struct vm_def *d)
     json_object_object_add(o, "rng", json_object_new_boolean(d->rng));
     json_object_object_add(o, "balloon", json_object_new_boolean(d->balloon));
     json_object_object_add(o, "autostart", json_object_new_boolean(d->autostart));
+    json_object_object_add(o, "weight", json_object_new_int((int)d->weight));
+    json_object_object_add(o, "cap", json_object_new_int((int)d->cap));
+    add_str(o, "pin", d->pin ? d->pin : "");
     return o;
 }
 
@@ -499,7 +578,7 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
 {
     int r = snprintf(buf, bufsize, "%lluB", (unsigned long long)d->mem);
     char *secs = buf + r + 1, *cpus = NULL;
-    if (r < 0 || (size_t)r + 64 > bufsize) return -1;
+    if (r < 0 || (size_t)r + 80 > bufsize) return -1;
     snprintf(secs, 24, "%.17g", d->shutdown_timeout);
     cpus = secs + 24;
     snprintf(cpus, 16, "%u", d->cpus);
@@ -514,6 +593,12 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
     if (d->append) r |= push(argv, argc, max, "--append", d->append);
     if (d->rng) r |= push(argv, argc, max, "--rng", NULL);
     if (d->balloon) r |= push(argv, argc, max, "--balloon", NULL);
+    if (d->pin) r |= push(argv, argc, max, "--pin", d->pin);
+    if (d->cap) {
+        char *cap = cpus + 16;
+        snprintf(cap, 16, "%u", d->cap);
+        r |= push(argv, argc, max, "--cap", cap);
+    }
     const struct vmdef_list *lists[] = {&d->disks, &d->nets, &d->shares, &d->vconsoles};
     const char *opts[] = {"--disk", "--net", "--share", "--vconsole"};
     for (unsigned k = 0; k < 4; k++)

@@ -5,6 +5,7 @@
  * names the JSON field instead of the option. */
 #ifndef VMON_VMDEF_H
 #define VMON_VMDEF_H
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,10 @@ struct vm_def {
     double shutdown_timeout;
     int rng, balloon, autostart;
     struct vmdef_list disks, nets, shares, vconsoles;
+    /* The CPU scheduler's controls, changeable while the VM runs. */
+    unsigned weight; /* share under contention, relative to other VMs' */
+    unsigned cap;    /* percent of one host CPU across its vCPUs, 0 = none */
+    char *pin;       /* host CPU list ("0-1,3"), NULL = any */
 };
 
 /* The settings a definition has: JSON key, `vmon run` option, argument. */
@@ -40,7 +45,8 @@ enum vmdef_type {
     VMDEF_CHOICE,
     VMDEF_SECONDS,
     VMDEF_FLAG,
-    VMDEF_LIST
+    VMDEF_LIST,
+    VMDEF_CPUS
 };
 struct vmdef_field {
     const char *key; /* "mem" */
@@ -54,7 +60,8 @@ extern const unsigned vmdef_nfields;
 const struct vmdef_field *vmdef_field_by_key(const char *key);
 const struct vmdef_field *vmdef_field_by_opt(const char *opt);
 
-/* Defaults: 256M, 1 vCPU, jit, exit on panic, 10 s shutdown grace. */
+/* Defaults: 256M, 1 vCPU, jit, exit on panic, 10 s shutdown grace,
+ * weight 100, no cap, not pinned. */
 void vmdef_init(struct vm_def *d);
 void vmdef_free(struct vm_def *d);
 
@@ -69,6 +76,10 @@ int vmdef_parse_mem(const char *name, const char *v, uint64_t *out, char *err, s
 int vmdef_parse_cpus(const char *name, const char *v, unsigned *out, char *err, size_t errlen);
 int vmdef_parse_engine(const char *name, const char *v, int *out, char *err, size_t errlen);
 int vmdef_parse_on_panic(const char *name, const char *v, int *out, char *err, size_t errlen);
+/* weight 1..10000, cap 0..6400 (% of one host CPU), a host CPU list. */
+int vmdef_parse_weight(const char *name, const char *v, unsigned *out, char *err, size_t errlen);
+int vmdef_parse_cap(const char *name, const char *v, unsigned *out, char *err, size_t errlen);
+int vmdef_parse_pin(const char *name, const char *v, cpu_set_t *out, char *err, size_t errlen);
 int vmdef_parse_seconds(const char *name, const char *v, double lo, double hi, double *out,
                         char *err, size_t errlen);
 

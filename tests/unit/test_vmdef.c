@@ -109,11 +109,50 @@ static void round_trip(struct check_ctx *c)
     vmdef_free(&e);
 }
 
+/* The CPU scheduler's settings: ranges, messages, JSON and the worker's argv. */
+static void sched_settings(struct check_ctx *c)
+{
+    struct vm_def d;
+    char err[256], buf[128];
+    vmdef_init(&d);
+    CHECK_EQ(c, d.weight, 100);
+    CHECK(c, from_json(&d, "{\"weight\": 0}", err, sizeof(err)) < 0, "weight 0 accepted");
+    CHECK(c, !strcmp(err, "invalid weight '0' (want 1..10000)"), "'%s'", err);
+    CHECK(c, from_json(&d, "{\"cap\": 6401}", err, sizeof(err)) < 0, "cap 6401 accepted");
+    CHECK(c, from_json(&d, "{\"cap\": \"25\"}", err, sizeof(err)) < 0, "cap as a string");
+    CHECK(c, from_json(&d, "{\"pin\": \"0,\"}", err, sizeof(err)) < 0, "pin '0,' accepted");
+    CHECK(c, from_json(&d, "{\"pin\": \"3-1\"}", err, sizeof(err)) < 0, "pin '3-1' accepted");
+    CHECK(c, from_json(&d, "{\"pin\": 0}", err, sizeof(err)) < 0, "pin as a number");
+    cpu_set_t set;
+    CHECK(c,
+          vmdef_parse_pin("--pin", "0", &set, err, sizeof(err)) == 0 && CPU_ISSET(0, &set) &&
+              CPU_COUNT(&set) == 1,
+          "%s", err);
+    CHECK(c, from_json(&d, "{\"weight\": 250, \"cap\": 25, \"pin\": \"0\"}", err, sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, d.weight == 250 && d.cap == 25 && d.pin && !strcmp(d.pin, "0"), "settings lost");
+    json_object *o = vmdef_to_json(&d);
+    CHECK(c, strstr(json_object_to_json_string(o), "\"pin\": \"0\"") != NULL, "json");
+    json_object_put(o);
+    char *argv[64];
+    int n = 0;
+    CHECK(c, vmdef_to_argv(&d, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    int cap = 0, pin = 0;
+    for (int i = 0; i + 1 < n; i++) {
+        cap |= !strcmp(argv[i], "--cap") && !strcmp(argv[i + 1], "25");
+        pin |= !strcmp(argv[i], "--pin") && !strcmp(argv[i + 1], "0");
+    }
+    CHECK(c, cap && pin, "the worker gets --cap 25 --pin 0");
+    CHECK(c, from_json(&d, "{\"pin\": \"\"}", err, sizeof(err)) == 0 && !d.pin, "pin '' clears");
+    vmdef_free(&d);
+}
+
 int main(void)
 {
     struct check_ctx c = {0};
     cli_and_json_agree(&c);
     refusals(&c);
     round_trip(&c);
+    sched_settings(&c);
     return check_report(&c, "test_vmdef");
 }
