@@ -256,7 +256,7 @@ fi
     { grep -q "invalid --pin" "$tmp/out" && ok "vmon set --pin 99999: refused" || bad "pin 99999: $(cat "$tmp/out")"; }
 expect_error "PATCH a field that cannot change" 400 PATCH /v1/vms/hog1 '{"mem": 512}'
 expect_error "PATCH cap of a wrong type" 400 PATCH /v1/vms/hog1 '{"cap": "25"}'
-expect_error "PATCH cap out of range" 400 PATCH /v1/vms/hog1 '{"cap": 5000}'
+expect_error "PATCH cap out of range" 400 PATCH /v1/vms/hog1 '{"cap": 6401}'
 expect_error "PATCH an unknown VM" 404 PATCH /v1/vms/nosuch '{"cap": 5}'
 [ "$(vm_field hog1 weight)" = 100 ] && [ "$(vm_field hog1 cap)" = 0 ] && ok "refused changes changed nothing" ||
     bad "weight $(vm_field hog1 weight) cap $(vm_field hog1 cap)"
