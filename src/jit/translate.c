@@ -77,8 +77,9 @@ struct stub {
     struct ra ra;
     struct insn d;
     uint16_t pc_off;
-    int val;    /* stores: host register of the value, -1 for zero, -2 for f[rs2] */
-    int64_t to; /* branches: target offset from the block's pc */
+    int val;         /* stores: host register of the value, -1 for zero, -2 for f[rs2] */
+    int64_t to;      /* branches: target offset from the block's pc */
+    unsigned loop_k; /* STUB_LOOP: the instruction an iteration starts at */
     struct site site;
 };
 
@@ -95,7 +96,7 @@ struct tctx {
     unsigned nstub;
     struct site site; /* tlb_lookup's, until add_stub takes it */
     int loop;         /* the block branches to its own start: registers stay in host ones */
-    size_t loop_head; /* where an iteration begins, after the registers are loaded */
+    size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
 };
 
 static int slot_of(const struct tctx *t, unsigned r)
@@ -189,6 +190,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
 /* ---- exits ---- */
 
 static uint64_t site_alloc(struct jit_cache *c);
+static int loop_target(const struct block *blk, unsigned idx);
 static void jmp_to(struct x86buf *b, size_t target);
 
 /* Go to the guest address in r12, which only run time knows (JALR) or
@@ -1128,9 +1130,10 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         x86_alu_rr(b, X86_CMP, a, c);
     }
     int64_t to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
-    struct stub *s =
-        add_stub(t, t->loop && to == 0 ? STUB_LOOP : STUB_BRANCH, x86_jcc32(b, cc), idx);
+    int k = t->loop ? loop_target(t->blk, idx) : -1;
+    struct stub *s = add_stub(t, k >= 0 ? STUB_LOOP : STUB_BRANCH, x86_jcc32(b, cc), idx);
     s->to = to;
+    s->loop_k = k >= 0 ? (unsigned)k : 0;
 }
 
 /* The last instruction: JAL or JALR, whose exit the caller emits. */
@@ -1151,9 +1154,10 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         writeback(b, &t->ra);
         x86_mov_rr(b, PC, X86_RAX);
         jmp_lookup(t);
-    } else if (t->loop && (int64_t)off + d->imm == 0) {
+    } else if (t->loop && loop_target(t->blk, idx) >= 0) {
         struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
-        s->to = 0;
+        s->to = (int64_t)off + d->imm;
+        s->loop_k = (unsigned)loop_target(t->blk, idx);
     } else {
         writeback(b, &t->ra);
         exit_to(t, (int64_t)off + d->imm);
@@ -1229,22 +1233,26 @@ static uint32_t insn_regs(const struct insn *d)
  * registers across iterations: they are loaded once, every exit writes
  * back those the loop writes, and the branch back goes to the loop head
  * after checking events and the budget. */
-static int branches_to_start(const struct iinsn *ii)
+/* The instruction of the block a branch or JAL at idx jumps back to (at
+ * or before itself: a loop inside the block), or -1. */
+static int loop_target(const struct block *blk, unsigned idx)
 {
-    return (ii->d.op == OP_JAL || (ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU)) &&
-           (int64_t)ii->pc_off + ii->d.imm == 0;
+    const struct iinsn *ii = &blk->insn[idx];
+    if (ii->d.op != OP_JAL && (ii->d.op < OP_BEQ || ii->d.op > OP_BGEU)) return -1;
+    return ii->target != NO_TARGET && ii->target <= idx ? ii->target : -1;
 }
 
-/* Decide before the entry check: a loop that is the block's first
- * instructions up to a branch back to the start becomes the whole
- * translation (what follows is the next block), if its registers fit. */
+/* Decide before the entry check: the block's first instructions up to a
+ * branch back into them (to the start, or to a later instruction: a loop
+ * after some set-up) become the whole translation (what follows is the
+ * next block), if their registers fit. */
 static void plan_loop(struct tctx *t)
 {
     uint32_t used = 0;
     for (unsigned i = 0; i < t->n; i++) {
         const struct iinsn *ii = &t->blk->insn[i];
         used |= insn_regs(&ii->d);
-        if (branches_to_start(ii)) {
+        if (loop_target(t->blk, i) >= 0) {
             if (__builtin_popcount(used) <= NHOST) {
                 t->loop = 1;
                 t->n = i + 1;
@@ -1271,7 +1279,6 @@ static void setup_loop(struct tctx *t)
         x86_load(t->b, host_reg[s], HP, OFF_X(r));
         s++;
     }
-    t->loop_head = t->b->len;
 }
 
 /* One instruction of the mainline; returns 1 if it ended the block. */
@@ -1417,15 +1424,17 @@ static void emit_stubs(struct tctx *t)
             x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
             jmp_to(b, EPILOGUE_AT);
         } else if (s->kind == STUB_LOOP) { /* the next iteration, if nothing is pending */
+            unsigned k = s->loop_k;        /* it runs instructions k..n-1 again */
             refund(b, (int64_t)t->n - s->idx - 1);
             x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
             size_t ev = x86_jcc32(b, X86_CC_NE);
-            x86_alu_ri(b, X86_SUB, BUD, (int32_t)t->n);
+            x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
             size_t go = x86_jcc32(b, X86_CC_GE);
-            x86_patch(b, go, t->loop_head);
-            refund(b, t->n);
+            x86_patch(b, go, t->ins_off[k]);
+            refund(b, t->n - k);
             x86_patch(b, ev, b->len);
             writeback(b, &s->ra);
+            if (k) x86_lea(b, PC, X86_MEM(PC, t->blk->insn[k].pc_off));
             x86_store(b, HP, OFF_PC, PC);
             jmp_to(b, EPILOGUE_AT);
         } else {
@@ -1462,8 +1471,10 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     size_t low = x86_jcc32(&xb, X86_CC_L);
     if (t->loop) setup_loop(t);
     int ended = 0;
-    for (unsigned i = 0; i < n && !ended; i++)
+    for (unsigned i = 0; i < n && !ended; i++) {
+        t->ins_off[i] = xb.len;
         ended = emit_insn(t, i);
+    }
     if (!ended) { /* fall through to the next instruction */
         writeback(&xb, &t->ra);
         const struct iinsn *last = &blk->insn[n - 1];
