@@ -484,8 +484,8 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
             if (b->uses >= hot) block_translate(h, b);
         }
         if (b->native && likely(!h->dbg) && likely(!h->jit_bail)) {
-            if (h->jit_site && h->jit_site_pa == b->paddr && site_gen == h->jit.flushes) {
-                jit_link(&h->jit, h->jit_site, b->native);
+            if (h->jit_site && (h->jit_site_pa & ~1ull) == b->paddr && site_gen == h->jit.flushes) {
+                jit_link(&h->jit, h->jit_site, b->native, (int)(h->jit_site_pa & 1));
                 h->stats.jit_links++;
             }
             h->jit_site = 0;

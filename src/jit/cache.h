@@ -19,6 +19,7 @@ struct jit_cache {
     /* Slow paths and exits ("cold" code) go to the second half of the
      * cache, so that the code blocks run is dense: cold grows from size/2. */
     size_t cold_used;
+    uint32_t ev_check; /* bytes of a block's entry that look at events */
     uint64_t flushes, bytes_total, bytes_hot, blocks;
 };
 

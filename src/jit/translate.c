@@ -235,7 +235,7 @@ static void refund(struct x86buf *b, int64_t k)
 /* Leave for the guest address block pc + to (registers written back,
  * budget settled). A target on the block's own guest page is a chaining
  * candidate: its jump can later be pointed at the target's translation. */
-static void exit_to(struct tctx *t, int64_t to)
+static void exit_to(struct tctx *t, int64_t to, int64_t from)
 {
     struct x86buf *b = t->b;
     if (to) x86_lea(b, PC, X86_MEM(PC, (int32_t)to));
@@ -243,7 +243,9 @@ static void exit_to(struct tctx *t, int64_t to)
     if (in_page >= 0 && in_page < 4096) {
         size_t site = x86_jmp32(b);
         x86_patch(b, site, b->len); /* unlinked: falls through to the exit */
-        uint64_t pa = (t->blk->paddr & ~0xfffull) + (uint64_t)in_page;
+        /* bit 0 (pcs are even): a forward jump, whose link may skip the
+         * target's look at events (every cycle has a backward edge) */
+        uint64_t pa = ((t->blk->paddr & ~0xfffull) + (uint64_t)in_page) | (to > from);
         x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)(t->c->rx + site));
         x86_store(b, HP, OFF_SITE, X86_RAX);
         x86_mov_ri(b, X86_RAX, pa);
@@ -1101,7 +1103,7 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
     writeback(b, &t->ra);
     int writes = d->op == OP_CSRRW || d->op == OP_CSRRWI || d->rs1 != 0;
     if (!writes) {
-        exit_to(t, off + d->len);
+        exit_to(t, off + d->len, off);
         return;
     }
     x86_lea(b, PC, X86_MEM(PC, off + d->len));
@@ -1160,7 +1162,7 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         s->loop_k = (unsigned)loop_target(t->blk, idx);
     } else {
         writeback(b, &t->ra);
-        exit_to(t, (int64_t)off + d->imm);
+        exit_to(t, (int64_t)off + d->imm, off);
     }
 }
 
@@ -1404,7 +1406,7 @@ static void emit_stubs(struct tctx *t)
         if (s->kind == STUB_BRANCH) {
             writeback(b, &s->ra);
             refund(b, (int64_t)t->n - s->idx - 1);
-            exit_to(t, s->to);
+            exit_to(t, s->to, s->pc_off);
         } else if (s->kind == STUB_TRAPPED) {
             refund(b, (int64_t)t->n - s->idx);
             jmp_to(b, EPILOGUE_AT);
@@ -1467,6 +1469,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     /* entry: events pending or budget short: leave before the block */
     x86_cmp32_mi(&xb, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(&xb, X86_CC_NE);
+    c->ev_check = (uint32_t)(xb.len - entry); /* the same for every block */
     x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
     size_t low = x86_jcc32(&xb, X86_CC_L);
     if (t->loop) setup_loop(t);
@@ -1478,7 +1481,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     if (!ended) { /* fall through to the next instruction */
         writeback(&xb, &t->ra);
         const struct iinsn *last = &blk->insn[n - 1];
-        exit_to(t, (int64_t)last->pc_off + last->d.len);
+        exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
     }
     size_t hot_end = xb.len;
     t->b = &cold;
@@ -1581,8 +1584,9 @@ int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
     return fn(h, pc, budget, tlb, h->jit.rx + entry);
 }
 
-void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry)
+void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry, int forward)
 {
+    if (forward) entry += c->ev_check;
     uint8_t *at = (uint8_t *)(uintptr_t)site;
     int hot = at >= c->rx && at + 4 <= c->rx + c->used;
     int cold = at >= c->rx + c->size / 2 && at + 4 <= c->rx + c->cold_used;

@@ -35,8 +35,8 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *b, unsigne
  * returns the budget left. */
 int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry);
 /* Chain: point the jump whose displacement is at rx address `site` to
- * the entry of a block. */
-void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry);
+ * the entry of a block (past its look at events for a forward jump). */
+void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry, int forward);
 /* Does the translator cover this operation? */
 int jit_covers(unsigned op);
 #endif
