@@ -39,7 +39,7 @@ for fmt in raw qcow2; do
         --kernel "$KERNEL" --initrd "$INITRD" --console "$LOG" --timeout 120 \
         --append "console=ttyS0 guest.run=$run" </dev/null >"$tmp/out" 2>&1 &
     vpid=$!
-    if ! wait_for "size=" 60; then
+    if ! wait_for "^size=" 60; then
         bad "$fmt: the guest did not start"
         kill $vpid 2>/dev/null
         wait $vpid
