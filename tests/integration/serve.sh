@@ -263,6 +263,10 @@ expect_error "PATCH an unknown VM" 404 PATCH /v1/vms/nosuch '{"cap": 5}'
 api PATCH /v1/vms/hog1 '{"weight": 400}'
 [ "$status" = 200 ] && [ "$(json "$tmp/body" "d['weight']")" = 400 ] && ok "PATCH weight answers the VM" ||
     bad "PATCH weight: $status"
+"$VMON" top --once >"$tmp/top" && grep -q "^NAME .*CPU%.*MIPS" "$tmp/top" &&
+    grep -qE "^hog1 +running +1 +[0-9.]+ +[0-9.]+ " "$tmp/top" && ok "vmon top --once: every VM's CPU % and MIPS" ||
+    bad "top: $(cat "$tmp/top")"
+echo q | timeout 10 "$VMON" top >/dev/null && ok "vmon top quits on q" || bad "vmon top did not quit on q"
 "$VMON" stop hog1 && "$VMON" stop hog2 && "$VMON" rm hog1 && "$VMON" rm hog2 || bad "removing the hogs"
 
 # --- Illegal actions: 409 ---------------------------------------------------
