@@ -91,14 +91,16 @@ static void *reader_thread(void *arg)
         console_output(c, buf, (size_t)n);
     }
     pthread_mutex_lock(&c->lock);
-    close(c->worker_fd);
-    c->worker_fd = -1;
-    if (c->file_fd >= 0) close(c->file_fd);
-    c->file_fd = -1;
-    if (c->client_fd >= 0) shutdown(c->client_fd, SHUT_RDWR); /* the session ends */
+    if (c->worker_fd == fd) { /* else a new worker has the console already */
+        c->worker_fd = -1;
+        if (c->file_fd >= 0) close(c->file_fd);
+        c->file_fd = -1;
+        if (c->client_fd >= 0) shutdown(c->client_fd, SHUT_RDWR); /* the session ends */
+    }
+    close(fd);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_lock(&a.svc->lock);
-    c->reading = 0;
+    c->reading--;
     pthread_cond_broadcast(&a.svc->changed);
     pthread_mutex_unlock(&a.svc->lock);
     return NULL;
@@ -116,14 +118,17 @@ int host_console_open(struct service *svc, struct host_vm *vm, int fd, char *err
     c->worker_fd = fd;
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_lock(&svc->lock);
-    c->reading = 1;
+    c->reading++;
     pthread_mutex_unlock(&svc->lock);
     pthread_t t;
     if (a) *a = (struct reader_args){svc, vm};
     if (!a || !c->ring || pthread_create(&t, NULL, reader_thread, a) != 0) {
         free(a);
+        pthread_mutex_lock(&c->lock);
+        c->worker_fd = -1; /* the caller closes fd */
+        pthread_mutex_unlock(&c->lock);
         pthread_mutex_lock(&svc->lock);
-        c->reading = 0;
+        c->reading--;
         pthread_mutex_unlock(&svc->lock);
         snprintf(err, errlen, "cannot serve VM %s's console: out of memory", vm->def.name);
         return -1;

@@ -41,6 +41,10 @@ int ctl_parse_name(const char *cmd, int argc, char **argv, const char **name, co
                    void (*usage)(FILE *), int need_name);
 int ctl_service_error(const char *cmd, const struct http_reply *r);
 
+/* top.c: vmon top. */
+int ctl_top(int argc, char **argv);
+void ctl_top_usage(FILE *out);
+
 /* attach.c: vmon console NAME. */
 int ctl_console(int argc, char **argv);
 void ctl_console_usage(FILE *out);

@@ -48,7 +48,7 @@ struct host_console {
     int worker_fd;    /* the service's end of the worker's console, -1 when none */
     int client_fd;    /* the attached client, -1 when none */
     int file_fd;      /* STATE/logs/NAME.console.log, -1 when none */
-    int reading;      /* the reader thread runs (svc->lock) */
+    int reading;      /* reader threads running (svc->lock) */
     int sessions;     /* attach sessions alive (svc->lock) */
 };
 

@@ -263,7 +263,34 @@ expect_error "PATCH an unknown VM" 404 PATCH /v1/vms/nosuch '{"cap": 5}'
 api PATCH /v1/vms/hog1 '{"weight": 400}'
 [ "$status" = 200 ] && [ "$(json "$tmp/body" "d['weight']")" = 400 ] && ok "PATCH weight answers the VM" ||
     bad "PATCH weight: $status"
+"$VMON" top --once >"$tmp/top" && grep -q "^NAME .*CPU%.*MIPS" "$tmp/top" &&
+    grep -qE "^hog1 +running +1 +[0-9.]+ +[0-9.]+ " "$tmp/top" && ok "vmon top --once: every VM's CPU % and MIPS" ||
+    bad "top: $(cat "$tmp/top")"
+echo q | timeout 10 "$VMON" top >/dev/null && ok "vmon top quits on q" || bad "vmon top did not quit on q"
 "$VMON" stop hog1 && "$VMON" stop hog2 && "$VMON" rm hog1 && "$VMON" rm hog2 || bad "removing the hogs"
+# Weights: three busy 1-vCPU VMs want 300% of the host's CPUs; weights
+# 1:2:4 give the heaviest its one CPU (its limit) and share the rest 1:2.
+ncpu=$(nproc)
+if [ "$ncpu" = 2 ]; then
+    for w in 100 200 400; do
+        "$VMON" create "w$w" --kernel "$KERNEL" --initrd "$INITRD" --append "$BUSY_APPEND" \
+            --weight $w --start || bad "create w$w"
+    done
+    for w in 100 200 400; do wait_log "w$w" "busy now" || bad "w$w not busy"; done
+    sleep 3
+    e1=$(vm_field w100 cap_effective) e2=$(vm_field w200 cap_effective) e4=$(vm_field w400 cap_effective)
+    [ "$e1" -ge 30 ] && [ "$e1" -le 36 ] && [ "$e2" -ge 63 ] && [ "$e2" -le 70 ] && [ "$e4" = 0 ] &&
+        ok "weights 1:2:4 on 2 CPUs: effective caps $e1%, $e2%, none (its whole CPU)" ||
+        bad "weighted caps: $e1 $e2 $e4 (want about 33, 67, 0)"
+    q1=$(vm_field w100 pid) q4=$(vm_field w400 pid)
+    a1=$(cpu_ticks "$q1") a4=$(cpu_ticks "$q4")
+    sleep 4
+    t1=$(($(cpu_ticks "$q1") - a1)) t4=$(($(cpu_ticks "$q4") - a4))
+    [ "$t1" -lt "$t4" ] && ok "the weight-100 VM used less CPU than the weight-400 one ($t1 vs $t4 ticks)" ||
+        bad "weights: weight 100 used $t1 ticks, weight 400 $t4"
+    for w in 100 200 400; do "$VMON" stop "w$w" && "$VMON" rm "w$w" || bad "rm w$w"; done
+fi
+
 
 # --- Illegal actions: 409 ---------------------------------------------------
 expect_error "pause a stopped VM" 409 PUT /v1/vms/cli1/actions/pause
