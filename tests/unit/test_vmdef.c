@@ -143,6 +143,7 @@ static void sched_settings(struct check_ctx *c)
         pin |= !strcmp(argv[i], "--pin") && !strcmp(argv[i + 1], "0");
     }
     CHECK(c, cap && pin, "the worker gets --cap 25 --pin 0");
+    vmdef_free(&d);
     CHECK(c, from_json(&d, "{\"pin\": \"\"}", err, sizeof(err)) == 0 && !d.pin, "pin '' clears");
     vmdef_free(&d);
 }
