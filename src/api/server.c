@@ -34,6 +34,7 @@ static const struct api_route routes[] = {
      "GET, PUT, PATCH, DELETE"},
     {"/v1/vms/{name}/actions/{action}", {{"PUT", api_vm_action}}, "PUT"},
     {"/v1/vms/{name}/logs", {{"GET", api_vm_logs}}, "GET"},
+    {"/v1/vms/{name}/resize", {{"PUT", api_vm_resize}}, "PUT"},
     {"/v1/vms/{name}/console", {{"GET", api_vm_console}}, "GET"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

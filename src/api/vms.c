@@ -98,3 +98,65 @@ int api_vm_patch(struct api_req *r)
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
     return reply_vm(r, 200);
 }
+
+/* A size from JSON: a string as the CLI takes it ("1.5G", "512": MiB) or
+ * an integer of MiB; 0, or -1 with err set. */
+static int json_size(json_object *v, const char *key, char *out, size_t size, char *err,
+                     size_t errlen)
+{
+    if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
+        snprintf(out, size, "%lldM", (long long)json_object_get_int64(v));
+        return 0;
+    }
+    const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    if (!s || !*s || strlen(s) > 32 || strspn(s, "0123456789.KMGTkmgtBb") != strlen(s)) {
+        snprintf(err, errlen, "'%s' must be a size (\"512M\", \"2G\" or MiB as an integer)", key);
+        return -1;
+    }
+    snprintf(out, size, "%s", s);
+    return 0;
+}
+
+/* PUT /v1/vms/{name}/resize: {"mem": SIZE} asks the guest (its balloon) to
+ * keep SIZE of its RAM; {"disk": N, "size": SIZE} grows disk N while the
+ * guest runs. The worker does it; its refusal comes back as 400. */
+int api_vm_resize(struct api_req *r)
+{
+    char err[512], cmd[96], size[40], reply[256];
+    json_object *o = api_body_object(r, 0, err, sizeof(err));
+    if (!o) return api_reply_error(r, 400, "%s", err);
+    json_object *mem = NULL, *disk = NULL, *dsize = NULL;
+    int bad = 0;
+    json_object_object_foreach(o, key, val)
+    {
+        if (!strcmp(key, "mem"))
+            mem = val;
+        else if (!strcmp(key, "disk"))
+            disk = val;
+        else if (!strcmp(key, "size"))
+            dsize = val;
+        else if (!bad++)
+            snprintf(err, sizeof(err), "unknown field '%.64s' (mem, or disk and size)", key);
+    }
+    if (!bad && !mem == !disk)
+        bad = snprintf(err, sizeof(err), "give mem, or disk and size");
+    if (!bad && disk && (!json_object_is_type(disk, json_type_int) || !dsize ||
+                         json_object_get_int64(disk) < 0 || json_object_get_int64(disk) > 64))
+        bad = snprintf(err, sizeof(err), "'disk' must be a disk number (0 is the first --disk) "
+                                         "with a 'size'");
+    if (!bad && mem) bad = json_size(mem, "mem", size, sizeof(size), err, sizeof(err)) < 0;
+    if (!bad && disk) bad = json_size(dsize, "size", size, sizeof(size), err, sizeof(err)) < 0;
+    if (!bad && mem) snprintf(cmd, sizeof(cmd), "balloon %s", size);
+    if (!bad && disk)
+        snprintf(cmd, sizeof(cmd), "disk-resize %lld %s", (long long)json_object_get_int64(disk),
+                 size);
+    json_object_put(o);
+    if (bad) return api_reply_error(r, 400, "%s", err);
+    int rc = host_vm_request(r->svc, r->name, cmd, reply, sizeof(reply), err, sizeof(err));
+    if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
+    if (strncmp(reply, "ok ", 3))
+        return api_reply_error(r, 400, "%s", strncmp(reply, "error ", 6) ? reply : reply + 6);
+    json_object *res = json_object_new_object();
+    json_object_object_add(res, "result", json_object_new_string(reply + 3));
+    return api_reply_json(r, 200, res);
+}

@@ -120,6 +120,10 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* One control-channel command to the worker of a running or paused VM
+ * (lifecycle.c): HOST_OK with its reply line, or an error status. */
+int host_vm_request(struct service *svc, const char *name, const char *cmd, char *reply,
+                    size_t size, char *err, size_t errlen);
 /* The same, or HOST_CONFLICT at once if another request is in flight. */
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);

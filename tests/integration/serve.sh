@@ -395,6 +395,37 @@ wait $(jobs -p | grep -v "^$svc_pid$") 2>/dev/null
     bad "burst: $(cat "$tmp"/burst.* | sort | uniq -c | tr '\n' ' ')"
 for i in $(seq 1 12); do "$VMON" rm "burst$i" || bad "rm burst$i"; done
 
+# --- Live resizing through the API: balloon target and disk growth ---------
+truncate -s 8M "$tmp/grow.img"
+"$VMON" create grow --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" --mem 192M \
+    --balloon --disk "$tmp/grow.img" --start && wait_log grow "tick 1" || bad "a VM with a balloon and a disk"
+api PUT /v1/vms/grow/resize '{"mem": "96M"}'
+[ "$status" = 200 ] && json "$tmp/body" "d['result']" | grep -q "^balloon target 96 MiB" &&
+    ok "PUT resize {mem: 96M} sets the balloon's target" || bad "resize mem: $status $(cat "$tmp/body")"
+for _ in $(seq 60); do # the same request again answers with the balloon's progress
+    api PUT /v1/vms/grow/resize '{"mem": "96M"}'
+    json "$tmp/body" "d['result']" | grep -q "given 96 MiB" && break
+    sleep 0.5
+done
+json "$tmp/body" "d['result']" | grep -q "given 96 MiB" && ok "the guest gave 96 MiB back: $(json "$tmp/body" "d['result']")" ||
+    bad "balloon did not inflate: $(cat "$tmp/body")"
+api PUT /v1/vms/grow/resize '{"disk": 0, "size": "16M"}'
+[ "$status" = 200 ] && [ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] &&
+    ok "PUT resize {disk: 0, size: 16M} grows the image to 16 MiB" ||
+    bad "resize disk: $status $(cat "$tmp/body") size $(stat -c %s "$tmp/grow.img")"
+expect_error "resize: shrinking a disk" 400 PUT /v1/vms/grow/resize '{"disk": 0, "size": "4M"}'
+[ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] && ok "a refused shrink leaves the image alone" ||
+    bad "image size after a refused shrink: $(stat -c %s "$tmp/grow.img")"
+expect_error "resize: no such disk" 400 PUT /v1/vms/grow/resize '{"disk": 3, "size": "16M"}'
+expect_error "resize: a bad size" 400 PUT /v1/vms/grow/resize '{"mem": "lots"}'
+expect_error "resize: an unknown field" 400 PUT /v1/vms/grow/resize '{"cpus": 4}'
+expect_error "resize: nothing asked" 400 PUT /v1/vms/grow/resize '{}'
+expect_error "resize: mem and disk at once" 400 PUT /v1/vms/grow/resize '{"mem": 64, "disk": 0, "size": "32M"}'
+expect_error "resize: a stopped VM" 409 PUT /v1/vms/cli1/resize '{"mem": 64}'
+expect_error "resize: an unknown VM" 404 PUT /v1/vms/nosuch/resize '{"mem": 64}'
+[ "$(vm_field grow state)" = running ] && ok "after every refusal the VM runs on" || bad "grow: $(vm_field grow state)"
+"$VMON" stop grow && "$VMON" rm grow || bad "stop/rm grow"
+
 # --- Every documented route answers ----------------------------------------
 routes=$(awk '/^  \/v1/ { p = $1; sub(":$", "", p) }
               /^    (get|put|patch|delete|post):/ { m = $1; sub(":$", "", m); print toupper(m), p }' \
