@@ -138,12 +138,13 @@ int api_vm_resize(struct api_req *r)
         else if (!bad++)
             snprintf(err, sizeof(err), "unknown field '%.64s' (mem, or disk and size)", key);
     }
-    if (!bad && !mem == !disk)
-        bad = snprintf(err, sizeof(err), "give mem, or disk and size");
-    if (!bad && disk && (!json_object_is_type(disk, json_type_int) || !dsize ||
-                         json_object_get_int64(disk) < 0 || json_object_get_int64(disk) > 64))
-        bad = snprintf(err, sizeof(err), "'disk' must be a disk number (0 is the first --disk) "
-                                         "with a 'size'");
+    if (!bad && !mem == !disk) bad = snprintf(err, sizeof(err), "give mem, or disk and size");
+    if (!bad && disk &&
+        (!json_object_is_type(disk, json_type_int) || !dsize || json_object_get_int64(disk) < 0 ||
+         json_object_get_int64(disk) > 64))
+        bad = snprintf(err, sizeof(err),
+                       "'disk' must be a disk number (0 is the first --disk) "
+                       "with a 'size'");
     if (!bad && mem) bad = json_size(mem, "mem", size, sizeof(size), err, sizeof(err)) < 0;
     if (!bad && disk) bad = json_size(dsize, "size", size, sizeof(size), err, sizeof(err)) < 0;
     if (!bad && mem) snprintf(cmd, sizeof(cmd), "balloon %s", size);
