@@ -34,6 +34,8 @@ static const struct command commands[] = {
     {"rm", "delete a stopped VM's definition", ctl_action, ctl_action_usage},
     {"list", "list the service's VMs", ctl_list, ctl_list_usage},
     {"set", "change a VM's CPU weight, cap and pinning, live", ctl_set, ctl_set_usage},
+    {"resize", "set a running VM's balloon target or grow one of its disks", ctl_resize,
+     ctl_resize_usage},
     {"top", "the VMs' CPU %, guest MIPS and memory, refreshing (q quits)", ctl_top, ctl_top_usage},
     {"show", "a VM's state, figures and definition as JSON", ctl_action, ctl_action_usage},
     {"logs", "a VM's serial console log", ctl_action, ctl_action_usage},

@@ -451,3 +451,98 @@ int ctl_set(int argc, char **argv)
     json_object_put(o);
     return r < 0 ? CLI_OK : r;
 }
+
+/* --- vmon resize NAME --mem SIZE | --disk N --size SIZE ------------------ */
+
+enum { RESIZE_MEM, RESIZE_DISK, RESIZE_SIZE };
+
+static unsigned resize_opts(struct cli_opt *opts)
+{
+    opts[0] = (struct cli_opt){"--mem", "SIZE",
+                               "RAM the guest keeps; its balloon gives back the rest", RESIZE_MEM};
+    opts[1] =
+        (struct cli_opt){"--disk", "N", "the disk to grow (0 is the first --disk)", RESIZE_DISK};
+    opts[2] =
+        (struct cli_opt){"--size", "SIZE", "the disk's new size (disks only grow)", RESIZE_SIZE};
+    opts[3] = ctl_socket_opt;
+    return 4;
+}
+
+void ctl_resize_usage(FILE *out)
+{
+    struct cli_opt opts[4];
+    unsigned n = resize_opts(opts);
+    fprintf(out, "usage: vmon resize NAME --mem SIZE\n"
+                 "       vmon resize NAME --disk N --size SIZE\n"
+                 "Resize a running or paused VM: set the memory its balloon leaves the\n"
+                 "guest (the VM needs --balloon), or grow one of its disks.\n\n");
+    cli_print_opts(opts, n, out);
+}
+
+/* The request as PUT /v1/vms/NAME/resize takes it (the service checks the
+ * sizes); CLI_OK, CLI_USAGE or -1 after --help. */
+static int parse_resize(int argc, char **argv, const char **name, const char **sock, json_object *o)
+{
+    struct cli_opt opts[4];
+    struct cli c;
+    cli_init(&c, "vmon resize", opts, resize_opts(opts), argc, argv);
+    for (;;) {
+        switch (cli_next(&c)) {
+        case CLI_END:
+            if (*name && json_object_object_length(o)) return CLI_OK;
+            fprintf(stderr, "vmon resize: %s\n",
+                    *name ? "what to resize? (--mem SIZE, or --disk N --size SIZE)"
+                          : "which VM? (vmon resize NAME --mem SIZE)");
+            return CLI_USAGE;
+        case CLI_HELP: ctl_resize_usage(stdout); return -1;
+        case CLI_BAD: return CLI_USAGE;
+        }
+        if (c.positional) {
+            if (*name) {
+                fprintf(stderr, "vmon resize: unexpected argument '%s'\n", c.positional);
+                return CLI_USAGE;
+            }
+            *name = c.positional;
+        } else if (c.opt->id == CTL_SOCKET) {
+            *sock = c.value;
+        } else if (c.opt->id == RESIZE_DISK) {
+            char *end;
+            long n = strtol(c.value, &end, 10);
+            if (end == c.value || *end || n < 0 || n > 64) {
+                fprintf(stderr, "vmon resize: --disk takes a disk number, not '%s'\n", c.value);
+                return CLI_USAGE;
+            }
+            json_object_object_add(o, "disk", json_object_new_int((int)n));
+        } else {
+            json_object_object_add(o, c.opt->id == RESIZE_MEM ? "mem" : "size",
+                                   json_object_new_string(c.value));
+        }
+    }
+}
+
+int ctl_resize(int argc, char **argv)
+{
+    const char *name = NULL, *given = NULL;
+    json_object *o = json_object_new_object();
+    int r = parse_resize(argc, argv, &name, &given, o);
+    if (r == CLI_OK && (strchr(name, '/') || strchr(name, '?') || strchr(name, ' '))) {
+        fprintf(stderr, "vmon resize: no VM named '%s'\n", name);
+        r = CLI_ERROR;
+    }
+    if (r == CLI_OK) {
+        char sock[PATH_MAX], path[512];
+        ctl_socket_path(given, sock, sizeof(sock));
+        snprintf(path, sizeof(path), "/v1/vms/%s/resize", name);
+        struct http_reply rep;
+        r = call("resize", sock, "PUT", path, json_object_to_json_string(o), &rep);
+        if (r == CLI_OK) {
+            json_object *res = json_tokener_parse(rep.body), *v = NULL;
+            if (res && json_object_object_get_ex(res, "result", &v))
+                printf("%s\n", json_object_get_string(v));
+            json_object_put(res);
+            http_reply_free(&rep);
+        }
+    }
+    json_object_put(o);
+    return r < 0 ? CLI_OK : r;
+}

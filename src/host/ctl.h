@@ -13,6 +13,8 @@ void ctl_action_usage(FILE *out);
 int ctl_list(int argc, char **argv);
 int ctl_set(int argc, char **argv);
 void ctl_set_usage(FILE *out);
+int ctl_resize(int argc, char **argv);
+void ctl_resize_usage(FILE *out);
 void ctl_list_usage(FILE *out);
 
 /* client.c: one HTTP/1.1 request over the unix socket. */

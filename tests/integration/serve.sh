@@ -409,10 +409,17 @@ for _ in $(seq 60); do # the same request again answers with the balloon's progr
 done
 json "$tmp/body" "d['result']" | grep -q "given 96 MiB" && ok "the guest gave 96 MiB back: $(json "$tmp/body" "d['result']")" ||
     bad "balloon did not inflate: $(cat "$tmp/body")"
-api PUT /v1/vms/grow/resize '{"disk": 0, "size": "16M"}'
-[ "$status" = 200 ] && [ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] &&
-    ok "PUT resize {disk: 0, size: 16M} grows the image to 16 MiB" ||
-    bad "resize disk: $status $(cat "$tmp/body") size $(stat -c %s "$tmp/grow.img")"
+"$VMON" resize grow --disk 0 --size 16M >"$tmp/out" 2>&1 && grep -qx "disk 0 is 16777216 bytes" "$tmp/out" &&
+    [ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] &&
+    ok "vmon resize grow --disk 0 --size 16M grows the image ($(cat "$tmp/out"))" ||
+    bad "resize disk: $(cat "$tmp/out") size $(stat -c %s "$tmp/grow.img")"
+"$VMON" resize grow --disk 0 --size 4M >"$tmp/out" 2>&1 && bad "vmon resize shrank a disk" ||
+    { grep -q "multiple of 512 and at least" "$tmp/out" && ok "vmon resize: a shrink is refused ($(cat "$tmp/out"))" ||
+        bad "vmon resize shrink: $(cat "$tmp/out")"; }
+"$VMON" resize grow --disk x --size 4M 2>"$tmp/out" && bad "vmon resize --disk x accepted" ||
+    { grep -q "disk number" "$tmp/out" && ok "vmon resize --disk x: a clear error" || bad "--disk x: $(cat "$tmp/out")"; }
+"$VMON" resize grow 2>"$tmp/out" && bad "vmon resize with nothing to do succeeded" ||
+    { grep -q "what to resize" "$tmp/out" && ok "vmon resize NAME alone: a clear error" || bad "resize alone: $(cat "$tmp/out")"; }
 expect_error "resize: shrinking a disk" 400 PUT /v1/vms/grow/resize '{"disk": 0, "size": "4M"}'
 [ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] && ok "a refused shrink leaves the image alone" ||
     bad "image size after a refused shrink: $(stat -c %s "$tmp/grow.img")"
