@@ -138,7 +138,12 @@ int api_vm_resize(struct api_req *r)
         else if (!bad++)
             snprintf(err, sizeof(err), "unknown field '%.64s' (mem, or disk and size)", key);
     }
-    if (!bad && !mem == !disk) bad = snprintf(err, sizeof(err), "give mem, or disk and size");
+    if (!bad && !mem == !disk)
+        bad = snprintf(err, sizeof(err), "%s",
+                       mem ? "mem and disk in one request: resize one at a time"
+                           : "nothing to resize: give mem, or disk and size");
+    if (!bad && mem && dsize)
+        bad = snprintf(err, sizeof(err), "'size' goes with 'disk'; 'mem' is the size itself");
     if (!bad && disk &&
         (!json_object_is_type(disk, json_type_int) || !dsize || json_object_get_int64(disk) < 0 ||
          json_object_get_int64(disk) > 64))

@@ -428,6 +428,7 @@ expect_error "resize: a bad size" 400 PUT /v1/vms/grow/resize '{"mem": "lots"}'
 expect_error "resize: an unknown field" 400 PUT /v1/vms/grow/resize '{"cpus": 4}'
 expect_error "resize: nothing asked" 400 PUT /v1/vms/grow/resize '{}'
 expect_error "resize: mem and disk at once" 400 PUT /v1/vms/grow/resize '{"mem": 64, "disk": 0, "size": "32M"}'
+expect_error "resize: mem with a size" 400 PUT /v1/vms/grow/resize '{"mem": 64, "size": "32M"}'
 expect_error "resize: a stopped VM" 409 PUT /v1/vms/cli1/resize '{"mem": 64}'
 expect_error "resize: an unknown VM" 404 PUT /v1/vms/nosuch/resize '{"mem": 64}'
 [ "$(vm_field grow state)" = running ] && ok "after every refusal the VM runs on" || bad "grow: $(vm_field grow state)"
