@@ -139,6 +139,7 @@ static int vcpu_enter(struct vm *vm, struct vcpu *v, uint64_t timer_ns, uint64_t
     int r = hart_run(h, budget, deadline);
     atomic_store_explicit(&v->in_guest, 0, memory_order_seq_cst);
     vcpu_charge(vm, thread_cpu_ns() - cpu0);
+    atomic_store_explicit(&v->insns, h->instret, memory_order_relaxed);
     v->exits[r]++;
     return r;
 }
@@ -321,10 +322,12 @@ void vm_set_pin(struct vm *vm, const cpu_set_t *set)
         vm_kick_hart(vm, i, HART_EV_VMM); /* sleeping vCPUs apply it too */
 }
 
+/* Instructions retired by every vCPU, as of each one's last return from
+ * the guest: read while they run (a hart's own instret is its thread's). */
 uint64_t vm_insns(const struct vm *vm)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < vm->ncpus; i++)
-        n += vm->harts[i]->instret;
+        n += atomic_load_explicit(&vm->vcpu[i].insns, memory_order_relaxed);
     return n;
 }

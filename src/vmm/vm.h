@@ -54,6 +54,7 @@ struct vcpu {
     uint64_t exits[HART_EXIT_COUNT]; /* hart_run returns by reason */
     uint64_t waits;                  /* times the loop slept */
     unsigned pin_gen;                /* the vm->sched.pin_gen its thread applied */
+    _Atomic uint64_t insns;          /* instret after its last run, for other threads */
 };
 
 /* --engine: the interpreter alone, or with translated integer runs. */
