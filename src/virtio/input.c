@@ -163,7 +163,8 @@ int virtio_power_key_create(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create virtio-input");
         return -1;
     }
-    vm->power_key = d;
+    /* The signal thread may press it as soon as it is published. */
     vm->power_key_press = input_press;
+    atomic_store_explicit(&vm->power_key, d, memory_order_release);
     return 0;
 }

@@ -123,9 +123,15 @@ void vm_reset(struct vm *vm, uint64_t pc)
         vm->vcpu[i].idle = 0;
     }
     bus_reset_devices(&vm->bus);
-    atomic_store(&vm->exit_reason, VM_EXIT_NONE);
-    vm->exit_code = 0;
-    vm->exit_msg[0] = 0;
+    /* A reboot's request is consumed; any other (a signal that came during
+     * the reset, say) stays and ends the run. */
+    int reset = VM_EXIT_RESET;
+    pthread_mutex_lock(&vm->lock);
+    if (atomic_compare_exchange_strong(&vm->exit_reason, &reset, VM_EXIT_NONE)) {
+        vm->exit_code = 0;
+        vm->exit_msg[0] = 0;
+    }
+    pthread_mutex_unlock(&vm->lock);
 }
 
 void vm_kick_hart(struct vm *vm, unsigned id, unsigned ev)
@@ -172,8 +178,8 @@ void vm_log(const struct vm *vm, int level, const char *dev, const char *fmt, ..
 
 int vm_power_button(struct vm *vm)
 {
-    if (!vm->power_key || !vm->power_key_press) return -1;
-    return vm->power_key_press(vm->power_key);
+    struct virtio_dev *key = atomic_load_explicit(&vm->power_key, memory_order_acquire);
+    return key ? vm->power_key_press(key) : -1;
 }
 
 void vm_guest_panicked(struct vm *vm, const char *why)

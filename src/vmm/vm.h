@@ -130,7 +130,7 @@ struct vm {
 
     struct vcpu vcpu[VM_MAX_CPUS];
     struct gdbstub *gdb;                    /* attached debugger stub, or NULL */
-    struct virtio_dev *power_key;           /* virtio-input power button, or NULL */
+    struct virtio_dev *_Atomic power_key;   /* virtio-input power button, or NULL; set last */
     struct virtio_dev *balloon;             /* virtio-balloon (--balloon), or NULL */
     struct virtio_dev *disks[VM_MAX_DISKS]; /* virtio-blk devices in --disk order */
     unsigned ndisks;
