@@ -277,8 +277,13 @@ if [ "$ncpu" = 2 ]; then
             --weight $w --start || bad "create w$w"
     done
     for w in 100 200 400; do wait_log "w$w" "busy now" || bad "w$w not busy"; done
-    sleep 3
-    e1=$(vm_field w100 cap_effective) e2=$(vm_field w200 cap_effective) e4=$(vm_field w400 cap_effective)
+    # The service's figures settle once all three show as busy (smoothed
+    # samples every 100 ms): wait for them rather than for a fixed time.
+    for _ in $(seq 60); do
+        sleep 0.5
+        e1=$(vm_field w100 cap_effective) e2=$(vm_field w200 cap_effective) e4=$(vm_field w400 cap_effective)
+        [ "$e1" -ge 30 ] && [ "$e1" -le 36 ] && [ "$e2" -ge 63 ] && [ "$e2" -le 70 ] && [ "$e4" = 0 ] && break
+    done
     [ "$e1" -ge 30 ] && [ "$e1" -le 36 ] && [ "$e2" -ge 63 ] && [ "$e2" -le 70 ] && [ "$e4" = 0 ] &&
         ok "weights 1:2:4 on 2 CPUs: effective caps $e1%, $e2%, none (its whole CPU)" ||
         bad "weighted caps: $e1 $e2 $e4 (want about 33, 67, 0)"
