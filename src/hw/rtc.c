@@ -7,6 +7,7 @@
 #include "hw/rtc.h"
 #include "vmm/vm.h"
 #include "board/fdt.h"
+#include "snap/snap.h"
 #include <libfdt.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -116,8 +117,38 @@ static int rtc_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size)
     return fdt_end_node(c->fdt);
 }
 
+static void rtc_save(void *dev, struct snap_w *w)
+{
+    struct rtc *r = dev;
+    pthread_mutex_lock(&r->lock);
+    snap_u64(w, (uint64_t)r->offset_ns);
+    snap_u32(w, r->time_high);
+    snap_u32(w, r->alarm_high);
+    snap_u64(w, r->alarm);
+    snap_u32(w, (uint32_t)(r->alarm_armed | r->irq_enabled << 1 | r->irq_pending << 2));
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int rtc_load(void *dev, struct snap_r *s)
+{
+    struct rtc *r = dev;
+    pthread_mutex_lock(&r->lock);
+    r->offset_ns = (int64_t)snap_get_u64(s);
+    r->time_high = snap_get_u32(s);
+    r->alarm_high = snap_get_u32(s);
+    r->alarm = snap_get_u64(s);
+    uint32_t f = snap_get_u32(s);
+    r->alarm_armed = f & 1;
+    r->irq_enabled = (f >> 1) & 1;
+    r->irq_pending = (f >> 2) & 1;
+    pthread_mutex_unlock(&r->lock);
+    return s->err[0] ? -1 : 0;
+}
+
 static const struct dev_ops rtc_ops = {
     .name = "goldfish-rtc",
+    .save = rtc_save,
+    .load = rtc_load,
     .fdt = rtc_fdt,
     .read = rtc_read,
     .write = rtc_write,

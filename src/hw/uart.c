@@ -4,6 +4,7 @@
 #include "hw/uart.h"
 #include "vmm/vm.h"
 #include "board/fdt.h"
+#include "snap/snap.h"
 #include <libfdt.h>
 #include <errno.h>
 #include <pthread.h>
@@ -206,8 +207,51 @@ static int uart_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size)
     return fdt_end_node(c->fdt);
 }
 
+static void uart_save(void *dev, struct snap_w *w)
+{
+    struct uart16550 *u = dev;
+    pthread_mutex_lock(&u->lock);
+    const uint8_t regs[] = {u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr};
+    snap_put(w, regs, sizeof(regs));
+    snap_u32(w, (uint32_t)u->thr_ipending);
+    snap_u32(w, (uint32_t)u->brk);
+    snap_u32(w, (uint32_t)u->level);
+    snap_u32(w, u->rx_count);
+    for (unsigned i = 0; i < u->rx_count; i++)
+        snap_u8(w, u->rx[(u->rx_head + i) % UART_FIFO]);
+    pthread_mutex_unlock(&u->lock);
+}
+
+static int uart_load(void *dev, struct snap_r *r)
+{
+    struct uart16550 *u = dev;
+    uint8_t regs[7];
+    snap_get(r, regs, sizeof(regs));
+    int thr = snap_get_u32(r) != 0, brk = snap_get_u32(r) != 0, level = snap_get_u32(r) != 0;
+    uint32_t n = snap_get_u32(r);
+    if (n > UART_FIFO) return snap_fail(r, "%u bytes in a %u-byte FIFO", n, UART_FIFO);
+    pthread_mutex_lock(&u->lock);
+    u->ier = regs[0];
+    u->lcr = regs[1];
+    u->mcr = regs[2];
+    u->scr = regs[3];
+    u->dll = regs[4];
+    u->dlm = regs[5];
+    u->fcr = regs[6];
+    u->thr_ipending = thr;
+    u->brk = brk;
+    u->level = level;
+    u->rx_head = 0;
+    u->rx_count = n;
+    snap_get(r, u->rx, n);
+    pthread_mutex_unlock(&u->lock);
+    return r->err[0] ? -1 : 0;
+}
+
 static const struct dev_ops uart_ops = {
     .name = "uart16550",
+    .save = uart_save,
+    .load = uart_load,
     .fdt = uart_fdt,
     .read = uart_read,
     .write = uart_write,

@@ -8,6 +8,7 @@
 #include "irq/plic.h"
 #include "vmm/vm.h"
 #include "board/fdt.h"
+#include "snap/snap.h"
 #include <libfdt.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,8 +206,57 @@ static int plic_fdt(void *dev, struct fdt_ctx *c, uint64_t base, uint64_t size)
     return fdt_end_node(fdt);
 }
 
+static void put_words(struct snap_w *w, const uint32_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        snap_u32(w, v[i]);
+}
+
+static void get_words(struct snap_r *r, uint32_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        v[i] = snap_get_u32(r);
+}
+
+static void plic_save(void *dev, struct snap_w *w)
+{
+    struct plic *p = dev;
+    pthread_mutex_lock(&p->lock);
+    snap_u32(w, plic_nctx(p));
+    put_words(w, p->priority, PLIC_NSRC);
+    put_words(w, p->level, WORDS);
+    put_words(w, p->pending, WORDS);
+    put_words(w, p->claimed, WORDS);
+    for (unsigned c = 0; c < plic_nctx(p); c++) {
+        put_words(w, p->enable[c], WORDS);
+        snap_u32(w, p->threshold[c]);
+        snap_u32(w, (uint32_t)p->out[c]);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int plic_load(void *dev, struct snap_r *r)
+{
+    struct plic *p = dev;
+    if (snap_get_u32(r) != plic_nctx(p)) return snap_fail(r, "wrong number of contexts");
+    pthread_mutex_lock(&p->lock);
+    get_words(r, p->priority, PLIC_NSRC);
+    get_words(r, p->level, WORDS);
+    get_words(r, p->pending, WORDS);
+    get_words(r, p->claimed, WORDS);
+    for (unsigned c = 0; c < plic_nctx(p); c++) {
+        get_words(r, p->enable[c], WORDS);
+        p->threshold[c] = snap_get_u32(r);
+        p->out[c] = snap_get_u32(r) != 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return r->err[0] ? -1 : 0;
+}
+
 static const struct dev_ops plic_ops = {
     .name = "plic",
+    .save = plic_save,
+    .load = plic_load,
     .fdt = plic_fdt,
     .read = plic_read,
     .write = plic_write,

@@ -77,6 +77,8 @@ static inline void ram_copy_to(uint8_t *dst, const void *src, size_t n)
 
 struct vm;
 struct fdt_ctx;
+struct snap_w;
+struct snap_r;
 
 /* Device operations. read/write get a region-relative offset and a size of
  * 1, 2, 4 or 8; they return 0, or -1 for an access the device rejects
@@ -89,6 +91,15 @@ struct dev_ops {
     /* Describe the device in the device tree (inside /soc; see board/fdt.h). */
     int (*fdt)(void *dev, struct fdt_ctx *ctx, uint64_t base, uint64_t size);
     void (*destroy)(void *dev);
+    /* Snapshots (snap/snap.h), optional for a device with no state of its
+     * own: save writes the device's state (the VM is paused, its vCPUs
+     * parked); load reads it into a device built the same way, checking
+     * every value, and returns 0 or -1 (with the reader's err set). */
+    void (*save)(void *dev, struct snap_w *w);
+    int (*load)(void *dev, struct snap_r *r);
+    /* Optional: stop (on = 1) and let go (0) the device's own threads that
+     * write guest RAM, around a snapshot. */
+    void (*hold)(void *dev, int on);
 };
 
 struct mmio_region {

@@ -146,6 +146,14 @@ static void balloon_destroy(struct virtio_dev *d)
     free(b);
 }
 
+/* The statistics buffer the device keeps goes back to the ring in a
+ * snapshot: the restored driver's next figures refill it. */
+static unsigned balloon_held(struct virtio_dev *d, unsigned q)
+{
+    struct balloon *b = d->priv;
+    return queue_role(d, q) == Q_STATS && b->have_stats_req; /* the worker is idle */
+}
+
 static const struct virtio_dev_ops balloon_ops = {
     .name = "virtio-balloon",
     .notify = balloon_notify,
@@ -153,6 +161,7 @@ static const struct virtio_dev_ops balloon_ops = {
     .start = balloon_start,
     .reset = balloon_reset,
     .destroy = balloon_destroy,
+    .held = balloon_held,
 };
 
 int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen)

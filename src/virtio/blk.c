@@ -245,11 +245,21 @@ static void blk_destroy(struct virtio_dev *d)
     free(b);
 }
 
+/* A snapshot's disk state is what the guest wrote before it: on the disk. */
+static void blk_save(struct virtio_dev *d, struct snap_w *w)
+{
+    struct blk_dev *b = d->priv;
+    int e = b->be ? blk_flush(b->be) : 0;
+    if (e < 0)
+        virtio_log(d, VM_LOG_WARN, "%s: flush for a snapshot: %s", b->be->path, strerror(-e));
+}
+
 static const struct virtio_dev_ops blk_ops = {
     .name = "virtio-blk",
     .reset = blk_reset,
     .destroy = blk_destroy,
     .work = blk_work,
+    .save = blk_save,
 };
 
 /* ---- option parsing ---- */

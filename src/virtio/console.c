@@ -68,6 +68,7 @@ struct vcon {
     _Atomic int reset_seen; /* the driver reset the device */
     pthread_t thread;
     int thread_started;
+    struct virtio_park park; /* snapshots hold the I/O thread here */
 
     /* I/O thread only from here on. */
     int tx_held;   /* tx_req popped, partly copied to obuf */
@@ -276,6 +277,7 @@ static void *vcon_io_main(void *arg)
     struct vcon *c = arg;
     struct virtio_dev *d = c->vdev;
     while (!atomic_load(&c->stop)) {
+        virtio_park_point(&c->park);
         if (atomic_exchange(&c->reset_seen, 0)) c->tx_held = 0; /* the old driver's buffer */
         /* Guest side first: new output, delivery of held input. */
         int tx_pushed = tx_run(c);
@@ -341,6 +343,29 @@ static void vcon_start(struct virtio_dev *d)
     vcon_kick(d->priv);
 }
 
+static void vcon_kick_arg(void *c)
+{
+    vcon_kick(c);
+}
+
+static void vcon_hold(struct virtio_dev *d, int on)
+{
+    struct vcon *c = d->priv;
+    if (!c->thread_started) return;
+    if (on)
+        virtio_park_hold(&c->park, vcon_kick_arg, c);
+    else
+        virtio_park_release(&c->park);
+}
+
+/* Output the device took part of goes back to the ring in a snapshot; the
+ * restored device sends it again from its start. */
+static unsigned vcon_held(struct virtio_dev *d, unsigned q)
+{
+    struct vcon *c = d->priv;
+    return q == VCON_TXQ && c->tx_held;
+}
+
 static void vcon_reset(struct virtio_dev *d)
 {
     struct vcon *c = d->priv;
@@ -370,6 +395,7 @@ static void vcon_free(struct vcon *c)
         close(c->lock_fd);
     }
     if (c->efd >= 0) close(c->efd);
+    virtio_park_destroy(&c->park);
     free(c);
 }
 
@@ -384,6 +410,8 @@ static const struct virtio_dev_ops vcon_ops = {
     .start = vcon_start,
     .reset = vcon_reset,
     .destroy = vcon_destroy,
+    .hold = vcon_hold,
+    .held = vcon_held,
 };
 
 /* ---- construction ---- */
@@ -494,6 +522,7 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
         return -1;
     }
     c->out_fd = c->listen_fd = c->client_fd = c->efd = c->lock_fd = -1;
+    virtio_park_init(&c->park);
     /* "key=value" with a key made of letters is an option; anything else
      * is a file name. */
     const char *eq = strchr(spec, '=');

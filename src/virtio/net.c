@@ -66,6 +66,7 @@ struct net {
     _Atomic int stop;
     pthread_t thread;
     int thread_started;
+    struct virtio_park park; /* snapshots hold the I/O thread here */
 
     /* Receive state, shared by the I/O thread and reset (vCPU thread).
      * Lock order: n->lock, then the transport's d->lock. */
@@ -280,6 +281,7 @@ static void *net_io_main(void *arg)
     struct net *n = arg;
     struct net_backend *be = n->be;
     while (!atomic_load(&n->stop)) {
+        virtio_park_point(&n->park);
         int busy = net_tx(n);
         pthread_mutex_lock(&n->lock);
         pend_flush(n);
@@ -334,6 +336,30 @@ static void net_start(struct virtio_dev *d)
     net_kick(d->priv);
 }
 
+static void net_kick_arg(void *n)
+{
+    net_kick(n);
+}
+
+static void net_hold(struct virtio_dev *d, int on)
+{
+    struct net *n = d->priv;
+    if (!n->thread_started) return;
+    if (on)
+        virtio_park_hold(&n->park, net_kick_arg, n);
+    else
+        virtio_park_release(&n->park);
+}
+
+/* The receive buffer waiting for a frame goes back to the ring in a
+ * snapshot (the I/O thread is held). Frames waiting for buffers are lost,
+ * as on a real link. */
+static unsigned net_held(struct virtio_dev *d, unsigned q)
+{
+    struct net *n = d->priv;
+    return q == NET_RXQ && n->rx_held;
+}
+
 static void net_reset(struct virtio_dev *d)
 {
     struct net *n = d->priv;
@@ -363,6 +389,7 @@ static void net_free(struct net *n)
     if (n->efd >= 0) close(n->efd);
     free(n->ps.fds);
     pthread_mutex_destroy(&n->lock);
+    virtio_park_destroy(&n->park);
     free(n);
 }
 
@@ -377,6 +404,8 @@ static const struct virtio_dev_ops net_ops = {
     .start = net_start,
     .reset = net_reset,
     .destroy = net_destroy,
+    .hold = net_hold,
+    .held = net_held,
 };
 
 /* ---- construction ---- */
@@ -464,6 +493,7 @@ int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
     }
     n->efd = -1;
     pthread_mutex_init(&n->lock, NULL);
+    virtio_park_init(&n->park);
     n->be = is_user ? net_slirp_open(beopts, err, errlen) : net_tap_open(beopts, err, errlen);
     if (!n->be) goto fail;
     n->be->client = (struct net_client){net_rx_frame, net_rx_ready, n};

@@ -1,6 +1,7 @@
 /* virtio-mmio transport and split virtqueues (virtio 1.2 sections 2.7 and
  * 4.2). See virtio.h for the validation rules. */
 #include "virtio/virtio.h"
+#include "snap/snap.h"
 #include "board/fdt.h"
 #include "mem/bus.h"
 #include "mem/dirty.h"
@@ -494,6 +495,13 @@ static void device_reset(struct virtio_dev *d)
     if (d->ops->reset) d->ops->reset(d);
 }
 
+/* The driver (or a restore) says queue q has new buffers. */
+static void queue_notify(struct virtio_dev *d, unsigned q)
+{
+    if (d->ops->notify) d->ops->notify(d, q);
+    worker_kick(&d->worker);
+}
+
 static int queue_enable_locked(struct virtio_dev *d, struct virtq *vq)
 {
     uint32_t n = vq->num;
@@ -611,10 +619,7 @@ static int mmio_write(void *dev, uint64_t off, unsigned size, uint64_t val)
         return 0;
     }
     if (off == MMIO_QUEUE_NOTIFY) {
-        if (v < d->nqueues) {
-            if (d->ops->notify) d->ops->notify(d, v);
-            worker_kick(&d->worker);
-        }
+        if (v < d->nqueues) queue_notify(d, v);
         return 0;
     }
     pthread_mutex_lock(&d->lock);
@@ -690,8 +695,167 @@ static void mmio_destroy(void *dev)
     free(d);
 }
 
+/* ---- snapshots ---- */
+
+void virtio_park_init(struct virtio_park *p)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    atomic_store(&p->want, 0);
+    p->parked = 0;
+}
+
+void virtio_park_destroy(struct virtio_park *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+}
+
+void virtio_park_point(struct virtio_park *p)
+{
+    if (!atomic_load(&p->want)) return;
+    pthread_mutex_lock(&p->lock);
+    p->parked = 1;
+    pthread_cond_broadcast(&p->cond);
+    while (atomic_load(&p->want))
+        pthread_cond_wait(&p->cond, &p->lock);
+    p->parked = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void virtio_park_hold(struct virtio_park *p, void (*kick)(void *arg), void *arg)
+{
+    atomic_store(&p->want, 1);
+    kick(arg);
+    pthread_mutex_lock(&p->lock);
+    while (!p->parked)
+        pthread_cond_wait(&p->cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void virtio_park_release(struct virtio_park *p)
+{
+    pthread_mutex_lock(&p->lock);
+    atomic_store(&p->want, 0);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void mmio_hold(void *dev, int on)
+{
+    struct virtio_dev *d = dev;
+    if (on) worker_quiesce(&d->worker);
+    if (d->ops->hold) d->ops->hold(d, on);
+}
+
+static void mmio_save(void *dev, struct snap_w *w)
+{
+    struct virtio_dev *d = dev;
+    worker_quiesce(&d->worker);
+    pthread_mutex_lock(&d->lock);
+    snap_u32(w, d->device_id);
+    snap_u64(w, d->guest_features);
+    snap_u32(w, d->status);
+    snap_u32(w, d->dev_feat_sel);
+    snap_u32(w, d->drv_feat_sel);
+    snap_u32(w, d->queue_sel);
+    snap_u32(w, atomic_load(&d->isr));
+    snap_u32(w, d->config_generation);
+    snap_u32(w, d->nqueues);
+    for (unsigned i = 0; i < d->nqueues; i++) {
+        const struct virtq *vq = &d->vq[i];
+        unsigned held = d->ops->held ? d->ops->held(d, i) : 0;
+        snap_u32(w, vq->num);
+        snap_u64(w, vq->desc);
+        snap_u64(w, vq->avail);
+        snap_u64(w, vq->used);
+        snap_u32(w, (uint32_t)vq->ready);
+        snap_u32(w, (uint16_t)(vq->last_avail - held));
+        snap_u32(w, vq->used_idx);
+        snap_u32(w, vq->signalled_used);
+        snap_u32(w, (uint32_t)vq->signalled_valid);
+    }
+    snap_u32(w, d->config_size);
+    snap_put(w, d->config, d->config_size);
+    pthread_mutex_unlock(&d->lock);
+    if (d->ops->save) d->ops->save(d, w);
+}
+
+static int load_queue_locked(struct virtio_dev *d, struct virtq *vq, struct snap_r *r)
+{
+    vq->num = snap_get_u32(r);
+    vq->desc = snap_get_u64(r);
+    vq->avail = snap_get_u64(r);
+    vq->used = snap_get_u64(r);
+    int ready = snap_get_u32(r) != 0;
+    uint16_t last_avail = (uint16_t)snap_get_u32(r), used_idx = (uint16_t)snap_get_u32(r);
+    uint16_t signalled = (uint16_t)snap_get_u32(r);
+    int sig_valid = snap_get_u32(r) != 0;
+    if (r->err[0]) return -1;
+    if (vq->num == 0 || vq->num > vq->num_max || (vq->num & (vq->num - 1)))
+        return snap_fail(r, "queue size %u (at most %u, a power of 2)", vq->num, vq->num_max);
+    vq->ready = 0;
+    if (ready && queue_enable_locked(d, vq) < 0)
+        return snap_fail(r, "a queue's rings lie outside guest RAM or are misaligned");
+    vq->last_avail = last_avail;
+    vq->used_idx = used_idx;
+    vq->signalled_used = signalled;
+    vq->signalled_valid = sig_valid;
+    return 0;
+}
+
+static int load_transport_locked(struct virtio_dev *d, struct snap_r *r)
+{
+    uint32_t id = snap_get_u32(r);
+    if (!r->err[0] && id != d->device_id)
+        return snap_fail(r, "device type %u where this machine has type %u", id, d->device_id);
+    d->guest_features = snap_get_u64(r);
+    if (d->guest_features & ~d->host_features)
+        return snap_fail(r, "features 0x%llx the device does not offer",
+                         (unsigned long long)(d->guest_features & ~d->host_features));
+    d->status = snap_get_u32(r) & 0xff;
+    d->dev_feat_sel = snap_get_u32(r);
+    d->drv_feat_sel = snap_get_u32(r);
+    d->queue_sel = snap_get_u32(r);
+    atomic_store(&d->isr, snap_get_u32(r) & 3);
+    d->config_generation = snap_get_u32(r);
+    if (snap_get_u32(r) != d->nqueues) return snap_fail(r, "wrong number of queues");
+    for (unsigned i = 0; i < d->nqueues; i++)
+        if (load_queue_locked(d, &d->vq[i], r) < 0) return -1;
+    if (snap_get_u32(r) != d->config_size) return snap_fail(r, "config space of another size");
+    snap_get(r, d->config, d->config_size);
+    return r->err[0] ? -1 : 0;
+}
+
+static int mmio_load(void *dev, struct snap_r *r)
+{
+    struct virtio_dev *d = dev;
+    pthread_mutex_lock(&d->lock);
+    int bad = load_transport_locked(d, r);
+    uint32_t status = d->status;
+    uint64_t features = d->guest_features;
+    if (bad) transport_reset_locked(d);
+    update_irq(d);
+    pthread_mutex_unlock(&d->lock);
+    if (bad) return -1;
+    if ((status & VIRTIO_STATUS_FEATURES_OK) && d->ops->features_ok &&
+        d->ops->features_ok(d, features) < 0)
+        return snap_fail(r, "the device refuses the saved features");
+    if (d->ops->load && d->ops->load(d, r) < 0) return -1;
+    if (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_NEEDS_RESET)) return 0;
+    if (d->ops->start) d->ops->start(d);
+    /* Serve what the driver queued before the snapshot (and the requests
+     * the device held, handed back to the rings). */
+    for (unsigned q = 0; q < d->nqueues; q++)
+        if (d->vq[q].ready) queue_notify(d, q);
+    return 0;
+}
+
 static const struct dev_ops virtio_mmio_ops = {
     .name = "virtio-mmio",
+    .save = mmio_save,
+    .load = mmio_load,
+    .hold = mmio_hold,
     .read = mmio_read,
     .write = mmio_write,
     .reset = mmio_reset,

@@ -22,6 +22,8 @@
 #include "irq/irq.h"
 
 struct vm;
+struct snap_w;
+struct snap_r;
 
 /* Device IDs (spec 5) */
 enum {
@@ -80,7 +82,36 @@ struct virtio_dev_ops {
      * with the device, runs work(d) after every notification, waits for it
      * to be idle before reset() and stops it before destroy(). */
     void (*work)(struct virtio_dev *d);
+    /* Snapshots (optional): the device's own state, saved after the
+     * transport's with the VM paused and the worker idle, and loaded into a
+     * device built from the same options (0, or -1 with r->err set). held
+     * says how many requests the device keeps popped from queue q and not
+     * yet returned, the latest it popped: the snapshot gives them back to
+     * the ring, and the restored device pops them again. */
+    void (*save)(struct virtio_dev *d, struct snap_w *w);
+    int (*load)(struct virtio_dev *d, struct snap_r *r);
+    unsigned (*held)(struct virtio_dev *d, unsigned q);
+    /* A device with an I/O thread of its own (not the core's worker)
+     * stops it touching guest memory and its rings (on = 1) until let go
+     * (on = 0): a snapshot holds it while it writes the VM out. */
+    void (*hold)(struct virtio_dev *d, int on);
 };
+
+/* Holding a device's own I/O thread still (virtio_dev_ops.hold). The
+ * thread calls virtio_park_point at the top of its loop; a holder asks,
+ * wakes the thread, and waits until it is parked there. */
+struct virtio_park {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    _Atomic int want;
+    int parked;
+};
+void virtio_park_init(struct virtio_park *p);
+void virtio_park_destroy(struct virtio_park *p);
+void virtio_park_point(struct virtio_park *p);
+/* kick(arg) wakes the thread from its poll. */
+void virtio_park_hold(struct virtio_park *p, void (*kick)(void *arg), void *arg);
+void virtio_park_release(struct virtio_park *p);
 
 struct virtq {
     uint32_t num;               /* queue size set by the driver */

@@ -16,6 +16,7 @@
 #include "vmm/control.h"
 #include "vmm/sandbox.h"
 #include "virtio/devices.h"
+#include "snap/vmsnap.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -47,7 +48,7 @@ struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
-    const char *jit_dump, *control;
+    const char *jit_dump, *control, *restore, *snap_on_exit;
     int sandbox;
     unsigned cap;
     cpu_set_t pin; /* empty: not pinned */
@@ -87,6 +88,8 @@ enum {
     RUN_STATS,
     RUN_JIT_DUMP,
     RUN_JIT_HOT,
+    RUN_RESTORE,
+    RUN_SNAP_ON_EXIT,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -141,7 +144,7 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "sched, stats, balloon [SIZE], disk-resize N SIZE\n"
+     "sched, stats, balloon [SIZE], disk-resize N SIZE, snapshot PATH\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--sandbox", NULL,
@@ -160,6 +163,15 @@ static const struct cli_opt run_opts[] = {
      RUN_JIT_DUMP},
     {"--jit-hot", "N", "translate a block once it has run N times (default 2; 1: at once)",
      RUN_JIT_HOT},
+    {"--restore", "FILE",
+     "start from a snapshot instead of booting: the machine is the snapshot's (its\n"
+     "options are stored in it); --disk, --net... given here replace the snapshot's\n"
+     "of the same kind in order (a clone's own disk and MAC)",
+     RUN_RESTORE},
+    {"--snapshot-on-exit", "FILE",
+     "when vmon is stopped (SIGTERM/SIGINT/SIGHUP, Ctrl-A x, --timeout, --max-insns)\n"
+     "save the whole VM to FILE (run it again with --restore FILE)",
+     RUN_SNAP_ON_EXIT},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -239,6 +251,8 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_DUMP_DTB: o->dump_dtb = v; return 0;
     case RUN_STATS: o->stats = 1; return 0;
     case RUN_JIT_DUMP: o->jit_dump = v; return 0;
+    case RUN_RESTORE: o->restore = v; return 0;
+    case RUN_SNAP_ON_EXIT: o->snap_on_exit = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_CONTROL: o->control = v; return 0;
     case RUN_SANDBOX: o->sandbox = 1; return 0;
@@ -283,9 +297,9 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
-            if (!o->bios && !o->kernel) {
+            if (!o->bios && !o->kernel && !o->restore) {
                 fprintf(stderr, "vmon run: nothing to run: give --bios PROG and/or --kernel "
-                                "IMAGE (see vmon run --help)\n");
+                                "IMAGE, or --restore SNAPSHOT (see vmon run --help)\n");
                 return CLI_USAGE;
             }
             if (o->paused && !o->gdb && !o->control) {
@@ -304,6 +318,126 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
         }
         if (parse_value(c.opt, c.value, o) < 0) return CLI_USAGE;
     }
+}
+
+/* ---- the machine's options, for snapshots ---- */
+
+/* Options that shape the machine (and so belong in a snapshot), as opposed
+ * to how this vmon runs it (console, control, limits, debugging). */
+static int machine_opt(int id)
+{
+    switch (id) {
+    case RUN_BIOS:
+    case RUN_KERNEL:
+    case RUN_INITRD:
+    case RUN_APPEND:
+    case RUN_MEM:
+    case RUN_CPUS:
+    case RUN_ENGINE:
+    case RUN_ON_PANIC:
+    case RUN_JIT_HOT: return 1;
+    }
+    return id >= RUN_DEV;
+}
+
+/* One option as a single argument: "--opt=value", or "--flag". */
+static char *opt_arg(const struct cli_opt *opt, const char *value)
+{
+    size_t n = strlen(opt->name) + (value ? strlen(value) + 2 : 1);
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s%s", opt->name, value ? "=" : "", value ? value : "");
+    return s;
+}
+
+struct argvec {
+    char **v;
+    unsigned n, cap;
+    int oom;
+};
+
+static void argvec_add(struct argvec *a, char *s)
+{
+    if (!s || a->oom) {
+        a->oom = 1;
+        free(s);
+        return;
+    }
+    if (a->n + 2 > a->cap) {
+        unsigned cap = a->cap ? 2 * a->cap : 32;
+        char **v = realloc(a->v, cap * sizeof(*v));
+        if (!v) {
+            a->oom = 1;
+            free(s);
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+}
+
+static void argvec_free(struct argvec *a)
+{
+    vmsnap_free_args(a->v, a->n);
+    memset(a, 0, sizeof(*a));
+}
+
+/* The machine options of an (already checked) command line. */
+static void machine_args(int argc, char **argv, struct argvec *out)
+{
+    struct cli c;
+    cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
+    while (cli_next(&c) == CLI_OPTION)
+        if (c.opt && machine_opt(c.opt->id)) argvec_add(out, opt_arg(c.opt, c.value));
+}
+
+/* One stored option, parsed. */
+static const struct cli_opt *parse_one(char *arg, const char **value)
+{
+    char *v[2] = {"run", arg};
+    struct cli c;
+    cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, 2, v);
+    if (cli_next(&c) != CLI_OPTION || !c.opt || !machine_opt(c.opt->id) || c.i != 2) return NULL;
+    *value = c.value;
+    return c.opt;
+}
+
+/* --restore: "run", the snapshot's machine options (a device option given
+ * on this command line replaces the snapshot's next one of its kind), then
+ * this command line's other options (later values win). */
+static int restore_argv(int argc, char **argv, char **stored, unsigned nstored, struct argvec *out)
+{
+    int used[256] = {0}; /* argv entries that replaced a stored device */
+    if (argc > 256) return -1;
+    argvec_add(out, strdup("run"));
+    for (unsigned i = 0; i < nstored; i++) {
+        const char *value;
+        const struct cli_opt *opt = parse_one(stored[i], &value);
+        if (!opt) {
+            fprintf(stderr, "vmon run: --restore: the snapshot holds an unknown option '%s'\n",
+                    stored[i]);
+            return -1;
+        }
+        struct cli c;
+        cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
+        int at = c.i;
+        while (opt->id >= RUN_DEV && cli_next(&c) == CLI_OPTION) {
+            if (c.opt && c.opt->id == opt->id && !used[at]) {
+                used[at] = 1;
+                value = c.value;
+                break;
+            }
+            at = c.i;
+        }
+        argvec_add(out, opt_arg(opt, value));
+    }
+    struct cli c;
+    cli_init(&c, "vmon run", run_opts, N_RUN_OPTS, argc, argv);
+    for (int at = c.i; cli_next(&c) == CLI_OPTION; at = c.i)
+        for (int k = at; k < c.i; k++)
+            if (!used[at]) argvec_add(out, strdup(argv[k]));
+    return out->oom ? -1 : 0;
 }
 
 static const char *exit_name(int reason)
@@ -538,6 +672,50 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
     return 0;
 }
 
+/* --restore FILE: open the snapshot and make the command line the
+ * machine it holds plus this one's options. */
+static int restore_prepare(int argc, char **argv, struct boot_opts *o, struct snap_file *snap,
+                           struct argvec *merged)
+{
+    char err[512];
+    char **stored = NULL;
+    unsigned nstored = 0;
+    if (snap_open(snap, o->restore, err, sizeof(err)) < 0 ||
+        vmsnap_args(snap, &stored, &nstored, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon run: --restore: %s\n", err);
+        return CLI_ERROR;
+    }
+    int r = restore_argv(argc, argv, stored, nstored, merged);
+    vmsnap_free_args(stored, nstored);
+    if (r < 0) return CLI_ERROR;
+    if (parse_opts((int)merged->n, merged->v, o)) return CLI_USAGE;
+    return 0;
+}
+
+/* Instead of loading images: the snapshot's state, RAM mapped from it. */
+static int restore_load(struct vm *vm, struct snap_file *snap, char *err, size_t errlen)
+{
+    vm_reset(vm, VIRT_MROM_BASE);
+    int r = vmsnap_load(vm, snap, err, errlen);
+    snap_close(snap);
+    return r;
+}
+
+/* --snapshot-on-exit: a VM stopped from outside is saved, not lost. */
+static int save_on_exit(struct vm *vm, const char *path, int reason, int status)
+{
+    if (reason != VM_EXIT_SIGNAL && reason != VM_EXIT_USER && reason != VM_EXIT_TIMEOUT &&
+        reason != VM_EXIT_MAX_INSNS)
+        return status;
+    char err[512];
+    if (vmsnap_save(vm, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: --snapshot-on-exit: %s\n", err);
+        return CLI_ERROR;
+    }
+    fprintf(stderr, "vmon: saved the VM to %s (vmon run --restore %s)\n", path, path);
+    return 0;
+}
+
 /* --console fd:N: an inherited connected socket (vmon serve's) that takes
  * the serial output and gives its input. */
 static int console_socket(const char *num)
@@ -574,6 +752,20 @@ int boot_main(int argc, char **argv)
     struct boot_opts o;
     int pr = parse_opts(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
+    struct argvec merged = {0}, mach = {0};
+    struct snap_file snap = {.fd = -1};
+    if (o.restore) {
+        if ((pr = restore_prepare(argc, argv, &o, &snap, &merged))) {
+            snap_close(&snap);
+            argvec_free(&merged);
+            return pr;
+        }
+        argc = (int)merged.n;
+        argv = merged.v;
+    }
+    /* Stopping from outside saves the VM, instead of a guest shutdown. */
+    if (o.snap_on_exit) o.shutdown_timeout = 0;
+    machine_args(argc, argv, &mach);
     struct vm_config cfg = {
         .ram_size = o.mem,
         .ncpus = o.cpus,
@@ -585,11 +777,16 @@ int boot_main(int argc, char **argv)
         .jit_hot = o.jit_hot,
     };
     char err[512];
-    struct vm *vm = vm_create(&cfg, err, sizeof(err));
+    struct vm *vm = mach.oom ? NULL : vm_create(&cfg, err, sizeof(err));
     if (!vm) {
-        fprintf(stderr, "vmon: %s\n", err);
+        fprintf(stderr, "vmon: %s\n", mach.oom ? "out of memory" : err);
+        snap_close(&snap);
+        argvec_free(&merged);
+        argvec_free(&mach);
         return 1;
     }
+    vm->machine_args = mach.v;
+    vm->n_machine_args = mach.n;
     struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
     if (o.cap) vm_set_cap(vm, o.cap);
@@ -644,7 +841,8 @@ int boot_main(int argc, char **argv)
      * the VM at once. */
     if (virtio_power_key_create(vm, err, sizeof(err)) < 0)
         vm_log(vm, VM_LOG_INFO, NULL, "no power button: %s", err);
-    if (boot_load(vm, &o, err, sizeof(err)) < 0) {
+    if ((o.restore ? restore_load(vm, &snap, err, sizeof(err))
+                   : boot_load(vm, &o, err, sizeof(err))) < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         goto out;
     }
@@ -711,6 +909,7 @@ int boot_main(int argc, char **argv)
             fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             status = reason == VM_EXIT_TIMEOUT ? 124 : 1;
         }
+        if (o.snap_on_exit) status = save_on_exit(vm, o.snap_on_exit, reason, status);
         if (o.stats) {
             fprintf(stderr, "exit: %s (status %d)\n", exit_name(reason), status);
             fprintf(stderr, "insns: %llu\n", (unsigned long long)vm->insns_total);
@@ -740,5 +939,8 @@ out:
     vm_destroy(vm);
     if (o.pidfile) unlink(o.pidfile);
     if (out_fd >= 0) close(out_fd);
+    snap_close(&snap);
+    argvec_free(&merged);
+    argvec_free(&mach);
     return status;
 }

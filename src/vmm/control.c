@@ -6,6 +6,7 @@
 #include "vmm/cli.h"
 #include "vmm/vmdef.h"
 #include "virtio/devices.h"
+#include "snap/vmsnap.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -87,6 +88,21 @@ static const char *disk_command(struct vm *vm, const char *arg, char *buf, size_
     return buf;
 }
 
+/* snapshot PATH: the whole VM to a file; it runs on (or stays paused). */
+static const char *snapshot_command(struct vm *vm, const char *path, char *buf, size_t len)
+{
+    if (!*path) return "error usage: snapshot PATH";
+    char err[512];
+    uint64_t t0 = host_time_ns();
+    if (vmsnap_save_live(vm, path, err, sizeof(err)) < 0) {
+        snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
+        return buf;
+    }
+    int room = (int)(len > 40 ? len - 40 : 0);
+    snprintf(buf, len, "ok saved %.*s in %.1f ms", room, path, (double)(host_time_ns() - t0) / 1e6);
+    return buf;
+}
+
 /* "sched cap=PCT pin=LIST|-": the scheduler's controls, live. */
 static const char *control_sched(struct vm *vm, const char *args, char *buf, size_t size)
 {
@@ -129,6 +145,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
 {
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
         return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, size);
@@ -147,7 +164,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         return "ok resetting";
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE)";
+           "balloon [SIZE], disk-resize N SIZE, snapshot PATH)";
 }
 
 /* Serve one connection until it closes. */

@@ -8,6 +8,8 @@
  *   reset      reboot the machine at once                  -> ok resetting
  *   sched [cap=PCT] [pin=CPUS|-]  the CPU cap (% of one host CPU, 0 none)
  *              and pinning (- unpins), applied at once      -> ok
+ *   snapshot PATH  save the whole VM to PATH (paused for the write; it
+ *              runs on afterwards unless it was paused)  -> ok saved PATH ...
  *   stats      -> ok cpu_ns=N insns=N throttled_ns=N cap=PCT (host CPU time
  *              in guest code, guest instructions, time waiting for the cap)
  * A connection is greeted with "ready" once the machine is built. When an

@@ -142,6 +142,11 @@ struct vm {
     unsigned vcpus_live;       /* vCPU threads running their loop */
     unsigned vcpus_parked;     /* of those, parked for a pause */
     struct vm_sched sched;
+    /* The `vmon run` options that build this machine (not host-side ones
+     * such as --console or --control): a snapshot stores them. Owned by
+     * whoever built the VM. */
+    char *const *machine_args;
+    unsigned n_machine_args;
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);

@@ -1,0 +1,27 @@
+/* Whole-VM snapshots: every hart, every device on the bus, the boot ROM,
+ * guest time and RAM, plus the `vmon run` options that rebuild the same
+ * machine (so `vmon restore FILE` needs nothing else). */
+#ifndef VMON_VMSNAP_H
+#define VMON_VMSNAP_H
+#include <stddef.h>
+#include "snap/snap.h"
+
+struct vm;
+#define VMSNAP_ARG_MAX 4096 /* bytes in one stored option */
+
+/* Save a VM whose vCPUs are all parked (vm_pause) or stopped, with
+ * vm->machine_args; devices are held still and quiesced by their ops and
+ * disks flushed. 0, or -1 with err. */
+int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen);
+/* Pause a running VM, save it, and let it run again if it was running. */
+int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen);
+/* The run options stored in an open snapshot: *args (malloc'd array of
+ * malloc'd strings; vmsnap_free_args) and the count. 0 or -1 with err. */
+int vmsnap_args(const struct snap_file *f, char ***args, unsigned *nargs, char *err, size_t errlen);
+void vmsnap_free_args(char **args, unsigned nargs);
+/* Load an open snapshot into a freshly built VM made from its options
+ * (same CPUs, RAM and devices): RAM is mapped copy-on-write from the file,
+ * harts and devices take their saved state, guest time continues from the
+ * moment of the snapshot. 0, or -1 with err (then the VM must not run). */
+int vmsnap_load(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
+#endif
