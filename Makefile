@@ -25,7 +25,10 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lcapstone -lmicrohttpd -lseccomp
+# vmon loads capstone itself when --jit-dump asks for it (jit/dump.c); the
+# unit tests link it.
+LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lmicrohttpd -lseccomp -ldl
+TEST_LIBS := $(LIBS) -lcapstone
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
@@ -60,7 +63,7 @@ $(BUILD)/src/api/version.o: src/api/version.c $(wildcard .git/HEAD .git/index)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -frounding-math -o $@ $< $(LIB) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -frounding-math -o $@ $< $(LIB) $(LDFLAGS_ALL) $(TEST_LIBS)
 
 -include tests/isa/isa.mk
 -include bench/bench.mk

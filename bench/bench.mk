@@ -56,3 +56,11 @@ bench-guestcpu: $(VMON) $(BENCH_BUILD)/guestcpu
 
 bench: bench-guestcpu
 .PHONY: bench-guestcpu
+
+# Snapshots: save time, size and restore latency of the running demo guest,
+# vmon against QEMU's migration to a file (see bench/snapshot.py).
+bench-snapshot: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/snapshot.py $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-snapshot
+.PHONY: bench-snapshot

@@ -749,6 +749,7 @@ static int write_pidfile(const char *path)
 
 int boot_main(int argc, char **argv)
 {
+    uint64_t t_start = host_time_ns();
     struct boot_opts o;
     int pr = parse_opts(argc, argv, &o);
     if (pr) return pr < 0 ? CLI_OK : pr;
@@ -883,6 +884,9 @@ int boot_main(int argc, char **argv)
     }
     if (o.paused) atomic_store(&vm->pause_req, 1);
     uint64_t t0 = host_time_ns();
+    if (o.restore)
+        vm_log(vm, VM_LOG_INFO, NULL, "restored from %s in %.2f ms", o.restore,
+               (double)(t0 - t_start) / 1e6);
     for (;;) {
         int reason = vm_run(vm);
         if (reason == VM_EXIT_RESET) {
