@@ -4,6 +4,7 @@
 #include "hw/rtc.h"
 #include "hw/syscon.h"
 #include "hw/uart.h"
+#include "hw/vmgenid.h"
 #include "irq/clint.h"
 #include "irq/plic.h"
 #include "vmm/vm.h"
@@ -22,6 +23,7 @@ int virt_board_create(struct vm *vm, char *err, size_t errlen)
     if (!plic || syscon_create(vm, VIRT_TEST_BASE) < 0 ||
         pvpanic_create(vm, VIRT_PVPANIC_BASE) < 0 ||
         rtc_create(vm, VIRT_RTC_BASE, plic_line(plic, VIRT_RTC_IRQ)) < 0 ||
+        vmgenid_create(vm, VIRT_VMGENID_BASE, plic_line(plic, VIRT_VMGENID_IRQ)) < 0 ||
         !clint_create(vm, VIRT_CLINT_BASE) ||
         !uart_create(vm, VIRT_UART_BASE, plic_line(plic, VIRT_UART_IRQ))) {
         snprintf(err, errlen, "cannot create the virt board devices");

@@ -61,6 +61,7 @@ struct net {
     struct virtio_dev *vdev;
     struct net_backend *be;
     uint8_t config[NET_CONFIG_SIZE];
+    uint8_t mac[6]; /* this device's own (--net ...,mac=) */
     int efd;                  /* vCPUs -> I/O thread kicks */
     _Atomic int kick_pending; /* an eventfd write is outstanding */
     _Atomic int stop;
@@ -360,6 +361,18 @@ static unsigned net_held(struct virtio_dev *d, unsigned q)
     return q == NET_RXQ && n->rx_held;
 }
 
+/* A restored device keeps the MAC it was given (a clone's own), not the
+ * snapshot's: a driver that reads the config again (after a reboot, or a
+ * rebind) uses it. */
+static int net_load(struct virtio_dev *d, struct snap_r *r)
+{
+    struct net *n = d->priv;
+    pthread_mutex_lock(&d->lock);
+    memcpy(n->config, n->mac, sizeof(n->mac));
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
 static void net_reset(struct virtio_dev *d)
 {
     struct net *n = d->priv;
@@ -406,6 +419,7 @@ static const struct virtio_dev_ops net_ops = {
     .destroy = net_destroy,
     .hold = net_hold,
     .held = net_held,
+    .load = net_load,
 };
 
 /* ---- construction ---- */
@@ -508,6 +522,7 @@ int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         memcpy(mac, def, 6);
     }
     memcpy(n->config, mac, 6);
+    memcpy(n->mac, mac, 6);
     n->config[6] = VIRTIO_NET_S_LINK_UP; /* status, le16 */
     n->config[8] = 1;                    /* max_virtqueue_pairs, le16 */
 

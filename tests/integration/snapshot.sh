@@ -61,6 +61,7 @@ used=$(($(stat -c %b "$tmp/s1" 2>/dev/null || echo 0) * 512))
     bad "snapshot size $size, $used bytes allocated"
 [ "$(head -c 16 "$tmp/disk.raw" | tr -d '\0' | head -1)" = "$n" ] &&
     ok "the disk holds count $n at the snapshot" || bad "disk: $(head -c 16 "$tmp/disk.raw" | tr -d '\0')"
+cp "$tmp/disk.raw" "$tmp/base.raw" # the disk as the snapshot knows it, for the clones
 
 LOG=$tmp/err2
 "$VMON" run --restore "$tmp/s1" --console "$tmp/out2" --timeout 4 --snapshot-on-exit "$tmp/s2" \
@@ -87,6 +88,60 @@ f=$(first_count "$tmp/out3")
 f=$(first_count "$tmp/out4")
 [ "${f:-0}" = $((l + 1)) ] && ok "--engine interp restores a snapshot taken with jit" ||
     bad "interp restore: first count ${f:-none}"
+
+# ---- clones: five VMs from one snapshot, each on its own overlay disk ----
+LOG=$tmp/clone1.err
+for i in 1 2 3 4 5; do
+    "$VMON" img create -b "$tmp/base.raw" -F raw "$tmp/clone$i.qcow2" >/dev/null
+    "$VMON" run --restore "$tmp/s1" --disk "$tmp/clone$i.qcow2" --console "$tmp/clone$i.out" \
+        --timeout 4 </dev/null >"$tmp/clone$i.err" 2>&1 &
+done
+wait
+good=0
+for i in 1 2 3 4 5; do
+    f=$(first_count "$tmp/clone$i.out")
+    l=$(last_count "$tmp/clone$i.out")
+    "$VMON" img convert -O raw "$tmp/clone$i.qcow2" "$tmp/clone$i.raw" >/dev/null 2>&1
+    d=$(head -c 16 "$tmp/clone$i.raw" 2>/dev/null | tr -d '\0' | head -1)
+    [ "${f:-0}" = $((n + 1)) ] && [ "${l:-0}" -gt $((n + 1)) ] && [ "${d:-0}" -ge $((l - 1)) ] &&
+        good=$((good + 1))
+done
+[ $good = 5 ] && ok "5 clones of one snapshot each went on from count $n on their own overlay disk" ||
+    bad "clones: $good of 5 went on with their own disks"
+[ "$(head -c 16 "$tmp/base.raw" | tr -d '\0' | head -1)" = "$n" ] &&
+    ok "the clones' common base disk is untouched" || bad "the base disk changed"
+
+# ---- identity: the generation ID changes on every restore; a clone's own MAC ----
+PROG=${BUILD:-build}/isa/vmgenid.elf
+LOG=$tmp/gen.out
+"$VMON" run --bios "$PROG" --net user,mac=52:54:00:00:00:10 --control "$tmp/c5" --console "$tmp/gen.out" \
+    --timeout 60 </dev/null >"$tmp/gen.err" 2>&1 &
+pid=$!
+if wait_for "$tmp/gen.out" "^genid" 20; then
+    ctl "$tmp/c5" pause >/dev/null
+    r=$(ctl "$tmp/c5" "snapshot $tmp/gen.snap")
+    echo "$r" | grep -q "^ok saved" || bad "snapshot of the generation ID program: $r"
+else
+    bad "the generation ID program did not start"
+fi
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+orig=$(tr -d '\r' <"$tmp/gen.out" | grep '^genid' | head -1 | cut -d' ' -f2)
+for i in 1 2 3 4 5; do
+    "$VMON" run --restore "$tmp/gen.snap" --net "user,mac=52:54:00:00:00:0$i" --console "$tmp/gen$i.out" \
+        --timeout 20 </dev/null >"$tmp/gen$i.err" 2>&1 &
+done
+wait
+ids=$(for i in 1 2 3 4 5; do tr -d '\r' <"$tmp/gen$i.out" | grep '^genid [0-9a-f]* mac' | tail -1 | cut -d' ' -f2; done | sort -u)
+macs=0
+for i in 1 2 3 4 5; do
+    tr -d '\r' <"$tmp/gen$i.out" | grep -q "^genid .* mac 52540000000$i\$" && macs=$((macs + 1))
+done
+fin=$(cat "$tmp"/gen[1-5].out | tr -d '\r' | grep -c "^test: ok")
+[ -n "$orig" ] && [ "$(echo "$ids" | grep -c .)" = 5 ] && ! echo "$ids" | grep -qx "$orig" && [ "$fin" = 5 ] &&
+    ok "5 restores of one snapshot: 5 new generation IDs, none the original's; all ran to the end" ||
+    bad "generation IDs: original $orig, restored: $(echo $ids), $fin finished"
+[ $macs = 5 ] && ok "each clone's virtio-net config holds its own MAC" || bad "MACs: $macs of 5"
 
 # ---- bad snapshots and mismatched machines ----
 bad_case() { # what, expected message, run args...
