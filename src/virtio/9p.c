@@ -38,9 +38,16 @@
  * used are closed and reopened on demand beyond, see fds_make_room), so
  * that a guest can use up neither vmon's memory nor its file descriptors.
  * To make room for those, the server raises the process's soft
- * RLIMIT_NOFILE towards the hard limit when it starts. */
+ * RLIMIT_NOFILE towards the hard limit when it starts.
+ *
+ * Snapshots save the session and every fid (path, open flags, the open
+ * file's dev and ino; no host descriptor): after a restore an open fid
+ * reopens its file by path on first use, as a reclaimed one does, and gets
+ * ESTALE if it is gone or another file (so a file unlinked while open is
+ * lost). */
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
+#include "snap/snap.h"
 #include "mem/bus.h"
 #include "mem/bytes.h"
 #include "board/virt.h"
@@ -1623,6 +1630,200 @@ void p9_server_free(struct p9_server *s)
     free(s);
 }
 
+/* ---- snapshots (the record's layout is in 9p.h) ---- */
+
+enum { SNAP_KIND_PATH = 1, SNAP_KIND_XATTR = 2 };
+
+/* The 9P2000.L flags an open fid's host flags stand for. */
+static uint32_t host_to_dotl(int h)
+{
+    uint32_t f = (h & O_ACCMODE) == O_WRONLY ? DOTL_WRONLY
+                 : (h & O_ACCMODE) == O_RDWR ? DOTL_RDWR
+                                             : 0;
+    if (h & O_APPEND) f |= DOTL_APPEND;
+    if ((h & O_SYNC) == O_SYNC)
+        f |= DOTL_SYNC;
+    else if (h & O_DSYNC)
+        f |= DOTL_DSYNC;
+    if (h & O_DIRECTORY) f |= DOTL_DIRECTORY;
+    return f;
+}
+
+static void fid_save(const struct p9_fid *f, struct snap_w *w)
+{
+    int open = f->kind == FID_PATH && f->opened;
+    snap_u32(w, f->id);
+    snap_u32(w, f->kind == FID_PATH ? SNAP_KIND_PATH : SNAP_KIND_XATTR);
+    snap_str(w, f->kind == FID_PATH ? f->path : "");
+    snap_u32(w, (uint32_t)open);
+    snap_u32(w, open ? host_to_dotl(f->oflags) : 0);
+    snap_u32(w, open ? (uint32_t)f->is_dir : 0);
+    snap_u64(w, open ? (uint64_t)f->dev : 0);
+    snap_u64(w, open ? (uint64_t)f->ino : 0);
+}
+
+void p9_server_save(struct p9_server *s, struct snap_w *w)
+{
+    pthread_mutex_lock(&s->lock);
+    snap_u32(w, P9_SNAP_FORMAT);
+    snap_u32(w, (uint32_t)s->versioned);
+    snap_u32(w, s->msize);
+    snap_u32(w, s->nfids);
+    for (unsigned i = 0; i < s->nslots; i++) {
+        const struct p9_fid *f = fid_at(s, (int32_t)i);
+        if (f->kind != FID_FREE) fid_save(f, w);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* One fid as read from a record, not yet checked. */
+struct fid_rec {
+    uint32_t id, kind, opened, flags, is_dir;
+    uint64_t dev, ino;
+    char path[FSDIR_PATH_MAX];
+};
+
+/* "" or components that a walk could have made: no "", ".", "..", at most
+ * FSDIR_NAME_MAX bytes each (so nothing absolute either). */
+static int snap_path_ok(const char *p)
+{
+    if (!*p) return 1;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (fsdir_check_name(p, n, 0) < 0) return 0;
+        if (!slash) return 1;
+        p = slash + 1;
+    }
+}
+
+/* The open state of rec, checked; its host flags into *hf. */
+static int snap_check_open(struct p9_server *s, const struct fid_rec *f, struct snap_r *r, int *hf)
+{
+    const uint32_t keep = DOTL_ACCMODE | DOTL_APPEND | DOTL_DSYNC | DOTL_SYNC | DOTL_DIRECTORY;
+    *hf = 0;
+    if (f->opened > 1 || f->is_dir > 1)
+        return snap_fail(r, "9p: fid %u: opened %u, is_dir %u (want 0 or 1)", f->id, f->opened,
+                         f->is_dir);
+    if (!f->opened) {
+        if (f->flags || f->is_dir || f->dev || f->ino)
+            return snap_fail(r, "9p: fid %u is not open but has an open file's state", f->id);
+        return 0;
+    }
+    if (f->kind != SNAP_KIND_PATH) return snap_fail(r, "9p: attribute fid %u is open", f->id);
+    if ((f->flags & ~keep) || dotl_to_host(f->flags, hf) < 0)
+        return snap_fail(r, "9p: fid %u: open flags 0%o are not an open file's", f->id, f->flags);
+    int wr = (*hf & O_ACCMODE) != O_RDONLY;
+    if (wr && s->fs.readonly)
+        return snap_fail(r, "9p: fid %u is open for writing but the share is read-only", f->id);
+    if (f->is_dir ? wr : (*hf & O_DIRECTORY) != 0)
+        return snap_fail(r, "9p: fid %u: open flags 0%o do not fit a %s", f->id, f->flags,
+                         f->is_dir ? "directory" : "file");
+    if ((uint64_t)(dev_t)f->dev != f->dev || (uint64_t)(ino_t)f->ino != f->ino)
+        return snap_fail(r, "9p: fid %u: file identity out of range", f->id);
+    return 0;
+}
+
+static int snap_check_fid(struct p9_server *s, const struct fid_rec *f, struct snap_r *r, int *hf)
+{
+    if (f->id == P9_NOFID) return snap_fail(r, "9p: a fid with the id NOFID");
+    if (fid_find(s, f->id)) return snap_fail(r, "9p: fid %u appears twice", f->id);
+    if (f->kind != SNAP_KIND_PATH && f->kind != SNAP_KIND_XATTR)
+        return snap_fail(r, "9p: fid %u of unknown kind %u", f->id, f->kind);
+    if (f->kind == SNAP_KIND_XATTR && f->path[0])
+        return snap_fail(r, "9p: attribute fid %u has a path", f->id);
+    if (!snap_path_ok(f->path))
+        return snap_fail(r,
+                         "9p: fid %u: path '%.48s' is not below the share (absolute, or with "
+                         "'.', '..', an empty or overlong component)",
+                         f->id, f->path);
+    return snap_check_open(s, f, r, hf);
+}
+
+/* The fid's path: a string of less than FSDIR_PATH_MAX bytes, no NUL. */
+static int snap_path_get(struct snap_r *r, struct fid_rec *f)
+{
+    uint32_t n = snap_get_u32(r);
+    f->path[0] = 0;
+    if (r->err[0]) return -1;
+    if (n >= sizeof(f->path))
+        return snap_fail(r, "9p: fid %u: a path of %u bytes (at most %u)", f->id, n,
+                         FSDIR_PATH_MAX - 1);
+    if (!snap_get(r, f->path, n)) return -1;
+    f->path[n] = 0;
+    if (memchr(f->path, 0, n)) return snap_fail(r, "9p: fid %u: a path with a NUL byte", f->id);
+    return 0;
+}
+
+/* Read, check and add one fid; an open one gets its descriptor back on
+ * first use (fid_fd: same flags, same dev and ino, else ESTALE). */
+static int fid_load(struct p9_server *s, struct snap_r *r, struct fid_rec *f)
+{
+    f->id = snap_get_u32(r);
+    f->kind = snap_get_u32(r);
+    if (snap_path_get(r, f) < 0) return -1;
+    f->opened = snap_get_u32(r);
+    f->flags = snap_get_u32(r);
+    f->is_dir = snap_get_u32(r);
+    f->dev = snap_get_u64(r);
+    f->ino = snap_get_u64(r);
+    int hf;
+    if (r->err[0] || snap_check_fid(s, f, r, &hf) < 0) return -1;
+    struct p9_fid *nf = fid_new(s, f->id, f->kind == SNAP_KIND_PATH ? FID_PATH : FID_XATTR);
+    if (!nf) return snap_fail(r, "9p: no memory for fid %u", f->id);
+    if (f->kind == SNAP_KIND_PATH && fid_set_path(s, nf, f->path) < 0)
+        return snap_fail(r, "9p: the fids' paths take more than the session's %u MiB",
+                         P9_MAX_PATH_BYTES >> 20);
+    if (!f->opened) return 0;
+    nf->opened = 1;
+    nf->fd = -1; /* reopened on first use */
+    nf->oflags = hf;
+    nf->accmode = hf & O_ACCMODE;
+    nf->is_dir = (int)f->is_dir;
+    nf->dev = (dev_t)f->dev;
+    nf->ino = (ino_t)f->ino;
+    nf->last_use = ++s->clock;
+    return 0;
+}
+
+static int session_load(struct p9_server *s, struct snap_r *r)
+{
+    uint32_t format = snap_get_u32(r), versioned = snap_get_u32(r);
+    uint32_t msize = snap_get_u32(r), n = snap_get_u32(r);
+    if (r->err[0]) return -1;
+    if (format != P9_SNAP_FORMAT)
+        return snap_fail(r, "9p: record format %u (this vmon reads %u)", format, P9_SNAP_FORMAT);
+    if (versioned > 1) return snap_fail(r, "9p: versioned %u (want 0 or 1)", versioned);
+    if (msize < P9_MIN_MSIZE || msize > P9_MAX_MSIZE)
+        return snap_fail(r, "9p: msize %u outside %u..%u", msize, P9_MIN_MSIZE, P9_MAX_MSIZE);
+    if (n > P9_MAX_FIDS)
+        return snap_fail(r, "9p: %u fids (a session holds at most %u)", n, P9_MAX_FIDS);
+    if (n && !versioned) return snap_fail(r, "9p: %u fids before any Tversion", n);
+    s->versioned = (int)versioned;
+    s->msize = msize;
+    struct fid_rec *f = malloc(sizeof(*f));
+    if (!f) return snap_fail(r, "9p: out of memory");
+    int e = 0;
+    for (uint32_t i = 0; i < n && e == 0; i++)
+        e = fid_load(s, r, f);
+    free(f);
+    return e;
+}
+
+int p9_server_load(struct p9_server *s, struct snap_r *r)
+{
+    pthread_mutex_lock(&s->lock);
+    fids_clear(s);
+    int e = session_load(s, r);
+    if (e < 0) {
+        fids_clear(s);
+        s->versioned = 0;
+        s->msize = P9_MAX_MSIZE;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
 /* ---- the virtio device ---- */
 
 #define VIRTIO_9P_MOUNT_TAG (1ull << 0)
@@ -1673,11 +1874,29 @@ static void p9_destroy(struct virtio_dev *d)
     free(p);
 }
 
+/* Snapshots: the session and its fids. No held op: p9_work returns every
+ * request it pops before it goes idle (a Tflush too, requests being served
+ * in order), and a snapshot is written with the worker idle, so the
+ * device never holds a request across one. */
+static void p9_save(struct virtio_dev *d, struct snap_w *w)
+{
+    struct p9_dev *p = d->priv;
+    p9_server_save(p->srv, w);
+}
+
+static int p9_load(struct virtio_dev *d, struct snap_r *r)
+{
+    struct p9_dev *p = d->priv;
+    return p9_server_load(p->srv, r);
+}
+
 static const struct virtio_dev_ops p9_ops = {
     .name = "virtio-9p",
     .reset = p9_reset,
     .destroy = p9_destroy,
     .work = p9_work,
+    .save = p9_save,
+    .load = p9_load,
 };
 
 struct share_opts {

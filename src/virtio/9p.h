@@ -53,6 +53,8 @@ enum {
 #define P9_NOTAG 0xffffu
 
 struct p9_server;
+struct snap_w;
+struct snap_r;
 
 /* Serve the directory dir (read-only if ro). NULL with a message in err. */
 struct p9_server *p9_server_new(const char *dir, int ro, char *err, size_t errlen);
@@ -65,6 +67,24 @@ void p9_server_reset(struct p9_server *s);
  * buffers cannot hold even an Rlerror). Thread-safe (one lock). */
 size_t p9_server_handle(struct p9_server *s, const uint8_t *msg, size_t len,
                         const struct iovec *iov, unsigned niov);
+/* Snapshots: the session (negotiated msize and version) and every fid,
+ * written as P9_SNAP_FORMAT (u32), versioned (u32, 0 or 1), msize (u32),
+ * the number of fids (u32), then per fid: id (u32), kind (u32, 1 path or
+ * 2 extended attribute), its path below the share root (snap_str: "" for
+ * the root, components joined by '/'), opened (u32), the 9P2000.L open
+ * flags it was opened with (u32: access mode, APPEND, DSYNC, SYNC,
+ * DIRECTORY), is_dir (u32), and the open file's dev and ino (u64 each);
+ * the last four are 0 for a fid that is not open. No host descriptor is
+ * saved: a loaded open fid reopens its file by path on first use, and gets
+ * ESTALE if that is no longer the same file (dev and ino). Loading checks
+ * every value and refuses (snap_fail) paths that are absolute or hold
+ * "." or "..", an empty component or a NUL, duplicate or NOFID ids, more
+ * fids than a session may hold or paths beyond its memory budget, flags
+ * an open fid cannot have, and files open for writing on a read-only
+ * share; a refused record leaves the session empty. Thread-safe. */
+#define P9_SNAP_FORMAT 1u
+void p9_server_save(struct p9_server *s, struct snap_w *w);
+int p9_server_load(struct p9_server *s, struct snap_r *r);
 /* Number of fids in use (tests). */
 unsigned p9_server_nfids(struct p9_server *s);
 /* Number of host descriptors the fids hold (tests). */

@@ -4,10 +4,13 @@
  * strings, lying size fields, huge counts, bad and duplicate fids, names
  * with '/' or NUL), the fid and open-file limits, a read-only share, and a
  * burst of random messages. Every reply must be well formed, and nothing
- * outside the share may change. */
+ * outside the share may change. Snapshots: a session saved and loaded into
+ * a fresh server keeps working through every fid; hostile records are
+ * refused. */
 #include "check.h"
 #include "virtio/9p.h"
 #include "backend/fsdir.h"
+#include "snap/snap.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -886,6 +889,362 @@ static void test_fsdir(int force_fallback)
     CHECK(&c, fsdir_is_below("ab/c", "ab") && !fsdir_is_below("abc", "ab"), "is_below");
 }
 
+/* ---- snapshots: p9_server_save / p9_server_load ---- */
+
+static int t_readdir(struct p9_server *s, uint32_t fid, uint64_t off, uint32_t count)
+{
+    mb_start(P9_TREADDIR);
+    p32(fid);
+    p64(off);
+    p32(count);
+    int e = xerr(s);
+    return e ? -e : (int)g32(rbuf + 7);
+}
+static int t_xattrwalk(struct p9_server *s, uint32_t fid, uint32_t newfid)
+{
+    mb_start(P9_TXATTRWALK);
+    p32(fid);
+    p32(newfid);
+    pstr("");
+    return xerr(s);
+}
+
+/* Load the record w holds (its first len bytes) into s: 0 or -1, with the
+ * reader's message in err. */
+static int load_bytes(struct p9_server *s, const struct snap_w *w, size_t len, char *err,
+                      size_t errlen)
+{
+    struct snap_r r = {.p = w->buf, .len = len};
+    int e = p9_server_load(s, &r);
+    if (e == 0) e = snap_done(&r);
+    snprintf(err, errlen, "%s", r.err);
+    return e;
+}
+
+#define SNAP_DIR   "snapdir"
+#define SNAP_BIG   20000u
+#define SNAP_MSIZE 8192u
+
+static uint8_t big_byte(unsigned i)
+{
+    return (uint8_t)(i * 7 + i / 251);
+}
+
+static void snap_fixtures(void)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/" SNAP_DIR, share);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/" SNAP_DIR "/sub", share);
+    mkdir(p, 0755);
+    const char *files[] = {"sub/a", "sub/b", "sub/c", "log.txt", "victim.txt"};
+    for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(p, sizeof(p), "%s/" SNAP_DIR "/%s", share, files[i]);
+        write_file(p, i == 3 ? "a\n" : files[i]);
+    }
+    snprintf(p, sizeof(p), "%s/" SNAP_DIR "/big.bin", share);
+    FILE *f = fopen(p, "w");
+    for (unsigned i = 0; f && i < SNAP_BIG; i++)
+        fputc(big_byte(i), f);
+    if (f) fclose(f);
+}
+
+static int big_read_ok(int n)
+{
+    for (int i = 0; i < n; i++)
+        if (rbuf[11 + i] != big_byte((unsigned)i)) return 0;
+    return 1;
+}
+
+/* The session saved: fid 1 the root, 2 an open directory (listed into
+ * dir/dirlen), 3 a file open for reading, 4 one created read-write, 5 one
+ * open for appending, 6 a walked directory, 7 an attribute fid, 8 a file
+ * open for reading that the host will replace. */
+static struct p9_server *snap_session(uint8_t *dir, int *dirlen)
+{
+    struct p9_server *s = new_server(0);
+    CHECK_EQ(&c, t_version(s, SNAP_MSIZE, "9P2000.L"), 0);
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    const char *sub[] = {SNAP_DIR, "sub"}, *big[] = {SNAP_DIR, "big.bin"};
+    const char *log[] = {SNAP_DIR, "log.txt"}, *victim[] = {SNAP_DIR, "victim.txt"};
+    CHECK_EQ(&c, t_walk(s, 1, 2, 2, sub), 2);
+    CHECK_EQ(&c, t_lopen(s, 2, 0200000), 0); /* O_DIRECTORY */
+    *dirlen = t_readdir(s, 2, 0, 4000);
+    CHECK(&c, *dirlen > 0, "readdir before the snapshot: %d", *dirlen);
+    if (*dirlen > 0) memcpy(dir, rbuf + 11, (size_t)*dirlen);
+    CHECK_EQ(&c, t_walk(s, 1, 3, 2, big), 2);
+    CHECK_EQ(&c, t_lopen(s, 3, 0), 0);
+    CHECK_EQ(&c, walk1(s, 1, 4, SNAP_DIR), 1);
+    CHECK_EQ(&c, t_lcreate(s, 4, "rw.txt", 0102, 0644), 0); /* O_RDWR|O_CREAT */
+    CHECK_EQ(&c, t_write(s, 4, 0, "0123456789", 10), 10);
+    CHECK_EQ(&c, t_walk(s, 1, 5, 2, log), 2);
+    CHECK_EQ(&c, t_lopen(s, 5, 02001), 0); /* O_WRONLY|O_APPEND */
+    CHECK_EQ(&c, t_write(s, 5, 0, "b\n", 2), 2);
+    CHECK_EQ(&c, t_walk(s, 1, 6, 2, sub), 2);
+    CHECK_EQ(&c, t_xattrwalk(s, 1, 7), 0);
+    CHECK_EQ(&c, t_walk(s, 1, 8, 2, victim), 2);
+    CHECK_EQ(&c, t_lopen(s, 8, 0), 0);
+    CHECK_EQ(&c, p9_server_nfids(s), 8);
+    CHECK_EQ(&c, p9_server_nopen(s), 5);
+    return s;
+}
+
+/* Every fid of the restored session does what it did before. */
+static void snap_check_restored(struct p9_server *s, const uint8_t *dir, int dirlen)
+{
+    char p[400];
+    CHECK_EQ(&c, p9_server_nfids(s), 8);
+    CHECK_EQ(&c, p9_server_nopen(s), 0); /* reopened on use */
+    int n = t_read(s, 3, 0, SNAP_BIG);
+    CHECK_EQ(&c, n, SNAP_MSIZE - 11); /* the saved msize still rules */
+    CHECK(&c, n > 0 && big_read_ok(n), "read through the restored fid");
+    CHECK_EQ(&c, t_write(s, 3, 0, "x", 1), -EBADF); /* still read-only */
+    CHECK_EQ(&c, t_lopen(s, 3, 0), EINVAL);         /* still open */
+    CHECK_EQ(&c, t_write(s, 4, 10, "abc", 3), 3);
+    CHECK_EQ(&c, t_read(s, 4, 0, 100), 13);
+    CHECK(&c, !memcmp(rbuf + 11, "0123456789abc", 13), "read-write fid");
+    CHECK_EQ(&c, t_write(s, 5, 0, "c\n", 2), 2);
+    snprintf(p, sizeof(p), "%s/" SNAP_DIR "/log.txt", share);
+    CHECK(&c, file_is(p, "a\nb\nc\n"), "the appending fid still appends");
+    CHECK_EQ(&c, t_readdir(s, 2, 0, 4000), dirlen);
+    CHECK(&c, !memcmp(rbuf + 11, dir, (size_t)dirlen), "the same directory listing");
+    CHECK_EQ(&c, walk1(s, 6, 9, "a"), 1);
+    CHECK_EQ(&c, t_lopen(s, 9, 0), 0);
+    CHECK_EQ(&c, t_read(s, 9, 0, 100), 5);
+    CHECK(&c, !memcmp(rbuf + 11, "sub/a", 5), "walk from a restored fid");
+    CHECK_EQ(&c, t_read(s, 7, 0, 100), 0); /* the attribute fid */
+    CHECK_EQ(&c, t_read(s, 8, 0, 100), -ESTALE);
+    CHECK_EQ(&c, t_getattr(s, 1), 0);
+    CHECK_EQ(&c, p9_server_nopen(s), 5);
+    CHECK_EQ(&c, t_clunk(s, 3), 0);
+    CHECK_EQ(&c, p9_server_nopen(s), 4);
+}
+
+static void test_snap_roundtrip(void)
+{
+    static uint8_t dir[4096];
+    int dirlen = 0;
+    snap_fixtures();
+    struct p9_server *s = snap_session(dir, &dirlen);
+    struct snap_w w, w2;
+    snap_w_init(&w);
+    snap_w_init(&w2);
+    p9_server_save(s, &w);
+    CHECK(&c, !w.oom && w.len > 16, "saved %zu bytes", w.len);
+    p9_server_free(s); /* as a killed vmon: every descriptor gone */
+    char p1[400], p2[400], err[200];
+    snprintf(p1, sizeof(p1), "%s/" SNAP_DIR "/victim.txt", share);
+    snprintf(p2, sizeof(p2), "%s/" SNAP_DIR "/victim.new", share);
+    write_file(p2, "replaced");
+    CHECK_EQ(&c, rename(p2, p1), 0);
+    s = new_server(0);
+    CHECK_EQ(&c, t_version(s, 65536, "9P2000.L"), 0); /* a session to be replaced */
+    CHECK_EQ(&c, t_attach(s, 42), 0);
+    CHECK(&c, load_bytes(s, &w, w.len, err, sizeof(err)) == 0, "load: %s", err);
+    p9_server_save(s, &w2); /* the same record again, before anything changes */
+    CHECK(&c, w2.len == w.len && !memcmp(w.buf, w2.buf, w.len), "saved again: the same record");
+    CHECK_EQ(&c, t_clunk(s, 42), EBADF);
+    snap_check_restored(s, dir, dirlen);
+    /* Every truncation is refused and leaves an empty session. */
+    unsigned bad = 0;
+    for (size_t len = 0; len < w.len; len++)
+        if (load_bytes(s, &w, len, err, sizeof(err)) == 0 || p9_server_nfids(s) != 0) bad++;
+    CHECK_EQ(&c, bad, 0);
+    CHECK_EQ(&c, t_attach(s, 1), EPROTO); /* no session after a refused record */
+    snap_w_free(&w);
+    snap_w_free(&w2);
+    p9_server_free(s);
+}
+
+/* ---- hostile records ---- */
+
+static void rec_head(struct snap_w *w, uint32_t format, uint32_t versioned, uint32_t msize,
+                     uint32_t n)
+{
+    snap_w_free(w);
+    snap_u32(w, format);
+    snap_u32(w, versioned);
+    snap_u32(w, msize);
+    snap_u32(w, n);
+}
+struct rec_fid {
+    uint32_t id, kind;
+    const char *path;
+    size_t plen; /* 0: strlen(path) */
+    uint32_t opened, flags, is_dir;
+    uint64_t dev, ino;
+};
+static void rec_fid(struct snap_w *w, struct rec_fid f)
+{
+    size_t n = f.plen ? f.plen : strlen(f.path);
+    snap_u32(w, f.id);
+    snap_u32(w, f.kind);
+    snap_u32(w, (uint32_t)n);
+    snap_put(w, f.path, n);
+    snap_u32(w, f.opened);
+    snap_u32(w, f.flags);
+    snap_u32(w, f.is_dir);
+    snap_u64(w, f.dev);
+    snap_u64(w, f.ino);
+}
+/* Change the record's fid count. */
+static void put_count(struct snap_w *w, uint32_t n)
+{
+    for (unsigned i = 0; i < 4; i++)
+        w->buf[12 + i] = (uint8_t)(n >> (8 * i));
+}
+/* A session of one fid f. */
+static void rec_one(struct snap_w *w, struct rec_fid f)
+{
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, 1);
+    rec_fid(w, f);
+}
+
+/* The record is refused with a message containing want, leaving s empty. */
+static void refused(struct p9_server *s, struct snap_w *w, const char *want, const char *what)
+{
+    char err[200];
+    int e = load_bytes(s, w, w->len, err, sizeof(err));
+    CHECK(&c, e < 0 && strstr(err, want) && p9_server_nfids(s) == 0, "%s: %d '%s'", what, e, err);
+}
+
+static void test_snap_bad_paths(struct p9_server *s, struct snap_w *w)
+{
+    static const char *paths[] = {"../outside", "/etc/passwd", "sub/../..", "a//b", "sub/",     ".",
+                                  "..",         "a/./b",       "/",         "a/..", "x/../../y"};
+    for (unsigned i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = paths[i]});
+        refused(s, w, "not below the share", paths[i]);
+    }
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = "sub\0x", .plen = 5});
+    refused(s, w, "NUL", "a NUL in the path");
+    static char longp[FSDIR_PATH_MAX + 10];
+    memset(longp, 'a', 300);
+    longp[300] = 0;
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = longp});
+    refused(s, w, "not below the share", "a 300-byte component");
+    memset(longp, 'a', sizeof(longp) - 1);
+    for (unsigned i = 200; i < sizeof(longp) - 1; i += 200)
+        longp[i] = '/';
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = longp});
+    refused(s, w, "at most 4095", "a path longer than FSDIR_PATH_MAX");
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, 1);
+    snap_u32(w, 1);
+    snap_u32(w, 1);
+    snap_u32(w, 0xffffffffu); /* path length */
+    refused(s, w, "bytes (at most", "a path length of 4 GiB");
+}
+
+static void test_snap_bad_fids(struct p9_server *s, struct snap_w *w)
+{
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, 2);
+    rec_fid(w, (struct rec_fid){.id = 5, .kind = 1, .path = "sub"});
+    rec_fid(w, (struct rec_fid){.id = 5, .kind = 1, .path = ""});
+    refused(s, w, "twice", "duplicate fid ids");
+    rec_one(w, (struct rec_fid){.id = P9_NOFID, .kind = 1, .path = ""});
+    refused(s, w, "NOFID", "fid NOFID");
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 3, .path = ""});
+    refused(s, w, "unknown kind", "unknown kind");
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 2, .path = "sub"});
+    refused(s, w, "has a path", "attribute fid with a path");
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 2, .path = "", .opened = 1});
+    refused(s, w, "is open", "open attribute fid");
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = "", .opened = 2});
+    refused(s, w, "want 0 or 1", "opened 2");
+    rec_one(w, (struct rec_fid){.id = 1, .kind = 1, .path = "hello.txt", .flags = 2});
+    refused(s, w, "not open but", "flags on a fid that is not open");
+    static const uint32_t flags[] = {01000, 0100, 0200, 03, 0x80000000u};
+    for (unsigned i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        rec_one(
+            w,
+            (struct rec_fid){
+                .id = 1, .kind = 1, .path = "hello.txt", .opened = 1, .flags = flags[i], .ino = 1});
+        refused(s, w, "not an open file's", "open flags");
+    }
+    rec_one(w, (struct rec_fid){
+                   .id = 1, .kind = 1, .path = "sub", .opened = 1, .flags = 2, .is_dir = 1});
+    refused(s, w, "do not fit a directory", "a directory open for writing");
+    rec_one(w, (struct rec_fid){
+                   .id = 1, .kind = 1, .path = "hello.txt", .opened = 1, .flags = 0200000});
+    refused(s, w, "do not fit a file", "a file open with O_DIRECTORY");
+}
+
+static void test_snap_bad_session(struct p9_server *s, struct snap_w *w)
+{
+    rec_head(w, P9_SNAP_FORMAT + 1, 1, SNAP_MSIZE, 0);
+    refused(s, w, "record format", "unknown format");
+    rec_head(w, P9_SNAP_FORMAT, 2, SNAP_MSIZE, 0);
+    refused(s, w, "versioned", "versioned 2");
+    rec_head(w, P9_SNAP_FORMAT, 1, P9_MIN_MSIZE - 1, 0);
+    refused(s, w, "msize", "msize too small");
+    rec_head(w, P9_SNAP_FORMAT, 1, P9_MAX_MSIZE + 1, 0);
+    refused(s, w, "msize", "msize too large");
+    rec_head(w, P9_SNAP_FORMAT, 0, SNAP_MSIZE, 1);
+    rec_fid(w, (struct rec_fid){.id = 1, .kind = 1, .path = ""});
+    refused(s, w, "before any Tversion", "fids without a version");
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, P9_MAX_FIDS + 1);
+    refused(s, w, "at most", "too many fids");
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, 3);
+    rec_fid(w, (struct rec_fid){.id = 1, .kind = 1, .path = ""});
+    refused(s, w, "ends early", "fewer fids than announced");
+    /* As many fids as a session may hold: loaded; one more: refused. */
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, P9_MAX_FIDS);
+    for (uint32_t i = 0; i < P9_MAX_FIDS; i++)
+        rec_fid(w, (struct rec_fid){.id = i, .kind = 1, .path = ""});
+    char err[200];
+    CHECK(&c, load_bytes(s, w, w->len, err, sizeof(err)) == 0, "%u fids: %s", P9_MAX_FIDS, err);
+    CHECK_EQ(&c, p9_server_nfids(s), P9_MAX_FIDS);
+    put_count(w, P9_MAX_FIDS + 1);
+    rec_fid(w, (struct rec_fid){.id = P9_MAX_FIDS, .kind = 1, .path = ""});
+    refused(s, w, "at most", "one fid too many");
+}
+
+/* Paths within FSDIR_PATH_MAX but together beyond the session's budget. */
+static void test_snap_budget(struct p9_server *s, struct snap_w *w)
+{
+    static char p[FSDIR_PATH_MAX];
+    memset(p, 'd', sizeof(p) - 1);
+    for (unsigned i = 250; i < sizeof(p) - 1; i += 251)
+        p[i] = '/';
+    p[sizeof(p) - 1] = 0;
+    uint32_t n = P9_MAX_PATH_BYTES / FSDIR_PATH_MAX + 2;
+    rec_head(w, P9_SNAP_FORMAT, 1, SNAP_MSIZE, n);
+    for (uint32_t i = 0; i < n; i++)
+        rec_fid(w, (struct rec_fid){.id = i, .kind = 1, .path = p});
+    refused(s, w, "MiB", "paths beyond the budget");
+}
+
+static void test_snap_hostile(void)
+{
+    struct p9_server *s = new_server(0), *ro = new_server(1);
+    struct snap_w w;
+    snap_w_init(&w);
+    test_snap_bad_session(s, &w);
+    test_snap_bad_fids(s, &w);
+    test_snap_bad_paths(s, &w);
+    test_snap_budget(s, &w);
+    struct rec_fid f = {.id = 1, .kind = 1, .path = "hello.txt", .opened = 1, .flags = 1, .ino = 1};
+    rec_one(&w, f);
+    refused(ro, &w, "read-only", "open for writing on a read-only share");
+    /* A file identity that is not the file's: the fid loads, its first
+     * use is ESTALE, never another file's data. */
+    f.flags = 0;
+    rec_one(&w, f);
+    char err[200];
+    CHECK(&c, load_bytes(ro, &w, w.len, err, sizeof(err)) == 0, "load on ro: %s", err);
+    CHECK_EQ(&c, t_read(ro, 1, 0, 100), -ESTALE);
+    /* Refused records leave a server that serves a new session. */
+    CHECK_EQ(&c, t_version(s, SNAP_MSIZE, "9P2000.L"), 0);
+    CHECK_EQ(&c, t_attach(s, 1), 0);
+    CHECK_EQ(&c, walk1(s, 1, 2, "hello.txt"), 1);
+    CHECK_EQ(&c, t_lopen(s, 2, 0), 0);
+    CHECK_EQ(&c, t_read(s, 2, 0, 100), 9);
+    snap_w_free(&w);
+    p9_server_free(s);
+    p9_server_free(ro);
+    check_outside_untouched("snapshots");
+}
+
 int main(void)
 {
     setup_dirs();
@@ -908,6 +1267,8 @@ int main(void)
     p9_server_free(s);
     test_readonly();
     test_random();
+    test_snap_roundtrip();
+    test_snap_hostile();
     rm_rf(top);
     return check_report(&c, "test_9p");
 }
