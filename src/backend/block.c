@@ -226,7 +226,28 @@ struct blk *blk_open_chain(const char *path, enum blk_format fmt, unsigned flags
     else
         b = raw_open_fd(fd, path, flags, probed, err, errlen);
     chain->depth--;
+    if (b) b->lock_fd = flags & BLK_NOLOCK ? -1 : fd;
     return b;
+}
+
+int blk_set_locked(struct blk *b, int on, char *err, size_t errlen)
+{
+    int fd = b->lock_fd;
+    if (fd < 0) return 0;
+    if (!on) {
+        for (unsigned bit = 0; bit < 4; bit++) {
+            ofd_lock(fd, F_UNLCK, F_OFD_SETLK, QLOCK_PERM + bit, NULL);
+            ofd_lock(fd, F_UNLCK, F_OFD_SETLK, QLOCK_SHARED + bit, NULL);
+        }
+        flock(fd, LOCK_UN);
+        return 0;
+    }
+    if (flock(fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 ||
+        qemu_lock(fd, b->readonly) < 0) {
+        snprintf(err, errlen, "%s: cannot lock it again: another program took it", b->path);
+        return -1;
+    }
+    return 0;
 }
 
 struct blk *blk_open(const char *path, enum blk_format fmt, unsigned flags, char *err,

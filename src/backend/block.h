@@ -66,6 +66,7 @@ struct blk {
     const struct blk_ops *ops;
     char *path;
     int readonly;
+    int lock_fd;            /* the descriptor holding the image lock, -1 none */
     uint32_t discard_align; /* bytes: the granularity discard works at */
 };
 
@@ -77,6 +78,10 @@ struct blk_chain {
     const char *path[BLK_MAX_CHAIN + 1];
 };
 
+/* Let go of (on = 0) or take again (on = 1) the image lock of an open
+ * image, as a live migration hands the disk to another vmon. 0, or -1
+ * with err (someone else holds it now). */
+int blk_set_locked(struct blk *b, int on, char *err, size_t errlen);
 /* Open an image; NULL with the reason in err on failure. */
 struct blk *blk_open(const char *path, enum blk_format fmt, unsigned flags, char *err,
                      size_t errlen);

@@ -359,6 +359,22 @@ int snap_open(struct snap_file *f, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int snap_from_state(struct snap_file *f, uint8_t *state, size_t len, uint64_t ram_base,
+                    uint64_t ram_size, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    if (check_records(state, len, err, errlen) < 0) {
+        free(state);
+        return -1;
+    }
+    f->state = state;
+    f->state_len = len;
+    f->ram_base = ram_base;
+    f->ram_size = ram_size;
+    return 0;
+}
+
 void snap_close(struct snap_file *f)
 {
     if (f->fd >= 0) close(f->fd);

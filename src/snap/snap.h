@@ -81,6 +81,11 @@ int snap_write_file(const char *path, const struct snap_w *state, const uint8_t 
 /* Open and check a snapshot file: header, version, sizes, state CRC. */
 int snap_open(struct snap_file *f, const char *path, char *err, size_t errlen);
 void snap_close(struct snap_file *f);
+/* A state received another way (a migration stream): f takes state (a
+ * malloc'd buffer of len bytes) after checking its records, with fd -1 and
+ * the given RAM layout. 0, or -1 with err (state freed). */
+int snap_from_state(struct snap_file *f, uint8_t *state, size_t len, uint64_t ram_base,
+                    uint64_t ram_size, char *err, size_t errlen);
 /* Find record (tag, instance): 0 with r set over its payload, -1 if none. */
 int snap_find(const struct snap_file *f, uint32_t tag, uint32_t instance, struct snap_r *r);
 /* Map the RAM image copy-on-write over ram (ram_size bytes, as mapped by

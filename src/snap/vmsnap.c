@@ -136,22 +136,36 @@ static void save_devices(struct vm *vm, struct snap_w *w)
     }
 }
 
+void vmsnap_hold(struct vm *vm, int on)
+{
+    for (unsigned i = 0; i < vm->bus.n_mmio; i++)
+        if (vm->bus.mmio[i].ops->hold) vm->bus.mmio[i].ops->hold(vm->bus.mmio[i].dev, on);
+}
+
+void vmsnap_machine(struct vm *vm, struct snap_w *w)
+{
+    save_machine(vm, vm->machine_args, vm->n_machine_args, w);
+}
+
+void vmsnap_state(struct vm *vm, struct snap_w *w)
+{
+    save_machine(vm, vm->machine_args, vm->n_machine_args, w);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        save_hart(vm, i, w);
+    save_devices(vm, w);
+}
+
 int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
 {
     /* Devices with threads of their own stop writing guest RAM until the
      * file is written: the RAM image and the rings agree. */
-    for (unsigned i = 0; i < vm->bus.n_mmio; i++)
-        if (vm->bus.mmio[i].ops->hold) vm->bus.mmio[i].ops->hold(vm->bus.mmio[i].dev, 1);
+    vmsnap_hold(vm, 1);
     struct snap_w w;
     snap_w_init(&w);
-    save_machine(vm, vm->machine_args, vm->n_machine_args, &w);
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        save_hart(vm, i, &w);
-    save_devices(vm, &w);
+    vmsnap_state(vm, &w);
     int r = snap_write_file(path, &w, vm->ram, vm->ram_base, vm->ram_size, err, errlen);
     snap_w_free(&w);
-    for (unsigned i = 0; i < vm->bus.n_mmio; i++)
-        if (vm->bus.mmio[i].ops->hold) vm->bus.mmio[i].ops->hold(vm->bus.mmio[i].dev, 0);
+    vmsnap_hold(vm, 0);
     return r;
 }
 
@@ -308,8 +322,9 @@ int vmsnap_load(struct vm *vm, const struct snap_file *f, char *err, size_t errl
         return -1;
     }
     if (load_rom(vm, f, err, errlen) < 0) return -1;
-    /* RAM before the devices: virtio queues point into it. */
-    if (snap_map_ram(f, vm->ram, err, errlen) < 0) return -1;
+    /* RAM before the devices: virtio queues point into it. (A migration
+     * has filled it already.) */
+    if (f->fd >= 0 && snap_map_ram(f, vm->ram, err, errlen) < 0) return -1;
     for (unsigned i = 0; i < vm->bus.n_mmio; i++)
         if (load_device(vm, i, f, err, errlen) < 0) return -1;
     return 0;

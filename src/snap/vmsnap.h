@@ -15,6 +15,12 @@ struct vm;
 int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen);
 /* Pause a running VM, save it, and let it run again if it was running. */
 int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen);
+/* The pieces, for live migration (migrate.c): hold (1) or let go (0) the
+ * devices' own threads; the machine record alone; the whole state (machine,
+ * harts, devices, ROM) without RAM, from a paused VM with held devices. */
+void vmsnap_hold(struct vm *vm, int on);
+void vmsnap_machine(struct vm *vm, struct snap_w *w);
+void vmsnap_state(struct vm *vm, struct snap_w *w);
 /* The run options stored in an open snapshot: *args (malloc'd array of
  * malloc'd strings; vmsnap_free_args) and the count. 0 or -1 with err. */
 int vmsnap_args(const struct snap_file *f, char ***args, unsigned *nargs, char *err, size_t errlen);
@@ -22,6 +28,7 @@ void vmsnap_free_args(char **args, unsigned nargs);
 /* Load an open snapshot into a freshly built VM made from its options
  * (same CPUs, RAM and devices): RAM is mapped copy-on-write from the file,
  * harts and devices take their saved state, guest time continues from the
- * moment of the snapshot. 0, or -1 with err (then the VM must not run). */
+ * moment of the snapshot. 0, or -1 with err (then the VM must not run).
+ * An f with fd -1 (snap_from_state) loads no RAM: it is there already. */
 int vmsnap_load(struct vm *vm, const struct snap_file *f, char *err, size_t errlen);
 #endif

@@ -410,6 +410,16 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
  * follows and the driver gets a config-change interrupt (virtio 1.2
  * 5.2.4: Linux re-reads the capacity). Shrinking a disk in use would take
  * data from under the guest: refused, as are read-only disks. */
+int virtio_blk_handoff(struct vm *vm, int away, char *err, size_t errlen)
+{
+    int r = 0;
+    for (unsigned i = 0; i < vm->ndisks; i++) {
+        struct blk_dev *b = vm->disks[i]->priv;
+        if (b->be && blk_set_locked(b->be, !away, err, errlen) < 0) r = -1;
+    }
+    return r;
+}
+
 int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, size_t errlen)
 {
     if (index >= vm->ndisks) {

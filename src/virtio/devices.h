@@ -19,6 +19,9 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
 /* A virtio-input power button (virtio/input.c), pressed by vm_power_button. */
 int virtio_power_key_create(struct vm *vm, char *err, size_t errlen);
 /* Grow disk `index` (--disk order) to size bytes while the VM runs. */
+/* Live migration: let go of (away = 1) or take back every disk's image
+ * lock, so the target vmon can open the same files. */
+int virtio_blk_handoff(struct vm *vm, int away, char *err, size_t errlen);
 int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, size_t errlen);
 /* --balloon: a virtio-balloon device (virtio/balloon.c). */
 int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen);

@@ -61,7 +61,7 @@ struct net {
     struct virtio_dev *vdev;
     struct net_backend *be;
     uint8_t config[NET_CONFIG_SIZE];
-    uint8_t mac[6]; /* this device's own (--net ...,mac=) */
+    uint8_t mac[6];           /* this device's own (--net ...,mac=) */
     int efd;                  /* vCPUs -> I/O thread kicks */
     _Atomic int kick_pending; /* an eventfd write is outstanding */
     _Atomic int stop;

@@ -17,6 +17,7 @@
 #include "vmm/sandbox.h"
 #include "virtio/devices.h"
 #include "snap/vmsnap.h"
+#include "snap/migrate.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,7 +49,7 @@ struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
-    const char *jit_dump, *control, *restore, *snap_on_exit;
+    const char *jit_dump, *control, *restore, *snap_on_exit, *incoming;
     int sandbox;
     unsigned cap;
     cpu_set_t pin; /* empty: not pinned */
@@ -90,6 +91,7 @@ enum {
     RUN_JIT_HOT,
     RUN_RESTORE,
     RUN_SNAP_ON_EXIT,
+    RUN_INCOMING,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -144,7 +146,7 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "sched, stats, balloon [SIZE], disk-resize N SIZE, snapshot PATH\n"
+     "sched, stats, balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--sandbox", NULL,
@@ -172,6 +174,11 @@ static const struct cli_opt run_opts[] = {
      "when vmon is stopped (SIGTERM/SIGINT/SIGHUP, Ctrl-A x, --timeout, --max-insns)\n"
      "save the whole VM to FILE (run it again with --restore FILE)",
      RUN_SNAP_ON_EXIT},
+    {"--incoming", "unix:PATH|tcp:[HOST]:PORT",
+     "wait there for a live migration (the control channel's migrate ADDR on\n"
+     "the source) and run the VM it brings; its machine options come with it,\n"
+     "device options given here replace them as with --restore",
+     RUN_INCOMING},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -253,6 +260,7 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_JIT_DUMP: o->jit_dump = v; return 0;
     case RUN_RESTORE: o->restore = v; return 0;
     case RUN_SNAP_ON_EXIT: o->snap_on_exit = v; return 0;
+    case RUN_INCOMING: o->incoming = v; return 0;
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_CONTROL: o->control = v; return 0;
     case RUN_SANDBOX: o->sandbox = 1; return 0;
@@ -297,7 +305,7 @@ static int parse_opts(int argc, char **argv, struct boot_opts *o)
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
-            if (!o->bios && !o->kernel && !o->restore) {
+            if (!o->bios && !o->kernel && !o->restore && !o->incoming) {
                 fprintf(stderr, "vmon run: nothing to run: give --bios PROG and/or --kernel "
                                 "IMAGE, or --restore SNAPSHOT (see vmon run --help)\n");
                 return CLI_USAGE;
@@ -452,6 +460,7 @@ static const char *exit_name(int reason)
     case VM_EXIT_USER: return "user";
     case VM_EXIT_SIGNAL: return "signal";
     case VM_EXIT_PANIC: return "panic";
+    case VM_EXIT_MIGRATED: return "migrated";
     }
     return "none";
 }
@@ -672,16 +681,24 @@ static int boot_load(struct vm *vm, const struct boot_opts *o, char *err, size_t
     return 0;
 }
 
-/* --restore FILE: open the snapshot and make the command line the
- * machine it holds plus this one's options. */
+/* --restore FILE: open the snapshot (--incoming ADDR: wait for the
+ * migration) and make the command line the machine it holds plus this
+ * one's options. */
 static int restore_prepare(int argc, char **argv, struct boot_opts *o, struct snap_file *snap,
-                           struct argvec *merged)
+                           struct migrate_in **mi, struct argvec *merged)
 {
     char err[512];
     char **stored = NULL;
     unsigned nstored = 0;
-    if (snap_open(snap, o->restore, err, sizeof(err)) < 0 ||
-        vmsnap_args(snap, &stored, &nstored, err, sizeof(err)) < 0) {
+    if (o->incoming) {
+        fprintf(stderr, "vmon: waiting for a migration on %s\n", o->incoming);
+        *mi = migrate_accept(o->incoming, &stored, &nstored, err, sizeof(err));
+        if (!*mi) {
+            fprintf(stderr, "vmon run: --incoming: %s\n", err);
+            return CLI_ERROR;
+        }
+    } else if (snap_open(snap, o->restore, err, sizeof(err)) < 0 ||
+               vmsnap_args(snap, &stored, &nstored, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon run: --restore: %s\n", err);
         return CLI_ERROR;
     }
@@ -755,9 +772,11 @@ int boot_main(int argc, char **argv)
     if (pr) return pr < 0 ? CLI_OK : pr;
     struct argvec merged = {0}, mach = {0};
     struct snap_file snap = {.fd = -1};
-    if (o.restore) {
-        if ((pr = restore_prepare(argc, argv, &o, &snap, &merged))) {
+    struct migrate_in *mi = NULL;
+    if (o.restore || o.incoming) {
+        if ((pr = restore_prepare(argc, argv, &o, &snap, &mi, &merged))) {
             snap_close(&snap);
+            migrate_close(mi);
             argvec_free(&merged);
             return pr;
         }
@@ -777,10 +796,12 @@ int boot_main(int argc, char **argv)
         .engine = o.engine,
         .jit_hot = o.jit_hot,
     };
-    char err[512];
+    char err[512] = "";
     struct vm *vm = mach.oom ? NULL : vm_create(&cfg, err, sizeof(err));
     if (!vm) {
         fprintf(stderr, "vmon: %s\n", mach.oom ? "out of memory" : err);
+        if (mi) migrate_reply(mi, mach.oom ? "out of memory" : err);
+        migrate_close(mi);
         snap_close(&snap);
         argvec_free(&merged);
         argvec_free(&mach);
@@ -826,7 +847,13 @@ int boot_main(int argc, char **argv)
         }
         vm->console_out_fd = out_fd;
     }
-    int status = 1;
+    int status = 1, replied = 0;
+    /* A migration's RAM comes first; the devices (their disks) are made
+     * once the source has paused and flushed them. */
+    if (mi && migrate_receive(mi, vm, &snap, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon: --incoming: %s\n", err);
+        goto out;
+    }
     if (virt_board_create(vm, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         goto out;
@@ -842,8 +869,13 @@ int boot_main(int argc, char **argv)
      * the VM at once. */
     if (virtio_power_key_create(vm, err, sizeof(err)) < 0)
         vm_log(vm, VM_LOG_INFO, NULL, "no power button: %s", err);
-    if ((o.restore ? restore_load(vm, &snap, err, sizeof(err))
-                   : boot_load(vm, &o, err, sizeof(err))) < 0) {
+    int loaded = o.restore || mi ? restore_load(vm, &snap, err, sizeof(err))
+                                 : boot_load(vm, &o, err, sizeof(err));
+    if (mi) {
+        migrate_reply(mi, loaded < 0 ? err : NULL);
+        replied = 1;
+    }
+    if (loaded < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         goto out;
     }
@@ -884,9 +916,9 @@ int boot_main(int argc, char **argv)
     }
     if (o.paused) atomic_store(&vm->pause_req, 1);
     uint64_t t0 = host_time_ns();
-    if (o.restore)
-        vm_log(vm, VM_LOG_INFO, NULL, "restored from %s in %.2f ms", o.restore,
-               (double)(t0 - t_start) / 1e6);
+    if (o.restore || o.incoming)
+        vm_log(vm, VM_LOG_INFO, NULL, "restored from %s in %.2f ms",
+               o.restore ? o.restore : o.incoming, (double)(t0 - t_start) / 1e6);
     for (;;) {
         int reason = vm_run(vm);
         if (reason == VM_EXIT_RESET) {
@@ -904,6 +936,10 @@ int boot_main(int argc, char **argv)
             if (status) fprintf(stderr, "vmon: %s\n", vm->exit_msg);
             break;
         case VM_EXIT_USER: status = 0; break;
+        case VM_EXIT_MIGRATED:
+            status = 0;
+            fprintf(stderr, "vmon: %s\n", vm->exit_msg);
+            break;
         case VM_EXIT_PANIC:
         case VM_EXIT_SIGNAL:
             status = vm->exit_code;
@@ -939,6 +975,8 @@ int boot_main(int argc, char **argv)
     gdb_stop(gdb);
     console_stop(con);
 out:
+    if (mi && !replied) migrate_reply(mi, err[0] ? err : "the target could not build the machine");
+    migrate_close(mi);
     vm_signals_stop(sigs);
     vm_destroy(vm);
     if (o.pidfile) unlink(o.pidfile);

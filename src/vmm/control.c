@@ -7,6 +7,7 @@
 #include "vmm/vmdef.h"
 #include "virtio/devices.h"
 #include "snap/vmsnap.h"
+#include "snap/migrate.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -103,6 +104,27 @@ static const char *snapshot_command(struct vm *vm, const char *path, char *buf, 
     return buf;
 }
 
+/* migrate ADDR: live migration; on success this VM ends ("migrated"). */
+static const char *migrate_command(struct vm *vm, const char *addr, char *buf, size_t len)
+{
+    char err[512];
+    struct migrate_stats st;
+    if (!*addr) return "error usage: migrate unix:PATH|tcp:HOST:PORT";
+    if (migrate_send(vm, addr, &st, err, sizeof(err)) < 0) {
+        snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
+        return buf;
+    }
+    char msg[256];
+    snprintf(msg, sizeof(msg), "migrated to %.150s", addr);
+    vm_request_exit(vm, VM_EXIT_MIGRATED, 0, msg);
+    vm_resume(vm);
+    snprintf(buf, len,
+             "ok %.160s: %u rounds, %llu pages, %.1f MiB, total %.1f ms, downtime %.1f ms", msg,
+             st.rounds, (unsigned long long)st.pages, (double)st.bytes / (1 << 20), st.total_ms,
+             st.downtime_ms);
+    return buf;
+}
+
 /* "sched cap=PCT pin=LIST|-": the scheduler's controls, live. */
 static const char *control_sched(struct vm *vm, const char *args, char *buf, size_t size)
 {
@@ -146,6 +168,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
     if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
+    if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
         return balloon_command(vm, cmd[7] ? cmd + 8 : "", buf, size);
@@ -164,7 +187,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         return "ok resetting";
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE, snapshot PATH)";
+           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR)";
 }
 
 /* Serve one connection until it closes. */

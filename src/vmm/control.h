@@ -10,6 +10,8 @@
  *              and pinning (- unpins), applied at once      -> ok
  *   snapshot PATH  save the whole VM to PATH (paused for the write; it
  *              runs on afterwards unless it was paused)  -> ok saved PATH ...
+ *   migrate unix:PATH|tcp:HOST:PORT  live migration to a vmon run --incoming
+ *              there; the VM ends here once it runs there -> ok migrated ...
  *   stats      -> ok cpu_ns=N insns=N throttled_ns=N cap=PCT (host CPU time
  *              in guest code, guest instructions, time waiting for the cap)
  * A connection is greeted with "ready" once the machine is built. When an

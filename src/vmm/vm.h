@@ -28,6 +28,7 @@ enum vm_exit_reason {
     VM_EXIT_USER,      /* the user quit from the console */
     VM_EXIT_SIGNAL,    /* vmon got SIGTERM/SIGINT/SIGHUP/SIGQUIT: exit_code 128 + signal */
     VM_EXIT_PANIC,     /* the guest reported a panic (pvpanic, SBI SRST system failure) */
+    VM_EXIT_MIGRATED,  /* it runs on elsewhere now (live migration) */
 };
 
 struct uart16550;
