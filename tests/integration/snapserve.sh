@@ -3,7 +3,8 @@
 # running (or paused) sandboxed VM whole and it runs on; vmon restore brings
 # it back as a new VM whose counter goes on from where the original was
 # (it does not boot again), three clones of one snapshot run at once, a
-# restored VM starts from its snapshot every time; a stopped VM, a relative
+# restored VM starts from its snapshot every time (and keeps its progress
+# once saved over its own snapshot); a stopped VM, a relative
 # or impossible path, a missing or truncated snapshot and conflicting
 # settings are refused with clear errors and leave no VM behind (a restore
 # that cannot start is removed again).
@@ -202,6 +203,12 @@ start_service && [ "$(vm_names)" = "clone g2 g3 golden orig " ] && "$VMON" start
     wait_count g2 "$g2_first" && wait_count g2 $((g2_first + 2)) &&
     ok "after a restart of the service g2 starts from its snapshot again (count $g2_first)" ||
     bad "restart: $(vm_names); $(grep -i skipped "$LOG")"
+# Its progress kept: a snapshot over its own file (the running VM maps the old one).
+at=$(counts g2 | tail -1)
+"$VMON" snapshot g2 "$tmp/golden.snap" >/dev/null && "$VMON" stop g2 && "$VMON" start g2 &&
+    wait_count g2 $((at + 5)) && [ "$(counts g2 | grep -cx "$g2_first")" = 1 ] &&
+    ok "saved over its own snapshot, g2 starts from there (past count $at)" ||
+    bad "g2 over its own snapshot: counts $(counts g2 | tr '\n' ' ')"
 "$VMON" stop g2 || bad "stop g2"
 
 report snapserve
