@@ -1,8 +1,10 @@
-/* /v1/vms and /v1/vms/{name}: list, create (PUT a definition), show and
- * delete VMs. */
+/* /v1/vms and /v1/vms/{name}: list, create (PUT a definition, or one that
+ * restores a snapshot), show and delete VMs. */
 #include "api/api.h"
 #include "host/host.h"
+#include "snap/vmsnap.h"
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 int api_vms_list(struct api_req *r)
@@ -17,6 +19,30 @@ int api_vms_list(struct api_req *r)
     return api_reply_json(r, 200, o);
 }
 
+/* A VM with restore: the `vmon run` options its snapshot holds, as
+ * snapshot_options (or why they cannot be read, as snapshot_error). */
+static void add_snapshot_options(json_object *o)
+{
+    json_object *config, *file;
+    if (!json_object_object_get_ex(o, "config", &config) ||
+        !json_object_object_get_ex(config, "restore", &file))
+        return;
+    struct snap_file f = {.fd = -1};
+    char **args = NULL, err[400];
+    unsigned n = 0;
+    if (snap_open(&f, json_object_get_string(file), err, sizeof(err)) < 0 ||
+        vmsnap_args(&f, &args, &n, err, sizeof(err)) < 0) {
+        json_object_object_add(o, "snapshot_error", json_object_new_string(err));
+    } else {
+        json_object *a = json_object_new_array();
+        for (unsigned i = 0; i < n; i++)
+            json_object_array_add(a, json_object_new_string(args[i]));
+        json_object_object_add(o, "snapshot_options", a);
+    }
+    vmsnap_free_args(args, n);
+    snap_close(&f);
+}
+
 /* The VM as it is now, with status (or 404 if it went away). */
 static int reply_vm(struct api_req *r, unsigned status)
 {
@@ -25,12 +51,36 @@ static int reply_vm(struct api_req *r, unsigned status)
     json_object *o = vm ? host_vm_json(r->svc, vm, 1) : NULL;
     pthread_mutex_unlock(&r->svc->lock);
     if (!o) return api_reply_error(r, 404, "no VM named '%.64s'", r->name);
+    add_snapshot_options(o); /* a file read: not under the service's lock */
     return api_reply_json(r, status, o);
 }
 
 int api_vm_get(struct api_req *r)
 {
     return reply_vm(r, 200);
+}
+
+/* A definition with restore is the snapshot's machine: its mem and cpus
+ * (given ones must be the same), engine and on_panic unless given. */
+static int adopt_snapshot(struct vm_def *d, json_object *o, char *err, size_t errlen)
+{
+    struct vm_def m;
+    vmdef_init(&m);
+    if (vmdef_snapshot_machine(d->restore, &m, err, errlen) < 0) return -1;
+    json_object *v;
+    if ((json_object_object_get_ex(o, "mem", &v) && d->mem != m.mem) ||
+        (json_object_object_get_ex(o, "cpus", &v) && d->cpus != m.cpus)) {
+        snprintf(err, errlen,
+                 "the snapshot's machine has %llu MiB and %u vCPU(s); a restored VM keeps them "
+                 "(leave mem and cpus out)",
+                 (unsigned long long)(m.mem >> 20), m.cpus);
+        return -1;
+    }
+    d->mem = m.mem;
+    d->cpus = m.cpus;
+    if (!json_object_object_get_ex(o, "engine", &v)) d->engine = m.engine;
+    if (!json_object_object_get_ex(o, "on_panic", &v)) d->on_panic = m.on_panic;
+    return 0;
 }
 
 int api_vm_put(struct api_req *r)
@@ -42,6 +92,7 @@ int api_vm_put(struct api_req *r)
     struct vm_def d;
     vmdef_init(&d);
     int rc = vmdef_from_json(&d, o, err, sizeof(err)) < 0 ? HOST_BAD : HOST_OK;
+    if (rc == HOST_OK && d.restore && adopt_snapshot(&d, o, err, sizeof(err)) < 0) rc = HOST_BAD;
     json_object_put(o);
     if (rc == HOST_OK && d.name[0] && strcmp(d.name, r->name)) {
         snprintf(err, sizeof(err), "the body's name '%s' is not the path's '%s'", d.name, r->name);
@@ -158,7 +209,8 @@ int api_vm_resize(struct api_req *r)
                  size);
     json_object_put(o);
     if (bad) return api_reply_error(r, 400, "%s", err);
-    int rc = host_vm_request(r->svc, r->name, cmd, reply, sizeof(reply), err, sizeof(err));
+    int rc = host_vm_request(r->svc, r->name, "resize", cmd, 10000, reply, sizeof(reply), err,
+                             sizeof(err));
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
     if (strncmp(reply, "ok ", 3))
         return api_reply_error(r, 400, "%s", strncmp(reply, "error ", 6) ? reply : reply + 6);

@@ -41,9 +41,8 @@ int ctl_service_error(const char *cmd, const struct http_reply *r)
     return CLI_ERROR;
 }
 
-/* One request; on success the reply is left in out for the caller. */
-static int call(const char *cmd, const char *sock, const char *method, const char *path,
-                const char *body, struct http_reply *out)
+int ctl_call(const char *cmd, const char *sock, const char *method, const char *path,
+             const char *body, struct http_reply *out)
 {
     char err[512];
     if (http_request(sock, method, path, body, out, err, sizeof(err)) < 0) {
@@ -80,9 +79,7 @@ void ctl_create_usage(FILE *out)
     cli_print_opts(opts, n, out);
 }
 
-/* Prefix a relative path with the working directory (commas doubled, as
- * device options read them). */
-static int absolutize(char **s, int device_option)
+int ctl_absolutize(char **s, int device_option)
 {
     const char *v = *s, *prefix = "";
     if (!strncmp(v, "socket=", 7)) {
@@ -105,20 +102,30 @@ static int absolutize(char **s, int device_option)
     return 0;
 }
 
-static int absolutize_def(struct vm_def *d)
+int ctl_absolutize_def(struct vm_def *d)
 {
-    char **strs[] = {&d->kernel, &d->initrd, &d->bios, &d->console};
-    for (unsigned i = 0; i < 4; i++)
-        if (*strs[i] && absolutize(strs[i], 0) < 0) return -1;
+    char **strs[] = {&d->kernel, &d->initrd, &d->bios, &d->console, &d->restore};
+    for (unsigned i = 0; i < 5; i++)
+        if (*strs[i] && ctl_absolutize(strs[i], 0) < 0) return -1;
     struct vmdef_list *lists[] = {&d->disks, &d->shares, &d->vconsoles};
     for (unsigned k = 0; k < 3; k++)
         for (unsigned i = 0; i < lists[k]->n; i++)
-            if (absolutize(&lists[k]->v[i], 1) < 0) return -1;
+            if (ctl_absolutize(&lists[k]->v[i], 1) < 0) return -1;
     return 0;
 }
 
-/* Parse vmon create's arguments into d; CLI_OK, CLI_USAGE, or -1 after --help. */
-static int parse_create(int argc, char **argv, struct vm_def *d, const char **sock, int *start)
+json_object *ctl_def_json(const struct vm_def *d, uint64_t given)
+{
+    json_object *o = vmdef_to_json(d);
+    for (unsigned i = 0; i < vmdef_nfields; i++)
+        if (!(given >> i & 1)) json_object_object_del(o, vmdef_fields[i].key);
+    return o;
+}
+
+/* Parse vmon create's arguments into d (given: which settings); CLI_OK,
+ * CLI_USAGE, or -1 after --help. */
+static int parse_create(int argc, char **argv, struct vm_def *d, uint64_t *given, const char **sock,
+                        int *start)
 {
     struct cli_opt opts[40];
     unsigned nopts = create_opts(opts, 40);
@@ -146,6 +153,8 @@ static int parse_create(int argc, char **argv, struct vm_def *d, const char **so
             else if (vmdef_set(d, &vmdef_fields[c.opt->id], c.opt->name, c.value, err,
                                sizeof(err)) < 0)
                 goto bad;
+            else
+                *given |= 1ull << c.opt->id;
             continue;
         bad:
             fprintf(stderr, "vmon create: %s\n", err);
@@ -172,8 +181,9 @@ int ctl_create(int argc, char **argv)
     vmdef_init(&d);
     const char *given = NULL;
     int start = 0;
-    int r = parse_create(argc, argv, &d, &given, &start);
-    if (r == CLI_OK && absolutize_def(&d) < 0) {
+    uint64_t set = 0;
+    int r = parse_create(argc, argv, &d, &set, &given, &start);
+    if (r == CLI_OK && ctl_absolutize_def(&d) < 0) {
         perror("vmon create: getcwd");
         r = CLI_ERROR;
     }
@@ -184,14 +194,14 @@ int ctl_create(int argc, char **argv)
     char sock[PATH_MAX], path[128];
     ctl_socket_path(given, sock, sizeof(sock));
     snprintf(path, sizeof(path), "/v1/vms/%s", d.name);
-    json_object *o = vmdef_to_json(&d);
+    json_object *o = ctl_def_json(&d, set);
     struct http_reply rep;
-    r = call("create", sock, "PUT", path, json_object_to_json_string(o), &rep);
+    r = ctl_call("create", sock, "PUT", path, json_object_to_json_string(o), &rep);
     json_object_put(o);
     if (r == CLI_OK) {
         http_reply_free(&rep);
         snprintf(path, sizeof(path), "/v1/vms/%s/actions/start", d.name);
-        if (start && (r = call("start", sock, "PUT", path, "", &rep)) == CLI_OK)
+        if (start && (r = ctl_call("start", sock, "PUT", path, "", &rep)) == CLI_OK)
             http_reply_free(&rep);
     }
     vmdef_free(&d);
@@ -275,7 +285,7 @@ int ctl_action(int argc, char **argv)
         return CLI_ERROR;
     }
     struct http_reply rep;
-    if ((r = call(cmd, sock, method, path, "", &rep)) != CLI_OK) return r;
+    if ((r = ctl_call(cmd, sock, method, path, "", &rep)) != CLI_OK) return r;
     if (!strcmp(cmd, "show"))
         print_json(&rep);
     else if (!strcmp(cmd, "logs"))
@@ -339,7 +349,7 @@ int ctl_list(int argc, char **argv)
     char sock[PATH_MAX];
     ctl_socket_path(given, sock, sizeof(sock));
     struct http_reply rep;
-    if ((r = call("list", sock, "GET", "/v1/vms", NULL, &rep)) != CLI_OK) return r;
+    if ((r = ctl_call("list", sock, "GET", "/v1/vms", NULL, &rep)) != CLI_OK) return r;
     json_object *o = json_tokener_parse(rep.body), *vms = NULL;
     if (!o || !json_object_object_get_ex(o, "vms", &vms) ||
         !json_object_is_type(vms, json_type_array)) {
@@ -445,7 +455,7 @@ int ctl_set(int argc, char **argv)
         ctl_socket_path(given, sock, sizeof(sock));
         snprintf(path, sizeof(path), "/v1/vms/%s", name);
         struct http_reply rep;
-        r = call("set", sock, "PATCH", path, json_object_to_json_string(o), &rep);
+        r = ctl_call("set", sock, "PATCH", path, json_object_to_json_string(o), &rep);
         if (r == CLI_OK) http_reply_free(&rep);
     }
     json_object_put(o);
@@ -534,7 +544,7 @@ int ctl_resize(int argc, char **argv)
         ctl_socket_path(given, sock, sizeof(sock));
         snprintf(path, sizeof(path), "/v1/vms/%s/resize", name);
         struct http_reply rep;
-        r = call("resize", sock, "PUT", path, json_object_to_json_string(o), &rep);
+        r = ctl_call("resize", sock, "PUT", path, json_object_to_json_string(o), &rep);
         if (r == CLI_OK) {
             json_object *res = json_tokener_parse(rep.body), *v = NULL;
             if (res && json_object_object_get_ex(res, "result", &v))

@@ -1,10 +1,15 @@
 /* The CLI on top of the management API: vmon create, start, pause, resume,
- * shutdown, stop, reboot, rm, list, show, logs and console talk HTTP to the service
+ * shutdown, stop, reboot, rm, list, show, logs, console, snapshot and
+ * restore talk HTTP to the service
  * (--socket PATH, else $VMON_SOCKET, else the default socket). */
 #ifndef VMON_CTL_H
 #define VMON_CTL_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+struct json_object;
+struct vm_def;
 
 int ctl_create(int argc, char **argv);
 void ctl_create_usage(FILE *out);
@@ -42,6 +47,25 @@ void ctl_socket_path(const char *given, char *buf, size_t size);
 int ctl_parse_name(const char *cmd, int argc, char **argv, const char **name, const char **sock,
                    void (*usage)(FILE *), int need_name);
 int ctl_service_error(const char *cmd, const struct http_reply *r);
+/* One request: CLI_OK with the reply in out (the caller frees it), or the
+ * error printed ("vmon CMD: ...") and CLI_ERROR. */
+int ctl_call(const char *cmd, const char *sock, const char *method, const char *path,
+             const char *body, struct http_reply *out);
+/* Prefix a relative path with the working directory (commas doubled, as
+ * device options read them); a definition's paths so (the service runs
+ * elsewhere). 0, or -1 if getcwd fails. */
+int ctl_absolutize(char **s, int device_option);
+int ctl_absolutize_def(struct vm_def *d);
+/* The definition as PUT /v1/vms/NAME takes it, with only the settings
+ * whose bit (1 << index in vmdef_fields) is in given: the service's
+ * defaults are the same, and a restored VM takes its machine's. */
+struct json_object *ctl_def_json(const struct vm_def *d, uint64_t given);
+
+/* snapctl.c: vmon snapshot NAME FILE, vmon restore FILE [NAME]. */
+int ctl_snapshot(int argc, char **argv);
+void ctl_snapshot_usage(FILE *out);
+int ctl_restore(int argc, char **argv);
+void ctl_restore_usage(FILE *out);
 
 /* top.c: vmon top. */
 int ctl_top(int argc, char **argv);

@@ -120,10 +120,14 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* The same, waiting up to timeout_ms for the answer (a long command). */
+int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
+                               size_t size);
 /* One control-channel command to the worker of a running or paused VM
- * (lifecycle.c): HOST_OK with its reply line, or an error status. */
-int host_vm_request(struct service *svc, const char *name, const char *cmd, char *reply,
-                    size_t size, char *err, size_t errlen);
+ * (lifecycle.c), within timeout_ms: HOST_OK with its reply line, or an
+ * error status (what names the request in a 409's message: "resize"). */
+int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
+                    int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
 /* The same, or HOST_CONFLICT at once if another request is in flight. */
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);

@@ -176,8 +176,8 @@ static int do_stop(struct service *svc, struct host_vm *vm, const char *action, 
     return do_signal_stop(svc, vm, sig);
 }
 
-int host_vm_request(struct service *svc, const char *name, const char *cmd, char *reply,
-                    size_t size, char *err, size_t errlen)
+int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
+                    int timeout_ms, char *reply, size_t size, char *err, size_t errlen)
 {
     pthread_mutex_lock(&svc->lock);
     struct host_vm *vm = host_vm_find(svc, name);
@@ -185,18 +185,18 @@ int host_vm_request(struct service *svc, const char *name, const char *cmd, char
     if (!vm)
         r = not_found(name, err, errlen);
     else if (vm->busy || (vm->state != HVM_RUNNING && vm->state != HVM_PAUSED))
-        r = illegal(vm, "resize", "running or paused", err, errlen);
+        r = illegal(vm, what, "running or paused", err, errlen);
     if (r != HOST_OK) {
         pthread_mutex_unlock(&svc->lock);
         return r;
     }
     vm->busy = 1;
     pthread_mutex_unlock(&svc->lock);
-    r = host_worker_request(vm, cmd, reply, size);
+    r = host_worker_request_within(vm, cmd, timeout_ms, reply, size);
     pthread_mutex_lock(&svc->lock);
     vm->busy = 0;
     pthread_mutex_unlock(&svc->lock);
-    if (r != HOST_OK) snprintf(err, errlen, "VM %s does not answer", name);
+    if (r != HOST_OK) snprintf(err, errlen, "VM %s: %s", name, reply);
     return r;
 }
 

@@ -178,36 +178,46 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 
 /* Send one command and read its reply: HOST_OK, HOST_FAILED if the worker
  * is gone, HOST_TIMEOUT if it did not answer (reply says which). */
-static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+                          int timeout_ms);
 
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
 {
+    return host_worker_request_within(vm, cmd, REQUEST_TIMEOUT_MS, reply, size);
+}
+
+int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
+                               size_t size)
+{
     pthread_mutex_lock(&vm->ctl_lock);
-    return request_locked(vm, cmd, reply, size);
+    return request_locked(vm, cmd, reply, size, timeout_ms);
 }
 
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
 {
     if (pthread_mutex_trylock(&vm->ctl_lock) != 0) return HOST_CONFLICT;
-    return request_locked(vm, cmd, reply, size);
+    return request_locked(vm, cmd, reply, size, REQUEST_TIMEOUT_MS);
 }
 
 /* With ctl_lock held; releases it. */
-static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size)
+static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+                          int timeout_ms)
 {
     int r = HOST_FAILED;
     char line[320];
     int n = snprintf(line, sizeof(line), "%s\n", cmd);
-    if (vm->ctl_fd < 0) {
+    if (n >= (int)sizeof(line)) {
+        snprintf(reply, size, "the command is too long for its control channel");
+    } else if (vm->ctl_fd < 0) {
         snprintf(reply, size, "its control channel is closed");
     } else if (send(vm->ctl_fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
         snprintf(reply, size, "its worker is gone");
     } else {
-        int got = read_line(vm->ctl_fd, reply, size, REQUEST_TIMEOUT_MS);
+        int got = read_line(vm->ctl_fd, reply, size, timeout_ms);
         if (got <= 0) {
             snprintf(reply, size,
                      got ? "its worker did not answer '%s' within %d s" : "its worker is gone", cmd,
-                     REQUEST_TIMEOUT_MS / 1000);
+                     timeout_ms / 1000);
             /* A late answer would be taken for the next one's. */
             close(vm->ctl_fd);
             vm->ctl_fd = -1;

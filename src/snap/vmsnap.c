@@ -86,6 +86,7 @@ static int load_hart(struct vm *vm, unsigned id, struct snap_r *r)
     h->mip = snap_get_u64(r) & MIP_ALL;
     atomic_store(&h->mip_async, snap_get_u64(r) & MIP_ALL);
     h->instret = snap_get_u64(r);
+    atomic_store(&v->insns, h->instret); /* as published after a run: stats count on from it */
     h->instret_base = snap_get_u64(r);
     atomic_store(&h->mtimecmp, snap_get_u64(r));
     h->stimecmp = snap_get_u64(r);

@@ -3,6 +3,7 @@
 #include "vmm/cli.h"
 #include "vmm/opts.h"
 #include "vmm/vm.h"
+#include "snap/vmsnap.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@ const struct vmdef_field vmdef_fields[] = {
      VMDEF_CHOICE},
     {"shutdown_timeout", "--shutdown-timeout", "SECONDS",
      "grace after the power-button press before a hard stop (default 10)", VMDEF_SECONDS},
+    {"restore", "--restore", "FILE",
+     "start from this snapshot (vmon run --restore) instead of booting, every time\n"
+     "the VM starts; disks, nets... given replace the snapshot's in order",
+     VMDEF_PATH},
     {"console", "--console", "log|none|FILE",
      "serial console: the VM's log (default, vmon logs), none, or a file", VMDEF_STR},
     {"disks", "--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk (repeatable)",
@@ -87,7 +92,8 @@ static void list_free(struct vmdef_list *l)
 
 void vmdef_free(struct vm_def *d)
 {
-    char **strs[] = {&d->kernel, &d->initrd, &d->append, &d->bios, &d->console, &d->pin};
+    char **strs[] = {&d->kernel,  &d->initrd,  &d->append, &d->bios,
+                     &d->console, &d->restore, &d->pin};
     for (unsigned i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -269,6 +275,7 @@ static char **str_slot(struct vm_def *d, const char *key)
     if (!strcmp(key, "append")) return &d->append;
     if (!strcmp(key, "bios")) return &d->bios;
     if (!strcmp(key, "console")) return &d->console;
+    if (!strcmp(key, "restore")) return &d->restore;
     return NULL;
 }
 
@@ -353,8 +360,15 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
 
 int vmdef_check(const struct vm_def *d, char *err, size_t errlen)
 {
-    if (!d->bios && !d->kernel) {
-        snprintf(err, errlen, "nothing to run: give bios PROG and/or kernel IMAGE");
+    if (d->restore && (d->kernel || d->initrd || d->append || d->bios)) {
+        snprintf(err, errlen,
+                 "restore starts the snapshot's machine, with its own kernel, initrd, append and "
+                 "bios: leave them out");
+        return -1;
+    }
+    if (!d->bios && !d->kernel && !d->restore) {
+        snprintf(err, errlen,
+                 "nothing to run: give bios PROG and/or kernel IMAGE, or restore SNAPSHOT");
         return -1;
     }
     if (!d->kernel && (d->initrd || d->append)) {
@@ -398,6 +412,7 @@ int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen)
     if (d->kernel && check_file("kernel", d->kernel, err, errlen) < 0) return -1;
     if (d->initrd && check_file("initrd", d->initrd, err, errlen) < 0) return -1;
     if (d->bios && check_file("bios", d->bios, err, errlen) < 0) return -1;
+    if (d->restore && check_file("restore", d->restore, err, errlen) < 0) return -1;
     if (check_leading_paths("disk", &d->disks, err, errlen) < 0) return -1;
     if (check_leading_paths("share", &d->shares, err, errlen) < 0) return -1;
     if (d->console && strcmp(d->console, "log") && strcmp(d->console, "none") &&
@@ -406,6 +421,41 @@ int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* One stored option ("--mem=256M") if it is one of the machine settings
+ * vmdef_snapshot_machine takes: set in m. */
+static int machine_setting(struct vm_def *m, const char *arg, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"mem", "cpus", "engine", "on_panic"};
+    const char *eq = strchr(arg, '=');
+    for (unsigned i = 0; eq && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct vmdef_field *f = vmdef_field_by_key(keys[i]);
+        size_t n = strlen(f->opt);
+        if ((size_t)(eq - arg) == n && !strncmp(arg, f->opt, n))
+            return vmdef_set(m, f, f->opt, eq + 1, err, errlen);
+    }
+    return 0;
+}
+
+int vmdef_snapshot_machine(const char *path, struct vm_def *m, char *err, size_t errlen)
+{
+    if (check_file("restore", path, err, errlen) < 0) return -1;
+    struct snap_file f = {.fd = -1};
+    char **args = NULL, msg[400];
+    unsigned n = 0;
+    int r = snap_open(&f, path, msg, sizeof(msg));
+    if (r < 0) snprintf(err, errlen, "restore: %s", msg);
+    if (r == 0 && (r = vmsnap_args(&f, &args, &n, msg, sizeof(msg))) < 0)
+        snprintf(err, errlen, "restore %s: %s", path, msg);
+    snap_close(&f);
+    for (unsigned i = 0; r == 0 && i < n; i++)
+        if (machine_setting(m, args[i], msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "restore %s: the snapshot's machine: %s", path, msg);
+            r = -1;
+        }
+    vmsnap_free_args(args, n);
+    return r;
 }
 
 static const char *json_type_want(int type)
@@ -546,6 +596,7 @@ json_object *vmdef_to_json(const struct vm_def *d)
     add_str(o, "initrd", d->initrd);
     add_str(o, "append", d->append);
     add_str(o, "bios", d->bios);
+    add_str(o, "restore", d->restore);
     add_str(o, "mem", mem);
     json_object_object_add(o, "cpus", json_object_new_int((int)d->cpus));
     add_str(o, "engine", engine_names[d->engine]);
@@ -591,6 +642,7 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
     if (d->kernel) r |= push(argv, argc, max, "--kernel", d->kernel);
     if (d->initrd) r |= push(argv, argc, max, "--initrd", d->initrd);
     if (d->append) r |= push(argv, argc, max, "--append", d->append);
+    if (d->restore) r |= push(argv, argc, max, "--restore", d->restore);
     if (d->rng) r |= push(argv, argc, max, "--rng", NULL);
     if (d->balloon) r |= push(argv, argc, max, "--balloon", NULL);
     if (d->pin) r |= push(argv, argc, max, "--pin", d->pin);

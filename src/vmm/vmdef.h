@@ -23,6 +23,7 @@ struct vmdef_list {
 struct vm_def {
     char name[VMDEF_NAME_MAX + 1];
     char *kernel, *initrd, *append, *bios, *console;
+    char *restore; /* a snapshot to start from (vmon run --restore) instead of booting */
     uint64_t mem;
     unsigned cpus;
     int engine;   /* VM_ENGINE_* */
@@ -87,12 +88,20 @@ int vmdef_parse_seconds(const char *name, const char *v, double lo, double hi, d
 int vmdef_check_name(const char *name, char *err, size_t errlen);
 
 /* The whole definition, as `vmon run` checks it at the end of its options:
- * something to run, --initrd and --append only with --kernel. */
+ * something to run, --initrd and --append only with --kernel; with restore,
+ * none of kernel, initrd, append and bios (the snapshot's machine has its
+ * own). */
 int vmdef_check(const struct vm_def *d, char *err, size_t errlen);
 
+/* The machine settings a snapshot holds (its `vmon run` options) that a
+ * definition has too: mem, cpus, engine and on_panic, set in m (which the
+ * caller initialized). path must be absolute; 0, or -1 with err when it is
+ * not, cannot be read, or is no sound snapshot. */
+int vmdef_snapshot_machine(const char *path, struct vm_def *m, char *err, size_t errlen);
+
 /* What the service also wants: absolute paths (it runs elsewhere) that
- * exist, for the kernel, initrd, firmware and the leading paths of disks
- * and shares. */
+ * exist, for the kernel, initrd, firmware, snapshot and the leading paths
+ * of disks and shares. */
 int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen);
 
 /* JSON: an object whose keys are the fields' keys (plus "name"). Unknown

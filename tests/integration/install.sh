@@ -39,5 +39,8 @@ complete_words "$tmp/usr/bin/vmon" "" | grep -qx run && ok "completion: commands
 complete_words "$tmp/usr/bin/vmon" run --ker | grep -qx -- --kernel && ok "completion: run options" || bad "completion: run options"
 complete_words "$tmp/usr/bin/vmon" run --on-panic re | grep -qx reboot && ok "completion: option values" || bad "completion: values"
 complete_words "$tmp/usr/bin/vmon" img con | grep -qx convert && ok "completion: img subcommands" || bad "completion: img"
+[ "$(complete_words "$tmp/usr/bin/vmon" "" | grep -cx -e snapshot -e restore)" = 2 ] &&
+    complete_words "$tmp/usr/bin/vmon" run --rest | grep -qx -- --restore &&
+    ok "completion: snapshot, restore and vmon run --restore" || bad "completion: snapshots"
 
 report install

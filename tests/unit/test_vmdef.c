@@ -1,7 +1,7 @@
 /* VM definitions (vmm/vmdef.h): the command line and JSON fill the same
  * struct with the same checks and messages; JSON out and back in gives the
  * same definition; wrong types, unknown fields and bad names are refused;
- * the vmon run arguments carry every setting. */
+ * the vmon run arguments carry every setting; restore stands for kernel. */
 #include "check.h"
 #include "vmm/vmdef.h"
 #include "vmm/vm.h"
@@ -148,6 +148,41 @@ static void sched_settings(struct check_ctx *c)
     vmdef_free(&d);
 }
 
+/* restore: a snapshot instead of a kernel, never with one; the worker's
+ * --restore; the snapshot's machine read with its messages. */
+static void restore_setting(struct check_ctx *c)
+{
+    struct vm_def d;
+    char err[512], buf[128];
+    CHECK(c, from_json(&d, "{\"restore\": \"/s.snap\"}", err, sizeof(err)) == 0, "%s", err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) == 0, "restore alone refused: %s", err);
+    char *argv[64];
+    int n = 0;
+    CHECK(c, vmdef_to_argv(&d, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    int found = 0;
+    for (int i = 0; i + 1 < n; i++)
+        found |= !strcmp(argv[i], "--restore") && !strcmp(argv[i + 1], "/s.snap");
+    CHECK(c, found, "the worker gets --restore /s.snap");
+    json_object *o = vmdef_to_json(&d);
+    CHECK(c, strstr(json_object_to_json_string(o), "\"restore\": \"\\/s.snap\"") != NULL, "%s",
+          json_object_to_json_string(o));
+    json_object_put(o);
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"restore\": \"/s\", \"kernel\": \"/k\"}", err, sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0 && strstr(err, "leave them out"),
+          "restore with a kernel: '%s'", err);
+    vmdef_free(&d);
+    struct vm_def m;
+    vmdef_init(&m);
+    CHECK(c, vmdef_snapshot_machine("s.snap", &m, err, sizeof(err)) < 0, "a relative path");
+    CHECK(c, !strcmp(err, "restore 's.snap': want an absolute path"), "'%s'", err);
+    CHECK(c, vmdef_snapshot_machine("/nonexistent/s", &m, err, sizeof(err)) < 0, "a missing file");
+    CHECK(c, strstr(err, "No such file") != NULL, "'%s'", err);
+    CHECK(c, vmdef_snapshot_machine("/proc/self/status", &m, err, sizeof(err)) < 0, "not one");
+    CHECK(c, strstr(err, "is not a vmon snapshot") != NULL, "'%s'", err);
+}
+
 int main(void)
 {
     struct check_ctx c = {0};
@@ -155,5 +190,6 @@ int main(void)
     refusals(&c);
     round_trip(&c);
     sched_settings(&c);
+    restore_setting(&c);
     return check_report(&c, "test_vmdef");
 }
