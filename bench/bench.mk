@@ -64,3 +64,11 @@ bench-snapshot: $(VMON)
 
 bench: bench-snapshot
 .PHONY: bench-snapshot
+
+# Live migration: total time and downtime of the demo guest, idle and busy,
+# vmon against QEMU (see bench/migrate.py).
+bench-migrate: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/migrate.py $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-migrate
+.PHONY: bench-migrate

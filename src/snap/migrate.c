@@ -224,9 +224,13 @@ static int flush_pages(struct sender *s)
 
 static int page_is_zero(const uint8_t *p)
 {
-    for (unsigned i = 0; i < PAGE; i++)
-        if (p[i]) return 0;
-    return 1;
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < PAGE; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    return acc == 0;
 }
 
 /* Queue page pfn (read while the guest may write it: the dirty log will
@@ -256,8 +260,13 @@ static int send_dirty(struct sender *s, const uint64_t *bits, size_t nwords)
 static int precopy(struct sender *s, uint64_t *bits, size_t nwords)
 {
     uint64_t npages = s->vm->ram_size / PAGE;
+    uint8_t *touched = vmsnap_touched(s->vm); /* untouched pages are zero there too */
     for (uint64_t p = 0; p < npages; p++)
-        if (send_page(s, p, 1) < 0) return -1;
+        if ((!touched || touched[p]) && send_page(s, p, 1) < 0) {
+            free(touched);
+            return -1;
+        }
+    free(touched);
     if (flush_pages(s) < 0) return -1;
     s->st->rounds = 1;
     while (s->st->rounds < MAX_ROUNDS) {

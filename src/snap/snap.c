@@ -195,11 +195,12 @@ static int page_is_zero(const uint8_t *p)
 }
 
 /* RAM at off: runs of non-zero pages written, zero pages left as holes. */
-static int write_ram(int fd, const uint8_t *ram, uint64_t size, uint64_t off, uint64_t *pages)
+static int write_ram(int fd, const uint8_t *ram, const uint8_t *touched, uint64_t size,
+                     uint64_t off, uint64_t *pages)
 {
     uint64_t run = 0, n = 0;
     for (uint64_t p = 0; p <= size; p += PAGE) {
-        int data = p < size && !page_is_zero(ram + p);
+        int data = p < size && (!touched || touched[p / PAGE]) && !page_is_zero(ram + p);
         if (data) {
             n++;
             continue;
@@ -217,7 +218,8 @@ static uint64_t align_page(uint64_t v)
 }
 
 int snap_write_file(const char *path, const struct snap_w *state, const uint8_t *ram,
-                    uint64_t ram_base, uint64_t ram_size, char *err, size_t errlen)
+                    const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
+                    size_t errlen)
 {
     if (state->oom) {
         snprintf(err, errlen, "out of memory building the snapshot");
@@ -246,7 +248,7 @@ int snap_write_file(const char *path, const struct snap_w *state, const uint8_t 
     le_put(hdr + 48, ram_size, 8);
     le_put(hdr + 56, ram_off, 8);
     int bad = write_all(fd, state->buf, state->len, SNAP_HDR_SIZE) < 0 ||
-              write_ram(fd, ram, ram_size, ram_off, &pages) < 0;
+              write_ram(fd, ram, touched, ram_size, ram_off, &pages) < 0;
     le_put(hdr + 64, pages, 8);
     le_put(hdr + HDR_CRC_OFF, crc32(0, hdr, HDR_CRC_OFF), 4);
     /* The header last, after the data is on disk: a torn write leaves a

@@ -74,10 +74,12 @@ struct snap_file {
 };
 
 /* Write header, state and RAM to path (through path.tmp, renamed at the
- * end, so a VM mapping an older file at path keeps its pages). 0, or -1
- * with err. */
+ * end, so a VM mapping an older file at path keeps its pages). touched:
+ * one byte per page, 0 for pages known to be zero (NULL: look at all).
+ * 0, or -1 with err. */
 int snap_write_file(const char *path, const struct snap_w *state, const uint8_t *ram,
-                    uint64_t ram_base, uint64_t ram_size, char *err, size_t errlen);
+                    const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
+                    size_t errlen);
 /* Open and check a snapshot file: header, version, sizes, state CRC. */
 int snap_open(struct snap_file *f, const char *path, char *err, size_t errlen);
 void snap_close(struct snap_file *f);

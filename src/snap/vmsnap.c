@@ -1,6 +1,7 @@
 /* Whole-VM snapshots (vmsnap.h): the machine record, harts, devices, ROM
  * and RAM in one file (snap.h). */
 #include "snap/vmsnap.h"
+#include "mem/pagemap.h"
 #include "vmm/vm.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,16 @@ static void save_devices(struct vm *vm, struct snap_w *w)
     }
 }
 
+uint8_t *vmsnap_touched(const struct vm *vm)
+{
+    uint8_t *map = vm->ram_file ? NULL : malloc(vm->ram_size / 4096);
+    if (map && mem_touched_pages(vm->ram, vm->ram_size, map) < 0) {
+        free(map);
+        map = NULL;
+    }
+    return map;
+}
+
 void vmsnap_hold(struct vm *vm, int on)
 {
     for (unsigned i = 0; i < vm->bus.n_mmio; i++)
@@ -164,7 +175,9 @@ int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
     struct snap_w w;
     snap_w_init(&w);
     vmsnap_state(vm, &w);
-    int r = snap_write_file(path, &w, vm->ram, vm->ram_base, vm->ram_size, err, errlen);
+    uint8_t *touched = vmsnap_touched(vm);
+    int r = snap_write_file(path, &w, vm->ram, touched, vm->ram_base, vm->ram_size, err, errlen);
+    free(touched);
     snap_w_free(&w);
     vmsnap_hold(vm, 0);
     return r;
@@ -325,7 +338,10 @@ int vmsnap_load(struct vm *vm, const struct snap_file *f, char *err, size_t errl
     if (load_rom(vm, f, err, errlen) < 0) return -1;
     /* RAM before the devices: virtio queues point into it. (A migration
      * has filled it already.) */
-    if (f->fd >= 0 && snap_map_ram(f, vm->ram, err, errlen) < 0) return -1;
+    if (f->fd >= 0) {
+        if (snap_map_ram(f, vm->ram, err, errlen) < 0) return -1;
+        vm->ram_file = 1;
+    }
     for (unsigned i = 0; i < vm->bus.n_mmio; i++)
         if (load_device(vm, i, f, err, errlen) < 0) return -1;
     return 0;

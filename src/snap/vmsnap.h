@@ -4,6 +4,7 @@
 #ifndef VMON_VMSNAP_H
 #define VMON_VMSNAP_H
 #include <stddef.h>
+#include <stdint.h>
 #include "snap/snap.h"
 
 struct vm;
@@ -19,6 +20,10 @@ int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen);
  * devices' own threads; the machine record alone; the whole state (machine,
  * harts, devices, ROM) without RAM, from a paused VM with held devices. */
 void vmsnap_hold(struct vm *vm, int on);
+/* One byte per RAM page, 0 for a page the guest never touched (it reads
+ * as zeros and need not be read), or NULL when unknown (RAM mapped from a
+ * snapshot, no pagemap): then every page counts. free() it. */
+uint8_t *vmsnap_touched(const struct vm *vm);
 void vmsnap_machine(struct vm *vm, struct snap_w *w);
 void vmsnap_state(struct vm *vm, struct snap_w *w);
 /* The run options stored in an open snapshot: *args (malloc'd array of

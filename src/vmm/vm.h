@@ -101,6 +101,7 @@ struct vm {
     FILE *jit_map;  /* VMON_JIT_MAP=FILE: where each translation lies in the cache */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
+    int ram_file; /* RAM is mapped from a snapshot file (not anonymous memory) */
     /* One bit per RAM page that some hart has decoded or translated code
      * from: no hart keeps a write TLB entry for such a page, so a store to
      * it is seen and drops every hart's translations (mmu.c). */
