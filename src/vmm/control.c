@@ -104,7 +104,8 @@ static const char *snapshot_command(struct vm *vm, const char *path, char *buf, 
     return buf;
 }
 
-/* migrate ADDR: live migration; on success this VM ends ("migrated"). */
+/* migrate ADDR: live migration; on success this VM ends ("migrated"),
+ * once the reply is out (control_serve). */
 static const char *migrate_command(struct vm *vm, const char *addr, char *buf, size_t len)
 {
     char err[512];
@@ -114,14 +115,11 @@ static const char *migrate_command(struct vm *vm, const char *addr, char *buf, s
         snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
         return buf;
     }
-    char msg[256];
-    snprintf(msg, sizeof(msg), "migrated to %.150s", addr);
-    vm_request_exit(vm, VM_EXIT_MIGRATED, 0, msg);
-    vm_resume(vm);
     snprintf(buf, len,
-             "ok %.160s: %u rounds, %llu pages, %.1f MiB, total %.1f ms, downtime %.1f ms", msg,
-             st.rounds, (unsigned long long)st.pages, (double)st.bytes / (1 << 20), st.total_ms,
-             st.downtime_ms);
+             "ok migrated to %.150s: %u rounds, %llu pages, %.1f MiB, total %.1f ms, downtime "
+             "%.1f ms",
+             addr, st.rounds, (unsigned long long)st.pages, (double)st.bytes / (1 << 20),
+             st.total_ms, st.downtime_ms);
     return buf;
 }
 
@@ -212,8 +210,13 @@ static void control_serve(struct vm_control *c, int fd)
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
         char buf[CONTROL_LINE_MAX];
-        reply(fd,
-              overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf)));
+        const char *r =
+            overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf));
+        reply(fd, r);
+        if (!strncmp(r, "ok migrated to ", 15)) { /* it runs elsewhere now: end here */
+            vm_request_exit(c->vm, VM_EXIT_MIGRATED, 0, r + 3);
+            vm_resume(c->vm);
+        }
         len = 0;
         overlong = 0;
     }
