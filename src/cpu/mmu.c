@@ -3,6 +3,7 @@
 #include "cpu/hart.h"
 #include "vmm/vm.h"
 #include "mem/dirty.h"
+#include "mem/swap.h"
 #include <string.h>
 
 #define PTE_V        (1ull << 0)
@@ -308,6 +309,7 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
     }
     *pa = x.pa;
     uint64_t page = x.pa & ~0xfffull;
+    if (h->vm->swap) mem_access_note(h->vm, x.pa);
     if (access == ACC_W && code_written(h, x.pa)) watched = 1; /* no TLB entry this time */
     if (access == ACC_W) mem_dirty_note(h->vm, x.pa);
     const struct mem_region *m = bus_find_mem(&h->vm->bus, page, 4096);

@@ -140,7 +140,8 @@ static void save_devices(struct vm *vm, struct snap_w *w)
 
 uint8_t *vmsnap_touched(const struct vm *vm)
 {
-    uint8_t *map = vm->ram_file ? NULL : malloc(vm->ram_size / 4096);
+    /* Pages in vmon's own swap look untouched to the kernel. */
+    uint8_t *map = vm->ram_file || vm->swap ? NULL : malloc(vm->ram_size / 4096);
     if (map && mem_touched_pages(vm->ram, vm->ram_size, map) < 0) {
         free(map);
         map = NULL;

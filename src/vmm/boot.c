@@ -18,6 +18,7 @@
 #include "virtio/devices.h"
 #include "snap/vmsnap.h"
 #include "snap/migrate.h"
+#include "mem/swap.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,7 +50,8 @@ struct boot_opts {
     struct dev_req devs[MAX_DEVICES];
     unsigned ndevs;
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
-    const char *jit_dump, *control, *restore, *snap_on_exit, *incoming;
+    const char *jit_dump, *control, *restore, *snap_on_exit, *incoming, *swap_dir;
+    uint64_t mem_limit;
     int sandbox;
     unsigned cap;
     cpu_set_t pin; /* empty: not pinned */
@@ -92,6 +94,8 @@ enum {
     RUN_RESTORE,
     RUN_SNAP_ON_EXIT,
     RUN_INCOMING,
+    RUN_MEM_LIMIT,
+    RUN_SWAP_DIR,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -179,6 +183,12 @@ static const struct cli_opt run_opts[] = {
      "the source) and run the VM it brings; its machine options come with it,\n"
      "device options given here replace them as with --restore",
      RUN_INCOMING},
+    {"--mem-limit", "SIZE",
+     "keep at most SIZE of guest RAM in host memory: colder pages go to a swap\n"
+     "file of vmon's own and come back when touched (needs userfaultfd)",
+     RUN_MEM_LIMIT},
+    {"--swap-dir", "DIR", "where --mem-limit's swap file is made (default $TMPDIR or /var/tmp)",
+     RUN_SWAP_DIR},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -261,6 +271,15 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_RESTORE: o->restore = v; return 0;
     case RUN_SNAP_ON_EXIT: o->snap_on_exit = v; return 0;
     case RUN_INCOMING: o->incoming = v; return 0;
+    case RUN_SWAP_DIR: o->swap_dir = v; return 0;
+    case RUN_MEM_LIMIT: {
+        char err[256];
+        if (vmdef_parse_mem(opt->name, v, &o->mem_limit, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vmon run: %s\n", err);
+            return -1;
+        }
+        return 0;
+    }
     case RUN_GDB: o->gdb = v; return 0;
     case RUN_CONTROL: o->control = v; return 0;
     case RUN_SANDBOX: o->sandbox = 1; return 0;
@@ -718,6 +737,24 @@ static int restore_load(struct vm *vm, struct snap_file *snap, char *err, size_t
     return r;
 }
 
+/* --mem-limit: hypervisor swap, before anything touches guest RAM. */
+static int swap_setup(struct vm *vm, const struct boot_opts *o)
+{
+    char err[512];
+    const char *dir = o->swap_dir ? o->swap_dir : getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/var/tmp";
+    if (o->restore) {
+        fprintf(stderr, "vmon run: --mem-limit cannot be used with --restore (RAM mapped from the "
+                        "snapshot)\n");
+        return -1;
+    }
+    if (mem_swap_start(vm, o->mem_limit, dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon run: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* --snapshot-on-exit: a VM stopped from outside is saved, not lost. */
 static int save_on_exit(struct vm *vm, const char *path, int reason, int status)
 {
@@ -809,6 +846,15 @@ int boot_main(int argc, char **argv)
     }
     vm->machine_args = mach.v;
     vm->n_machine_args = mach.n;
+    if (o.mem_limit && swap_setup(vm, &o) < 0) {
+        if (mi) migrate_reply(mi, "the target cannot set up --mem-limit");
+        migrate_close(mi);
+        snap_close(&snap);
+        vm_destroy(vm);
+        argvec_free(&merged);
+        argvec_free(&mach);
+        return CLI_ERROR;
+    }
     struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
     if (o.cap) vm_set_cap(vm, o.cap);
@@ -968,6 +1014,16 @@ int boot_main(int argc, char **argv)
                 if (h->jit.rw) print_jit_stats(h, stderr);
             }
             if (cfg.hyp_sbi) sbi_print_stats(vm, stderr);
+            if (vm->swap) {
+                struct mem_swap_stats ss;
+                mem_swap_get_stats(vm, &ss);
+                fprintf(
+                    stderr,
+                    "swap: limit %llu MiB, resident %llu MiB, out %llu in %llu zero %llu pages\n",
+                    (unsigned long long)(ss.limit_pages >> 8),
+                    (unsigned long long)(ss.resident_pages >> 8), (unsigned long long)ss.out,
+                    (unsigned long long)ss.in, (unsigned long long)ss.zero_in);
+            }
         }
         break;
     }

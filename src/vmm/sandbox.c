@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/userfaultfd.h>
 #include <termios.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@ static const char *const allowed[] = {
     "munmap",
     "mremap",
     "madvise",
+    "mincore", /* --mem-limit counts the guest's resident pages */
     "brk",
     "memfd_create",
     "ftruncate",
@@ -131,7 +133,6 @@ static const char *const allowed[] = {
     "prctl",
     "prlimit64",
     "getrlimit",
-    "mincore",
     "sched_getparam",
 #endif
 };
@@ -196,6 +197,9 @@ static int add_sockets_ioctls(scmp_filter_ctx ctx)
         {"ioctl", 1, TCSETSW, SCMP_ACT_ALLOW},
         {"ioctl", 1, TCSETSF, SCMP_ACT_ALLOW},
         {"ioctl", 1, TIOCGWINSZ, SCMP_ACT_ERRNO(ENOTTY)},
+        {"ioctl", 1, UFFDIO_COPY, SCMP_ACT_ALLOW}, /* --mem-limit: pages back in */
+        {"ioctl", 1, UFFDIO_ZEROPAGE, SCMP_ACT_ALLOW},
+        {"ioctl", 1, UFFDIO_WAKE, SCMP_ACT_ALLOW},
     };
     int r = 0;
     for (unsigned i = 0; i < sizeof(rules) / sizeof(rules[0]) && !r; i++) {

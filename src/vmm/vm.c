@@ -3,6 +3,7 @@
 #include "hw/uart.h"
 #include "hw/syscon.h"
 #include "irq/clint.h"
+#include "mem/swap.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <sched.h>
@@ -95,6 +96,7 @@ void vm_destroy(struct vm *vm)
 {
     if (!vm) return;
     bus_destroy_devices(&vm->bus);
+    mem_swap_stop(vm); /* nothing touches guest RAM any more */
     for (unsigned i = 0; i < VM_MAX_CPUS; i++) {
         if (vm->harts[i]) {
             hart_destroy(vm->harts[i]);

@@ -32,6 +32,7 @@ enum vm_exit_reason {
 };
 
 struct uart16550;
+struct mem_swap;
 struct gdbstub;
 struct virtio_dev;
 struct clint;
@@ -101,7 +102,8 @@ struct vm {
     FILE *jit_map;  /* VMON_JIT_MAP=FILE: where each translation lies in the cache */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
-    int ram_file; /* RAM is mapped from a snapshot file (not anonymous memory) */
+    int ram_file;          /* RAM is mapped from a snapshot file (not anonymous memory) */
+    struct mem_swap *swap; /* --mem-limit: hypervisor swap (mem/swap.c), or NULL */
     /* One bit per RAM page that some hart has decoded or translated code
      * from: no hart keeps a write TLB entry for such a page, so a store to
      * it is seen and drops every hart's translations (mmu.c). */
