@@ -72,3 +72,11 @@ bench-migrate: $(VMON)
 
 bench: bench-migrate
 .PHONY: bench-migrate
+
+# Clone density: 10 VMs restored from one snapshot at once, memory per VM,
+# vmon against QEMU (see bench/clones.py).
+bench-clones: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/clones.py $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-clones
+.PHONY: bench-clones

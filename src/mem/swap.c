@@ -22,6 +22,7 @@
 #define PAGE        4096u
 #define TICK_US     20000 /* the reclaimer looks this often */
 #define RESYNC_TICK 50    /* and counts resident pages from the kernel this often */
+#define ZERO_WINDOW 8192u /* pages looked at for zeros per reclaim */
 
 /* Page states. */
 enum { PG_ABSENT, PG_RESIDENT, PG_EVICTING, PG_SWAPPED };
@@ -33,7 +34,8 @@ struct mem_swap {
     uint8_t *state;             /* PG_*, under lock */
     _Atomic uint64_t *accessed; /* one bit per page, set by TLB fills */
     _Atomic uint64_t resident, out, in, zero_in;
-    uint64_t hand;
+    uint64_t hand, zhand; /* the clock, the zero-page scan */
+    _Atomic uint64_t zero_out;
     uint8_t *scratch; /* where a page being written out is moved to */
     pthread_mutex_t lock;
     pthread_cond_t cond; /* a page left PG_EVICTING */
@@ -150,7 +152,7 @@ static void evict(struct mem_swap *s, uint64_t p)
     s->state[p] = (uint8_t)st;
     if (st != PG_RESIDENT) {
         atomic_fetch_sub(&s->resident, 1);
-        if (st == PG_SWAPPED) atomic_fetch_add(&s->out, 1);
+        atomic_fetch_add(st == PG_SWAPPED ? &s->out : &s->zero_out, 1);
     }
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
@@ -164,9 +166,29 @@ static void flush_all_tlbs(struct vm *vm)
 
 /* Clock: a page a hart mapped since the hand last passed gets another
  * turn; one that none did goes out. */
+/* A resident page that reads as zeros now (vCPUs may be writing it: the
+ * eviction looks again, atomically). */
+static int looks_zero(const uint8_t *p)
+{
+    for (unsigned i = 0; i < PAGE; i += 8)
+        if (__atomic_load_n((const uint64_t *)(const void *)(p + i), __ATOMIC_RELAXED)) return 0;
+    return 1;
+}
+
+/* Zero pages first: they cost nothing to drop (no file write) and come
+ * back as the kernel's zero page. One window of ZERO_WINDOW pages a call. */
+static void reclaim_zero(struct mem_swap *s, uint64_t target)
+{
+    for (uint64_t k = 0; k < ZERO_WINDOW && atomic_load(&s->resident) > target; k++) {
+        uint64_t p = s->zhand++ % s->npages;
+        if (s->state[p] == PG_RESIDENT && looks_zero(s->vm->ram + p * PAGE)) evict(s, p);
+    }
+}
+
 static void reclaim(struct mem_swap *s)
 {
     uint64_t target = s->limit - s->limit / 16;
+    reclaim_zero(s, target);
     for (uint64_t steps = 0; steps < 2 * s->npages && atomic_load(&s->resident) > target; steps++) {
         uint64_t p = s->hand++ % s->npages;
         if (p == 0) flush_all_tlbs(s->vm); /* a new turn: fills mark pages again */
@@ -339,4 +361,5 @@ void mem_swap_get_stats(struct vm *vm, struct mem_swap_stats *st)
     st->out = atomic_load(&s->out);
     st->in = atomic_load(&s->in);
     st->zero_in = atomic_load(&s->zero_in);
+    st->zero_out = atomic_load(&s->zero_out);
 }

@@ -8,7 +8,8 @@
  * the write is saved) or faults; every fault on guest RAM (a vCPU, a
  * device thread, the loader: no user of RAM needs to know) is served by
  * a userfaultfd thread that reads the page back, or maps zeros for a page
- * never written. All-zero pages are not written out. Anonymous RAM only
+ * never written. All-zero pages go first (a scan for them comes before the
+ * clock) and are dropped, not written out. Anonymous RAM only
  * (not a RAM restored from a snapshot file). */
 #ifndef VMON_MEM_SWAP_H
 #define VMON_MEM_SWAP_H
@@ -20,7 +21,8 @@ struct mem_swap;
 
 struct mem_swap_stats {
     uint64_t limit_pages, resident_pages;
-    uint64_t out, in, zero_in; /* pages written out, read back, mapped as zeros */
+    uint64_t out, in;           /* pages written to the swap file and read back */
+    uint64_t zero_out, zero_in; /* all-zero pages dropped, and mapped as zeros */
 };
 
 /* Start: guest RAM resident at most limit bytes; the swap file is made

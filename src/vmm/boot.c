@@ -1017,12 +1017,13 @@ int boot_main(int argc, char **argv)
             if (vm->swap) {
                 struct mem_swap_stats ss;
                 mem_swap_get_stats(vm, &ss);
-                fprintf(
-                    stderr,
-                    "swap: limit %llu MiB, resident %llu MiB, out %llu in %llu zero %llu pages\n",
-                    (unsigned long long)(ss.limit_pages >> 8),
-                    (unsigned long long)(ss.resident_pages >> 8), (unsigned long long)ss.out,
-                    (unsigned long long)ss.in, (unsigned long long)ss.zero_in);
+                fprintf(stderr,
+                        "swap: limit %llu MiB, resident %llu MiB, out %llu in %llu zero-out %llu "
+                        "zero-in %llu pages\n",
+                        (unsigned long long)(ss.limit_pages >> 8),
+                        (unsigned long long)(ss.resident_pages >> 8), (unsigned long long)ss.out,
+                        (unsigned long long)ss.in, (unsigned long long)ss.zero_out,
+                        (unsigned long long)ss.zero_in);
             }
         }
         break;
