@@ -33,7 +33,7 @@ void snap_w_free(struct snap_w *w)
 
 void snap_put(struct snap_w *w, const void *p, size_t n)
 {
-    if (w->oom) return;
+    if (w->oom || !n) return; /* p may be NULL then (an empty config space) */
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
         while (cap < w->len + n)
@@ -120,6 +120,7 @@ int snap_fail(struct snap_r *r, const char *fmt, ...)
 
 int snap_get(struct snap_r *r, void *p, size_t n)
 {
+    if (!n) return 1;
     if (r->err[0] || n > r->len - r->pos) {
         snap_fail(r, "record ends early");
         memset(p, 0, n);
