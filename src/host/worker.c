@@ -67,7 +67,13 @@ static void worker_child(int ctl, int con, int logfd, uint64_t mem, char **argv)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
+    /* What the service ignores (SIGPIPE; SIGINT and SIGQUIT when a shell
+     * started it in the background) the worker must not: an incoming
+     * worker, before it handles signals itself, ends on them. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    const int sigs[] = {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &dfl, NULL);
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
         dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
