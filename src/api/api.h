@@ -48,6 +48,7 @@ int api_vm_patch(struct api_req *r);
 int api_vm_resize(struct api_req *r); /* balloon target, disk growth (vms.c) */
 int api_vm_action(struct api_req *r);
 int api_vm_snapshot(struct api_req *r); /* the whole VM to a file (snapshot.c) */
+int api_vm_migrate(struct api_req *r);  /* live, to another vmon (migrate.c) */
 int api_vm_logs(struct api_req *r);
 int api_vm_console(struct api_req *r);
 #endif

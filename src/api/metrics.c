@@ -20,7 +20,7 @@ int api_metrics_get(struct api_req *r)
     struct service *svc = r->svc;
     json_object *o = json_object_new_object(), *states = json_object_new_object();
     json_object *vms = json_object_new_array();
-    int count[HVM_CRASHED + 1] = {0}, total = 0;
+    int count[HVM_NSTATES] = {0}, total = 0;
     double cpu = 0;
     pthread_mutex_lock(&svc->lock);
     for (const struct host_vm *vm = svc->vms; vm; vm = vm->next) {
@@ -32,7 +32,7 @@ int api_metrics_get(struct api_req *r)
     json_object_object_add(o, "workers_started", json_object_new_int((int)svc->workers_started));
     json_object_object_add(o, "workers_crashed", json_object_new_int((int)svc->workers_crashed));
     pthread_mutex_unlock(&svc->lock);
-    for (int s = 0; s <= HVM_CRASHED; s++)
+    for (int s = 0; s < HVM_NSTATES; s++)
         json_object_object_add(states, host_state_name(s), json_object_new_int(count[s]));
     double up = (double)(host_now_ns() - svc->started_ns) / 1e9;
     json_object_object_add(o, "uptime", host_json_num(up));

@@ -36,6 +36,7 @@ static const struct api_route routes[] = {
     {"/v1/vms/{name}/logs", {{"GET", api_vm_logs}}, "GET"},
     {"/v1/vms/{name}/resize", {{"PUT", api_vm_resize}}, "PUT"},
     {"/v1/vms/{name}/snapshot", {{"PUT", api_vm_snapshot}}, "PUT"},
+    {"/v1/vms/{name}/migrate", {{"PUT", api_vm_migrate}}, "PUT"},
     {"/v1/vms/{name}/console", {{"GET", api_vm_console}}, "GET"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

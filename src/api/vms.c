@@ -1,5 +1,5 @@
 /* /v1/vms and /v1/vms/{name}: list, create (PUT a definition, or one that
- * restores a snapshot), show and delete VMs. */
+ * restores a snapshot or receives a live migration), show and delete VMs. */
 #include "api/api.h"
 #include "host/host.h"
 #include "snap/vmsnap.h"
@@ -83,6 +83,23 @@ static int adopt_snapshot(struct vm_def *d, json_object *o, char *err, size_t er
     return 0;
 }
 
+/* A definition with incoming is the source's machine: its mem, cpus,
+ * engine and on_panic come with the migration. */
+static int check_incoming(json_object *o, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"mem", "cpus", "engine", "on_panic"};
+    json_object *v;
+    for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!json_object_object_get_ex(o, keys[i], &v)) continue;
+        snprintf(err, errlen,
+                 "incoming takes the source's machine, its %s too: leave out mem, cpus, engine "
+                 "and on_panic",
+                 keys[i]);
+        return -1;
+    }
+    return 0;
+}
+
 int api_vm_put(struct api_req *r)
 {
     char err[512];
@@ -93,6 +110,7 @@ int api_vm_put(struct api_req *r)
     vmdef_init(&d);
     int rc = vmdef_from_json(&d, o, err, sizeof(err)) < 0 ? HOST_BAD : HOST_OK;
     if (rc == HOST_OK && d.restore && adopt_snapshot(&d, o, err, sizeof(err)) < 0) rc = HOST_BAD;
+    if (rc == HOST_OK && d.incoming && check_incoming(o, err, sizeof(err)) < 0) rc = HOST_BAD;
     json_object_put(o);
     if (rc == HOST_OK && d.name[0] && strcmp(d.name, r->name)) {
         snprintf(err, sizeof(err), "the body's name '%s' is not the path's '%s'", d.name, r->name);

@@ -102,8 +102,19 @@ int ctl_absolutize(char **s, int device_option)
     return 0;
 }
 
+int ctl_absolutize_addr(char **addr)
+{
+    if (strncmp(*addr, "unix:", 5) || (*addr)[5] == '/' || !(*addr)[5]) return 0;
+    char cwd[PATH_MAX], *abs = NULL;
+    if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "unix:%s/%s", cwd, *addr + 5) < 0) return -1;
+    free(*addr);
+    *addr = abs;
+    return 0;
+}
+
 int ctl_absolutize_def(struct vm_def *d)
 {
+    if (d->incoming && ctl_absolutize_addr(&d->incoming) < 0) return -1;
     char **strs[] = {&d->kernel, &d->initrd, &d->bios, &d->console, &d->restore};
     for (unsigned i = 0; i < 5; i++)
         if (*strs[i] && ctl_absolutize(strs[i], 0) < 0) return -1;

@@ -1,6 +1,6 @@
 /* The CLI on top of the management API: vmon create, start, pause, resume,
- * shutdown, stop, reboot, rm, list, show, logs, console, snapshot and
- * restore talk HTTP to the service
+ * shutdown, stop, reboot, rm, list, show, logs, console, snapshot, restore,
+ * migrate and receive talk HTTP to the service
  * (--socket PATH, else $VMON_SOCKET, else the default socket). */
 #ifndef VMON_CTL_H
 #define VMON_CTL_H
@@ -56,6 +56,11 @@ int ctl_call(const char *cmd, const char *sock, const char *method, const char *
  * elsewhere). 0, or -1 if getcwd fails. */
 int ctl_absolutize(char **s, int device_option);
 int ctl_absolutize_def(struct vm_def *d);
+/* A migration address "unix:REL" made "unix:/CWD/REL"; others as they are. */
+int ctl_absolutize_addr(char **addr);
+/* A VM name from a file's name: its base name without the extension, other
+ * characters than a name's as '-' ("my vm.snap" gives my-vm); def if none. */
+void ctl_name_from_file(const char *file, const char *def, char *name, size_t size);
 /* The definition as PUT /v1/vms/NAME takes it, with only the settings
  * whose bit (1 << index in vmdef_fields) is in given: the service's
  * defaults are the same, and a restored VM takes its machine's. */
@@ -66,6 +71,12 @@ int ctl_snapshot(int argc, char **argv);
 void ctl_snapshot_usage(FILE *out);
 int ctl_restore(int argc, char **argv);
 void ctl_restore_usage(FILE *out);
+
+/* migctl.c: vmon migrate NAME --to ADDR, vmon receive --listen ADDR [NAME]. */
+int ctl_migrate(int argc, char **argv);
+void ctl_migrate_usage(FILE *out);
+int ctl_receive(int argc, char **argv);
+void ctl_receive_usage(FILE *out);
 
 /* top.c: vmon top. */
 int ctl_top(int argc, char **argv);

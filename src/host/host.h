@@ -22,7 +22,10 @@ enum host_vm_state {
     HVM_RUNNING,
     HVM_PAUSED,
     HVM_STOPPING,
-    HVM_CRASHED
+    HVM_CRASHED,
+    HVM_INCOMING, /* its worker waits for a live migration, or receives it */
+    HVM_MIGRATED, /* its worker ended once the VM ran on a migration target */
+    HVM_NSTATES
 };
 
 /* Results of host operations, as the API answers them. */
@@ -65,6 +68,9 @@ struct host_vm {
     double cpu_secs, cpu_pct; /* worker CPU time, and its share over the last second */
     unsigned starts, crashes;
     char reason[320]; /* why it last stopped or crashed */
+    /* Where a migrate request in flight sends it (or sent it: the worker
+     * is ending), else "". */
+    char migrate_to[VMDEF_ADDR_MAX + 1];
     pthread_mutex_t ctl_lock;
     int ctl_fd; /* the worker's control socket (ctl_lock), -1 when none */
     struct host_console con;
@@ -93,6 +99,7 @@ struct service {
     _Atomic int quit;
     _Atomic uint64_t requests, client_errors, server_errors;
     unsigned workers_started, workers_crashed;
+    unsigned waiters; /* incoming VMs' threads waiting for their migration (lock) */
 };
 
 const char *host_state_name(int state);
@@ -120,6 +127,9 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* One line from fd within timeout_ms (a longer one is cut to size - 1
+ * bytes): 1, 0 at end of file, -1 on a timeout or error. */
+int host_read_line(int fd, char *buf, size_t size, int timeout_ms);
 /* The same, waiting up to timeout_ms for the answer (a long command). */
 int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
                                size_t size);
@@ -128,6 +138,11 @@ int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_
  * error status (what names the request in a 409's message: "resize"). */
 int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
                     int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
+/* Migrate a running or paused VM live to `to` (its worker's "migrate
+ * ADDR", within a time that grows with its memory): as host_vm_request.
+ * On "ok", the worker's end is the state migrated, not stopped. */
+int host_vm_migrate(struct service *svc, const char *name, const char *to, char *reply, size_t size,
+                    char *err, size_t errlen);
 /* The same, or HOST_CONFLICT at once if another request is in flight. */
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);
@@ -152,7 +167,22 @@ void host_console_detach(struct host_vm *vm, int client_fd);
 /* End every attach session (the service is stopping) and wait for them. */
 void host_console_end_sessions(struct service *svc);
 
+/* incoming.c: a VM whose definition has incoming, once its worker listens
+ * (state incoming): a thread waits for the migration, until the source has
+ * come within incoming_timeout and the VM runs (then its definition becomes
+ * the source's machine, which boots when started again), or the worker
+ * ended (crashed, with its message), or the source never came (stopped).
+ * 0, or -1 if the thread cannot start (the worker is then killed). */
+int host_incoming_wait(struct service *svc, struct host_vm *vm);
+/* The definition a migrated-in VM keeps: d (the one it was received with)
+ * less incoming, its devices and machine replaced by the machine options
+ * the worker reported ("--kernel=/k", "--rng"...). 0, or -1 with err. */
+int host_incoming_def(const struct vm_def *d, char *const *opts, unsigned n, struct vm_def *out,
+                      char *err, size_t errlen);
+
 /* lifecycle.c: what the API asks; each returns HOST_* with err set. */
+/* Has its worker ended (stopped, crashed, migrated)? (svc->lock held) */
+int host_vm_ended(const struct host_vm *vm);
 int host_create(struct service *svc, struct vm_def *d, char *err, size_t errlen);
 int host_delete(struct service *svc, const char *name, char *err, size_t errlen);
 int host_action(struct service *svc, const char *name, const char *action, char *err,

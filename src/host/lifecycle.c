@@ -1,9 +1,14 @@
 /* VM lifecycle: which request is legal in which state, and what it does.
  *
- *   stopped/crashed --start--> starting --ready--> running <--pause/resume--> paused
- *   running/paused/starting --shutdown/stop--> stopping --worker ends--> stopped
+ *   stopped/crashed/migrated --start--> starting --ready--> running
+ *   running <--pause/resume--> paused
+ *   running/paused/starting/incoming --shutdown/stop--> stopping --worker ends--> stopped
  *   running/paused --reboot--> running (the machine resets in the same worker)
  *   a worker that ends unasked, other than by the guest powering off: crashed
+ * Live migration (incoming.c, api/migrate.c):
+ *   starting --the worker listens--> incoming --the VM runs here--> running
+ *   incoming --the source does not come in time--> stopped
+ *   running/paused --migrate, the VM runs on the target--> migrated
  *
  * Shutdown presses the guest's power button (SIGTERM to the worker, which
  * stops the VM itself after the definition's shutdown_timeout); stop is a
@@ -17,6 +22,9 @@
 #include <time.h>
 
 #define STOP_GRACE_NS 5000000000ull /* a stopped worker's time to leave */
+/* A migration's time to send RAM a few times over a slow link: two
+ * minutes, and a second more for every 64 MiB. */
+#define MIGRATE_TIMEOUT_MS 120000
 
 int host_create(struct service *svc, struct vm_def *d, char *err, size_t errlen)
 {
@@ -75,8 +83,8 @@ int host_delete(struct service *svc, const char *name, char *err, size_t errlen)
     } else if (vm->con.reading) {
         snprintf(err, errlen, "VM %s is busy with another request", vm->def.name);
         r = HOST_CONFLICT;
-    } else if (vm->busy || vm->refs || (vm->state != HVM_STOPPED && vm->state != HVM_CRASHED)) {
-        r = illegal(vm, "delete", "stopped or crashed", err, errlen);
+    } else if (vm->busy || vm->refs || !host_vm_ended(vm)) {
+        r = illegal(vm, "delete", "stopped, crashed or migrated", err, errlen);
     } else {
         host_registry_remove(svc, vm);
     }
@@ -87,10 +95,15 @@ int host_delete(struct service *svc, const char *name, char *err, size_t errlen)
     return HOST_OK;
 }
 
+int host_vm_ended(const struct host_vm *vm)
+{
+    return vm->state == HVM_STOPPED || vm->state == HVM_CRASHED || vm->state == HVM_MIGRATED;
+}
+
 static int do_start(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
 {
-    if (vm->busy || (vm->state != HVM_STOPPED && vm->state != HVM_CRASHED))
-        return illegal(vm, "start", "stopped or crashed", err, errlen);
+    if (vm->busy || !host_vm_ended(vm))
+        return illegal(vm, "start", "stopped, crashed or migrated", err, errlen);
     vm->busy = 1;
     vm->state = HVM_STARTING;
     vm->reason[0] = 0;
@@ -98,6 +111,10 @@ static int do_start(struct service *svc, struct host_vm *vm, char *err, size_t e
     int r = host_worker_spawn(svc, vm, err, errlen);
     if (r == 0) {
         r = host_worker_wait_ready(svc, vm, err, errlen);
+        if (r == HOST_OK && vm->def.incoming && host_incoming_wait(svc, vm) < 0) {
+            snprintf(err, errlen, "VM %s: cannot wait for its migration", vm->def.name);
+            r = HOST_FAILED;
+        }
     } else {
         pthread_mutex_lock(&svc->lock);
         vm->state = HVM_CRASHED;
@@ -171,13 +188,18 @@ static int do_stop(struct service *svc, struct host_vm *vm, const char *action, 
     if (!vm->pid || (shutdown && vm->state == HVM_STOPPING))
         return illegal(vm, action, shutdown ? "running, paused or starting" : "to have a worker",
                        err, errlen);
-    /* A paused guest cannot answer its power button: stop it at once. */
-    int sig = shutdown && vm->state != HVM_PAUSED ? SIGTERM : SIGQUIT;
+    /* A paused guest cannot answer its power button, an incoming VM has no
+     * guest yet: stop them at once. */
+    int sig = shutdown && vm->state != HVM_PAUSED && vm->state != HVM_INCOMING ? SIGTERM : SIGQUIT;
     return do_signal_stop(svc, vm, sig);
 }
 
-int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
-                    int timeout_ms, char *reply, size_t size, char *err, size_t errlen)
+/* A control-channel request; to: a migration's target (vm->migrate_to
+ * while it is in flight, and after it succeeded), or NULL. timeout_ms 0:
+ * the migration's, from the VM's memory. */
+static int vm_request(struct service *svc, const char *name, const char *what, const char *to,
+                      const char *cmd, int timeout_ms, char *reply, size_t size, char *err,
+                      size_t errlen)
 {
     pthread_mutex_lock(&svc->lock);
     struct host_vm *vm = host_vm_find(svc, name);
@@ -191,13 +213,30 @@ int host_vm_request(struct service *svc, const char *name, const char *what, con
         return r;
     }
     vm->busy = 1;
+    if (to) snprintf(vm->migrate_to, sizeof(vm->migrate_to), "%s", to);
+    if (!timeout_ms) timeout_ms = MIGRATE_TIMEOUT_MS + (int)(vm->def.mem >> 26) * 1000;
     pthread_mutex_unlock(&svc->lock);
     r = host_worker_request_within(vm, cmd, timeout_ms, reply, size);
     pthread_mutex_lock(&svc->lock);
     vm->busy = 0;
+    if (to && (r != HOST_OK || strncmp(reply, "ok ", 3))) vm->migrate_to[0] = 0;
     pthread_mutex_unlock(&svc->lock);
     if (r != HOST_OK) snprintf(err, errlen, "VM %s: %s", name, reply);
     return r;
+}
+
+int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
+                    int timeout_ms, char *reply, size_t size, char *err, size_t errlen)
+{
+    return vm_request(svc, name, what, NULL, cmd, timeout_ms, reply, size, err, errlen);
+}
+
+int host_vm_migrate(struct service *svc, const char *name, const char *to, char *reply, size_t size,
+                    char *err, size_t errlen)
+{
+    char cmd[VMDEF_ADDR_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "migrate %s", to);
+    return vm_request(svc, name, "migrate", to, cmd, 0, reply, size, err, errlen);
 }
 
 int host_action(struct service *svc, const char *name, const char *action, char *err, size_t errlen)
@@ -240,7 +279,7 @@ void host_stop_all(struct service *svc)
         host_log("VM %s: shutting down with the service", vm->def.name);
     }
     for (;;) {
-        int live = 0;
+        int live = (int)svc->waiters;
         for (struct host_vm *vm = svc->vms; vm; vm = vm->next)
             live += vm->pid != 0 || vm->con.reading;
         if (!live || host_now_ns() > last + STOP_GRACE_NS) break;

@@ -17,9 +17,9 @@
 
 const char *host_state_name(int state)
 {
-    static const char *const names[] = {"stopped", "starting", "running",
-                                        "paused",  "stopping", "crashed"};
-    return state >= 0 && state <= HVM_CRASHED ? names[state] : "unknown";
+    static const char *const names[] = {"stopped",  "starting", "running",  "paused",
+                                        "stopping", "crashed",  "incoming", "migrated"};
+    return state >= 0 && state < HVM_NSTATES ? names[state] : "unknown";
 }
 
 struct host_vm *host_vm_find(struct service *svc, const char *name)

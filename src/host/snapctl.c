@@ -115,8 +115,9 @@ int ctl_snapshot(int argc, char **argv)
  * which are the snapshot's. */
 static int restore_setting(const struct vmdef_field *f)
 {
-    static const char *const machine[] = {"kernel", "initrd", "append", "bios",
-                                          "mem",    "cpus",   "restore"};
+    static const char *const machine[] = {"kernel",  "initrd",   "append",
+                                          "bios",    "mem",      "cpus",
+                                          "restore", "incoming", "incoming_timeout"};
     for (unsigned i = 0; i < sizeof(machine) / sizeof(machine[0]); i++)
         if (!strcmp(f->key, machine[i])) return 0;
     return 1;
@@ -155,9 +156,7 @@ static char name_char(char c)
     return ok ? c : '-';
 }
 
-/* NAME from FILE: its base name without the extension, made a valid VM
- * name ("web.snap" gives web; "my vm.2" gives my-vm). */
-static void name_from_file(const char *file, char *name, size_t size)
+void ctl_name_from_file(const char *file, const char *def, char *name, size_t size)
 {
     const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     const char *dot = strrchr(base, '.');
@@ -167,7 +166,7 @@ static void name_from_file(const char *file, char *name, size_t size)
         if (k || (c != '.' && c != '-')) name[k++] = c;
     }
     name[k] = 0;
-    if (!k) snprintf(name, size, "restored");
+    if (!k) snprintf(name, size, "%s", def);
 }
 
 struct restore_args {
@@ -259,7 +258,7 @@ int ctl_restore(int argc, char **argv)
         r = CLI_ERROR;
     }
     if (r == CLI_OK) {
-        if (!a.d.name[0]) name_from_file(a.d.restore, a.d.name, sizeof(a.d.name));
+        if (!a.d.name[0]) ctl_name_from_file(a.d.restore, "restored", a.d.name, sizeof(a.d.name));
         char sock[PATH_MAX];
         ctl_socket_path(a.sock, sock, sizeof(sock));
         r = restore_vm(&a, sock);

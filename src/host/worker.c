@@ -67,7 +67,13 @@ static void worker_child(int ctl, int con, int logfd, uint64_t mem, char **argv)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
+    /* What the service ignores (SIGPIPE; SIGINT and SIGQUIT when a shell
+     * started it in the background) the worker must not: an incoming
+     * worker, before it handles signals itself, ends on them. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    const int sigs[] = {SIGPIPE, SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &dfl, NULL);
     int null = open("/dev/null", O_RDONLY);
     if (null < 0 || dup2(null, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
         dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
@@ -116,7 +122,9 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     pthread_mutex_lock(&svc->lock);
     pid_t pid = fork();
     int fork_errno = errno;
-    if (pid == 0) worker_child(sv[1], cv[1], logfd, vm->def.mem, a.argv);
+    /* An incoming VM's memory is the source's: up to the most there is. */
+    uint64_t mem = vm->def.incoming ? VMDEF_MEM_MAX : vm->def.mem;
+    if (pid == 0) worker_child(sv[1], cv[1], logfd, mem, a.argv);
     if (pid > 0) {
         vm->pid = pid;
         vm->started_ns = host_now_ns();
@@ -150,9 +158,7 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     return 0;
 }
 
-/* Read one line from fd within timeout_ms: 1, 0 at end of file, -1 on a
- * timeout or error. */
-static int read_line(int fd, char *buf, size_t size, int timeout_ms)
+int host_read_line(int fd, char *buf, size_t size, int timeout_ms)
 {
     size_t len = 0;
     uint64_t end = host_now_ns() + (uint64_t)timeout_ms * 1000000ull;
@@ -213,7 +219,7 @@ static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size
     } else if (send(vm->ctl_fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
         snprintf(reply, size, "its worker is gone");
     } else {
-        int got = read_line(vm->ctl_fd, reply, size, timeout_ms);
+        int got = host_read_line(vm->ctl_fd, reply, size, timeout_ms);
         if (got <= 0) {
             snprintf(reply, size,
                      got ? "its worker did not answer '%s' within %d s" : "its worker is gone", cmd,
@@ -250,17 +256,19 @@ static void log_tail(struct service *svc, const char *name, char *buf, size_t si
     snprintf(buf, size, "%.*s", (int)size - 1, last ? last + 1 : data);
 }
 
-/* Wait for the worker's "ready" (vm->busy held): HOST_OK, or the reason it
+/* Wait for the worker's "ready", or an incoming VM's "incoming ADDR"
+ * (vm->busy held): HOST_OK (state running or incoming), or the reason it
  * did not start once it has been reaped. */
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
 {
-    char line[128] = "";
+    char line[VMDEF_ADDR_MAX + 16] = "";
     pthread_mutex_lock(&vm->ctl_lock);
-    int r = read_line(vm->ctl_fd, line, sizeof(line), READY_TIMEOUT_MS);
+    int r = host_read_line(vm->ctl_fd, line, sizeof(line), READY_TIMEOUT_MS);
     pthread_mutex_unlock(&vm->ctl_lock);
     pthread_mutex_lock(&svc->lock);
-    if (r == 1 && !strcmp(line, "ready") && vm->state == HVM_STARTING) {
-        vm->state = HVM_RUNNING;
+    int incoming = vm->def.incoming && !strncmp(line, "incoming ", 9);
+    if (r == 1 && (incoming || !strcmp(line, "ready")) && vm->state == HVM_STARTING) {
+        vm->state = incoming ? HVM_INCOMING : HVM_RUNNING;
         pthread_mutex_unlock(&svc->lock);
         return HOST_OK;
     }
@@ -283,13 +291,18 @@ static void classify_exit(struct service *svc, struct host_vm *vm, int status)
 {
     char tail[200];
     log_tail(svc, vm->def.name, tail, sizeof(tail));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    int migrated = vm->migrate_to[0] && !strncmp(tail, "vmon: migrated to ", 18);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && migrated) {
+        vm->state = HVM_MIGRATED;
+        snprintf(vm->reason, sizeof(vm->reason), "migrated to %s", vm->migrate_to);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         vm->state = HVM_STOPPED;
         snprintf(vm->reason, sizeof(vm->reason), "the guest powered off");
     } else if (vm->stop_sig) {
         vm->state = HVM_STOPPED;
-        snprintf(vm->reason, sizeof(vm->reason), "%s",
-                 vm->stop_sig == SIGTERM ? "shut down" : "stopped");
+        if (!vm->reason[0]) /* else the service's own (incoming.c) */
+            snprintf(vm->reason, sizeof(vm->reason), "%s",
+                     vm->stop_sig == SIGTERM ? "shut down" : "stopped");
     } else if (WIFEXITED(status)) {
         vm->state = HVM_CRASHED;
         int code = WEXITSTATUS(status);
@@ -301,6 +314,7 @@ static void classify_exit(struct service *svc, struct host_vm *vm, int status)
         snprintf(vm->reason, sizeof(vm->reason), "worker killed by signal %d (%s)", sig,
                  strsignal(sig));
     }
+    vm->migrate_to[0] = 0;
     if (vm->state == HVM_CRASHED) {
         vm->crashes++;
         svc->workers_crashed++;

@@ -8,6 +8,7 @@
 #include "vmm/vm.h"
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,15 +407,36 @@ static int read_hello(struct migrate_in *mi, char ***args, unsigned *nargs, char
     return r;
 }
 
-struct migrate_in *migrate_accept(const char *addr, char ***args, unsigned *nargs, char *err,
-                                  size_t errlen)
+int migrate_listen(const char *addr, char *err, size_t errlen)
 {
-    int lfd = listen_on(addr, err, errlen);
-    if (lfd < 0) return NULL;
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    return listen_on(addr, err, errlen);
+}
+
+/* Wait for a connection on lfd; 1 when watch_fd (>= 0) was closed first. */
+static int wait_source(int lfd, int watch_fd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = watch_fd, .events = POLLIN}};
+        int r = poll(p, watch_fd >= 0 ? 2 : 1, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (watch_fd >= 0 && p[1].revents) return 1;
+        if (p[0].revents) return 0;
+    }
+}
+
+struct migrate_in *migrate_accept(int lfd, const char *addr, int watch_fd, char ***args,
+                                  unsigned *nargs, char *err, size_t errlen)
+{
+    int w = wait_source(lfd, watch_fd);
+    int fd = w == 0 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
     int e = errno;
     close(lfd);
     if (!strncmp(addr, "unix:", 5)) unlink(addr + 5);
+    if (w == 1) {
+        snprintf(err, errlen, "no migration came to %s before the supervisor went away", addr);
+        return NULL;
+    }
     if (fd < 0) {
         snprintf(err, errlen, "accepting on %s: %s", addr, strerror(e));
         return NULL;

@@ -39,10 +39,15 @@ int migrate_send(struct vm *vm, const char *addr, struct migrate_stats *st, char
 
 /* Target side, in three steps around building the machine. */
 struct migrate_in;
-/* Listen on addr, take one connection, read its hello: *args and *nargs are
- * the machine's options (free with vmsnap_free_args). NULL with err. */
-struct migrate_in *migrate_accept(const char *addr, char ***args, unsigned *nargs, char *err,
-                                  size_t errlen);
+/* Listen on addr ("unix:PATH" or "tcp:[HOST]:PORT"): the socket, or -1
+ * with err. */
+int migrate_listen(const char *addr, char *err, size_t errlen);
+/* Take one connection on lfd (closed, and a unix socket's file removed,
+ * whatever happens), read its hello: *args and *nargs are the machine's
+ * options (free with vmsnap_free_args). If watch_fd (>= 0: a supervisor's
+ * socket) becomes readable or closes first, give up. NULL with err. */
+struct migrate_in *migrate_accept(int lfd, const char *addr, int watch_fd, char ***args,
+                                  unsigned *nargs, char *err, size_t errlen);
 /* Receive RAM into the freshly created vm until the state arrives; the
  * state is returned in f (snap_from_state). 0, or -1 with err. */
 int migrate_receive(struct migrate_in *mi, struct vm *vm, struct snap_file *f, char *err,

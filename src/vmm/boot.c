@@ -710,8 +710,13 @@ static int restore_prepare(int argc, char **argv, struct boot_opts *o, struct sn
     char **stored = NULL;
     unsigned nstored = 0;
     if (o->incoming) {
-        fprintf(stderr, "vmon: waiting for a migration on %s\n", o->incoming);
-        *mi = migrate_accept(o->incoming, &stored, &nstored, err, sizeof(err));
+        int lfd = migrate_listen(o->incoming, err, sizeof(err));
+        if (lfd >= 0) {
+            fprintf(stderr, "vmon: waiting for a migration on %s\n", o->incoming);
+            vm_control_note(o->control, "incoming %s", o->incoming);
+            *mi = migrate_accept(lfd, o->incoming, vm_control_fd(o->control), &stored, &nstored,
+                                 err, sizeof(err));
+        }
         if (!*mi) {
             fprintf(stderr, "vmon run: --incoming: %s\n", err);
             return CLI_ERROR;
@@ -726,6 +731,19 @@ static int restore_prepare(int argc, char **argv, struct boot_opts *o, struct sn
     if (r < 0) return CLI_ERROR;
     if (parse_opts((int)merged->n, merged->v, o)) return CLI_USAGE;
     return 0;
+}
+
+/* --incoming under a supervisor: the machine the source sent, as its
+ * options (all, or none if one cannot go on a line), then "receiving". */
+static void note_machine(const char *control, const struct argvec *mach)
+{
+    int sendable = 1;
+    for (unsigned i = 0; i < mach->n; i++)
+        for (const char *c = mach->v[i]; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) sendable = 0;
+    for (unsigned i = 0; sendable && i < mach->n; i++)
+        vm_control_note(control, "machine %s", mach->v[i]);
+    vm_control_note(control, "receiving");
 }
 
 /* Instead of loading images: the snapshot's state, RAM mapped from it. */
@@ -823,6 +841,7 @@ int boot_main(int argc, char **argv)
     /* Stopping from outside saves the VM, instead of a guest shutdown. */
     if (o.snap_on_exit) o.shutdown_timeout = 0;
     machine_args(argc, argv, &mach);
+    if (mi && !mach.oom) note_machine(o.control, &mach);
     struct vm_config cfg = {
         .ram_size = o.mem,
         .ncpus = o.cpus,

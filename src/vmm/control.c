@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,4 +322,32 @@ void vm_control_stop(struct vm_control *c)
         close(fd);
     }
     free(c);
+}
+
+int vm_control_fd(const char *spec)
+{
+    if (!spec || strncmp(spec, "fd:", 3)) return -1;
+    char *end;
+    long fd = strtol(spec + 3, &end, 10);
+    return *end || end == spec + 3 || fd < 0 || fd > 65535 ? -1 : (int)fd;
+}
+
+int vm_control_note(const char *spec, const char *fmt, ...)
+{
+    int fd = vm_control_fd(spec);
+    if (fd < 0) return 0;
+    char *line = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    int r = 0;
+    for (int i = 0; i < n && !r; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) r = -1;
+    line[n] = '\n';
+    for (ssize_t k, off = 0; !r && off <= n; off += k)
+        if ((k = send(fd, line + off, (size_t)(n + 1 - off), MSG_NOSIGNAL)) <= 0) r = -1;
+    free(line);
+    return r;
 }

@@ -16,7 +16,11 @@
  *              in guest code, guest instructions, time waiting for the cap)
  * A connection is greeted with "ready" once the machine is built. When an
  * inherited channel (fd:N, a supervisor's) closes, vmon shuts the VM down
- * as SIGTERM does. */
+ * as SIGTERM does.
+ * With --incoming and an inherited channel, vmon tells its supervisor how
+ * the migration goes before "ready": "incoming ADDR" once it listens,
+ * "machine OPT" for each of the machine's options once the source has sent
+ * them (none if one cannot go on a line), then "receiving". */
 #ifndef VMON_CONTROL_H
 #define VMON_CONTROL_H
 #include <stddef.h>
@@ -25,4 +29,9 @@ struct vm_control;
 /* spec: "fd:N" (an inherited connected socket) or a path to listen on. */
 struct vm_control *vm_control_start(struct vm *vm, const char *spec, char *err, size_t errlen);
 void vm_control_stop(struct vm_control *c);
+/* N for spec "fd:N", else -1. */
+int vm_control_fd(const char *spec);
+/* One line to an inherited channel (spec "fd:N"; NULL or a path: nothing
+ * sent). -1 if it holds a control character (not sent) or cannot go. */
+int vm_control_note(const char *spec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

@@ -173,9 +173,21 @@ static int add_threads(scmp_filter_ctx ctx)
     return r;
 }
 
-/* IPv4 and IPv6 sockets (user networking), a few harmless ioctls and a
- * terminal's settings; the probes libraries make (a unix or netlink socket,
- * a window size) fail instead of killing. */
+/* A unix stream socket as live migration makes it, to connect to its
+ * target (socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)); the other unix
+ * sockets libraries probe for (nscd's is non-blocking) fail. */
+static int add_unix_stream(scmp_filter_ctx ctx)
+{
+    const uint64_t type = SOCK_STREAM | SOCK_CLOEXEC;
+    struct scmp_arg_cmp yes[2] = {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_EQ, type)};
+    struct scmp_arg_cmp no[2] = {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_NE, type)};
+    int r = rule(ctx, SCMP_ACT_ALLOW, "socket", 2, yes);
+    return r ? r : rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 2, no);
+}
+
+/* IPv4 and IPv6 sockets (user networking, migration over TCP), a few
+ * harmless ioctls and a terminal's settings; the probes libraries make (a
+ * netlink socket, a window size) fail instead of killing. */
 static int add_sockets_ioctls(scmp_filter_ctx ctx)
 {
     static const struct {
@@ -186,7 +198,6 @@ static int add_sockets_ioctls(scmp_filter_ctx ctx)
     } rules[] = {
         {"socket", 0, AF_INET, SCMP_ACT_ALLOW},
         {"socket", 0, AF_INET6, SCMP_ACT_ALLOW},
-        {"socket", 0, AF_UNIX, SCMP_ACT_ERRNO(EAFNOSUPPORT)},
         {"socket", 0, AF_NETLINK, SCMP_ACT_ERRNO(EAFNOSUPPORT)},
         {"ioctl", 1, FIONREAD, SCMP_ACT_ALLOW},
         {"ioctl", 1, FIONBIO, SCMP_ACT_ALLOW},
@@ -222,6 +233,7 @@ int sandbox_apply(char *err, size_t errlen)
     if (!r) r = add_memory(ctx);
     if (!r) r = add_threads(ctx);
     if (!r) r = add_sockets_ioctls(ctx);
+    if (!r) r = add_unix_stream(ctx);
     /* Every thread, including those the devices already started. */
     if (!r) r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     if (!r) r = seccomp_load(ctx);

@@ -28,6 +28,12 @@ const struct vmdef_field vmdef_fields[] = {
      "start from this snapshot (vmon run --restore) instead of booting, every time\n"
      "the VM starts; disks, nets... given replace the snapshot's in order",
      VMDEF_PATH},
+    {"incoming", "--incoming", "unix:PATH|tcp:[HOST]:PORT",
+     "wait there for a live migration (vmon run --incoming) instead of booting;\n"
+     "the machine is the source's, disks, nets... given replace its devices",
+     VMDEF_STR},
+    {"incoming_timeout", "--incoming-timeout", "SECONDS",
+     "how long the service waits for the source to come (default 300)", VMDEF_SECONDS},
     {"console", "--console", "log|none|FILE",
      "serial console: the VM's log (default, vmon logs), none, or a file", VMDEF_STR},
     {"disks", "--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk (repeatable)",
@@ -72,6 +78,7 @@ void vmdef_init(struct vm_def *d)
     d->engine = VM_ENGINE_JIT;
     d->on_panic = VM_PANIC_EXIT;
     d->shutdown_timeout = 10;
+    d->incoming_timeout = 300;
     d->weight = 100;
 }
 
@@ -92,8 +99,8 @@ static void list_free(struct vmdef_list *l)
 
 void vmdef_free(struct vm_def *d)
 {
-    char **strs[] = {&d->kernel,  &d->initrd,  &d->append, &d->bios,
-                     &d->console, &d->restore, &d->pin};
+    char **strs[] = {&d->kernel,  &d->initrd,  &d->append,   &d->bios,
+                     &d->console, &d->restore, &d->incoming, &d->pin};
     for (unsigned i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
@@ -276,6 +283,7 @@ static char **str_slot(struct vm_def *d, const char *key)
     if (!strcmp(key, "bios")) return &d->bios;
     if (!strcmp(key, "console")) return &d->console;
     if (!strcmp(key, "restore")) return &d->restore;
+    if (!strcmp(key, "incoming")) return &d->incoming;
     return NULL;
 }
 
@@ -350,6 +358,8 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     }
     case VMDEF_CHOICE: return set_choice(d, f, name, value, err, errlen);
     case VMDEF_SECONDS:
+        if (!strcmp(f->key, "incoming_timeout"))
+            return vmdef_parse_seconds(name, value, 1, 86400, &d->incoming_timeout, err, errlen);
         return vmdef_parse_seconds(name, value, 0, 3600, &d->shutdown_timeout, err, errlen);
     case VMDEF_FLAG: *flag_slot(d, f->key) = 1; return 0;
     case VMDEF_LIST: return list_add(list_slot(d, f->key), name, value, err, errlen);
@@ -358,23 +368,79 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     return -1;
 }
 
-int vmdef_check(const struct vm_def *d, char *err, size_t errlen)
+/* restore or incoming: the machine is not the definition's. */
+static int check_foreign_machine(const struct vm_def *d, char *err, size_t errlen)
 {
-    if (d->restore && (d->kernel || d->initrd || d->append || d->bios)) {
-        snprintf(err, errlen,
-                 "restore starts the snapshot's machine, with its own kernel, initrd, append and "
-                 "bios: leave them out");
+    const char *what = d->restore ? "restore" : "incoming";
+    if (d->restore && d->incoming) {
+        snprintf(err, errlen, "restore and incoming exclude each other");
         return -1;
     }
-    if (!d->bios && !d->kernel && !d->restore) {
+    if (d->kernel || d->initrd || d->append || d->bios) {
         snprintf(err, errlen,
-                 "nothing to run: give bios PROG and/or kernel IMAGE, or restore SNAPSHOT");
+                 "%s starts the %s machine, with its own kernel, initrd, append and bios: leave "
+                 "them out",
+                 what, d->restore ? "snapshot's" : "source's");
+        return -1;
+    }
+    return d->incoming ? vmdef_check_addr("incoming", d->incoming, 1, 0, err, errlen) : 0;
+}
+
+int vmdef_check(const struct vm_def *d, char *err, size_t errlen)
+{
+    if (d->restore || d->incoming) return check_foreign_machine(d, err, errlen);
+    if (!d->bios && !d->kernel) {
+        snprintf(err, errlen,
+                 "nothing to run: give bios PROG and/or kernel IMAGE, restore SNAPSHOT or "
+                 "incoming ADDR");
         return -1;
     }
     if (!d->kernel && (d->initrd || d->append)) {
         snprintf(err, errlen, "initrd and append need kernel");
         return -1;
     }
+    return 0;
+}
+
+static int bad_addr(const char *what, const char *addr, const char *want, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s '%.80s%s': want %s", what, addr, strlen(addr) > 80 ? "..." : "",
+             want);
+    return -1;
+}
+
+/* PORT: 1..65535. */
+static int check_port(const char *p)
+{
+    unsigned long long n;
+    return strspn(p, "0123456789") == strlen(p) && parse_uint(p, &n) == 0 && n >= 1 && n <= 65535
+               ? 0
+               : -1;
+}
+
+int vmdef_check_addr(const char *what, const char *addr, int listen, int absolute, char *err,
+                     size_t errlen)
+{
+    size_t n = strlen(addr);
+    int printable = n <= VMDEF_ADDR_MAX;
+    for (size_t i = 0; i < n && printable; i++)
+        printable = (unsigned char)addr[i] > 0x20 && addr[i] != 0x7f;
+    if (!printable)
+        return bad_addr(what, addr, "at most 240 bytes, no spaces or control characters", err,
+                        errlen);
+    if (!strncmp(addr, "unix:", 5)) {
+        if (!addr[5] || n - 5 >= 108)
+            return bad_addr(what, addr, "unix:PATH, PATH of 1..107 bytes", err, errlen);
+        if (absolute && addr[5] != '/')
+            return bad_addr(what, addr, "unix:/ABSOLUTE/PATH (the worker runs in /)", err, errlen);
+        return 0;
+    }
+    const char *colon = strrchr(addr, ':');
+    if (strncmp(addr, "tcp:", 4) || colon < addr + 4 || (!listen && colon == addr + 4) ||
+        check_port(colon + 1) < 0)
+        return bad_addr(what, addr,
+                        listen ? "unix:PATH or tcp:[HOST]:PORT" : "unix:PATH or tcp:HOST:PORT", err,
+                        errlen);
     return 0;
 }
 
@@ -413,6 +479,7 @@ int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen)
     if (d->initrd && check_file("initrd", d->initrd, err, errlen) < 0) return -1;
     if (d->bios && check_file("bios", d->bios, err, errlen) < 0) return -1;
     if (d->restore && check_file("restore", d->restore, err, errlen) < 0) return -1;
+    if (d->incoming && vmdef_check_addr("incoming", d->incoming, 1, 1, err, errlen) < 0) return -1;
     if (check_leading_paths("disk", &d->disks, err, errlen) < 0) return -1;
     if (check_leading_paths("share", &d->shares, err, errlen) < 0) return -1;
     if (d->console && strcmp(d->console, "log") && strcmp(d->console, "none") &&
@@ -597,6 +664,9 @@ json_object *vmdef_to_json(const struct vm_def *d)
     add_str(o, "append", d->append);
     add_str(o, "bios", d->bios);
     add_str(o, "restore", d->restore);
+    add_str(o, "incoming", d->incoming);
+    if (d->incoming)
+        json_object_object_add(o, "incoming_timeout", json_object_new_double(d->incoming_timeout));
     add_str(o, "mem", mem);
     json_object_object_add(o, "cpus", json_object_new_int((int)d->cpus));
     add_str(o, "engine", engine_names[d->engine]);
@@ -633,10 +703,13 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
     snprintf(secs, 24, "%.17g", d->shutdown_timeout);
     cpus = secs + 24;
     snprintf(cpus, 16, "%u", d->cpus);
-    r = push(argv, argc, max, "--mem", buf) | push(argv, argc, max, "--cpus", cpus) |
-        push(argv, argc, max, "--engine", engine_names[d->engine]) |
-        push(argv, argc, max, "--on-panic", panic_names[d->on_panic]) |
-        push(argv, argc, max, "--shutdown-timeout", secs);
+    r = push(argv, argc, max, "--shutdown-timeout", secs);
+    if (d->incoming) /* the source's machine: its memory, vCPUs, engine */
+        r |= push(argv, argc, max, "--incoming", d->incoming);
+    else
+        r |= push(argv, argc, max, "--mem", buf) | push(argv, argc, max, "--cpus", cpus) |
+             push(argv, argc, max, "--engine", engine_names[d->engine]) |
+             push(argv, argc, max, "--on-panic", panic_names[d->on_panic]);
     if (d->name[0]) r |= push(argv, argc, max, "--name", d->name);
     if (d->bios) r |= push(argv, argc, max, "--bios", d->bios);
     if (d->kernel) r |= push(argv, argc, max, "--kernel", d->kernel);

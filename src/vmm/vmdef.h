@@ -12,6 +12,8 @@
 #define VMDEF_NAME_MAX 63
 #define VMDEF_LIST_MAX 16   /* entries in disks, nets, shares, vconsoles */
 #define VMDEF_STR_MAX  4096 /* bytes in one string setting */
+#define VMDEF_MEM_MAX  (16ull << 30)
+#define VMDEF_ADDR_MAX 240 /* a migration address: "migrate ADDR" fits a control line */
 
 struct json_object;
 
@@ -24,6 +26,12 @@ struct vm_def {
     char name[VMDEF_NAME_MAX + 1];
     char *kernel, *initrd, *append, *bios, *console;
     char *restore; /* a snapshot to start from (vmon run --restore) instead of booting */
+    /* Wait there for a live migration (vmon run --incoming ADDR) instead
+     * of booting: "unix:PATH" or "tcp:[HOST]:PORT"; the machine is the
+     * source's. The service gives the source incoming_timeout seconds to
+     * come. */
+    char *incoming;
+    double incoming_timeout;
     uint64_t mem;
     unsigned cpus;
     int engine;   /* VM_ENGINE_* */
@@ -88,9 +96,9 @@ int vmdef_parse_seconds(const char *name, const char *v, double lo, double hi, d
 int vmdef_check_name(const char *name, char *err, size_t errlen);
 
 /* The whole definition, as `vmon run` checks it at the end of its options:
- * something to run, --initrd and --append only with --kernel; with restore,
- * none of kernel, initrd, append and bios (the snapshot's machine has its
- * own). */
+ * something to run, --initrd and --append only with --kernel; with restore
+ * or incoming (only one of them), none of kernel, initrd, append and bios
+ * (the snapshot's or the source's machine has its own). */
 int vmdef_check(const struct vm_def *d, char *err, size_t errlen);
 
 /* The machine settings a snapshot holds (its `vmon run` options) that a
@@ -99,9 +107,15 @@ int vmdef_check(const struct vm_def *d, char *err, size_t errlen);
  * not, cannot be read, or is no sound snapshot. */
 int vmdef_snapshot_machine(const char *path, struct vm_def *m, char *err, size_t errlen);
 
+/* A migration address: "unix:PATH" (PATH absolute if absolute is set)
+ * or "tcp:HOST:PORT" (HOST may be empty when listen is set), printable,
+ * without spaces, at most VMDEF_ADDR_MAX bytes. what names it in err. */
+int vmdef_check_addr(const char *what, const char *addr, int listen, int absolute, char *err,
+                     size_t errlen);
+
 /* What the service also wants: absolute paths (it runs elsewhere) that
  * exist, for the kernel, initrd, firmware, snapshot and the leading paths
- * of disks and shares. */
+ * of disks and shares; an incoming unix socket's absolute path. */
 int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen);
 
 /* JSON: an object whose keys are the fields' keys (plus "name"). Unknown

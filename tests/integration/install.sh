@@ -42,5 +42,10 @@ complete_words "$tmp/usr/bin/vmon" img con | grep -qx convert && ok "completion:
 [ "$(complete_words "$tmp/usr/bin/vmon" "" | grep -cx -e snapshot -e restore)" = 2 ] &&
     complete_words "$tmp/usr/bin/vmon" run --rest | grep -qx -- --restore &&
     ok "completion: snapshot, restore and vmon run --restore" || bad "completion: snapshots"
+[ "$(complete_words "$tmp/usr/bin/vmon" "" | grep -cx -e migrate -e receive)" = 2 ] &&
+    complete_words "$tmp/usr/bin/vmon" receive --lis | grep -qx -- --listen &&
+    complete_words "$tmp/usr/bin/vmon" migrate web --t | grep -qx -- --to &&
+    grep -q "vmon migrate" "$tmp/man.txt" && grep -q "vmon receive" "$tmp/man.txt" &&
+    ok "completion and man page: migrate, receive" || bad "completion/man: migration"
 
 report install

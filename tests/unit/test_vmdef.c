@@ -1,7 +1,8 @@
 /* VM definitions (vmm/vmdef.h): the command line and JSON fill the same
  * struct with the same checks and messages; JSON out and back in gives the
  * same definition; wrong types, unknown fields and bad names are refused;
- * the vmon run arguments carry every setting; restore stands for kernel. */
+ * the vmon run arguments carry every setting; restore and incoming stand
+ * for kernel. */
 #include "check.h"
 #include "vmm/vmdef.h"
 #include "vmm/vm.h"
@@ -183,6 +184,53 @@ static void restore_setting(struct check_ctx *c)
     CHECK(c, strstr(err, "is not a vmon snapshot") != NULL, "'%s'", err);
 }
 
+/* incoming: a migration address instead of a kernel; the worker gets
+ * --incoming and no machine options of its own (they are the source's). */
+static void incoming_setting(struct check_ctx *c)
+{
+    struct vm_def d;
+    char err[512], buf[128];
+    CHECK(c,
+          from_json(&d, "{\"incoming\": \"unix:/m.sock\", \"incoming_timeout\": 5}", err,
+                    sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) == 0 && vmdef_check_files(&d, err, sizeof(err)) == 0,
+          "incoming alone refused: %s", err);
+    CHECK(c, d.incoming_timeout == 5, "timeout %g", d.incoming_timeout);
+    char *argv[64];
+    int n = 0, found = 0, mem = 0;
+    CHECK(c, vmdef_to_argv(&d, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    for (int i = 0; i + 1 < n; i++) {
+        found |= !strcmp(argv[i], "--incoming") && !strcmp(argv[i + 1], "unix:/m.sock");
+        mem |= !strcmp(argv[i], "--mem") || !strcmp(argv[i], "--cpus");
+    }
+    CHECK(c, found && !mem, "the worker gets --incoming unix:/m.sock and no --mem or --cpus");
+    vmdef_free(&d);
+    static const char *const bad[][2] = {
+        {"{\"incoming\": \"unix:/m\", \"kernel\": \"/k\"}", "leave them out"},
+        {"{\"incoming\": \"unix:/m\", \"restore\": \"/s\"}", "exclude each other"},
+        {"{\"incoming\": \"/m.sock\"}", "want unix:PATH or tcp:[HOST]:PORT"},
+        {"{\"incoming\": \"tcp:host:99999\"}", "want unix:PATH or tcp:[HOST]:PORT"},
+        {"{\"incoming\": \"unix:/a b\"}", "no spaces"},
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(c, from_json(&d, bad[i][0], err, sizeof(err)) == 0, "%s", err);
+        CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0 && strstr(err, bad[i][1]), "%s: '%s'",
+              bad[i][0], err);
+        vmdef_free(&d);
+    }
+    CHECK(c,
+          from_json(&d, "{\"incoming\": \"unix:m.sock\"}", err, sizeof(err)) == 0 &&
+              vmdef_check(&d, err, sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, vmdef_check_files(&d, err, sizeof(err)) < 0 && strstr(err, "ABSOLUTE"),
+          "relative for the service: '%s'", err);
+    vmdef_free(&d);
+    CHECK(c, vmdef_check_addr("to", "tcp::4444", 0, 1, err, sizeof(err)) < 0,
+          "connecting needs a host");
+    CHECK(c, vmdef_check_addr("to", "tcp:127.0.0.1:4444", 0, 1, err, sizeof(err)) == 0, "%s", err);
+}
+
 int main(void)
 {
     struct check_ctx c = {0};
@@ -191,5 +239,6 @@ int main(void)
     round_trip(&c);
     sched_settings(&c);
     restore_setting(&c);
+    incoming_setting(&c);
     return check_report(&c, "test_vmdef");
 }
