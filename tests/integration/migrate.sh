@@ -93,9 +93,9 @@ fi
 # ---- over TCP, 2 vCPUs ----
 truncate -s 4M "$tmp/b.raw"
 LOG=$tmp/b.srcerr
-if start_source b --cpus 2; then
+if start_source b --cpus 2 --net user --rng --vconsole "$tmp/b.hvc"; then
     migrate b "tcp:127.0.0.1:$(free_port)"
-    check_moved b "tcp, 2 vCPUs"
+    check_moved b "tcp, 2 vCPUs, net, rng, vconsole"
 else
     bad "the 2-vCPU source guest did not start"
     kill -9 $spid 2>/dev/null
