@@ -773,6 +773,27 @@ static int swap_setup(struct vm *vm, const struct boot_opts *o)
     return 0;
 }
 
+/* --snapshot-on-exit FILE: its directory must take files now, not only
+ * when the VM ends (and a run is lost to a typo). */
+static int snap_dir_check(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    if (access(dir, W_OK | X_OK) < 0) {
+        fprintf(stderr, "vmon run: --snapshot-on-exit %s: cannot write in %s: %s\n", path, dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* --snapshot-on-exit: a VM stopped from outside is saved, not lost. */
 static int save_on_exit(struct vm *vm, const char *path, int reason, int status)
 {
@@ -839,7 +860,15 @@ int boot_main(int argc, char **argv)
         argv = merged.v;
     }
     /* Stopping from outside saves the VM, instead of a guest shutdown. */
-    if (o.snap_on_exit) o.shutdown_timeout = 0;
+    if (o.snap_on_exit) {
+        o.shutdown_timeout = 0;
+        if (snap_dir_check(o.snap_on_exit) < 0) {
+            snap_close(&snap);
+            migrate_close(mi);
+            argvec_free(&merged);
+            return CLI_ERROR;
+        }
+    }
     machine_args(argc, argv, &mach);
     if (mi && !mach.oom) note_machine(o.control, &mach);
     struct vm_config cfg = {
