@@ -1,4 +1,5 @@
-/* GET /v1/metrics: the service's counters and every VM's live figures. */
+/* GET /v1/metrics: the service's counters, the host's memory and what the
+ * VMs commit and use, and every VM's live figures. */
 #include "api/api.h"
 #include "host/host.h"
 #include <json-c/json.h>
@@ -12,6 +13,26 @@ static json_object *vm_figures(const struct host_vm *vm)
     json_object_object_add(o, "cpu_time", host_json_num(vm->cpu_secs));
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));
+    json_object_object_add(o, "memory", host_vm_memory_json(vm));
+    return o;
+}
+
+/* The host's memory and what the VMs commit and use (svc->lock held). */
+static json_object *host_memory(const struct service *svc)
+{
+    json_object *o = json_object_new_object();
+    uint64_t rss = 0;
+    for (const struct host_vm *vm = svc->vms; vm; vm = vm->next)
+        if (vm->pid) rss += vm->used.rss_kb << 10;
+    json_object_object_add(o, "host", json_object_new_int64((int64_t)svc->host_mem));
+    json_object_object_add(o, "overcommit", host_json_num(svc->overcommit));
+    json_object_object_add(
+        o, "admissible",
+        svc->overcommit > 0
+            ? json_object_new_int64((int64_t)(svc->overcommit * (double)svc->host_mem))
+            : NULL);
+    json_object_object_add(o, "committed", json_object_new_int64((int64_t)host_committed(svc)));
+    json_object_object_add(o, "rss", json_object_new_int64((int64_t)rss));
     return o;
 }
 
@@ -31,6 +52,7 @@ int api_metrics_get(struct api_req *r)
     }
     json_object_object_add(o, "workers_started", json_object_new_int((int)svc->workers_started));
     json_object_object_add(o, "workers_crashed", json_object_new_int((int)svc->workers_crashed));
+    json_object_object_add(o, "memory", host_memory(svc));
     pthread_mutex_unlock(&svc->lock);
     for (int s = 0; s < HVM_NSTATES; s++)
         json_object_object_add(states, host_state_name(s), json_object_new_int(count[s]));

@@ -133,35 +133,44 @@ int api_vm_delete(struct api_req *r)
     return api_reply_json(r, 204, NULL);
 }
 
-/* PATCH /v1/vms/{name}: change weight, cap and pin, live. */
+/* Which of PATCH's fields the body has (has[]), or -1 with err set. */
+static int patch_fields(json_object *o, int *has, char *err, size_t errlen)
+{
+    static const char *const keys[4] = {"weight", "cap", "pin", "mem_limit"};
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        unsigned k = 0;
+        while (k < 4 && strcmp(key, keys[k]))
+            k++;
+        if (k == 4) {
+            snprintf(err, errlen,
+                     "'%.64s' cannot change while the VM exists (PATCH changes weight, cap and "
+                     "pin, and mem_limit while it is stopped)",
+                     key);
+            return -1;
+        }
+        has[k] = 1;
+    }
+    return 0;
+}
+
+/* PATCH /v1/vms/{name}: change weight, cap and pin, live; mem_limit while
+ * the VM is stopped (first: a refusal changes nothing). */
 int api_vm_patch(struct api_req *r)
 {
     char err[512];
     json_object *o = api_body_object(r, 0, err, sizeof(err));
     if (!o) return api_reply_error(r, 400, "%s", err);
-    int has[3] = {0, 0, 0};
-    static const char *const keys[3] = {"weight", "cap", "pin"};
-    json_object_object_foreach(o, key, val)
-    {
-        (void)val;
-        unsigned k = 0;
-        while (k < 3 && strcmp(key, keys[k]))
-            k++;
-        if (k == 3) {
-            snprintf(
-                err, sizeof(err),
-                "'%.64s' cannot change while the VM exists (PATCH changes weight, cap and pin)",
-                key);
-            json_object_put(o);
-            return api_reply_error(r, 400, "%s", err);
-        }
-        has[k] = 1;
-    }
+    int has[4] = {0, 0, 0, 0};
     struct vm_def d;
     vmdef_init(&d);
-    int rc = vmdef_from_json(&d, o, err, sizeof(err)) < 0 ? HOST_BAD : HOST_OK;
+    int rc = patch_fields(o, has, err, sizeof(err)) < 0 ? HOST_BAD : HOST_OK;
+    if (rc == HOST_OK && vmdef_from_json(&d, o, err, sizeof(err)) < 0) rc = HOST_BAD;
     json_object_put(o);
-    if (rc == HOST_OK)
+    if (rc == HOST_OK && has[3])
+        rc = host_set_mem_limit(r->svc, r->name, d.mem_limit, err, sizeof(err));
+    if (rc == HOST_OK && (has[0] || has[1] || has[2]))
         rc = host_set_sched(r->svc, r->name, &d, has[0], has[1], has[2], err, sizeof(err));
     vmdef_free(&d);
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);

@@ -310,8 +310,9 @@ int ctl_action(int argc, char **argv)
 void ctl_list_usage(FILE *out)
 {
     fprintf(out, "usage: vmon list [--socket PATH]\n"
-                 "The service's VMs: name, state, vCPUs, memory, CPU %% (of one host CPU,\n"
-                 "over the last second), uptime, host CPU seconds and guest MIPS.\n\n");
+                 "The service's VMs: name, state, vCPUs, memory, the worker's resident\n"
+                 "memory (RSS), CPU %% (of one host CPU, over the last second), uptime,\n"
+                 "host CPU seconds and guest MIPS.\n\n");
     cli_print_opts(&ctl_socket_opt, 1, out);
 }
 
@@ -344,11 +345,13 @@ static double field_num(json_object *o, const char *key)
 
 static void print_row(json_object *vm)
 {
-    char up[32], mem[32];
+    char up[32], mem[32], rss[32] = "-";
     format_uptime(field_num(vm, "uptime"), up, sizeof(up));
     snprintf(mem, sizeof(mem), "%.0fM", field_num(vm, "mem_bytes") / 1048576.0);
-    printf("%-20s %-9s %4.0f %7s %6.1f %8s %9.1f %8.1f\n", field_str(vm, "name"),
-           field_str(vm, "state"), field_num(vm, "cpus"), mem, field_num(vm, "cpu_pct"), up,
+    if (field_num(vm, "rss_bytes") > 0)
+        snprintf(rss, sizeof(rss), "%.0fM", field_num(vm, "rss_bytes") / 1048576.0);
+    printf("%-20s %-9s %4.0f %7s %7s %6.1f %8s %9.1f %8.1f\n", field_str(vm, "name"),
+           field_str(vm, "state"), field_num(vm, "cpus"), mem, rss, field_num(vm, "cpu_pct"), up,
            field_num(vm, "cpu_time"), field_num(vm, "mips"));
 }
 
@@ -367,8 +370,8 @@ int ctl_list(int argc, char **argv)
         fprintf(stderr, "vmon list: the service's answer has no VM list\n");
         r = CLI_ERROR;
     } else {
-        printf("%-20s %-9s %4s %7s %6s %8s %9s %8s\n", "NAME", "STATE", "CPUS", "MEM", "CPU%",
-               "UPTIME", "CPU-SECS", "MIPS");
+        printf("%-20s %-9s %4s %7s %7s %6s %8s %9s %8s\n", "NAME", "STATE", "CPUS", "MEM", "RSS",
+               "CPU%", "UPTIME", "CPU-SECS", "MIPS");
         for (size_t i = 0; i < json_object_array_length(vms); i++)
             print_row(json_object_array_get_idx(vms, i));
     }
@@ -377,14 +380,15 @@ int ctl_list(int argc, char **argv)
     return r;
 }
 
-/* --- vmon set NAME --weight W --cap PCT --pin CPUS ----------------------- */
+/* --- vmon set NAME --weight W --cap PCT --pin CPUS --mem-limit SIZE ------ */
 
-static const char *const set_keys[] = {"weight", "cap", "pin"};
+static const char *const set_keys[] = {"weight", "cap", "pin", "mem_limit"};
+#define N_SET_KEYS 4
 
 static unsigned set_opts(struct cli_opt *opts)
 {
     unsigned n = 0;
-    for (unsigned k = 0; k < 3; k++) {
+    for (unsigned k = 0; k < N_SET_KEYS; k++) {
         const struct vmdef_field *f = vmdef_field_by_key(set_keys[k]);
         opts[n++] = (struct cli_opt){f->opt, f->arg, f->help, (int)k};
     }
@@ -394,11 +398,12 @@ static unsigned set_opts(struct cli_opt *opts)
 
 void ctl_set_usage(FILE *out)
 {
-    struct cli_opt opts[4];
+    struct cli_opt opts[N_SET_KEYS + 1];
     unsigned n = set_opts(opts);
-    fprintf(out, "usage: vmon set NAME [--weight W] [--cap PCT] [--pin CPUS]\n"
-                 "Change a VM's CPU weight, cap and pinning; saved in its definition and\n"
-                 "applied to a running VM within 100 ms.\n\n");
+    fprintf(out, "usage: vmon set NAME [--weight W] [--cap PCT] [--pin CPUS] [--mem-limit SIZE]\n"
+                 "Change a VM's CPU weight, cap and pinning, saved in its definition and\n"
+                 "applied to a running VM within 100 ms; or its memory limit, while it is\n"
+                 "stopped.\n\n");
     cli_print_opts(opts, n, out);
 }
 
@@ -406,7 +411,7 @@ void ctl_set_usage(FILE *out)
  * -1 after --help. */
 static int parse_set(int argc, char **argv, const char **name, const char **sock, json_object *o)
 {
-    struct cli_opt opts[4];
+    struct cli_opt opts[N_SET_KEYS + 1];
     struct cli c;
     cli_init(&c, "vmon set", opts, set_opts(opts), argc, argv);
     for (;;) {
@@ -414,7 +419,7 @@ static int parse_set(int argc, char **argv, const char **name, const char **sock
         case CLI_END:
             if (!*name || !json_object_object_length(o)) {
                 fprintf(stderr, "vmon set: %s\n",
-                        *name ? "nothing to change (--weight, --cap or --pin)"
+                        *name ? "nothing to change (--weight, --cap, --pin or --mem-limit)"
                               : "which VM? (vmon set NAME --weight W ...)");
                 return CLI_USAGE;
             }
@@ -439,7 +444,7 @@ static int parse_set(int argc, char **argv, const char **name, const char **sock
         vmdef_init(&d);
         const char *key = set_keys[c.opt->id];
         int bad = vmdef_set(&d, vmdef_field_by_key(key), c.opt->name, c.value, err, sizeof(err));
-        json_object *v = c.opt->id == 2
+        json_object *v = c.opt->id >= 2
                              ? json_object_new_string(c.value)
                              : json_object_new_int(c.opt->id ? (int)d.cap : (int)d.weight);
         vmdef_free(&d);

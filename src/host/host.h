@@ -79,12 +79,20 @@ struct host_vm {
     double usage_pct, mips; /* smoothed over the last second or so */
     unsigned cap_sent;      /* the effective cap the worker has */
     int sched_dirty;        /* send it the effective cap and pinning again */
+    /* What it really uses, from the same "stats" (this run; 0 before). */
+    struct {
+        uint64_t rss_kb;            /* the worker's VmRSS */
+        uint64_t guest_resident_kb; /* with a mem_limit: guest RAM in host memory */
+        uint64_t swap_out, swap_in; /* pages to its swap file and back */
+        int swap;                   /* the worker reported the last three */
+    } used;
 };
 
 struct service {
     char socket_path[108];
     char state_dir[256];
     char log_dir[272];
+    char swap_dir[PATH_MAX]; /* STATE/swap, absolute: the workers' --swap-dir */
     int listen_fd, sock_lock_fd, state_lock_fd;
     struct MHD_Daemon *httpd;
     pthread_mutex_t lock;
@@ -100,6 +108,11 @@ struct service {
     _Atomic uint64_t requests, client_errors, server_errors;
     unsigned workers_started, workers_crashed;
     unsigned waiters; /* incoming VMs' threads waiting for their migration (lock) */
+    /* Memory admission (lifecycle.c): a VM starts only if the guest RAM
+     * committed to the VMs with a worker, its own included, stays within
+     * overcommit x host_mem (overcommit 0: no limit). */
+    uint64_t host_mem; /* serve --host-mem, else MemTotal */
+    double overcommit; /* serve --overcommit, default 2 */
 };
 
 const char *host_state_name(int state);
@@ -120,6 +133,8 @@ void host_log_path(const struct service *svc, const char *name, const char *kind
                    size_t size);
 /* A figure printed with 3 decimals. */
 struct json_object *host_json_num(double v);
+/* The VM's memory: its settings, commitment and what it uses (svc->lock). */
+struct json_object *host_vm_memory_json(const struct host_vm *vm);
 /* The VM as the API shows it (svc->lock held). */
 struct json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, int full);
 
@@ -187,6 +202,14 @@ int host_create(struct service *svc, struct vm_def *d, char *err, size_t errlen)
 int host_delete(struct service *svc, const char *name, char *err, size_t errlen);
 int host_action(struct service *svc, const char *name, const char *action, char *err,
                 size_t errlen);
+/* Change a stopped or crashed VM's mem_limit (0: none) and save it. */
+int host_set_mem_limit(struct service *svc, const char *name, uint64_t limit, char *err,
+                       size_t errlen);
+/* The guest RAM a VM commits when it runs: its mem_limit if it has one
+ * (it never holds more), else its mem. */
+uint64_t host_vm_committed(const struct host_vm *vm);
+/* What the VMs with a worker (or starting) commit (svc->lock held). */
+uint64_t host_committed(const struct service *svc);
 /* Stop every worker (shutdown, then a hard stop) and wait for them. */
 void host_stop_all(struct service *svc);
 void *host_autostart_thread(void *arg);

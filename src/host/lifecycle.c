@@ -100,10 +100,53 @@ int host_vm_ended(const struct host_vm *vm)
     return vm->state == HVM_STOPPED || vm->state == HVM_CRASHED || vm->state == HVM_MIGRATED;
 }
 
+uint64_t host_vm_committed(const struct host_vm *vm)
+{
+    return vm->def.mem_limit ? vm->def.mem_limit : vm->def.mem;
+}
+
+uint64_t host_committed(const struct service *svc)
+{
+    uint64_t sum = 0;
+    for (const struct host_vm *vm = svc->vms; vm; vm = vm->next)
+        if (vm->pid || vm->state == HVM_STARTING) sum += host_vm_committed(vm);
+    return sum;
+}
+
+/* "512 MiB", "2 GiB", "1.62 GiB". */
+static void format_size(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes < (1ull << 30))
+        snprintf(buf, size, "%llu MiB", (unsigned long long)(bytes >> 20));
+    else if (bytes % (1ull << 30) == 0)
+        snprintf(buf, size, "%llu GiB", (unsigned long long)(bytes >> 30));
+    else
+        snprintf(buf, size, "%.2f GiB", (double)bytes / (double)(1ull << 30));
+}
+
+/* May vm start without committing more than overcommit x host_mem
+ * (svc->lock held)? HOST_OK, or HOST_CONFLICT with the figures. */
+static int admit(const struct service *svc, const struct host_vm *vm, char *err, size_t errlen)
+{
+    uint64_t own = host_vm_committed(vm), total = host_committed(svc) + own;
+    if (svc->overcommit <= 0 || (double)total <= svc->overcommit * (double)svc->host_mem)
+        return HOST_OK;
+    char o[32], t[32], h[32];
+    format_size(own, o, sizeof(o));
+    format_size(total, t, sizeof(t));
+    format_size(svc->host_mem, h, sizeof(h));
+    snprintf(err, errlen,
+             "admitting VM %s (%s%s) would commit %s of guest RAM, more than %g x the host's "
+             "%s (--overcommit)",
+             vm->def.name, o, vm->def.mem_limit ? ": its mem_limit" : "", t, svc->overcommit, h);
+    return HOST_CONFLICT;
+}
+
 static int do_start(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
 {
     if (vm->busy || !host_vm_ended(vm))
         return illegal(vm, "start", "stopped, crashed or migrated", err, errlen);
+    if (admit(svc, vm, err, errlen) != HOST_OK) return HOST_CONFLICT;
     vm->busy = 1;
     vm->state = HVM_STARTING;
     vm->reason[0] = 0;
@@ -259,6 +302,34 @@ int host_action(struct service *svc, const char *name, const char *action, char 
     }
     pthread_cond_broadcast(&svc->changed);
     pthread_mutex_unlock(&svc->lock);
+    return r;
+}
+
+int host_set_mem_limit(struct service *svc, const char *name, uint64_t limit, char *err,
+                       size_t errlen)
+{
+    pthread_mutex_lock(&svc->lock);
+    struct host_vm *vm = host_vm_find(svc, name);
+    int r = HOST_OK;
+    uint64_t old = vm ? vm->def.mem_limit : 0;
+    if (!vm) {
+        r = not_found(name, err, errlen);
+    } else if (vm->busy || (vm->state != HVM_STOPPED && vm->state != HVM_CRASHED)) {
+        snprintf(err, errlen,
+                 "cannot change VM %s's mem_limit: it is %s (it changes while stopped)", name,
+                 vm->busy ? "busy with another request" : host_state_name(vm->state));
+        r = HOST_CONFLICT;
+    } else {
+        vm->def.mem_limit = limit;
+        if (vmdef_check(&vm->def, err, errlen) < 0)
+            r = HOST_BAD;
+        else if (host_registry_save(svc, &vm->def, err, errlen) < 0)
+            r = HOST_FAILED;
+        if (r != HOST_OK) vm->def.mem_limit = old;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    if (r == HOST_OK)
+        host_log("VM %s: mem_limit %llu MiB", name, (unsigned long long)(limit >> 20));
     return r;
 }
 

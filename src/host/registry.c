@@ -225,6 +225,29 @@ static void add_num(json_object *o, const char *key, double v)
     json_object_object_add(o, key, host_json_num(v));
 }
 
+static json_object *bytes_or_null(int has, uint64_t v)
+{
+    return has ? json_object_new_int64((int64_t)v) : NULL;
+}
+
+json_object *host_vm_memory_json(const struct host_vm *vm)
+{
+    json_object *o = json_object_new_object();
+    int swap = vm->pid && vm->used.swap;
+    json_object_object_add(o, "mem", json_object_new_int64((int64_t)vm->def.mem));
+    json_object_object_add(o, "mem_limit", bytes_or_null(vm->def.mem_limit, vm->def.mem_limit));
+    json_object_object_add(o, "committed", json_object_new_int64((int64_t)host_vm_committed(vm)));
+    json_object_object_add(o, "rss",
+                           json_object_new_int64(vm->pid ? (int64_t)vm->used.rss_kb << 10 : 0));
+    json_object_object_add(o, "guest_resident",
+                           bytes_or_null(swap, vm->used.guest_resident_kb << 10));
+    json_object_object_add(o, "swapped_out",
+                           json_object_new_int64(swap ? (int64_t)vm->used.swap_out : 0));
+    json_object_object_add(o, "swapped_in",
+                           json_object_new_int64(swap ? (int64_t)vm->used.swap_in : 0));
+    return o;
+}
+
 json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, int full)
 {
     json_object *o = json_object_new_object();
@@ -233,6 +256,8 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
     if (vm->reason[0]) json_object_object_add(o, "reason", json_object_new_string(vm->reason));
     json_object_object_add(o, "cpus", json_object_new_int((int)vm->def.cpus));
     json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)vm->def.mem));
+    json_object_object_add(o, "rss_bytes",
+                           json_object_new_int64(vm->pid ? (int64_t)vm->used.rss_kb << 10 : 0));
     double up = vm->pid ? (double)(host_now_ns() - vm->started_ns) / 1e9 : 0;
     add_num(o, "uptime", up);
     add_num(o, "cpu_pct", vm->pid ? vm->cpu_pct : 0);
@@ -248,6 +273,7 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
     json_object_object_add(o, "cap_effective",
                            json_object_new_int((int)(vm->pid ? vm->cap_sent : 0)));
     add_num(o, "guest_cpu_time", (double)vm->guest_cpu_ns / 1e9);
+    json_object_object_add(o, "memory", host_vm_memory_json(vm));
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));
     char path[PATH_MAX];

@@ -1,4 +1,5 @@
-/* The CPU scheduler's policy (see host.h). The mechanism is the worker's:
+/* The CPU scheduler's policy (see host.h), whose sampling also gathers each
+ * worker's memory figures. The mechanism is the worker's:
  * its vCPUs charge the host CPU time they use to a per-VM bucket and sleep
  * when it is empty (vmm/vcpu.c), and follow the pinning they are given.
  * The service decides the caps: a VM's own cap, or under contention its
@@ -13,6 +14,29 @@
 #define BUSY_PCT          5.0          /* a VM using less is not competing */
 #define SMOOTH            0.3          /* weight of the newest sample */
 
+/* KEY=N in a stats reply: 1 with N in *v, 0 if it is not there. */
+static int stat_field(const char *reply, const char *key, uint64_t *v)
+{
+    size_t n = strlen(key);
+    for (const char *p = strstr(reply, key); p; p = strstr(p + 1, key)) {
+        unsigned long long x;
+        if (p[-1] == ' ' && p[n] == '=' && sscanf(p + n + 1, "%llu", &x) == 1) {
+            *v = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The memory figures of a stats reply (svc->lock held). */
+static void memory_figures(struct host_vm *vm, const char *reply)
+{
+    stat_field(reply, "rss_kb", &vm->used.rss_kb);
+    vm->used.swap = stat_field(reply, "guest_resident_kb", &vm->used.guest_resident_kb) &
+                    stat_field(reply, "swap_out", &vm->used.swap_out) &
+                    stat_field(reply, "swap_in", &vm->used.swap_in);
+}
+
 /* Read the worker's figures and smooth them (vm->busy not needed: "stats"
  * is answered at once; skipped if another request is in flight). */
 static void sample(struct service *svc, struct host_vm *vm, uint64_t now)
@@ -22,6 +46,7 @@ static void sample(struct service *svc, struct host_vm *vm, uint64_t now)
     unsigned long long cpu, insns;
     if (sscanf(reply, "ok cpu_ns=%llu insns=%llu", &cpu, &insns) != 2) return;
     pthread_mutex_lock(&svc->lock);
+    memory_figures(vm, reply);
     if (vm->stats_ns && now > vm->stats_ns && cpu >= vm->guest_cpu_ns && insns >= vm->insns) {
         double dt = (double)(now - vm->stats_ns);
         double use = (double)(cpu - vm->guest_cpu_ns) * 100.0 / dt;

@@ -62,7 +62,7 @@ void host_default_state_dir(char *buf, size_t size)
         snprintf(buf, size, "%s/.local/state/vmon", home ? home : "/tmp");
 }
 
-enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS };
+enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM };
 static const struct cli_opt serve_opts[] = {
     {"--socket", "PATH",
      "the API's unix socket (default $XDG_RUNTIME_DIR/vmon.sock, /run/vmon.sock for root)",
@@ -75,6 +75,15 @@ static const struct cli_opt serve_opts[] = {
      "the host CPUs the VMs share, e.g. 0-3 (default: all this process may use);\n"
      "weights divide them among the busy VMs",
      SERVE_CPUS},
+    {"--overcommit", "RATIO",
+     "start a VM only while the guest RAM the VMs with a worker commit (each its\n"
+     "mem_limit, else its mem) stays within RATIO x the host's memory (default 2;\n"
+     "0: no limit)",
+     SERVE_OVERCOMMIT},
+    {"--host-mem", "SIZE",
+     "the host memory that RATIO multiplies (default MemTotal of /proc/meminfo;\n"
+     "less keeps some for the host, a made-up size serves tests)",
+     SERVE_HOST_MEM},
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -128,7 +137,14 @@ static int open_state(struct service *svc)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/.lock", svc->state_dir);
     svc->state_lock_fd = take_lock(path, svc->state_dir);
-    return svc->state_lock_fd < 0 ? -1 : 0;
+    if (svc->state_lock_fd < 0) return -1;
+    /* Workers with a mem_limit make their swap files here (run in /). */
+    snprintf(path, sizeof(path), "%s/swap", svc->state_dir);
+    if (make_dirs(path) < 0 || !realpath(path, svc->swap_dir)) {
+        fprintf(stderr, "vmon serve: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Is something answering on the socket path? */
@@ -199,6 +215,44 @@ static void *supervisor_thread(void *arg)
     return NULL;
 }
 
+/* MemTotal of /proc/meminfo in bytes, 0 if unreadable. */
+static uint64_t host_mem_total(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return (uint64_t)kb << 10;
+}
+
+/* --overcommit RATIO and --host-mem SIZE; CLI_OK or CLI_USAGE. */
+static int parse_memory_opt(struct service *svc, int id, const char *v)
+{
+    char *end;
+    unsigned long long m;
+    if (id == SERVE_OVERCOMMIT) {
+        errno = 0;
+        double r = strtod(v, &end);
+        if (!errno && end != v && !*end && r >= 0 && r <= 1000) {
+            svc->overcommit = r;
+            return CLI_OK;
+        }
+        fprintf(stderr,
+                "vmon serve: invalid --overcommit '%s' (want a ratio 0..1000, e.g. 1.5; "
+                "0: no limit)\n",
+                v);
+        return CLI_USAGE;
+    }
+    if (cli_parse_size(v, 20, &m) == 0 && m >= (16ull << 20)) {
+        svc->host_mem = m;
+        return CLI_OK;
+    }
+    fprintf(stderr, "vmon serve: invalid --host-mem '%s' (want a size from 16M, e.g. 1G)\n", v);
+    return CLI_USAGE;
+}
+
 static int parse_serve_opts(struct service *svc, int argc, char **argv)
 {
     struct cli c;
@@ -212,6 +266,10 @@ static int parse_serve_opts(struct service *svc, int argc, char **argv)
         if (c.positional) {
             fprintf(stderr, "vmon serve: unexpected argument '%s'\n", c.positional);
             return CLI_USAGE;
+        }
+        if (c.opt->id == SERVE_OVERCOMMIT || c.opt->id == SERVE_HOST_MEM) {
+            if (parse_memory_opt(svc, c.opt->id, c.value) != CLI_OK) return CLI_USAGE;
+            continue;
         }
         if (c.opt->id == SERVE_CPUS) {
             char err[160];
@@ -247,6 +305,7 @@ static void service_init(struct service *svc)
     pthread_cond_init(&svc->changed, &ca);
     pthread_condattr_destroy(&ca);
     svc->started_ns = host_now_ns();
+    svc->overcommit = 2.0;
     if (sched_getaffinity(0, sizeof(svc->cpus), &svc->cpus) < 0 || !CPU_COUNT(&svc->cpus))
         CPU_SET(0, &svc->cpus);
 }
@@ -284,8 +343,11 @@ static int service_run(struct service *svc, const sigset_t *stop)
         svc->autostarting =
             pthread_create(&svc->autostarter, NULL, host_autostart_thread, svc) == 0;
         svc->scheduling = pthread_create(&svc->scheduler, NULL, host_sched_thread, svc) == 0;
-        host_log("listening on %s; state in %s; %u host CPUs", svc->socket_path, svc->state_dir,
-                 svc->ncpus);
+        host_log("listening on %s; state in %s; %u host CPUs; %llu MiB of host memory, "
+                 "overcommit %g%s",
+                 svc->socket_path, svc->state_dir, svc->ncpus,
+                 (unsigned long long)(svc->host_mem >> 20), svc->overcommit,
+                 svc->overcommit > 0 ? "" : " (no limit)");
         int sig = 0;
         while (sigwait(stop, &sig) != 0) {
         }
@@ -325,6 +387,12 @@ int serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
     svc->ncpus = (unsigned)CPU_COUNT(&svc->cpus);
+    if (!svc->host_mem) svc->host_mem = host_mem_total();
+    if (!svc->host_mem) {
+        host_log("cannot read MemTotal from /proc/meminfo; give --host-mem (no admission "
+                 "limit meanwhile)");
+        svc->overcommit = 0;
+    }
     r = CLI_ERROR;
     if (open_state(svc) == 0 && open_socket(svc) == 0) {
         host_registry_load(svc);

@@ -112,12 +112,12 @@ int ctl_snapshot(int argc, char **argv)
 /* --- vmon restore FILE [NAME] [options] ---------------------------------- */
 
 /* The settings a restored VM may have: not those of the machine itself,
- * which are the snapshot's. */
+ * which are the snapshot's, nor mem_limit (its RAM is mapped from it). */
 static int restore_setting(const struct vmdef_field *f)
 {
-    static const char *const machine[] = {"kernel",  "initrd",   "append",
-                                          "bios",    "mem",      "cpus",
-                                          "restore", "incoming", "incoming_timeout"};
+    static const char *const machine[] = {
+        "kernel", "initrd",    "append",  "bios",     "mem",
+        "cpus",   "mem_limit", "restore", "incoming", "incoming_timeout"};
     for (unsigned i = 0; i < sizeof(machine) / sizeof(machine[0]); i++)
         if (!strcmp(f->key, machine[i])) return 0;
     return 1;

@@ -1,6 +1,6 @@
-/* `vmon top`: the service's VMs with their CPU %, guest MIPS, memory and
- * CPU time, refreshed every second (or --interval) until q; --once prints
- * one frame and ends (for scripts and tests). */
+/* `vmon top`: the service's VMs with their CPU %, guest MIPS, memory (and
+ * the worker's resident memory) and CPU time, refreshed every second (or --interval) until q;
+ * --once prints one frame and ends (for scripts and tests). */
 #include "host/ctl.h"
 #include "vmm/cli.h"
 #include <json-c/json.h>
@@ -23,7 +23,8 @@ void ctl_top_usage(FILE *out)
 {
     fprintf(out, "usage: vmon top [--once] [--interval SECONDS] [--socket PATH]\n"
                  "The service's VMs, busiest first: state, vCPUs, CPU %% (of one host CPU),\n"
-                 "guest MIPS, memory, CPU seconds; q quits.\n\n");
+                 "guest MIPS, memory, the worker's resident memory (RSS), CPU seconds;\n"
+                 "q quits.\n\n");
     cli_print_opts(top_opts, 2, out);
     cli_print_opts(&ctl_socket_opt, 1, out);
 }
@@ -76,13 +77,13 @@ static int frame(const char *sock, int clear)
     if (clear) printf("\033[H\033[2J");
     printf("vmon top: %zu VMs, %.1f%% CPU, %.1f MIPS%s\r\n\r\n", n, cpu, mips,
            clear ? "   (q quits)" : "");
-    printf("%-20s %-9s %4s %7s %8s %8s %9s\r\n", "NAME", "STATE", "CPUS", "CPU%", "MIPS", "MEM",
-           "CPU-SECS");
+    printf("%-20s %-9s %4s %7s %8s %8s %8s %9s\r\n", "NAME", "STATE", "CPUS", "CPU%", "MIPS", "MEM",
+           "RSS", "CPU-SECS");
     for (size_t i = 0; rows && i < n; i++)
-        printf("%-20s %-9s %4.0f %7.1f %8.1f %7.0fM %9.1f\r\n", str(rows[i], "name"),
+        printf("%-20s %-9s %4.0f %7.1f %8.1f %7.0fM %7.0fM %9.1f\r\n", str(rows[i], "name"),
                str(rows[i], "state"), num(rows[i], "cpus"), num(rows[i], "cpu_pct"),
                num(rows[i], "mips"), num(rows[i], "mem_bytes") / 1048576.0,
-               num(rows[i], "cpu_time"));
+               num(rows[i], "rss_bytes") / 1048576.0, num(rows[i], "cpu_time"));
     fflush(stdout);
     free(rows);
     json_object_put(o);

@@ -42,8 +42,12 @@ static int build_argv(struct service *svc, struct host_vm *vm, struct worker_arg
     int n = 0;
     a->argv[n++] = "vmon";
     a->argv[n++] = "run";
-    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 7, a->membuf, sizeof(a->membuf)) < 0)
+    if (vmdef_to_argv(&vm->def, a->argv, &n, WORKER_ARGS - 9, a->membuf, sizeof(a->membuf)) < 0)
         return -1;
+    if (vm->def.mem_limit) {
+        a->argv[n++] = "--swap-dir";
+        a->argv[n++] = svc->swap_dir;
+    }
     const char *con = vm->def.console;
     if (host_console_is_ours(&vm->def)) con = "fd:4"; /* the service's console socket */
     a->argv[n++] = "--console";
@@ -134,6 +138,7 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
         vm->usage_pct = vm->mips = 0;
         vm->cap_sent = vm->def.cap; /* its --cap */
         vm->sched_dirty = 0;
+        memset(&vm->used, 0, sizeof(vm->used));
         vm->stop_sig = 0;
         vm->kill_at_ns = 0;
         vm->starts++;

@@ -185,7 +185,7 @@ static const struct cli_opt run_opts[] = {
      RUN_INCOMING},
     {"--mem-limit", "SIZE",
      "keep at most SIZE of guest RAM in host memory: colder pages go to a swap\n"
-     "file of vmon's own and come back when touched (needs userfaultfd)",
+     "file of vmon's own and come back when touched (needs userfaultfd; 0: no limit)",
      RUN_MEM_LIMIT},
     {"--swap-dir", "DIR", "where --mem-limit's swap file is made (default $TMPDIR or /var/tmp)",
      RUN_SWAP_DIR},
@@ -274,7 +274,7 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_SWAP_DIR: o->swap_dir = v; return 0;
     case RUN_MEM_LIMIT: {
         char err[256];
-        if (vmdef_parse_mem(opt->name, v, &o->mem_limit, err, sizeof(err)) < 0) {
+        if (vmdef_parse_mem_limit(opt->name, v, &o->mem_limit, err, sizeof(err)) < 0) {
             fprintf(stderr, "vmon run: %s\n", err);
             return -1;
         }

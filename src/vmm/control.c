@@ -8,7 +8,9 @@
 #include "virtio/devices.h"
 #include "snap/vmsnap.h"
 #include "snap/migrate.h"
+#include "mem/swap.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -152,13 +154,38 @@ static const char *control_sched(struct vm *vm, const char *args, char *buf, siz
     return "ok";
 }
 
-/* "stats": host CPU time in guest code, instructions, time throttled. */
+/* This process's resident memory (VmRSS), in KiB; 0 if unreadable. */
+static unsigned long long rss_kb(void)
+{
+    char buf[2048];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0) close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nVmRSS:");
+    unsigned long long kb = 0;
+    if (p) sscanf(p + 7, " %llu", &kb);
+    return kb;
+}
+
+/* "stats": host CPU time in guest code, instructions, time throttled,
+ * vmon's resident memory; with --mem-limit the guest RAM resident and the
+ * pages that went to the swap file and came back. */
 static const char *control_stats(struct vm *vm, char *buf, size_t size)
 {
-    snprintf(buf, size, "ok cpu_ns=%llu insns=%llu throttled_ns=%llu cap=%u",
-             (unsigned long long)atomic_load(&vm->sched.cpu_ns), (unsigned long long)vm_insns(vm),
-             (unsigned long long)atomic_load(&vm->sched.throttled_ns),
-             atomic_load(&vm->sched.cap_pct));
+    int n = snprintf(buf, size, "ok cpu_ns=%llu insns=%llu throttled_ns=%llu cap=%u rss_kb=%llu",
+                     (unsigned long long)atomic_load(&vm->sched.cpu_ns),
+                     (unsigned long long)vm_insns(vm),
+                     (unsigned long long)atomic_load(&vm->sched.throttled_ns),
+                     atomic_load(&vm->sched.cap_pct), rss_kb());
+    if (vm->swap && n > 0 && (size_t)n < size) {
+        struct mem_swap_stats st;
+        mem_swap_get_stats(vm, &st);
+        snprintf(buf + n, size - (size_t)n, " guest_resident_kb=%llu swap_out=%llu swap_in=%llu",
+                 (unsigned long long)st.resident_pages * 4, (unsigned long long)st.out,
+                 (unsigned long long)st.in);
+    }
     return buf;
 }
 

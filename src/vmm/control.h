@@ -12,8 +12,11 @@
  *              runs on afterwards unless it was paused)  -> ok saved PATH ...
  *   migrate unix:PATH|tcp:HOST:PORT  live migration to a vmon run --incoming
  *              there; the VM ends here once it runs there -> ok migrated ...
- *   stats      -> ok cpu_ns=N insns=N throttled_ns=N cap=PCT (host CPU time
- *              in guest code, guest instructions, time waiting for the cap)
+ *   stats      -> ok cpu_ns=N insns=N throttled_ns=N cap=PCT rss_kb=N (host
+ *              CPU time in guest code, guest instructions, time waiting for
+ *              the cap, vmon's VmRSS); with --mem-limit also
+ *              guest_resident_kb=N swap_out=N swap_in=N (guest RAM in host
+ *              memory, pages written to the swap file and read back)
  * A connection is greeted with "ready" once the machine is built. When an
  * inherited channel (fd:N, a supervisor's) closes, vmon shuts the VM down
  * as SIGTERM does.

@@ -18,6 +18,10 @@ const struct vmdef_field vmdef_fields[] = {
     {"append", "--append", "STRING", "kernel command line", VMDEF_STR},
     {"bios", "--bios", "FILE", "M-mode program or firmware", VMDEF_PATH},
     {"mem", "--mem", "SIZE", "guest RAM: 512 (MiB), 1.5G, 2048M... (default 256M)", VMDEF_SIZE},
+    {"mem_limit", "--mem-limit", "SIZE",
+     "keep at most SIZE of guest RAM in host memory, less than mem; the rest goes\n"
+     "to a swap file (default 0: no limit)",
+     VMDEF_SIZE},
     {"cpus", "--cpus", "N", "virtual CPUs, 1..64 (default 1)", VMDEF_UINT},
     {"engine", "--engine", "jit|interp", "how vCPUs run guest code (default jit)", VMDEF_CHOICE},
     {"on_panic", "--on-panic", "exit|pause|reboot", "what a guest panic does (default exit)",
@@ -127,6 +131,22 @@ int vmdef_parse_mem(const char *name, const char *v, uint64_t *out, char *err, s
     unsigned long long m;
     if (cli_parse_size(v, 20, &m) < 0 || m < (16ull << 20) || m > (16ull << 30) || (m & 0xfff)) {
         snprintf(err, errlen, "invalid %s '%s' (want 16M..16G, e.g. 512, 1.5G)", name, v);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int vmdef_parse_mem_limit(const char *name, const char *v, uint64_t *out, char *err, size_t errlen)
+{
+    unsigned long long m;
+    if (!strcmp(v, "0") || !strcmp(v, "none")) {
+        *out = 0;
+        return 0;
+    }
+    if (cli_parse_size(v, 20, &m) < 0 || m < (16ull << 20) || m > (16ull << 30) || (m & 0xfff)) {
+        snprintf(err, errlen, "invalid %s '%s' (want 16M..16G, less than mem, e.g. 128M; 0: none)",
+                 name, v);
         return -1;
     }
     *out = m;
@@ -343,7 +363,10 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     case VMDEF_STR:
     case VMDEF_PATH:
         return set_string(str_slot(d, f->key), name, value, f->type == VMDEF_PATH, err, errlen);
-    case VMDEF_SIZE: return vmdef_parse_mem(name, value, &d->mem, err, errlen);
+    case VMDEF_SIZE:
+        if (!strcmp(f->key, "mem_limit"))
+            return vmdef_parse_mem_limit(name, value, &d->mem_limit, err, errlen);
+        return vmdef_parse_mem(name, value, &d->mem, err, errlen);
     case VMDEF_UINT:
         if (!strcmp(f->key, "weight"))
             return vmdef_parse_weight(name, value, &d->weight, err, errlen);
@@ -368,6 +391,21 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
     return -1;
 }
 
+static int check_mem_limit(const struct vm_def *d, char *err, size_t errlen)
+{
+    if (d->mem_limit && d->restore) {
+        snprintf(err, errlen,
+                 "mem_limit cannot be used with restore (the snapshot's RAM is mapped from it)");
+        return -1;
+    }
+    if (d->mem_limit && d->mem_limit >= d->mem) {
+        snprintf(err, errlen, "mem_limit (%llu MiB) must be less than mem (%llu MiB)",
+                 (unsigned long long)(d->mem_limit >> 20), (unsigned long long)(d->mem >> 20));
+        return -1;
+    }
+    return 0;
+}
+
 /* restore or incoming: the machine is not the definition's. */
 static int check_foreign_machine(const struct vm_def *d, char *err, size_t errlen)
 {
@@ -383,6 +421,7 @@ static int check_foreign_machine(const struct vm_def *d, char *err, size_t errle
                  what, d->restore ? "snapshot's" : "source's");
         return -1;
     }
+    if (d->restore && check_mem_limit(d, err, errlen) < 0) return -1;
     return d->incoming ? vmdef_check_addr("incoming", d->incoming, 1, 0, err, errlen) : 0;
 }
 
@@ -399,7 +438,7 @@ int vmdef_check(const struct vm_def *d, char *err, size_t errlen)
         snprintf(err, errlen, "initrd and append need kernel");
         return -1;
     }
-    return 0;
+    return check_mem_limit(d, err, errlen);
 }
 
 static int bad_addr(const char *what, const char *addr, const char *want, char *err, size_t errlen)
@@ -668,6 +707,10 @@ json_object *vmdef_to_json(const struct vm_def *d)
     if (d->incoming)
         json_object_object_add(o, "incoming_timeout", json_object_new_double(d->incoming_timeout));
     add_str(o, "mem", mem);
+    if (d->mem_limit) {
+        format_mem(d->mem_limit, mem, sizeof(mem));
+        add_str(o, "mem_limit", mem);
+    }
     json_object_object_add(o, "cpus", json_object_new_int((int)d->cpus));
     add_str(o, "engine", engine_names[d->engine]);
     add_str(o, "on_panic", panic_names[d->on_panic]);
@@ -699,7 +742,7 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
 {
     int r = snprintf(buf, bufsize, "%lluB", (unsigned long long)d->mem);
     char *secs = buf + r + 1, *cpus = NULL;
-    if (r < 0 || (size_t)r + 80 > bufsize) return -1;
+    if (r < 0 || (size_t)r + 104 > bufsize) return -1;
     snprintf(secs, 24, "%.17g", d->shutdown_timeout);
     cpus = secs + 24;
     snprintf(cpus, 16, "%u", d->cpus);
@@ -723,6 +766,11 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
         char *cap = cpus + 16;
         snprintf(cap, 16, "%u", d->cap);
         r |= push(argv, argc, max, "--cap", cap);
+    }
+    if (d->mem_limit) {
+        char *limit = cpus + 32;
+        snprintf(limit, 24, "%lluB", (unsigned long long)d->mem_limit);
+        r |= push(argv, argc, max, "--mem-limit", limit);
     }
     const struct vmdef_list *lists[] = {&d->disks, &d->nets, &d->shares, &d->vconsoles};
     const char *opts[] = {"--disk", "--net", "--share", "--vconsole"};

@@ -33,6 +33,7 @@ struct vm_def {
     char *incoming;
     double incoming_timeout;
     uint64_t mem;
+    uint64_t mem_limit; /* guest RAM kept in host memory (vmon run --mem-limit), 0 = all */
     unsigned cpus;
     int engine;   /* VM_ENGINE_* */
     int on_panic; /* VM_PANIC_* */
@@ -82,6 +83,8 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
 
 /* The single-valued settings `vmon run` parses itself use these. */
 int vmdef_parse_mem(const char *name, const char *v, uint64_t *out, char *err, size_t errlen);
+/* A size as mem's, or 0 (or "none") for no limit. */
+int vmdef_parse_mem_limit(const char *name, const char *v, uint64_t *out, char *err, size_t errlen);
 int vmdef_parse_cpus(const char *name, const char *v, unsigned *out, char *err, size_t errlen);
 int vmdef_parse_engine(const char *name, const char *v, int *out, char *err, size_t errlen);
 int vmdef_parse_on_panic(const char *name, const char *v, int *out, char *err, size_t errlen);
@@ -98,7 +101,8 @@ int vmdef_check_name(const char *name, char *err, size_t errlen);
 /* The whole definition, as `vmon run` checks it at the end of its options:
  * something to run, --initrd and --append only with --kernel; with restore
  * or incoming (only one of them), none of kernel, initrd, append and bios
- * (the snapshot's or the source's machine has its own). */
+ * (the snapshot's or the source's machine has its own); no mem_limit with
+ * restore; a mem_limit less than mem. */
 int vmdef_check(const struct vm_def *d, char *err, size_t errlen);
 
 /* The machine settings a snapshot holds (its `vmon run` options) that a

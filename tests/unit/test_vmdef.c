@@ -231,6 +231,75 @@ static void incoming_setting(struct check_ctx *c)
     CHECK(c, vmdef_check_addr("to", "tcp:127.0.0.1:4444", 0, 1, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* mem_limit: a size as mem's, 0 for none, less than mem, not with restore;
+ * the JSON and the worker's --mem-limit. */
+static void mem_limit_setting(struct check_ctx *c)
+{
+    struct vm_def d;
+    char err[256], buf[128];
+    CHECK(c,
+          from_json(&d, "{\"mem\": \"512M\", \"mem_limit\": \"128M\", \"kernel\": \"/k\"}", err,
+                    sizeof(err)) == 0,
+          "%s", err);
+    CHECK_EQ(c, d.mem_limit, 128ull << 20);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) == 0, "%s", err);
+    json_object *o = vmdef_to_json(&d);
+    CHECK(c, strstr(json_object_to_json_string(o), "\"mem_limit\": \"128M\"") != NULL, "%s",
+          json_object_to_json_string(o));
+    json_object_put(o);
+    char *argv[64];
+    int n = 0, found = 0;
+    CHECK(c, vmdef_to_argv(&d, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    for (int i = 0; i + 1 < n; i++)
+        found |= !strcmp(argv[i], "--mem-limit") && !strcmp(argv[i + 1], "134217728B");
+    CHECK(c, found, "the worker gets --mem-limit 134217728B");
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"mem_limit\": 64, \"kernel\": \"/k\"}", err, sizeof(err)) == 0, "%s",
+          err);
+    CHECK_EQ(c, d.mem_limit, 64ull << 20); /* an integer is MiB, as mem's */
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"mem_limit\": 0}", err, sizeof(err)) == 0 && !d.mem_limit,
+          "0 is no limit: %s", err);
+    o = vmdef_to_json(&d);
+    CHECK(c, !strstr(json_object_to_json_string(o), "mem_limit"), "no limit, no key");
+    json_object_put(o);
+    n = 0;
+    CHECK(c, vmdef_to_argv(&d, argv, &n, 64, buf, sizeof(buf)) == 0, "argv");
+    for (int i = 0; i < n; i++)
+        CHECK(c, strcmp(argv[i], "--mem-limit"), "--mem-limit without a limit");
+    vmdef_free(&d);
+    vmdef_init(&d);
+    CHECK(c,
+          vmdef_set(&d, vmdef_field_by_opt("--mem-limit"), "--mem-limit", "lots", err,
+                    sizeof(err)) < 0,
+          "bad --mem-limit accepted");
+    CHECK(c,
+          !strcmp(err,
+                  "invalid --mem-limit 'lots' (want 16M..16G, less than mem, e.g. 128M; 0: none)"),
+          "'%s'", err);
+    CHECK(c, from_json(&d, "{\"mem_limit\": \"1M\"}", err, sizeof(err)) < 0, "1M accepted");
+    CHECK(c, !strncmp(err, "invalid mem_limit '1M' (want 16M..16G", 37), "'%s'", err);
+    CHECK(c, from_json(&d, "{\"mem_limit\": true}", err, sizeof(err)) < 0, "a boolean");
+    CHECK(c, !strncmp(err, "mem_limit: want a size string", 29), "'%s'", err);
+    CHECK(c, from_json(&d, "{\"mem_limit\": \"256M\", \"kernel\": \"/k\"}", err, sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0, "mem_limit = mem accepted");
+    CHECK(c, !strcmp(err, "mem_limit (256 MiB) must be less than mem (256 MiB)"), "'%s'", err);
+    vmdef_free(&d);
+    CHECK(c,
+          from_json(&d, "{\"mem\": 256, \"mem_limit\": \"1G\", \"kernel\": \"/k\"}", err,
+                    sizeof(err)) == 0,
+          "%s", err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0 && strstr(err, "(1024 MiB) must be less"),
+          "mem_limit > mem: '%s'", err);
+    vmdef_free(&d);
+    CHECK(c, from_json(&d, "{\"restore\": \"/s\", \"mem_limit\": 64}", err, sizeof(err)) == 0, "%s",
+          err);
+    CHECK(c, vmdef_check(&d, err, sizeof(err)) < 0 && strstr(err, "cannot be used with restore"),
+          "restore with a limit: '%s'", err);
+    vmdef_free(&d);
+}
+
 int main(void)
 {
     struct check_ctx c = {0};
@@ -240,5 +309,6 @@ int main(void)
     sched_settings(&c);
     restore_setting(&c);
     incoming_setting(&c);
+    mem_limit_setting(&c);
     return check_report(&c, "test_vmdef");
 }
