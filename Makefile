@@ -25,9 +25,10 @@ endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
-# vmon loads capstone itself when --jit-dump asks for it (jit/dump.c); the
-# unit tests link it.
-LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lmicrohttpd -lseccomp -ldl
+# vmon loads capstone itself when --jit-dump asks for it (jit/dump.c), and
+# libmicrohttpd when the service starts its API (api/mhd.c); the unit tests
+# link capstone.
+LIBS := -lfdt -lm -lslirp -lz -llzma -lzstd -ljson-c -lseccomp -ldl
 TEST_LIBS := $(LIBS) -lcapstone
 
 SRCS := $(sort $(wildcard src/*/*.c))

@@ -8,7 +8,7 @@
 #include "host/host.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
+#include "api/mhd.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,7 +41,7 @@ static int write_all(int fd, const char *buf, size_t n)
 static void end_session(struct session *s)
 {
     if (s->to_worker >= 0) close(s->to_worker);
-    MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+    s->svc->mhd->upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
     pthread_mutex_lock(&s->svc->lock);
     s->vm->refs--;
     s->vm->con.sessions--;
@@ -103,10 +103,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
     pthread_detach(t);
 }
 
-static int wants_upgrade(struct MHD_Connection *conn)
+static int wants_upgrade(const struct mhd_lib *m, struct MHD_Connection *conn)
 {
-    const char *up = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
-    const char *c = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    const char *up = m->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+    const char *c = m->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
     return up && c && !strcasecmp(up, CONSOLE_PROTOCOL) && strcasestr(c, "upgrade");
 }
 
@@ -114,7 +114,7 @@ static int wants_upgrade(struct MHD_Connection *conn)
 static int check_vm(struct api_req *r, struct host_vm *vm)
 {
     if (!vm) return api_reply_error(r, 404, "no VM named '%.64s'", r->name);
-    if (!wants_upgrade(r->conn))
+    if (!wants_upgrade(r->svc->mhd, r->conn))
         return api_reply_error(
             r, 400,
             "the console is a connection upgrade: send 'Connection: Upgrade' and "
@@ -150,10 +150,11 @@ int api_vm_console(struct api_req *r)
     }
     s->svc = r->svc;
     s->vm = vm;
-    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, s);
-    if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, CONSOLE_PROTOCOL);
-    ret = resp ? MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp) : MHD_NO;
-    if (resp) MHD_destroy_response(resp);
+    const struct mhd_lib *m = r->svc->mhd;
+    struct MHD_Response *resp = m->create_response_for_upgrade(on_upgrade, s);
+    if (resp) m->add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, CONSOLE_PROTOCOL);
+    ret = resp ? m->queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp) : MHD_NO;
+    if (resp) m->destroy_response(resp);
     atomic_fetch_add(&r->svc->requests, 1);
     if (ret != MHD_YES) {
         pthread_mutex_lock(&r->svc->lock);

@@ -4,7 +4,7 @@
 #include "api/api.h"
 #include "host/host.h"
 #include <fcntl.h>
-#include <microhttpd.h>
+#include "api/mhd.h"
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +14,10 @@
 static int reply_text(struct api_req *r, struct MHD_Response *resp)
 {
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    int ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
+    const struct mhd_lib *m = r->svc->mhd;
+    m->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    int ret = m->queue_response(r->conn, 200, resp);
+    m->destroy_response(resp);
     atomic_fetch_add(&r->svc->requests, 1);
     return ret;
 }
@@ -34,8 +35,8 @@ int api_vm_logs(struct api_req *r)
     pthread_mutex_unlock(&r->svc->lock);
     if (!vm) return api_reply_error(r, 404, "no VM named '%.64s'", r->name);
     if (ring)
-        return reply_text(r,
-                          MHD_create_response_from_buffer(ring_len, ring, MHD_RESPMEM_MUST_FREE));
+        return reply_text(
+            r, r->svc->mhd->create_response_from_buffer(ring_len, ring, MHD_RESPMEM_MUST_FREE));
     int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) < 0) {
@@ -44,10 +45,10 @@ int api_vm_logs(struct api_req *r)
     }
     struct MHD_Response *resp;
     if (fd < 0) {
-        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        resp = r->svc->mhd->create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     } else {
         uint64_t size = (uint64_t)st.st_size, off = size > LOG_MAX ? size - LOG_MAX : 0;
-        resp = MHD_create_response_from_fd_at_offset64(size - off, fd, off);
+        resp = r->svc->mhd->create_response_from_fd_at_offset64(size - off, fd, off);
     }
     return reply_text(r, resp);
 }

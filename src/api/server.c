@@ -5,7 +5,7 @@
 #include "api/api.h"
 #include "host/host.h"
 #include <json-c/json.h>
-#include <microhttpd.h>
+#include "api/mhd.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,30 +57,31 @@ static void count_status(struct service *svc, unsigned status)
         atomic_fetch_add(&svc->client_errors, 1);
 }
 
-static int queue(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
-                 const char *allow)
+static int queue(struct service *svc, struct MHD_Connection *conn, unsigned status,
+                 const char *body, size_t len, const char *allow)
 {
+    const struct mhd_lib *m = svc->mhd;
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        m->create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
-    if (len) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    int r = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
+    if (len) m->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (allow) m->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    int r = m->queue_response(conn, status, resp);
+    m->destroy_response(resp);
     return r;
 }
 
 int api_reply_json(struct api_req *r, unsigned status, json_object *o)
 {
     count_status(r->svc, status);
-    if (!o) return queue(r->conn, status, "", 0, NULL);
+    if (!o) return queue(r->svc, r->conn, status, "", 0, NULL);
     const char *text =
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *body = NULL;
     int n = asprintf(&body, "%s\n", text);
     json_object_put(o);
     if (n < 0) return MHD_NO;
-    int ret = queue(r->conn, status, body, (size_t)n, NULL);
+    int ret = queue(r->svc, r->conn, status, body, (size_t)n, NULL);
     free(body);
     return ret;
 }
@@ -97,7 +98,7 @@ static int error_body(struct service *svc, struct MHD_Connection *conn, unsigned
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     if (n < 0) return MHD_NO;
-    int ret = queue(conn, status, body, (size_t)n, allow);
+    int ret = queue(svc, conn, status, body, (size_t)n, allow);
     free(body);
     return ret;
 }
@@ -204,7 +205,7 @@ static enum MHD_Result request_begin(struct service *svc, struct MHD_Connection 
     if (!c) return MHD_NO;
     *con_cls = c;
     const char *cl =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        svc->mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
         c->too_big = 1;
         return (enum MHD_Result)too_big(svc, conn);
@@ -262,7 +263,8 @@ int api_start(struct service *svc, char *err, size_t errlen)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
-    svc->httpd = MHD_start_daemon(
+    if (!svc->mhd && !(svc->mhd = mhd_load(err, errlen))) return -1;
+    svc->httpd = svc->mhd->start_daemon(
         flags, 0, NULL, NULL, on_request, svc, MHD_OPTION_LISTEN_SOCKET, svc->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)API_IDLE_SECS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, svc, MHD_OPTION_END);
@@ -277,7 +279,9 @@ void api_stop(struct service *svc)
 {
     if (!svc->httpd) return;
     /* The listening socket stays the service's: it closes it itself. */
-    MHD_quiesce_daemon(svc->httpd);
-    MHD_stop_daemon(svc->httpd);
+    svc->mhd->quiesce_daemon(svc->httpd);
+    svc->mhd->stop_daemon(svc->httpd);
     svc->httpd = NULL;
+    mhd_unload(svc->mhd);
+    svc->mhd = NULL;
 }

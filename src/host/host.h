@@ -95,6 +95,7 @@ struct service {
     char swap_dir[PATH_MAX]; /* STATE/swap, absolute: the workers' --swap-dir */
     int listen_fd, sock_lock_fd, state_lock_fd;
     struct MHD_Daemon *httpd;
+    struct mhd_lib *mhd; /* libmicrohttpd, loaded by api_start (api/mhd.h) */
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a worker ended or a state changed */
     struct host_vm *vms;
