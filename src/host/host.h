@@ -76,6 +76,7 @@ struct host_vm {
     struct host_console con;
     /* The CPU scheduler's view (sched.c), from the worker's "stats". */
     uint64_t guest_cpu_ns, insns, stats_ns;
+    uint64_t steal_ns;      /* its vCPUs' steal time: runnable, not running */
     double usage_pct, mips; /* smoothed over the last second or so */
     unsigned cap_sent;      /* the effective cap the worker has */
     int sched_dirty;        /* send it the effective cap and pinning again */

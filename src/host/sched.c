@@ -41,12 +41,13 @@ static void memory_figures(struct host_vm *vm, const char *reply)
  * is answered at once; skipped if another request is in flight). */
 static void sample(struct service *svc, struct host_vm *vm, uint64_t now)
 {
-    char reply[256];
+    char reply[512];
     if (host_worker_try_request(vm, "stats", reply, sizeof(reply)) != HOST_OK) return;
     unsigned long long cpu, insns;
     if (sscanf(reply, "ok cpu_ns=%llu insns=%llu", &cpu, &insns) != 2) return;
     pthread_mutex_lock(&svc->lock);
     memory_figures(vm, reply);
+    stat_field(reply, "steal_ns", &vm->steal_ns);
     if (vm->stats_ns && now > vm->stats_ns && cpu >= vm->guest_cpu_ns && insns >= vm->insns) {
         double dt = (double)(now - vm->stats_ns);
         double use = (double)(cpu - vm->guest_cpu_ns) * 100.0 / dt;

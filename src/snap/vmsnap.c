@@ -56,6 +56,9 @@ static void save_hart(struct vm *vm, unsigned id, struct snap_w *w)
     snap_u64(w, h->stimecmp);
     snap_u32(w, (uint32_t)atomic_load(&v->hsm_state));
     snap_u32(w, (uint32_t)v->idle);
+    snap_u64(w, v->sta_addr);
+    snap_u32(w, v->sta_seq);
+    snap_u64(w, atomic_load(&v->steal_ns));
     snap_end(w);
 }
 
@@ -96,6 +99,13 @@ static int load_hart(struct vm *vm, unsigned id, struct snap_r *r)
         return snap_fail(r, "hart %u: HSM state %u", id, hsm);
     atomic_store(&v->hsm_state, (int)hsm);
     v->idle = snap_get_u32(r) != 0;
+    v->sta_addr = snap_get_u64(r);
+    v->sta_seq = snap_get_u32(r) & ~1u;
+    atomic_store(&v->steal_ns, snap_get_u64(r));
+    if (v->sta_addr && ((v->sta_addr & 63) || v->sta_addr < vm->ram_base ||
+                        v->sta_addr - vm->ram_base > vm->ram_size - 64))
+        return snap_fail(r, "hart %u: steal-time area 0x%llx outside RAM", id,
+                         (unsigned long long)v->sta_addr);
     h->resv_valid = 0;
     h->check = 1;
     mmu_flush_tlb(h);

@@ -174,11 +174,14 @@ static unsigned long long rss_kb(void)
  * pages that went to the swap file and came back. */
 static const char *control_stats(struct vm *vm, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "ok cpu_ns=%llu insns=%llu throttled_ns=%llu cap=%u rss_kb=%llu",
-                     (unsigned long long)atomic_load(&vm->sched.cpu_ns),
-                     (unsigned long long)vm_insns(vm),
-                     (unsigned long long)atomic_load(&vm->sched.throttled_ns),
-                     atomic_load(&vm->sched.cap_pct), rss_kb());
+    uint64_t steal = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        steal += atomic_load_explicit(&vm->vcpu[i].steal_ns, memory_order_relaxed);
+    int n = snprintf(
+        buf, size, "ok cpu_ns=%llu insns=%llu throttled_ns=%llu cap=%u rss_kb=%llu steal_ns=%llu",
+        (unsigned long long)atomic_load(&vm->sched.cpu_ns), (unsigned long long)vm_insns(vm),
+        (unsigned long long)atomic_load(&vm->sched.throttled_ns), atomic_load(&vm->sched.cap_pct),
+        rss_kb(), (unsigned long long)steal);
     if (vm->swap && n > 0 && (size_t)n < size) {
         struct mem_swap_stats st;
         mem_swap_get_stats(vm, &st);

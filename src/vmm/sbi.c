@@ -5,6 +5,7 @@
 #include "vmm/sbi.h"
 #include "cpu/hart.h"
 #include "vmm/vm.h"
+#include "mem/dirty.h"
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,12 +27,14 @@
 #define EXT_HSM    0x48534d
 #define EXT_SRST   0x53525354
 #define EXT_DBCN   0x4442434e
+#define EXT_STA    0x535441
+#define STA_SIZE   64
 
 #define SBI_IMPL_ID      0x766d6f6e /* "vmon" */
 #define SBI_IMPL_VERSION 1
 
-static const char *const ext_names[SBI_X_COUNT] = {"legacy", "base", "time", "ipi",    "rfence",
-                                                   "hsm",    "srst", "dbcn", "unknown"};
+static const char *const ext_names[SBI_X_COUNT] = {"legacy", "base", "time", "ipi", "rfence",
+                                                   "hsm",    "srst", "dbcn", "sta", "unknown"};
 
 struct sbi_ret {
     int64_t error;
@@ -48,7 +51,8 @@ static int ext_supported(uint64_t eid)
     case EXT_RFENCE:
     case EXT_HSM:
     case EXT_SRST:
-    case EXT_DBCN: return 1;
+    case EXT_DBCN:
+    case EXT_STA: return 1;
     }
     return eid <= 0x08; /* legacy */
 }
@@ -133,6 +137,40 @@ static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, 
     atomic_store(&tv->hsm_state, HSM_STARTED);
     pthread_mutex_unlock(&vm->lock);
     vm_kick_hart(vm, t->id, HART_EV_IRQ | HART_EV_TLB);
+    return (struct sbi_ret){SBI_SUCCESS, 0};
+}
+
+void sbi_sta_write(struct vm *vm, struct vcpu *v)
+{
+    const struct mem_region *m = bus_find_mem(&vm->bus, v->sta_addr, STA_SIZE);
+    if (!m || m->readonly) return;
+    uint8_t *p = m->host + (v->sta_addr - m->base);
+    ram_store(p, 4, ++v->sta_seq); /* odd: changing */
+    ram_store(p + 8, 8, atomic_load(&v->steal_ns));
+    ram_store(p + 16, 1, 0); /* preempted: not reported */
+    ram_store(p, 4, ++v->sta_seq);
+    mem_written(vm, v->sta_addr, STA_SIZE);
+}
+
+/* STA set_shmem(lo, hi, flags): where this hart's steal time goes, or
+ * nowhere (lo = hi = -1). */
+static struct sbi_ret sta_set_shmem(struct hart *h, const uint64_t *a)
+{
+    struct vcpu *v = &h->vm->vcpu[h->id];
+    if (a[0] == ~0ull && a[1] == ~0ull) {
+        v->sta_addr = 0;
+        return (struct sbi_ret){SBI_SUCCESS, 0};
+    }
+    if (a[2] != 0 || (a[0] & (STA_SIZE - 1))) return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
+    const struct mem_region *m = bus_find_mem(&h->vm->bus, a[0], STA_SIZE);
+    if (a[1] != 0 || !m || m->readonly || m->host != h->vm->ram)
+        return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
+    v->sta_addr = a[0];
+    v->sta_seq = 0;
+    uint8_t *p = m->host + (a[0] - m->base);
+    for (unsigned i = 0; i < STA_SIZE; i += 8)
+        ram_store(p + i, 8, 0);
+    sbi_sta_write(h->vm, v);
     return (struct sbi_ret){SBI_SUCCESS, 0};
 }
 
@@ -250,6 +288,9 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
         }
         }
         break;
+    case EXT_STA:
+        if (fid == 0) return sta_set_shmem(h, a);
+        break;
     }
     return (struct sbi_ret){SBI_ERR_NOT_SUPPORTED, 0};
 }
@@ -299,6 +340,7 @@ static unsigned ext_index(uint64_t eid)
     case EXT_HSM: return SBI_X_HSM;
     case EXT_SRST: return SBI_X_SRST;
     case EXT_DBCN: return SBI_X_DBCN;
+    case EXT_STA: return SBI_X_STA;
     }
     return eid <= 0x08 ? SBI_X_LEGACY : SBI_X_UNKNOWN;
 }

@@ -6,8 +6,11 @@
 #include "vmm/vm.h"
 #include "vmm/sbi.h"
 #include "vmm/gdbstub.h"
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Longest stretch in guest code before the loop looks at the VM again. */
 #define VCPU_SLICE_NS 10000000ull
@@ -93,7 +96,9 @@ static uint64_t vcpu_cap_allows(struct vm *vm, struct vcpu *v)
     pthread_mutex_unlock(&s->lock);
     if (left > 0) return (uint64_t)left;
     vcpu_wait(vm, v, VCPU_RUNNING, next);
-    atomic_fetch_add(&s->throttled_ns, host_time_ns() - now);
+    uint64_t waited = host_time_ns() - now;
+    atomic_fetch_add(&s->throttled_ns, waited);
+    v->throttled_ns += waited;
     return 0;
 }
 
@@ -120,6 +125,29 @@ static void vcpu_apply_pin(struct vm *vm, struct vcpu *v)
     pthread_mutex_unlock(&s->lock);
     if (CPU_COUNT(&set) && pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
         vm_log(vm, VM_LOG_WARN, NULL, "vcpu%u: cannot set its CPU affinity", v->h->id);
+}
+
+/* Nanoseconds this thread was runnable but waiting for a host CPU. */
+static uint64_t run_delay_ns(int fd)
+{
+    char buf[96];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    unsigned long long run = 0, delay = 0;
+    return sscanf(buf, "%llu %llu", &run, &delay) == 2 ? delay : 0;
+}
+
+/* Steal time, brought up to date at most once a millisecond, and told to
+ * the guest through its SBI STA shared memory (sbi.c) if it set one. */
+static void vcpu_update_steal(struct vm *vm, struct vcpu *v)
+{
+    uint64_t now = host_time_ns();
+    if (now - v->steal_at < 1000000) return;
+    v->steal_at = now;
+    uint64_t steal = v->steal_base + run_delay_ns(v->schedstat_fd) + v->throttled_ns;
+    atomic_store_explicit(&v->steal_ns, steal, memory_order_relaxed);
+    if (v->sta_addr) sbi_sta_write(vm, v);
 }
 
 /* Run guest code until the slice, the next timer, the instruction limit
@@ -209,6 +237,7 @@ static int vcpu_loop_once(struct vm *vm, struct vcpu *v)
     }
     uint64_t allowed = vcpu_cap_allows(vm, v);
     if (!allowed) return 1; /* slept for the cap: look at the VM again */
+    vcpu_update_steal(vm, v);
     return vcpu_handle_exit(vm, v, vcpu_enter(vm, v, timer_ns, ~0ull, allowed));
 }
 
@@ -217,8 +246,17 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     struct vm *vm = v->h->vm;
     v->pin_gen = ~0u; /* a new thread takes the VM's pinning */
+    /* Steal goes on from what earlier threads of this vCPU counted. */
+    v->steal_base = atomic_load(&v->steal_ns);
+    v->throttled_ns = 0;
+    v->steal_at = 0;
+    v->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     while (vcpu_loop_once(vm, v)) {
     }
+    v->steal_at = 0;
+    vcpu_update_steal(vm, v);
+    if (v->schedstat_fd >= 0) close(v->schedstat_fd);
+    v->schedstat_fd = -1;
     pthread_mutex_lock(&vm->lock);
     atomic_store(&v->state, VCPU_EXITED);
     vm->vcpus_live--;

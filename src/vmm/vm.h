@@ -57,6 +57,14 @@ struct vcpu {
     uint64_t waits;                  /* times the loop slept */
     unsigned pin_gen;                /* the vm->sched.pin_gen its thread applied */
     _Atomic uint64_t insns;          /* instret after its last run, for other threads */
+    /* Steal time: how long it was runnable but did not run (waiting for a
+     * host CPU, from its thread's schedstat run_delay, or for the VM's
+     * cap), and the SBI STA shared memory it is reported in (0: none). */
+    _Atomic uint64_t steal_ns;
+    uint64_t steal_base, throttled_ns, steal_at;
+    int schedstat_fd;
+    uint64_t sta_addr;
+    uint32_t sta_seq;
 };
 
 /* --engine: the interpreter alone, or with translated integer runs. */

@@ -2,7 +2,8 @@
 # The hypercall interface: tests/sbi/sbitest.c, a bare-metal S-mode program
 # that vmon boots as a kernel (hypervisor SBI, 2 harts), checks every SBI
 # extension's return values and effects and prints "sbi: N passed, M failed".
-# Also checks that --stats reports the hypercalls per extension.
+# Also checks that --stats reports the hypercalls per extension, and that
+# the steal time (SBI STA) a capped guest is told is what it lost.
 set -u
 VMON=${VMON:-build/vmon}
 RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
@@ -45,5 +46,17 @@ else
     bad "--engine $eng: --stats output lacks per-extension counts"
 fi
 done
+
+# Steal time (SBI STA): under a 30% cap the hart waits most of the time it
+# is runnable, and the steal time it is told is most of the 0.3 s it spun.
+timeout 60 "$VMON" run --kernel "$tmp/sbitest.elf" --cpus 2 --timeout 30 --cap 30 \
+    </dev/null >"$tmp/cap.out" 2>&1
+steal=$(grep -oE '^sta: steal ns [0-9]+' "$tmp/cap.out" | grep -oE '[0-9]+$')
+if [ "${steal:-0}" -gt 100000000 ] && grep -q '^sbi: [0-9]* passed, 0 failed' "$tmp/cap.out"; then
+    ok "sta: under --cap 30 the guest is told $((steal / 1000000)) ms of steal time"
+else
+    bad "sta: steal '${steal:-none}' ns under --cap 30"
+    tail -5 "$tmp/cap.out"
+fi
 echo "sbi: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -155,7 +155,9 @@ grep -q "^Seccomp:[[:space:]]*2" "/proc/$devs_pid/status" && grep -q "^NoNewPriv
 [ "$(readlink "/proc/$devs_pid/cwd")" = / ] && ok "the worker's working directory is /" ||
     bad "worker cwd $(readlink "/proc/$devs_pid/cwd")"
 foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
-    grep -v -e "^$tmp/" -e '^/dev/null$' -e '^socket:' -e '^anon_inode:' -e '^pipe:' -e "^$STATE/logs/devs\.")
+    grep -v -e "^$tmp/" -e '^/dev/null$' -e '^socket:' -e '^anon_inode:' -e '^pipe:' -e "^$STATE/logs/devs\." \
+        -e "^/proc/$devs_pid/task/[0-9]*/schedstat$")
+# (its vCPU threads read their own schedstat for steal time)
 [ -z "$foreign" ] && ok "the worker holds only its own files, sockets and /dev/null" ||
     bad "worker holds foreign descriptors: $foreign"
 "$VMON" stop devs && [ "$(vm_field devs state)" = stopped ] && ok "the sandboxed worker stops cleanly" ||
@@ -228,6 +230,11 @@ hz=$(getconf CLK_TCK)
     bad "cap: the capped VM used $u2 ticks, the uncapped $u1 (in 4 s, $hz ticks/s)"
 [ "$(vm_field hog2 cap_effective)" = 25 ] && ok "GET shows the effective cap" ||
     bad "cap_effective $(vm_field hog2 cap_effective)"
+# held to 25% for 4 s, its busy vCPU waited about 3 s: steal time
+api GET /v1/vms/hog2
+[ "$(json "$tmp/body" "int(d['steal_time'] > 1.5)")" = 1 ] &&
+    ok "GET shows the capped VM's steal time ($(json "$tmp/body" "round(d['steal_time'], 2)") s)" ||
+    bad "steal_time: $(json "$tmp/body" "d.get('steal_time')")"
 api GET /v1/vms/hog1
 [ "$(json "$tmp/body" "int(d['insns'] > 10**8 and d['mips'] > 1 and d['guest_cpu_time'] > 0.5)")" = 1 ] &&
     ok "GET shows guest instructions, MIPS and CPU time ($(json "$tmp/body" "d['mips']") MIPS)" ||

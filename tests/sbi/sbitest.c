@@ -25,6 +25,7 @@ static struct sbiret ecall(long eid, long fid, long a0, long a1, long a2)
 #define EXT_HSM 0x48534d
 #define EXT_SRST 0x53525354
 #define EXT_DBCN 0x4442434e
+#define EXT_STA 0x535441
 
 static void putc_(char c) { ecall(EXT_DBCN, 2, (unsigned char)c, 0, 0); }
 static void puts_(const char *s)
@@ -116,7 +117,8 @@ void sbi_main(long hartid, long fdt)
     check(r.error == 0 && r.value == 0x766d6f6e, "base: impl id");
     r = ecall(EXT_BASE, 2, 0, 0, 0);
     check(r.error == 0 && r.value >= 1, "base: impl version");
-    static const long exts[] = {EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN, 0, 1, 8};
+    static const long exts[] = {EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM,
+                                EXT_SRST, EXT_DBCN, EXT_STA, 0,      1, 8};
     for (unsigned i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
         r = ecall(EXT_BASE, 3, exts[i], 0, 0);
         check(r.error == 0 && r.value == 1, "base: probe implemented extension");
@@ -215,6 +217,32 @@ void sbi_main(long hartid, long fdt)
     check(r.error == 0, "hsm: retentive suspend");
     r = ecall(EXT_HSM, 3, 0x7, 0, 0);
     check(r.error == -3, "hsm: bad suspend type");
+
+    /* STA: the steal time of this hart in a 64-byte area it names */
+    static volatile uint64_t sta[16] __attribute__((aligned(64)));
+    r = ecall(EXT_STA, 0, (long)&sta[1], 0, 0);
+    check(r.error == -3, "sta: a misaligned area -> INVALID_PARAM");
+    r = ecall(EXT_STA, 0, (long)sta, 0, 1);
+    check(r.error == -3, "sta: flags -> INVALID_PARAM");
+    r = ecall(EXT_STA, 0, 0x1000, 0, 0);
+    check(r.error == -5, "sta: not RAM -> INVALID_ADDRESS");
+    r = ecall(EXT_STA, 0, (long)sta, 0, 0);
+    check(r.error == 0, "sta: set_shmem");
+    t0 = rdtime();
+    while (rdtime() - t0 < 3000000ul) { /* 0.3 s: vmon updates it as the hart runs */
+    }
+    uint32_t seq = (uint32_t)sta[0];
+    check(seq >= 2 && !(seq & 1), "sta: the sequence is even and has moved");
+    puts_("sta: steal ns ");
+    putnum((long)sta[1]);
+    putc_('\n');
+    r = ecall(EXT_STA, 0, -1, -1, 0);
+    check(r.error == 0, "sta: switched off");
+    seq = (uint32_t)sta[0];
+    t0 = rdtime();
+    while (rdtime() - t0 < 200000ul) {
+    }
+    check((uint32_t)sta[0] == seq, "sta: no more updates once off");
 
     /* SRST bad arguments */
     r = ecall(EXT_SRST, 0, 5, 0, 0);
