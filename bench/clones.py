@@ -8,43 +8,10 @@ have settled: resident memory (RSS), proportional share (PSS: shared pages
 split between their users) and private memory, from /proc/PID/smaps_rollup;
 and how many such VMs the host's memory would hold by private+shared cost
 (MemTotal / PSS). Ratios vmon/QEMU (below 1: vmon uses less)."""
-import os, socket, subprocess, sys, tempfile, time
+from benchlib import control, monitor, qemu_migrate_done, wait_output
+import os, subprocess, sys, tempfile, time
 
 APPEND = "console=ttyS0 quiet guest.run=while+true;do+sleep+1;done"
-
-def wait_output(path, needle, secs):
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        try:
-            with open(path, "rb") as f:
-                if needle in f.read():
-                    return True
-        except FileNotFoundError:
-            pass
-        time.sleep(0.1)
-    return False
-
-def control(sock, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(120)
-    s.connect(sock)
-    f = s.makefile("rw")
-    f.readline()
-    f.write(cmd + "\n")
-    f.flush()
-    return f.readline().strip()
-
-def monitor(sock, cmd, wait=0.2):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(30)
-    s.connect(sock)
-    time.sleep(0.05)
-    s.recv(65536)
-    s.sendall((cmd + "\n").encode())
-    time.sleep(wait)
-    out = s.recv(65536).decode(errors="replace")
-    s.close()
-    return out
 
 def rollup(pid):
     v = {}
@@ -90,9 +57,7 @@ def qemu_snapshot(kernel, initrd, tmp):
         raise SystemExit("bench-clones: QEMU guest did not start")
     time.sleep(2)
     monitor(mon, f'migrate "exec:cat > {snap}"')
-    end = time.monotonic() + 120
-    while "completed" not in monitor(mon, "info migrate", 0.05) and time.monotonic() < end:
-        pass
+    qemu_migrate_done(mon)
     p.kill()
     p.wait()
     return snap

@@ -6,51 +6,18 @@ vmon run --incoming) and on qemu-system-riscv64 (HMP migrate, -incoming),
 in the same run. Figures: total migration time and downtime (the time the
 guest was paused), as each reports them, the median of BENCH_RUNS runs;
 ratios vmon/QEMU (below 1: vmon is faster)."""
-import os, re, socket, statistics, subprocess, sys, tempfile, time
+from benchlib import control, monitor, qemu_migrate_done, wait_output
+import os, re, statistics, subprocess, sys, tempfile, time
 
 WORK = {
     "idle": "sleep+600",
     "busy": "while+true;do+dd+if=/dev/zero+of=/tmp/x+bs=1M+count=8+2>/dev/null;done",
 }
 
-def wait_output(path, needle, secs):
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        try:
-            with open(path, "rb") as f:
-                if needle in f.read():
-                    return True
-        except FileNotFoundError:
-            pass
-        time.sleep(0.1)
-    return False
-
 def wait_socket(path, secs=30):
     end = time.monotonic() + secs
     while time.monotonic() < end and not os.path.exists(path):
         time.sleep(0.05)
-
-def control(sock, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(300)
-    s.connect(sock)
-    f = s.makefile("rw")
-    f.readline()
-    f.write(cmd + "\n")
-    f.flush()
-    return f.readline().strip()
-
-def monitor(sock, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(30)
-    s.connect(sock)
-    time.sleep(0.05)
-    s.recv(65536)
-    s.sendall((cmd + "\n").encode())
-    time.sleep(0.1)
-    out = s.recv(65536).decode(errors="replace")
-    s.close()
-    return out
 
 def stop(*procs):
     for p in procs:
@@ -98,13 +65,8 @@ def qemu_once(kernel, initrd, work, tmp):
         raise SystemExit("bench-migrate: QEMU guest did not start")
     time.sleep(2)
     wait_socket(sock)
-    monitor(mon, f"migrate -d unix:{sock}")
-    end = time.monotonic() + 300
-    info = ""
-    while time.monotonic() < end:
-        info = monitor(mon, "info migrate")
-        if "Migration status: completed" in info or "status: failed" in info:
-            break
+    monitor(mon, f"migrate -d unix:{sock}", 0.1)
+    info = qemu_migrate_done(mon, 300)
     stop(src, dst)
     tt = re.search(r"total time: ([0-9]+) ms", info)
     dt = re.search(r"downtime: ([0-9]+) ms", info)

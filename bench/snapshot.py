@@ -14,42 +14,10 @@ console output (the guest was printing without pause, so this is when it
 runs again), the median of BENCH_RUNS runs; for vmon also its own
 "restored in" figure (request to vCPUs starting). Ratios are vmon/QEMU
 (below 1: vmon is faster or smaller)."""
-import os, socket, statistics, subprocess, sys, tempfile, time
+from benchlib import control, monitor, qemu_migrate_done, wait_output
+import os, statistics, subprocess, sys, tempfile, time
 
 APPEND = "console=ttyS0 quiet guest.run=i=0;while+true;do+i=$((i-~0));echo+c$i;done"
-
-def wait_output(path, needle, secs):
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        try:
-            with open(path, "rb") as f:
-                if needle in f.read():
-                    return True
-        except FileNotFoundError:
-            pass
-        time.sleep(0.1)
-    return False
-
-def control(sock, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(120)
-    s.connect(sock)
-    f = s.makefile("rw")
-    f.readline()
-    f.write(cmd + "\n")
-    f.flush()
-    return f.readline().strip()
-
-def monitor(sock, cmd, wait=0.2):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(30)
-    s.connect(sock)
-    s.recv(4096)
-    s.sendall((cmd + "\n").encode())
-    time.sleep(wait)
-    out = s.recv(65536).decode(errors="replace")
-    s.close()
-    return out
 
 def first_output(cmd):
     """Seconds from starting cmd to its first console byte after the
@@ -106,9 +74,8 @@ def qemu_bench(kernel, initrd, tmp, runs):
         raise SystemExit("bench-snapshot: QEMU guest did not start")
     t0 = time.monotonic()
     monitor(mon, f'migrate "exec:cat > {snap}"')
-    while "completed" not in monitor(mon, "info migrate", 0.05):
-        if time.monotonic() - t0 > 120:
-            raise SystemExit("bench-snapshot: QEMU migration to a file did not complete")
+    if "completed" not in qemu_migrate_done(mon):
+        raise SystemExit("bench-snapshot: QEMU migration to a file did not complete")
     t_save = time.monotonic() - t0
     p.kill()
     p.wait()
