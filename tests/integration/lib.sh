@@ -20,3 +20,26 @@ report() { # suite name: prints "NAME: N passed, M failed", fails if any failed
     echo "$1: $pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
+
+# One command on a vmon control socket (--control PATH); prints the reply.
+vmon_ctl() { # socket, command
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(120)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()  # ready
+f.write(sys.argv[2] + "\n"); f.flush()
+print(f.readline().strip())
+PY
+}
+
+# Wait until FILE holds a line matching PATTERN; 1 after SECONDS.
+wait_in() { # file, pattern, seconds
+    for _ in $(seq $((10 * $3))); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}

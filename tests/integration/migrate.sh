@@ -10,25 +10,6 @@ set -u
 VMON=${VMON:-build/vmon}
 . "$(dirname "$0")/guest.sh" # KERNEL, INITRD
 
-ctl() { # control socket, command: prints the reply
-    python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(120)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()  # ready
-f.write(sys.argv[2] + "\n"); f.flush()
-print(f.readline().strip())
-PY
-}
-wait_for() { # file, pattern, seconds
-    for _ in $(seq $((10 * $3))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 counts() { tr -d '\r' <"$1" | grep -a '^count ' | cut -d' ' -f2; }
 disk_value() { head -c 16 "$1" | tr -d '\0' | head -1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -41,7 +22,7 @@ start_source() { # name, extra args...
         --console "$tmp/$n.src" --timeout 120 --append "console=ttyS0 quiet guest.run=$counter" "$@" \
         </dev/null >"$tmp/$n.srcerr" 2>&1 &
     spid=$!
-    wait_for "$tmp/$n.src" "^count 5" 60
+    wait_in "$tmp/$n.src" "^count 5" 60
 }
 
 # migrate NAME ADDR TARGET-ARGS...: a target on ADDR, the source's migrate
@@ -51,9 +32,9 @@ migrate() {
     "$VMON" run --incoming "$addr" --console "$tmp/$n.dst" --timeout 5 "$@" \
         </dev/null >"$tmp/$n.dsterr" 2>&1 &
     dpid=$!
-    wait_for "$tmp/$n.dsterr" "waiting for a migration" 10
+    wait_in "$tmp/$n.dsterr" "waiting for a migration" 10
     [ "${addr#unix:}" != "$addr" ] && for _ in $(seq 50); do [ -S "${addr#unix:}" ] && break; sleep 0.1; done
-    reply=$(ctl "$tmp/$n.ctl" "migrate $addr")
+    reply=$(vmon_ctl "$tmp/$n.ctl" "migrate $addr")
 }
 
 check_moved() { # name, what
@@ -111,7 +92,7 @@ if start_source c; then
     LOG=$tmp/c.dsterr
     echo "$reply" | grep -q "^error the target refused the VM: .*device type" && [ $rc != 0 ] &&
         ok "a target that cannot load the VM refuses it: $reply" || bad "refusal: '$reply', target $rc"
-    reply=$(ctl "$tmp/c.ctl" "migrate unix:$tmp/nobody.sock")
+    reply=$(vmon_ctl "$tmp/c.ctl" "migrate unix:$tmp/nobody.sock")
     echo "$reply" | grep -q "^error cannot connect to unix:$tmp/nobody.sock" &&
         ok "no target: $reply" || bad "no target: '$reply'"
     n1=$(counts "$tmp/c.src" | tail -1)

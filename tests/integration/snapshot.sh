@@ -12,25 +12,6 @@ set -u
 VMON=${VMON:-build/vmon}
 . "$(dirname "$0")/guest.sh" # KERNEL, INITRD
 
-ctl() { # control socket, command: prints the reply
-    python3 - "$1" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(60)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()  # ready
-f.write(sys.argv[2] + "\n"); f.flush()
-print(f.readline().strip())
-PY
-}
-wait_for() { # file, pattern, seconds
-    for _ in $(seq $((10 * $3))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 last_count() { tr -d '\r' <"$1" | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
 first_count() { tr -d '\r' <"$1" | grep -a '^count ' | head -1 | cut -d' ' -f2; }
 
@@ -42,9 +23,9 @@ truncate -s 4M "$tmp/disk.raw"
     </dev/null >"$tmp/err1" 2>&1 &
 pid=$!
 LOG=$tmp/out1
-if wait_for "$tmp/out1" "^count 5[^0-9]" 60; then
-    r=$(ctl "$tmp/c1" pause)
-    r=$(ctl "$tmp/c1" "snapshot $tmp/s1")
+if wait_in "$tmp/out1" "^count 5[^0-9]" 60; then
+    r=$(vmon_ctl "$tmp/c1" pause)
+    r=$(vmon_ctl "$tmp/c1" "snapshot $tmp/s1")
     n=$(last_count "$tmp/out1")
     echo "$r" | grep -q "^ok saved $tmp/s1 in" && ok "snapshot of a paused guest at count $n: $r" ||
         bad "snapshot: $r"
@@ -117,9 +98,9 @@ LOG=$tmp/gen.out
 "$VMON" run --bios "$PROG" --net user,mac=52:54:00:00:00:10 --control "$tmp/c5" --console "$tmp/gen.out" \
     --timeout 60 </dev/null >"$tmp/gen.err" 2>&1 &
 pid=$!
-if wait_for "$tmp/gen.out" "^genid" 20; then
-    ctl "$tmp/c5" pause >/dev/null
-    r=$(ctl "$tmp/c5" "snapshot $tmp/gen.snap")
+if wait_in "$tmp/gen.out" "^genid" 20; then
+    vmon_ctl "$tmp/c5" pause >/dev/null
+    r=$(vmon_ctl "$tmp/c5" "snapshot $tmp/gen.snap")
     echo "$r" | grep -q "^ok saved" || bad "snapshot of the generation ID program: $r"
 else
     bad "the generation ID program did not start"
@@ -178,9 +159,9 @@ LOG=$tmp/smp1
     --console "$tmp/smp1" --timeout 120 --append "console=ttyS0 quiet guest.run=$load" \
     </dev/null >"$tmp/smperr" 2>&1 &
 pid=$!
-if wait_for "$tmp/smp1" "^started" 60; then
+if wait_in "$tmp/smp1" "^started" 60; then
     sleep 1
-    r=$(ctl "$tmp/c2" "snapshot $tmp/smp")
+    r=$(vmon_ctl "$tmp/c2" "snapshot $tmp/smp")
     echo "$r" | grep -q "^ok saved" && ok "snapshot of a running 4-vCPU guest under load" ||
         bad "SMP snapshot: $r"
 else
@@ -214,8 +195,8 @@ LOG=$tmp/dev1
     --control "$tmp/c3" --console "$tmp/dev1" --timeout 120 \
     --append "console=ttyS0 quiet guest.net guest.run=$devs" </dev/null >"$tmp/deverr1" 2>&1 &
 pid=$!
-if wait_for "$tmp/dev1" "^ready" 60; then
-    r=$(ctl "$tmp/c3" "snapshot $tmp/devs")
+if wait_in "$tmp/dev1" "^ready" 60; then
+    r=$(vmon_ctl "$tmp/c3" "snapshot $tmp/devs")
     echo "$r" | grep -q "^ok saved" || bad "snapshot with every device: $r"
 else
     bad "the device guest did not start"
@@ -226,16 +207,16 @@ LOG=$tmp/dev2
 "$VMON" run --restore "$tmp/devs" --vconsole "$tmp/hvc-b" --control "$tmp/c4" \
     --console "$tmp/dev2" --timeout 60 </dev/null >"$tmp/deverr2" 2>&1 &
 pid=$!
-wait_for "$tmp/dev2" "^devices-done" 40
+wait_in "$tmp/dev2" "^devices-done" 40
 grep -q "hello from the host" "$tmp/dev2" && ok "net: the restored guest fetched a page over the network" ||
     bad "net after restore"
 grep -q "^rng=32" "$tmp/dev2" && ok "rng: 32 bytes from /dev/hwrng after the restore" || bad "rng after restore"
 grep -q "to-hvc1" "$tmp/hvc-b" 2>/dev/null && ok "vconsole: output reaches the restore's --vconsole file" ||
     bad "vconsole after restore"
-r=$(ctl "$tmp/c4" "balloon 192M")
+r=$(vmon_ctl "$tmp/c4" "balloon 192M")
 ok_b=0
 for _ in $(seq 50); do
-    ctl "$tmp/c4" balloon | grep -q "given 64 MiB" && ok_b=1 && break
+    vmon_ctl "$tmp/c4" balloon | grep -q "given 64 MiB" && ok_b=1 && break
     sleep 0.2
 done
 [ $ok_b = 1 ] && ok "balloon: the restored guest gave 64 MiB back" || bad "balloon after restore: $r"
