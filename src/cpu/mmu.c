@@ -4,6 +4,7 @@
 #include "vmm/vm.h"
 #include "mem/dirty.h"
 #include "mem/swap.h"
+#include "mem/share.h"
 #include <string.h>
 
 #define PTE_V        (1ull << 0)
@@ -226,6 +227,7 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
                                              __ATOMIC_ACQUIRE))
                 goto again;
             mem_dirty_note(h->vm, pte_pa);
+            if (h->vm->share) mem_share_written(h->vm, pte_pa, 0);
         }
         uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
         out->pa = ((ppn << 12) & ~off_mask) | (va & off_mask);
@@ -311,7 +313,10 @@ static int access_pa(struct hart *h, uint64_t va, unsigned size, int access, uns
     uint64_t page = x.pa & ~0xfffull;
     if (h->vm->swap) mem_access_note(h->vm, x.pa);
     if (access == ACC_W && code_written(h, x.pa)) watched = 1; /* no TLB entry this time */
-    if (access == ACC_W) mem_dirty_note(h->vm, x.pa);
+    if (access == ACC_W) {
+        mem_dirty_note(h->vm, x.pa);
+        if (h->vm->share) mem_share_written(h->vm, x.pa, 0);
+    }
     const struct mem_region *m = bus_find_mem(&h->vm->bus, page, 4096);
     if (m && !(access == ACC_W && m->readonly) && !watched &&
         pmp_check(h, page, 4096, access, priv)) {

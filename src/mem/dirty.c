@@ -1,5 +1,6 @@
 /* Dirty page logging (see dirty.h). */
 #include "mem/dirty.h"
+#include "mem/share.h"
 #include "vmm/vm.h"
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,10 @@ void mem_written(struct vm *vm, uint64_t pa, uint64_t len)
 {
     if (!len) return;
     mmu_code_range_written(vm, pa, len);
-    for (uint64_t p = pa & ~0xfffull; p < pa + len; p += 4096)
+    for (uint64_t p = pa & ~0xfffull; p < pa + len; p += 4096) {
         mem_dirty_note(vm, p);
+        if (vm->share) mem_share_written(vm, p, 1);
+    }
 }
 
 /* Every hart drops its TLB (and so every write translation) before this

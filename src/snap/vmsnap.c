@@ -2,6 +2,7 @@
  * and RAM in one file (snap.h). */
 #include "snap/vmsnap.h"
 #include "mem/pagemap.h"
+#include "mem/share.h"
 #include "vmm/vm.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,9 @@ uint8_t *vmsnap_touched(const struct vm *vm)
         free(map);
         map = NULL;
     }
+    /* A page mapped from the sharing pool is not this process's own. */
+    for (uint64_t p = 0; map && vm->share && p < vm->ram_size / 4096; p++)
+        map[p] |= (uint8_t)mem_share_page_shared((struct vm *)vm, p);
     return map;
 }
 

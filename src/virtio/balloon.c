@@ -11,6 +11,7 @@
 #include "board/virt.h"
 #include "mem/bytes.h"
 #include "mem/dirty.h"
+#include "mem/share.h"
 #include "vmm/vm.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -52,8 +53,7 @@ static void drop_range(struct virtio_dev *d, uint64_t gpa, uint64_t len)
 {
     uint8_t *p = virtio_gpa(d, gpa, len);
     if (!p || (gpa & 0xfff) || (len & 0xfff)) return; /* only whole pages of RAM */
-    madvise(p, len, MADV_DONTNEED);
-    mem_written(d->vm, gpa, len); /* now zeros: translations of it go, it is dirty */
+    mem_discard(d->vm, p, gpa, len); /* now zeros: translations of it go, it is dirty */
 }
 
 static void serve_pfns(struct virtio_dev *d, struct balloon *b, const struct vq_req *req,

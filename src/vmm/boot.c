@@ -19,6 +19,7 @@
 #include "snap/vmsnap.h"
 #include "snap/migrate.h"
 #include "mem/swap.h"
+#include "mem/share.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,7 +53,9 @@ struct boot_opts {
     const char *bios, *kernel, *initrd, *append, *console, *dump_dtb, *name, *pidfile, *gdb;
     const char *jit_dump, *control, *restore, *snap_on_exit, *incoming, *swap_dir;
     uint64_t mem_limit;
-    int sandbox;
+    int sandbox, share_pages;
+    unsigned share_rate;
+    int share_pool_fd, share_inbox_fd; /* --share-fds: the service's pool */
     unsigned cap;
     cpu_set_t pin; /* empty: not pinned */
     uint64_t mem;
@@ -96,6 +99,9 @@ enum {
     RUN_INCOMING,
     RUN_MEM_LIMIT,
     RUN_SWAP_DIR,
+    RUN_SHARE_PAGES,
+    RUN_SHARE_RATE,
+    RUN_SHARE_FDS,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -189,6 +195,15 @@ static const struct cli_opt run_opts[] = {
      RUN_MEM_LIMIT},
     {"--swap-dir", "DIR", "where --mem-limit's swap file is made (default $TMPDIR or /var/tmp)",
      RUN_SWAP_DIR},
+    {"--share-pages", NULL,
+     "share guest pages with the same content (zero pages, and pages equal to\n"
+     "others of this VM or, under vmon serve, of other VMs) copy-on-write; a\n"
+     "guest can tell by timing its writes, so it is opt-in",
+     RUN_SHARE_PAGES},
+    {"--share-rate", "PAGES", "pages --share-pages looks at per second (default 25600)",
+     RUN_SHARE_RATE},
+    {"--share-fds", "POOL,BUF", "(used by vmon serve) the service's page pool and exchange buffer",
+     RUN_SHARE_FDS},
     {"--disk", "FILE[,ro][,format=raw|qcow2][,serial=STR]", "virtio-blk disk (repeatable)",
      RUN_DEV + 1},
     {"--net", "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
@@ -272,6 +287,24 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_SNAP_ON_EXIT: o->snap_on_exit = v; return 0;
     case RUN_INCOMING: o->incoming = v; return 0;
     case RUN_SWAP_DIR: o->swap_dir = v; return 0;
+    case RUN_SHARE_PAGES: o->share_pages = 1; return 0;
+    case RUN_SHARE_RATE: {
+        unsigned long long n;
+        if (parse_uint(v, &n) < 0 || n == 0 || n > (1u << 24)) {
+            fprintf(stderr, "vmon run: invalid --share-rate '%s' (want 1..16777216 pages)\n", v);
+            return -1;
+        }
+        o->share_rate = (unsigned)n;
+        return 0;
+    }
+    case RUN_SHARE_FDS:
+        if (sscanf(v, "%d,%d", &o->share_pool_fd, &o->share_inbox_fd) != 2 ||
+            o->share_pool_fd < 3 || o->share_inbox_fd < 3) {
+            fprintf(stderr, "vmon run: invalid --share-fds '%s' (want POOL,BUF descriptors)\n", v);
+            return -1;
+        }
+        o->share_pages = 1;
+        return 0;
     case RUN_MEM_LIMIT: {
         char err[256];
         if (vmdef_parse_mem_limit(opt->name, v, &o->mem_limit, err, sizeof(err)) < 0) {
@@ -773,6 +806,20 @@ static int swap_setup(struct vm *vm, const struct boot_opts *o)
     return 0;
 }
 
+/* --share-pages: page sharing, once guest RAM holds what it boots from. */
+static int share_setup(struct vm *vm, const struct boot_opts *o)
+{
+    char err[256];
+    int pool = o->share_pool_fd ? o->share_pool_fd : -1;
+    int inbox = o->share_inbox_fd ? o->share_inbox_fd : -1;
+    if (mem_share_start(vm, o->share_rate, pool, inbox, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vmon run: --share-pages: %s\n", err);
+        return -1;
+    }
+    if (inbox >= 0) close(inbox); /* mapped now */
+    return 0;
+}
+
 /* --snapshot-on-exit FILE: its directory must take files now, not only
  * when the VM ends (and a run is lost to a typo). */
 static int snap_dir_check(const char *path)
@@ -977,6 +1024,7 @@ int boot_main(int argc, char **argv)
         status = 0;
         goto out;
     }
+    if (o.share_pages && share_setup(vm, &o) < 0) goto out;
     struct console *con = NULL;
     if (vm->console_out_fd == 1 && (!o.console || !strcmp(o.console, "stdio")))
         con = console_start(vm, 0);

@@ -9,6 +9,7 @@
 #include "snap/vmsnap.h"
 #include "snap/migrate.h"
 #include "mem/swap.h"
+#include "mem/share.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -126,6 +127,37 @@ static const char *migrate_command(struct vm *vm, const char *addr, char *buf, s
     return buf;
 }
 
+/* share: page sharing's figures; share-scan BUDGET and share-map N: the
+ * service's half of a sharing round (mem/share.h). */
+static const char *share_command(struct vm *vm, const char *cmd, char *buf, size_t len)
+{
+    char err[160];
+    int n;
+    if (!vm->share) return "error page sharing is off for this VM (--share-pages)";
+    if (!strcmp(cmd, "share")) {
+        struct mem_share_stats st;
+        mem_share_get_stats(vm, &st);
+        snprintf(buf, len,
+                 "ok share pooled %llu zero %llu merged %llu zero-merged %llu broken-hart %llu "
+                 "broken-device %llu scanned %llu rejected %llu",
+                 (unsigned long long)st.pooled, (unsigned long long)st.zero,
+                 (unsigned long long)st.merged, (unsigned long long)st.zero_merged,
+                 (unsigned long long)st.broken_hart, (unsigned long long)st.broken_device,
+                 (unsigned long long)st.scanned, (unsigned long long)st.rejected);
+        return buf;
+    }
+    unsigned long v = strtoul(cmd + 10, NULL, 10);
+    if (!strncmp(cmd, "share-scan ", 11))
+        n = mem_share_scan(vm, (uint32_t)(v > 1u << 24 ? 1u << 24 : v), err, sizeof(err));
+    else
+        n = mem_share_map(vm, (uint32_t)(v > 1u << 24 ? 1u << 24 : v), err, sizeof(err));
+    if (n < 0)
+        snprintf(buf, len, "error %s", err);
+    else
+        snprintf(buf, len, "ok %d", n);
+    return buf;
+}
+
 /* "sched cap=PCT pin=LIST|-": the scheduler's controls, live. */
 static const char *control_sched(struct vm *vm, const char *args, char *buf, size_t size)
 {
@@ -196,6 +228,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
 {
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) || !strncmp(cmd, "share-map ", 10))
+        return share_command(vm, cmd, buf, size);
     if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
     if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
@@ -216,7 +250,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         return "ok resetting";
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR)";
+           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, share)";
 }
 
 /* Serve one connection until it closes. */
@@ -241,8 +275,10 @@ static void control_serve(struct vm_control *c, int fd)
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
         char buf[CONTROL_LINE_MAX];
+        pthread_mutex_lock(&c->vm->admin);
         const char *r =
             overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf));
+        pthread_mutex_unlock(&c->vm->admin);
         reply(fd, r);
         if (!strncmp(r, "ok migrated to ", 15)) { /* it runs elsewhere now: end here */
             vm_request_exit(c->vm, VM_EXIT_MIGRATED, 0, r + 3);

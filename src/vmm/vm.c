@@ -4,6 +4,7 @@
 #include "hw/syscon.h"
 #include "irq/clint.h"
 #include "mem/swap.h"
+#include "mem/share.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <sched.h>
@@ -69,6 +70,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     const char *map = getenv("VMON_JIT_MAP"); /* for scripts/jit-profile.py */
     if (map && (vm->jit_map = fopen(map, "we"))) setvbuf(vm->jit_map, NULL, _IOLBF, 0);
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->admin, NULL);
     pthread_mutex_init(&vm->sched.lock, NULL);
     if (sched_getaffinity(0, sizeof(vm->sched.all), &vm->sched.all) < 0) CPU_ZERO(&vm->sched.all);
     pthread_condattr_t ca;
@@ -96,6 +98,7 @@ void vm_destroy(struct vm *vm)
 {
     if (!vm) return;
     bus_destroy_devices(&vm->bus);
+    mem_share_stop(vm);
     mem_swap_stop(vm); /* nothing touches guest RAM any more */
     for (unsigned i = 0; i < VM_MAX_CPUS; i++) {
         if (vm->harts[i]) {
@@ -107,6 +110,7 @@ void vm_destroy(struct vm *vm)
     pthread_cond_destroy(&vm->exit_cond);
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->lock);
+    pthread_mutex_destroy(&vm->admin);
     pthread_mutex_destroy(&vm->sched.lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);

@@ -112,6 +112,10 @@ struct vm {
     uint64_t ram_base, ram_size;
     int ram_file;          /* RAM is mapped from a snapshot file (not anonymous memory) */
     struct mem_swap *swap; /* --mem-limit: hypervisor swap (mem/swap.c), or NULL */
+    struct mem_share *share; /* --share-pages: page sharing (mem/share.c), or NULL */
+    /* Held by whoever pauses the VM to work on it (control commands,
+     * page-sharing merges), so one does not resume it under another. */
+    pthread_mutex_t admin;
     /* One bit per RAM page that some hart has decoded or translated code
      * from: no hart keeps a write TLB entry for such a page, so a store to
      * it is seen and drops every hart's translations (mmu.c). */

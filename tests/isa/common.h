@@ -222,6 +222,12 @@ void *memcpy(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 
 static inline u64 rdmtime(void) { return mmio_read64(CLINT_MTIME); }
+
+/* A 32-bit MMIO register, or 0 when nothing answers there (an empty virtio
+ * slot faults on vmon; the trap handler skips the load). */
+u32 mmio_probe32(u64 addr);
+/* The base of the first virtio-mmio device with this device ID, or 0. */
+u64 virtio_find(u32 device_id);
 static inline void fence_i(void) { __asm__ volatile("fence.i" ::: "memory"); }
 static inline void sfence_vma_all(void) { __asm__ volatile("sfence.vma" ::: "memory"); }
 

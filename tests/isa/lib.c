@@ -118,6 +118,22 @@ void check_failed(const char *name, long idx, u64 got, u64 exp)
         printf_("FAIL %s: got 0x%lx expected 0x%lx\n", name, got, exp);
 }
 
+u32 mmio_probe32(u64 addr)
+{
+    u32 v = 0;
+    TRAP_EXPECT();
+    __asm__ volatile("lw %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory");
+    TRAP_END();
+    return trap.count ? 0 : v;
+}
+
+u64 virtio_find(u32 device_id)
+{
+    for (u64 b = 0x10001000ul; b < 0x10001000ul + 8 * 0x1000; b += 0x1000)
+        if (mmio_probe32(b) == 0x74726976 && mmio_probe32(b + 8) == device_id) return b;
+    return 0;
+}
+
 int test_done(void)
 {
     if (n_fails) {

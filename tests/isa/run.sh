@@ -42,6 +42,10 @@ for elf in "${elfs[@]}"; do
         echo "SKIP $name (a vmon device)"
         continue
     fi
+    if [ "$name" = pageshare ]; then
+        echo "SKIP $name (driven by tests/integration/pageshare.sh)"
+        continue
+    fi
     if [ "$emu" = qemu ]; then
         timeout -k 2 "$tmo" qemu-system-riscv64 -M virt -m 256M -bios none -nographic \
             -kernel "$elf" </dev/null >"$log" 2>&1

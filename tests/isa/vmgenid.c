@@ -10,30 +10,13 @@
 
 #define VMGENID_BASE 0x103000ul
 
-#define VIRTIO_BASE 0x10001000ul
-
-/* A register of a virtio slot, or 0 when nothing answers there (an empty
- * slot faults on vmon; the trap handler skips the load). */
-static u32 probe32(u64 addr)
-{
-    u32 v = 0;
-    TRAP_EXPECT();
-    __asm__ volatile("lw %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory");
-    TRAP_END();
-    return trap.count ? 0 : v;
-}
-
 /* The first virtio-net device's config space MAC as one number, or 0. */
 static u64 net_mac(void)
 {
-    for (u64 b = VIRTIO_BASE; b < VIRTIO_BASE + 8 * 0x1000; b += 0x1000) {
-        if (probe32(b) != 0x74726976 || probe32(b + 8) != 1) continue;
-        u64 mac = 0;
-        for (unsigned i = 0; i < 6; i++)
-            mac = mac << 8 | *(volatile u8 *)(b + 0x100 + i);
-        return mac;
-    }
-    return 0;
+    u64 b = virtio_find(1), mac = 0;
+    for (unsigned i = 0; b && i < 6; i++)
+        mac = mac << 8 | *(volatile u8 *)(b + 0x100 + i);
+    return mac;
 }
 
 static void read_id(u64 id[2])
