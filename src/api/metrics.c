@@ -18,7 +18,7 @@ static json_object *vm_figures(const struct host_vm *vm)
 }
 
 /* The host's memory and what the VMs commit and use (svc->lock held). */
-static json_object *host_memory(const struct service *svc)
+static json_object *host_memory(struct service *svc)
 {
     json_object *o = json_object_new_object();
     uint64_t rss = 0;
@@ -33,6 +33,7 @@ static json_object *host_memory(const struct service *svc)
             : NULL);
     json_object_object_add(o, "committed", json_object_new_int64((int64_t)host_committed(svc)));
     json_object_object_add(o, "rss", json_object_new_int64((int64_t)rss));
+    json_object_object_add(o, "sharing", host_share_pool_json(svc));
     return o;
 }
 

@@ -80,6 +80,7 @@ struct host_vm {
     double usage_pct, mips; /* smoothed over the last second or so */
     unsigned cap_sent;      /* the effective cap the worker has */
     int sched_dirty;        /* send it the effective cap and pinning again */
+    struct host_share *share; /* page sharing (pageshare.c), once it started with it */
     /* What it really uses, from the same "stats" (this run; 0 before). */
     struct {
         uint64_t rss_kb;            /* the worker's VmRSS */
@@ -115,6 +116,12 @@ struct service {
      * overcommit x host_mem (overcommit 0: no limit). */
     uint64_t host_mem; /* serve --host-mem, else MemTotal */
     double overcommit; /* serve --overcommit, default 2 */
+    /* Page sharing between VMs (pageshare.c): the pool, made when the
+     * first VM with share_pages starts, and the thread that drives it. */
+    struct share_pool *pool;
+    unsigned share_rate; /* serve --share-rate: pages each VM scans a second */
+    pthread_t sharer;
+    int sharing;
 };
 
 const char *host_state_name(int state);
@@ -164,6 +171,19 @@ int host_vm_migrate(struct service *svc, const char *name, const char *to, char 
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);
 void host_worker_sample(struct service *svc);
+
+/* pageshare.c: page sharing between VMs. Before a share_pages VM's worker
+ * starts: fds gets the pool (read-only) and the VM's exchange buffer, for
+ * the worker's fds 5 and 6 (the caller closes them). 0, or -1 with err. */
+int host_share_prepare(struct service *svc, struct host_vm *vm, int fds[2], char *err,
+                       size_t errlen);
+/* Its worker ended: the pool drops what it mapped. */
+void host_share_end(struct service *svc, struct host_vm *vm);
+void host_share_free(struct host_vm *vm);
+void *host_share_thread(void *arg);
+/* The VM's sharing figures (NULL without share_pages), and the pool's. */
+struct json_object *host_share_json(const struct host_vm *vm);
+struct json_object *host_share_pool_json(struct service *svc);
 
 /* console.c: the service's end of workers' serial consoles. */
 void host_console_init(struct host_console *c);

@@ -35,6 +35,7 @@ void host_vm_free(struct host_vm *vm)
     if (vm->ctl_fd >= 0) close(vm->ctl_fd);
     pthread_mutex_destroy(&vm->ctl_lock);
     host_console_destroy(&vm->con);
+    host_share_free(vm);
     vmdef_free(&vm->def);
     free(vm);
 }
@@ -245,6 +246,7 @@ json_object *host_vm_memory_json(const struct host_vm *vm)
                            json_object_new_int64(swap ? (int64_t)vm->used.swap_out : 0));
     json_object_object_add(o, "swapped_in",
                            json_object_new_int64(swap ? (int64_t)vm->used.swap_in : 0));
+    json_object_object_add(o, "sharing", host_share_json(vm));
     return o;
 }
 

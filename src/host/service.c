@@ -5,6 +5,7 @@
  * supervises one worker process per running VM. SIGTERM/SIGINT shut every
  * VM down and end the service. */
 #include "host/host.h"
+#include "mem/sharepool.h"
 #include "api/api.h"
 #include "vmm/cli.h"
 #include <errno.h>
@@ -62,7 +63,7 @@ void host_default_state_dir(char *buf, size_t size)
         snprintf(buf, size, "%s/.local/state/vmon", home ? home : "/tmp");
 }
 
-enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM };
+enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM, SERVE_SHARE_RATE };
 static const struct cli_opt serve_opts[] = {
     {"--socket", "PATH",
      "the API's unix socket (default $XDG_RUNTIME_DIR/vmon.sock, /run/vmon.sock for root)",
@@ -84,6 +85,10 @@ static const struct cli_opt serve_opts[] = {
      "the host memory that RATIO multiplies (default MemTotal of /proc/meminfo;\n"
      "less keeps some for the host, a made-up size serves tests)",
      SERVE_HOST_MEM},
+    {"--share-rate", "PAGES",
+     "pages of guest RAM each VM with share_pages has looked at per second for\n"
+     "sharing (default 25600: 100 MiB/s)",
+     SERVE_SHARE_RATE},
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -227,7 +232,8 @@ static uint64_t host_mem_total(void)
     return (uint64_t)kb << 10;
 }
 
-/* --overcommit RATIO and --host-mem SIZE; CLI_OK or CLI_USAGE. */
+/* --overcommit RATIO, --host-mem SIZE, --share-rate PAGES; CLI_OK or
+ * CLI_USAGE. */
 static int parse_memory_opt(struct service *svc, int id, const char *v)
 {
     char *end;
@@ -243,6 +249,15 @@ static int parse_memory_opt(struct service *svc, int id, const char *v)
                 "vmon serve: invalid --overcommit '%s' (want a ratio 0..1000, e.g. 1.5; "
                 "0: no limit)\n",
                 v);
+        return CLI_USAGE;
+    }
+    if (id == SERVE_SHARE_RATE) {
+        m = strtoull(v, &end, 10);
+        if (end != v && !*end && m >= 1 && m <= (1u << 24)) {
+            svc->share_rate = (unsigned)m;
+            return CLI_OK;
+        }
+        fprintf(stderr, "vmon serve: invalid --share-rate '%s' (want 1..16777216 pages)\n", v);
         return CLI_USAGE;
     }
     if (cli_parse_size(v, 20, &m) == 0 && m >= (16ull << 20)) {
@@ -267,7 +282,8 @@ static int parse_serve_opts(struct service *svc, int argc, char **argv)
             fprintf(stderr, "vmon serve: unexpected argument '%s'\n", c.positional);
             return CLI_USAGE;
         }
-        if (c.opt->id == SERVE_OVERCOMMIT || c.opt->id == SERVE_HOST_MEM) {
+        if (c.opt->id == SERVE_OVERCOMMIT || c.opt->id == SERVE_HOST_MEM ||
+            c.opt->id == SERVE_SHARE_RATE) {
             if (parse_memory_opt(svc, c.opt->id, c.value) != CLI_OK) return CLI_USAGE;
             continue;
         }
@@ -306,6 +322,7 @@ static void service_init(struct service *svc)
     pthread_condattr_destroy(&ca);
     svc->started_ns = host_now_ns();
     svc->overcommit = 2.0;
+    svc->share_rate = 25600;
     if (sched_getaffinity(0, sizeof(svc->cpus), &svc->cpus) < 0 || !CPU_COUNT(&svc->cpus))
         CPU_SET(0, &svc->cpus);
 }
@@ -323,6 +340,8 @@ static void service_destroy(struct service *svc)
     }
     if (svc->sock_lock_fd >= 0) close(svc->sock_lock_fd);
     if (svc->state_lock_fd >= 0) close(svc->state_lock_fd);
+    if (svc->pool) share_pool_destroy(svc->pool);
+    free(svc->pool);
     pthread_cond_destroy(&svc->changed);
     pthread_mutex_destroy(&svc->lock);
 }
@@ -343,6 +362,7 @@ static int service_run(struct service *svc, const sigset_t *stop)
         svc->autostarting =
             pthread_create(&svc->autostarter, NULL, host_autostart_thread, svc) == 0;
         svc->scheduling = pthread_create(&svc->scheduler, NULL, host_sched_thread, svc) == 0;
+        svc->sharing = pthread_create(&svc->sharer, NULL, host_share_thread, svc) == 0;
         host_log("listening on %s; state in %s; %u host CPUs; %llu MiB of host memory, "
                  "overcommit %g%s",
                  svc->socket_path, svc->state_dir, svc->ncpus,
@@ -357,6 +377,7 @@ static int service_run(struct service *svc, const sigset_t *stop)
         api_stop(svc);
         if (svc->autostarting) pthread_join(svc->autostarter, NULL);
         if (svc->scheduling) pthread_join(svc->scheduler, NULL);
+        if (svc->sharing) pthread_join(svc->sharer, NULL);
         host_stop_all(svc);
     }
     atomic_store(&svc->quit, 2);

@@ -54,6 +54,10 @@ static int build_argv(struct service *svc, struct host_vm *vm, struct worker_arg
     a->argv[n++] = (char *)con;
     a->argv[n++] = "--control";
     a->argv[n++] = "fd:3";
+    if (vm->def.share_pages) { /* the pool and its exchange buffer (host_share_prepare) */
+        a->argv[n++] = "--share-fds";
+        a->argv[n++] = "5,6";
+    }
     a->argv[n++] = "--sandbox";
     a->argv[n] = NULL;
     return 0;
@@ -65,8 +69,10 @@ static void limit(int res, rlim_t v)
     setrlimit(res, &rl);
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void worker_child(int ctl, int con, int logfd, uint64_t mem, char **argv)
+/* In the child, between fork and exec: only async-signal-safe calls.
+ * share: page sharing's pool and exchange buffer, or -1s. */
+static void worker_child(int ctl, int con, const int share[2], int logfd, uint64_t mem,
+                         char **argv)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -83,7 +89,10 @@ static void worker_child(int ctl, int con, int logfd, uint64_t mem, char **argv)
         dup2(ctl, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
         _exit(126);
     if (con >= 0 && (dup2(con, 4) < 0 || fcntl(4, F_SETFD, 0) < 0)) _exit(126);
-    close_range(con >= 0 ? 5 : 4, ~0u, 0);
+    for (int i = 0; i < 2; i++)
+        if (share[i] >= 0 && (dup2(share[i], 5 + i) < 0 || fcntl(5 + i, F_SETFD, 0) < 0))
+            _exit(126);
+    close_range(share[0] >= 0 ? 7 : con >= 0 ? 5 : 4, ~0u, 0);
     if (chdir("/") < 0) _exit(126);
     setsid();
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -118,6 +127,13 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
             if (fds[i] >= 0) close(fds[i]);
         return -1;
     }
+    int share[2] = {-1, -1};
+    if (vm->def.share_pages && host_share_prepare(svc, vm, share, err, errlen) < 0) {
+        int fds[] = {logfd, sv[0], sv[1], cv[0], cv[1]};
+        for (unsigned i = 0; i < 5; i++)
+            if (fds[i] >= 0) close(fds[i]);
+        return -1;
+    }
     pthread_mutex_lock(&vm->ctl_lock);
     if (vm->ctl_fd >= 0) close(vm->ctl_fd);
     vm->ctl_fd = sv[0];
@@ -128,7 +144,7 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     int fork_errno = errno;
     /* An incoming VM's memory is the source's: up to the most there is. */
     uint64_t mem = vm->def.incoming ? VMDEF_MEM_MAX : vm->def.mem;
-    if (pid == 0) worker_child(sv[1], cv[1], logfd, mem, a.argv);
+    if (pid == 0) worker_child(sv[1], cv[1], share, logfd, mem, a.argv);
     if (pid > 0) {
         vm->pid = pid;
         vm->started_ns = host_now_ns();
@@ -148,6 +164,8 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
     close(sv[1]);
     close(logfd);
     if (cv[1] >= 0) close(cv[1]);
+    for (int i = 0; i < 2; i++)
+        if (share[i] >= 0) close(share[i]);
     if (pid < 0) {
         snprintf(err, errlen, "cannot start a worker: fork: %s", strerror(fork_errno));
         if (cv[0] >= 0) close(cv[0]);
@@ -340,6 +358,7 @@ void host_worker_reap(struct service *svc)
                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
             classify_exit(svc, vm, status);
             vm->pid = 0;
+            host_share_end(svc, vm);
             host_log("VM %s: worker %d ended: %s: %s", vm->def.name, (int)pid,
                      host_state_name(vm->state), vm->reason);
             break;

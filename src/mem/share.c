@@ -244,15 +244,18 @@ static void scan_page(struct mem_share *s, uint64_t p)
     if (share_page_hash(b->page[b->ncand]) == h) b->cand[b->ncand++] = p;
 }
 
-static int scan(struct mem_share *s, uint32_t budget)
+/* Returns the pages gone through (the budget, or fewer once the inbox or
+ * the zero list is full). */
+static uint32_t scan(struct mem_share *s, uint32_t budget)
 {
     struct share_inbox *b = s->box;
     b->ncand = b->nmap = 0;
     s->nzero = 0;
-    if (take_broken(s)) return 0;
+    if (take_broken(s)) return budget;
     unsigned char vec[RESIDENT_RUN];
     uint64_t run_start = UINT64_MAX;
-    for (uint32_t n = 0; n < budget && b->ncand < SHARE_SLOTS && s->nzero < ZERO_MAX; n++) {
+    uint32_t n = 0;
+    for (; n < budget && b->ncand < SHARE_SLOTS && s->nzero < ZERO_MAX; n++) {
         uint64_t p = s->cursor;
         s->cursor = p + 1 < s->npages ? p + 1 : 0;
         if (run_start == UINT64_MAX || p < run_start || p >= run_start + RESIDENT_RUN) {
@@ -265,7 +268,7 @@ static int scan(struct mem_share *s, uint32_t budget)
         if (!(vec[p - run_start] & 1) || bit_get(s->pooled, p) || bit_get(s->zeroed, p)) continue;
         scan_page(s, p);
     }
-    return (int)b->ncand;
+    return n;
 }
 
 int mem_share_scan(struct vm *vm, uint32_t budget, char *err, size_t errlen)
@@ -275,12 +278,12 @@ int mem_share_scan(struct vm *vm, uint32_t budget, char *err, size_t errlen)
         snprintf(err, errlen, "page sharing is not driven by the service for this VM");
         return -1;
     }
-    int n = scan(s, budget);
+    uint32_t n = scan(s, budget);
     if (s->nzero && merge(s, 0) < 0) {
         snprintf(err, errlen, "the VM is stopping");
         return -1;
     }
-    return n;
+    return (int)n;
 }
 
 int mem_share_map(struct vm *vm, uint32_t n, char *err, size_t errlen)
@@ -301,10 +304,11 @@ int mem_share_map(struct vm *vm, uint32_t n, char *err, size_t errlen)
 
 /* ---- a lone VM: its own pool and scanner ---- */
 
-static void local_round(struct mem_share *s, uint32_t budget)
+/* One exchange with the VM's own pool; returns the pages gone through. */
+static uint32_t local_exchange(struct mem_share *s, uint32_t budget)
 {
     struct share_inbox *b = s->box;
-    scan(s, budget);
+    uint32_t went = scan(s, budget);
     for (uint32_t i = 0; i < b->nbroken; i++)
         share_pool_drop(s->pool, &s->client, b->broken[i]);
     for (uint32_t i = 0; i < b->ncand; i++) {
@@ -313,11 +317,18 @@ static void local_round(struct mem_share *s, uint32_t budget)
         b->map_page[b->nmap] = b->cand[i];
         b->map_pidx[b->nmap++] = (uint64_t)q;
     }
-    if (!b->nmap && !s->nzero) return;
+    if (!b->nmap && !s->nzero) return went;
     int r = merge(s, b->nmap);
     for (uint32_t i = 0; i < b->nmap; i++)
         share_pool_confirm(s->pool, &s->client, b->map_page[i], (uint32_t)b->map_pidx[i],
                            r >= 0 && b->mapped[i]);
+    return r < 0 ? 0 : went;
+}
+
+static void local_round(struct mem_share *s, uint32_t budget)
+{
+    for (uint32_t left = budget, went = 1; left && went; left -= went)
+        went = local_exchange(s, left);
 }
 
 static void *scanner_main(void *arg)

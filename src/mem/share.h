@@ -72,8 +72,9 @@ int mem_share_page_shared(struct vm *vm, uint64_t gpage);
 void mem_discard(struct vm *vm, uint8_t *host, uint64_t gpa, uint64_t len);
 
 /* Service mode: scan up to budget pages, leaving candidates and unshared
- * pages in the inbox; then map what the service answered. Each returns a
- * count, or -1 with err. */
+ * pages in the inbox (returns the pages gone through: fewer than budget
+ * when the inbox filled up); then map what the service answered (returns
+ * how many were). -1 with err when the VM is stopping. */
 int mem_share_scan(struct vm *vm, uint32_t budget, char *err, size_t errlen);
 int mem_share_map(struct vm *vm, uint32_t n, char *err, size_t errlen);
 #endif

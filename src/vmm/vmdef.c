@@ -50,6 +50,10 @@ const struct vmdef_field vmdef_fields[] = {
     {"rng", "--rng", NULL, "virtio-rng fed by the host's getrandom()", VMDEF_FLAG},
     {"balloon", "--balloon", NULL, "virtio-balloon: memory the guest can give back", VMDEF_FLAG},
     {"autostart", "--autostart", NULL, "start the VM whenever the service starts", VMDEF_FLAG},
+    {"share_pages", "--share-pages", NULL,
+     "share its pages with the same content as other VMs' (or its own) copy-on-write\n"
+     "(opt-in: a guest can tell by timing its writes)",
+     VMDEF_FLAG},
     {"weight", "--weight", "W",
      "its share of the host CPUs under contention, relative to other VMs'\n(1..10000, default 100)",
      VMDEF_UINT},
@@ -91,6 +95,7 @@ static int *flag_slot(struct vm_def *d, const char *key)
 {
     if (!strcmp(key, "rng")) return &d->rng;
     if (!strcmp(key, "balloon")) return &d->balloon;
+    if (!strcmp(key, "share_pages")) return &d->share_pages;
     return &d->autostart;
 }
 
@@ -396,6 +401,10 @@ static int check_mem_limit(const struct vm_def *d, char *err, size_t errlen)
     if (d->mem_limit && d->restore) {
         snprintf(err, errlen,
                  "mem_limit cannot be used with restore (the snapshot's RAM is mapped from it)");
+        return -1;
+    }
+    if (d->mem_limit && d->share_pages) {
+        snprintf(err, errlen, "share_pages cannot be combined with mem_limit yet");
         return -1;
     }
     if (d->mem_limit && d->mem_limit >= d->mem) {
@@ -723,6 +732,7 @@ json_object *vmdef_to_json(const struct vm_def *d)
     json_object_object_add(o, "rng", json_object_new_boolean(d->rng));
     json_object_object_add(o, "balloon", json_object_new_boolean(d->balloon));
     json_object_object_add(o, "autostart", json_object_new_boolean(d->autostart));
+    json_object_object_add(o, "share_pages", json_object_new_boolean(d->share_pages));
     json_object_object_add(o, "weight", json_object_new_int((int)d->weight));
     json_object_object_add(o, "cap", json_object_new_int((int)d->cap));
     add_str(o, "pin", d->pin ? d->pin : "");

@@ -38,7 +38,7 @@ struct vm_def {
     int engine;   /* VM_ENGINE_* */
     int on_panic; /* VM_PANIC_* */
     double shutdown_timeout;
-    int rng, balloon, autostart;
+    int rng, balloon, autostart, share_pages;
     struct vmdef_list disks, nets, shares, vconsoles;
     /* The CPU scheduler's controls, changeable while the VM runs. */
     unsigned weight; /* share under contention, relative to other VMs' */
