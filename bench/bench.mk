@@ -80,3 +80,11 @@ bench-clones: $(VMON)
 
 bench: bench-clones
 .PHONY: bench-clones
+
+# Page sharing between VMs: 10 demo VMs under one service with share_pages
+# and without, memory per VM against QEMU (see bench/sharing.py).
+bench-sharing: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/sharing.py $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-sharing
+.PHONY: bench-sharing

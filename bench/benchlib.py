@@ -1,5 +1,6 @@
-"""Helpers the snapshot, migration and clone benchmarks share: waiting for
-a console line, vmon's control channel, QEMU's human monitor."""
+"""Helpers the snapshot, migration, clone and sharing benchmarks share:
+waiting for a console line, vmon's control channel, QEMU's human monitor,
+a process's memory."""
 import socket, time
 
 def wait_output(path, needle, secs):
@@ -48,3 +49,14 @@ def qemu_migrate_done(mon, secs=120):
         if "Migration status: completed" in info or "status: failed" in info:
             break
     return info
+
+def rollup(pid):
+    """A process's RSS, PSS and private memory in KiB (smaps_rollup)."""
+    v = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                v[parts[0][:-1]] = int(parts[1])
+    priv = v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
+    return v.get("Rss", 0), v.get("Pss", 0), priv

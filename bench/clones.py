@@ -8,20 +8,10 @@ have settled: resident memory (RSS), proportional share (PSS: shared pages
 split between their users) and private memory, from /proc/PID/smaps_rollup;
 and how many such VMs the host's memory would hold by private+shared cost
 (MemTotal / PSS). Ratios vmon/QEMU (below 1: vmon uses less)."""
-from benchlib import control, monitor, qemu_migrate_done, wait_output
+from benchlib import control, monitor, qemu_migrate_done, rollup, wait_output
 import os, subprocess, sys, tempfile, time
 
 APPEND = "console=ttyS0 quiet guest.run=while+true;do+sleep+1;done"
-
-def rollup(pid):
-    v = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                v[parts[0][:-1]] = int(parts[1])
-    priv = v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
-    return v.get("Rss", 0), v.get("Pss", 0), priv
 
 def measure(procs):
     time.sleep(float(os.environ.get("BENCH_SETTLE", "5")))
