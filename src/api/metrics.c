@@ -34,6 +34,7 @@ static json_object *host_memory(struct service *svc)
     json_object_object_add(o, "committed", json_object_new_int64((int64_t)host_committed(svc)));
     json_object_object_add(o, "rss", json_object_new_int64((int64_t)rss));
     json_object_object_add(o, "sharing", host_share_pool_json(svc));
+    json_object_object_add(o, "reclaim", host_reclaim_json(svc));
     return o;
 }
 

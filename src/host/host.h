@@ -81,6 +81,13 @@ struct host_vm {
     unsigned cap_sent;      /* the effective cap the worker has */
     int sched_dirty;        /* send it the effective cap and pinning again */
     struct host_share *share; /* page sharing (pageshare.c), once it started with it */
+    /* What reclaim.c took from it under pressure, to give back after. */
+    struct {
+        _Atomic uint64_t balloon_mib; /* its balloon was inflated by this */
+        _Atomic uint64_t limit_mib;   /* its memory limit is this now, or 0 */
+        uint64_t next_ns;             /* not acted on again before */
+        int ballooned;                /* its balloon was asked this episode */
+    } reclaim;
     /* What it really uses, from the same "stats" (this run; 0 before). */
     struct {
         uint64_t rss_kb;            /* the worker's VmRSS */
@@ -120,8 +127,17 @@ struct service {
      * first VM with share_pages starts, and the thread that drives it. */
     struct share_pool *pool;
     unsigned share_rate; /* serve --share-rate: pages each VM scans a second */
+    _Atomic unsigned share_boost; /* times that, under memory pressure */
     pthread_t sharer;
     int sharing;
+    /* Reclaim under pressure (reclaim.c): the VMs' RSS it starts at. */
+    uint64_t reclaim_at; /* serve --reclaim-at, 0: only when the host is short */
+    int reclaim_set;     /* given (else 90% of host_mem) */
+    _Atomic int pressure;
+    _Atomic uint64_t reclaim_actions;
+    uint64_t swap_after_ns; /* limits are not lowered before (balloons act first) */
+    pthread_t reclaimer;
+    int reclaiming;
 };
 
 const char *host_state_name(int state);
@@ -184,6 +200,12 @@ void *host_share_thread(void *arg);
 /* The VM's sharing figures (NULL without share_pages), and the pool's. */
 struct json_object *host_share_json(const struct host_vm *vm);
 struct json_object *host_share_pool_json(struct service *svc);
+
+/* reclaim.c: memory back from the VMs under pressure (balloon, sharing,
+ * swap, in that order). */
+void *host_reclaim_thread(void *arg);
+struct json_object *host_reclaim_json(const struct service *svc);
+struct json_object *host_vm_reclaim_json(const struct host_vm *vm);
 
 /* console.c: the service's end of workers' serial consoles. */
 void host_console_init(struct host_console *c);

@@ -204,7 +204,8 @@ void *host_share_thread(void *arg)
             vm->refs++; /* not deleted meanwhile */
             vms[n++] = vm;
         }
-        uint32_t budget = (uint32_t)(svc->share_rate * (SHARE_INTERVAL_NS / 1e9));
+        uint32_t budget = (uint32_t)(svc->share_rate * atomic_load(&svc->share_boost) *
+                                     (SHARE_INTERVAL_NS / 1e9));
         pthread_mutex_unlock(&svc->lock);
         for (unsigned i = 0; i < n && !atomic_load(&svc->quit); i++)
             round_vm(svc, vms[i], budget ? budget : 1, copy);

@@ -247,6 +247,7 @@ json_object *host_vm_memory_json(const struct host_vm *vm)
     json_object_object_add(o, "swapped_in",
                            json_object_new_int64(swap ? (int64_t)vm->used.swap_in : 0));
     json_object_object_add(o, "sharing", host_share_json(vm));
+    json_object_object_add(o, "reclaimed", host_vm_reclaim_json(vm));
     return o;
 }
 

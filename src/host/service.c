@@ -63,7 +63,8 @@ void host_default_state_dir(char *buf, size_t size)
         snprintf(buf, size, "%s/.local/state/vmon", home ? home : "/tmp");
 }
 
-enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM, SERVE_SHARE_RATE };
+enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM, SERVE_SHARE_RATE,
+       SERVE_RECLAIM_AT };
 static const struct cli_opt serve_opts[] = {
     {"--socket", "PATH",
      "the API's unix socket (default $XDG_RUNTIME_DIR/vmon.sock, /run/vmon.sock for root)",
@@ -89,6 +90,12 @@ static const struct cli_opt serve_opts[] = {
      "pages of guest RAM each VM with share_pages has looked at per second for\n"
      "sharing (default 25600: 100 MiB/s)",
      SERVE_SHARE_RATE},
+    {"--reclaim-at", "SIZE",
+     "take memory back from the VMs once their workers hold more than SIZE in all\n"
+     "(or the host has under 5% available): balloons first, then faster page\n"
+     "sharing, then lower memory limits (swap); 0: only when the host is short\n"
+     "(default: 90% of --host-mem)",
+     SERVE_RECLAIM_AT},
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -232,8 +239,8 @@ static uint64_t host_mem_total(void)
     return (uint64_t)kb << 10;
 }
 
-/* --overcommit RATIO, --host-mem SIZE, --share-rate PAGES; CLI_OK or
- * CLI_USAGE. */
+/* --overcommit RATIO, --host-mem SIZE, --share-rate PAGES, --reclaim-at
+ * SIZE; CLI_OK or CLI_USAGE. */
 static int parse_memory_opt(struct service *svc, int id, const char *v)
 {
     char *end;
@@ -260,6 +267,15 @@ static int parse_memory_opt(struct service *svc, int id, const char *v)
         fprintf(stderr, "vmon serve: invalid --share-rate '%s' (want 1..16777216 pages)\n", v);
         return CLI_USAGE;
     }
+    if (id == SERVE_RECLAIM_AT) {
+        if (cli_parse_size(v, 20, &m) == 0) {
+            svc->reclaim_at = m;
+            svc->reclaim_set = 1;
+            return CLI_OK;
+        }
+        fprintf(stderr, "vmon serve: invalid --reclaim-at '%s' (want a size, e.g. 20G)\n", v);
+        return CLI_USAGE;
+    }
     if (cli_parse_size(v, 20, &m) == 0 && m >= (16ull << 20)) {
         svc->host_mem = m;
         return CLI_OK;
@@ -283,7 +299,7 @@ static int parse_serve_opts(struct service *svc, int argc, char **argv)
             return CLI_USAGE;
         }
         if (c.opt->id == SERVE_OVERCOMMIT || c.opt->id == SERVE_HOST_MEM ||
-            c.opt->id == SERVE_SHARE_RATE) {
+            c.opt->id == SERVE_SHARE_RATE || c.opt->id == SERVE_RECLAIM_AT) {
             if (parse_memory_opt(svc, c.opt->id, c.value) != CLI_OK) return CLI_USAGE;
             continue;
         }
@@ -323,6 +339,7 @@ static void service_init(struct service *svc)
     svc->started_ns = host_now_ns();
     svc->overcommit = 2.0;
     svc->share_rate = 25600;
+    svc->share_boost = 1;
     if (sched_getaffinity(0, sizeof(svc->cpus), &svc->cpus) < 0 || !CPU_COUNT(&svc->cpus))
         CPU_SET(0, &svc->cpus);
 }
@@ -363,6 +380,7 @@ static int service_run(struct service *svc, const sigset_t *stop)
             pthread_create(&svc->autostarter, NULL, host_autostart_thread, svc) == 0;
         svc->scheduling = pthread_create(&svc->scheduler, NULL, host_sched_thread, svc) == 0;
         svc->sharing = pthread_create(&svc->sharer, NULL, host_share_thread, svc) == 0;
+        svc->reclaiming = pthread_create(&svc->reclaimer, NULL, host_reclaim_thread, svc) == 0;
         host_log("listening on %s; state in %s; %u host CPUs; %llu MiB of host memory, "
                  "overcommit %g%s",
                  svc->socket_path, svc->state_dir, svc->ncpus,
@@ -378,6 +396,7 @@ static int service_run(struct service *svc, const sigset_t *stop)
         if (svc->autostarting) pthread_join(svc->autostarter, NULL);
         if (svc->scheduling) pthread_join(svc->scheduler, NULL);
         if (svc->sharing) pthread_join(svc->sharer, NULL);
+        if (svc->reclaiming) pthread_join(svc->reclaimer, NULL);
         host_stop_all(svc);
     }
     atomic_store(&svc->quit, 2);
@@ -409,6 +428,7 @@ int serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     svc->ncpus = (unsigned)CPU_COUNT(&svc->cpus);
     if (!svc->host_mem) svc->host_mem = host_mem_total();
+    if (!svc->reclaim_set) svc->reclaim_at = svc->host_mem / 10 * 9;
     if (!svc->host_mem) {
         host_log("cannot read MemTotal from /proc/meminfo; give --host-mem (no admission "
                  "limit meanwhile)");

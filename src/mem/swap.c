@@ -30,7 +30,8 @@ enum { PG_ABSENT, PG_RESIDENT, PG_EVICTING, PG_SWAPPED };
 struct mem_swap {
     struct vm *vm;
     int uffd, file_fd, stop_fd;
-    uint64_t npages, limit;
+    uint64_t npages, max_limit; /* pages: the VM's, and the most --mem-limit allows */
+    _Atomic uint64_t limit;     /* pages resident at most now (mem_swap_set_limit) */
     uint8_t *state;             /* PG_*, under lock */
     _Atomic uint64_t *accessed; /* one bit per page, set by TLB fills */
     _Atomic uint64_t resident, out, in, zero_in;
@@ -187,7 +188,7 @@ static void reclaim_zero(struct mem_swap *s, uint64_t target)
 
 static void reclaim(struct mem_swap *s)
 {
-    uint64_t target = s->limit - s->limit / 16;
+    uint64_t limit = atomic_load(&s->limit), target = limit - limit / 16;
     reclaim_zero(s, target);
     for (uint64_t steps = 0; steps < 2 * s->npages && atomic_load(&s->resident) > target; steps++) {
         uint64_t p = s->hand++ % s->npages;
@@ -304,7 +305,7 @@ int mem_swap_start(struct vm *vm, uint64_t limit, const char *dir, char *err, si
     s->vm = vm;
     s->uffd = s->file_fd = s->stop_fd = -1;
     s->npages = vm->ram_size / PAGE;
-    s->limit = limit / PAGE;
+    s->limit = s->max_limit = limit / PAGE;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_cond_init(&s->wake, NULL);
@@ -351,12 +352,32 @@ void mem_swap_stop(struct vm *vm)
     swap_free(s);
 }
 
+int mem_swap_set_limit(struct vm *vm, uint64_t limit, char *err, size_t errlen)
+{
+    struct mem_swap *s = vm->swap;
+    if (!s) {
+        snprintf(err, errlen, "the VM has no memory limit (--mem-limit)");
+        return -1;
+    }
+    if (limit < (16u << 20) || limit / PAGE > s->max_limit) {
+        snprintf(err, errlen, "mem-limit %llu MiB: want 16 MiB up to its --mem-limit, %llu MiB",
+                 (unsigned long long)(limit >> 20), (unsigned long long)(s->max_limit * PAGE >> 20));
+        return -1;
+    }
+    atomic_store(&s->limit, limit / PAGE);
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
 void mem_swap_get_stats(struct vm *vm, struct mem_swap_stats *st)
 {
     struct mem_swap *s = vm->swap;
     memset(st, 0, sizeof(*st));
     if (!s) return;
-    st->limit_pages = s->limit;
+    st->limit_pages = atomic_load(&s->limit);
+    st->max_limit_pages = s->max_limit;
     st->resident_pages = atomic_load(&s->resident);
     st->out = atomic_load(&s->out);
     st->in = atomic_load(&s->in);

@@ -127,6 +127,25 @@ static const char *migrate_command(struct vm *vm, const char *addr, char *buf, s
     return buf;
 }
 
+/* mem-limit [SIZE]: the memory limit now (--mem-limit), or set it. */
+static const char *limit_command(struct vm *vm, const char *arg, char *buf, size_t len)
+{
+    char err[160];
+    unsigned long long bytes;
+    if (*arg && cli_parse_size(arg, 20, &bytes) < 0) return "error mem-limit: invalid size";
+    if (*arg && mem_swap_set_limit(vm, bytes, err, sizeof(err)) < 0) {
+        snprintf(buf, len, "error %s", err);
+        return buf;
+    }
+    if (!vm->swap) return "error the VM has no memory limit (--mem-limit)";
+    struct mem_swap_stats st;
+    mem_swap_get_stats(vm, &st);
+    snprintf(buf, len, "ok mem-limit %llu MiB of %llu MiB, resident %llu MiB",
+             (unsigned long long)st.limit_pages >> 8, (unsigned long long)st.max_limit_pages >> 8,
+             (unsigned long long)st.resident_pages >> 8);
+    return buf;
+}
+
 /* share: page sharing's figures; share-scan BUDGET and share-map N: the
  * service's half of a sharing round (mem/share.h). */
 static const char *share_command(struct vm *vm, const char *cmd, char *buf, size_t len)
@@ -228,6 +247,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
 {
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strncmp(cmd, "mem-limit", 9) && (cmd[9] == 0 || cmd[9] == ' '))
+        return limit_command(vm, cmd[9] ? cmd + 10 : "", buf, size);
     if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) || !strncmp(cmd, "share-map ", 10))
         return share_command(vm, cmd, buf, size);
     if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
@@ -250,7 +271,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         return "ok resetting";
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, share)";
+           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, mem-limit [SIZE], share)";
 }
 
 /* Serve one connection until it closes. */
