@@ -1,4 +1,5 @@
-/* PUT /v1/vms/{name}/migrate: {"to": "unix:/abs/path" | "tcp:HOST:PORT"}.
+/* PUT /v1/vms/{name}/migrate: {"to": "unix:/abs/path" | "tcp:HOST:PORT",
+ * "copy_disks": false}.
  * The worker of a running or paused VM migrates it live to a `vmon run
  * --incoming` there (an incoming VM of another service: vmon receive); the
  * answer is the migration's figures once the VM runs on the target and
@@ -14,18 +15,27 @@
 
 #define ENDED_WAIT_NS 10000000000ull /* the source's worker leaving after a migration */
 
-/* The body's "to" (copied to to); 0, or -1 with err. */
-static int body_to(const struct api_req *r, char *to, size_t size, char *err, size_t errlen)
+/* The body's "to" (copied to to) and "copy_disks"; 0, or -1 with err. */
+static int body_to(const struct api_req *r, char *to, size_t size, int *copy, char *err,
+                   size_t errlen)
 {
     json_object *o = api_body_object(r, 0, err, errlen), *v = NULL;
     if (!o) return -1;
     int bad = 0;
+    *copy = 0;
     json_object_object_foreach(o, key, val)
     {
-        if (!strcmp(key, "to"))
+        if (!strcmp(key, "to")) {
             v = val;
-        else if (!bad++)
-            snprintf(err, errlen, "unknown field '%.64s' (a migration takes to)", key);
+        } else if (!strcmp(key, "copy_disks") && json_object_is_type(val, json_type_boolean)) {
+            *copy = json_object_get_boolean(val);
+        } else if (!bad++) {
+            snprintf(err, errlen,
+                     !strcmp(key, "copy_disks") ? "copy_disks: want true or false"
+                                                : "unknown field '%.64s' (a migration takes to "
+                                                  "and copy_disks)",
+                     key);
+        }
     }
     if (!bad && (!v || !json_object_is_type(v, json_type_string) ||
                  (size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))))
@@ -77,8 +87,10 @@ static json_object *figures(const char *to, const char *reply)
 int api_vm_migrate(struct api_req *r)
 {
     char err[512], to[VMDEF_ADDR_MAX + 2], reply[320];
-    if (body_to(r, to, sizeof(to), err, sizeof(err)) < 0) return api_reply_error(r, 400, "%s", err);
-    int rc = host_vm_migrate(r->svc, r->name, to, reply, sizeof(reply), err, sizeof(err));
+    int copy;
+    if (body_to(r, to, sizeof(to), &copy, err, sizeof(err)) < 0)
+        return api_reply_error(r, 400, "%s", err);
+    int rc = host_vm_migrate(r->svc, r->name, to, copy, reply, sizeof(reply), err, sizeof(err));
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
     if (strncmp(reply, "ok ", 3))
         return api_reply_error(r, 500, "cannot migrate VM %s to %s: %s; it runs on here", r->name,

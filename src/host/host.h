@@ -179,10 +179,11 @@ int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_
 int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
                     int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
 /* Migrate a running or paused VM live to `to` (its worker's "migrate
- * ADDR", within a time that grows with its memory): as host_vm_request.
+ * ADDR [copy-disks]", within a time that grows with its memory; with
+ * copy_disks its disks go too): as host_vm_request.
  * On "ok", the worker's end is the state migrated, not stopped. */
-int host_vm_migrate(struct service *svc, const char *name, const char *to, char *reply, size_t size,
-                    char *err, size_t errlen);
+int host_vm_migrate(struct service *svc, const char *name, const char *to, int copy_disks,
+                    char *reply, size_t size, char *err, size_t errlen);
 /* The same, or HOST_CONFLICT at once if another request is in flight. */
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
 void host_worker_reap(struct service *svc);

@@ -274,11 +274,11 @@ int host_vm_request(struct service *svc, const char *name, const char *what, con
     return vm_request(svc, name, what, NULL, cmd, timeout_ms, reply, size, err, errlen);
 }
 
-int host_vm_migrate(struct service *svc, const char *name, const char *to, char *reply, size_t size,
-                    char *err, size_t errlen)
+int host_vm_migrate(struct service *svc, const char *name, const char *to, int copy_disks,
+                    char *reply, size_t size, char *err, size_t errlen)
 {
-    char cmd[VMDEF_ADDR_MAX + 16];
-    snprintf(cmd, sizeof(cmd), "migrate %s", to);
+    char cmd[VMDEF_ADDR_MAX + 32];
+    snprintf(cmd, sizeof(cmd), "migrate %s%s", to, copy_disks ? " copy-disks" : "");
     return vm_request(svc, name, "migrate", to, cmd, 0, reply, size, err, errlen);
 }
 

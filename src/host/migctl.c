@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MIG_SOCKET = 1000, MIG_TO, MIG_LISTEN, MIG_TIMEOUT };
+enum { MIG_SOCKET = 1000, MIG_TO, MIG_LISTEN, MIG_TIMEOUT, MIG_COPY };
 
 static const struct cli_opt migrate_opts[] = {
     {"--to", "unix:PATH|tcp:HOST:PORT", "where the VM goes: a vmon receive --listen there", MIG_TO},
+    {"--copy-disks", NULL,
+     "copy its disks too, to the disks the target VM was given (for a target\n"
+     "without the same files)",
+     MIG_COPY},
     {"--socket", "PATH", "the service's socket (default $VMON_SOCKET, else vmon serve's default)",
      MIG_SOCKET},
 };
@@ -31,22 +35,24 @@ static double num_field(json_object *o, const char *key)
 
 void ctl_migrate_usage(FILE *out)
 {
-    fprintf(out, "usage: vmon migrate NAME --to unix:PATH|tcp:HOST:PORT [--socket PATH]\n"
+    fprintf(out, "usage: vmon migrate NAME --to unix:PATH|tcp:HOST:PORT [--copy-disks] "
+                 "[--socket PATH]\n"
                  "Move a running or paused VM live to another vmon: a VM waiting for it there\n"
                  "(vmon receive --listen ADDR on that service, or vmon run --incoming ADDR).\n"
                  "RAM is copied while the guest runs, then the guest is paused for the last\n"
-                 "pages and its devices' state, and runs on over there; disks must be the same\n"
-                 "files on both sides. Once it runs there, the VM here is migrated (its worker\n"
-                 "ended); if the migration fails, it runs on here.\n\n");
-    cli_print_opts(migrate_opts, 2, out);
+                 "pages and its devices' state, and runs on over there; its disks are the same\n"
+                 "files on both sides, or (--copy-disks) copied along. Once it runs there, the\n"
+                 "VM here is migrated (its worker ended); if the migration fails, it runs on\n"
+                 "here.\n\n");
+    cli_print_opts(migrate_opts, 3, out);
 }
 
-/* NAME --to --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
+/* NAME --to --copy-disks --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
 static int parse_migrate(int argc, char **argv, const char **name, const char **to,
-                         const char **sock)
+                         const char **sock, int *copy)
 {
     struct cli c;
-    cli_init(&c, "vmon migrate", migrate_opts, 2, argc, argv);
+    cli_init(&c, "vmon migrate", migrate_opts, 3, argc, argv);
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
@@ -65,6 +71,8 @@ static int parse_migrate(int argc, char **argv, const char **name, const char **
             *name = c.positional;
         else if (c.opt->id == MIG_TO)
             *to = c.value;
+        else if (c.opt->id == MIG_COPY)
+            *copy = 1;
         else
             *sock = c.value;
     }
@@ -86,7 +94,8 @@ static void print_migrated(const char *name, const struct http_reply *rep)
 int ctl_migrate(int argc, char **argv)
 {
     const char *name = NULL, *to_arg = NULL, *given = NULL;
-    int r = parse_migrate(argc, argv, &name, &to_arg, &given);
+    int copy = 0;
+    int r = parse_migrate(argc, argv, &name, &to_arg, &given, &copy);
     if (r) return r < 0 ? CLI_OK : r;
     if (strchr(name, '/') || strchr(name, '?') || strchr(name, ' ') || strchr(name, '%')) {
         fprintf(stderr, "vmon migrate: no VM named '%s'\n", name);
@@ -103,6 +112,7 @@ int ctl_migrate(int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/vms/%s/migrate", name);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "to", json_object_new_string(to));
+    if (copy) json_object_object_add(o, "copy_disks", json_object_new_boolean(1));
     struct http_reply rep;
     r = ctl_call("migrate", sock, "PUT", path, json_object_to_json_string(o), &rep);
     if (r == CLI_OK) {
@@ -139,7 +149,7 @@ static unsigned receive_opts(struct cli_opt *opts, unsigned max)
         if (receive_setting(&vmdef_fields[i]))
             opts[n++] = (struct cli_opt){vmdef_fields[i].opt, vmdef_fields[i].arg,
                                          vmdef_fields[i].help, (int)i};
-    opts[n++] = migrate_opts[1];
+    opts[n++] = migrate_opts[2]; /* --socket */
     return n;
 }
 

@@ -12,7 +12,7 @@
  * Each balloon is asked once per episode of pressure (by what its guest
  * reported free, which the guest may not even have touched); limits are
  * lowered only once the balloons have had a few seconds, a quarter of
- * what the VM holds at a time. When the VMs hold an eighth less than SIZE
+ * what the VM holds at a time, down to a quarter of its own limit. When the VMs hold an eighth less than SIZE
  * again, what was taken is given back: balloons deflate by what they were
  * inflated, limits go back to the definitions'. Every action is logged. */
 #include "host/host.h"
@@ -88,7 +88,7 @@ static uint64_t balloon_step(struct service *svc, struct rvm *v, unsigned n, uin
 }
 
 /* 3: lower memory limits, by a quarter of what each holds at most per
- * step. */
+ * step, and not below a quarter of the limit it was given. */
 static void limit_step(struct service *svc, struct rvm *v, unsigned n, uint64_t need_mib,
                        uint64_t now)
 {
@@ -102,8 +102,10 @@ static void limit_step(struct service *svc, struct rvm *v, unsigned n, uint64_t 
         if (limit < 0 || resident < 0) continue;
         uint64_t from = (uint64_t)(resident < limit ? resident : limit);
         uint64_t step = from / 4 > MIN_STEP_MIB ? from / 4 : MIN_STEP_MIB;
+        uint64_t floor = vm->def.mem_limit >> 22; /* a quarter of its own limit */
+        if (floor < LIMIT_FLOOR_MIB) floor = LIMIT_FLOOR_MIB;
         if (step > need_mib) step = need_mib;
-        uint64_t to = from > step + LIMIT_FLOOR_MIB ? from - step : LIMIT_FLOOR_MIB;
+        uint64_t to = from > step + floor ? from - step : floor;
         if (to >= (uint64_t)limit) continue;
         snprintf(cmd, sizeof(cmd), "mem-limit %lluM", (unsigned long long)to);
         if (!request(vm, cmd, reply, sizeof(reply))) continue;

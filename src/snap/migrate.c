@@ -1,5 +1,7 @@
 /* Live migration over a stream (migrate.h). */
 #include "snap/migrate.h"
+#include "snap/stream.h"
+#include "snap/migdisk.h"
 #include "mem/bus.h"
 #include "mem/dirty.h"
 #include "snap/snap.h"
@@ -33,60 +35,10 @@ struct migrate_in {
     int fd;
     uint64_t ram_size;
     uint32_t ncpus;
+    struct migdisk_dst disks; /* what a copy of the source's disks goes to */
 };
 
-/* ---- stream I/O ---- */
-
-static int send_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *p, size_t n)
-{
-    uint8_t *b = p;
-    while (n) {
-        ssize_t k = recv(fd, b, n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            if (k == 0) errno = ECONNRESET;
-            return -1;
-        }
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static int recv_le(int fd, uint64_t *v, unsigned n)
-{
-    uint8_t b[8];
-    if (recv_all(fd, b, n) < 0) return -1;
-    *v = get_le(b, n);
-    return 0;
-}
+/* ---- stream I/O (send_all... in snap/stream.h) ---- */
 
 static void set_timeouts(int fd)
 {
@@ -205,6 +157,7 @@ static int send_hello(int fd, struct vm *vm)
 struct sender {
     int fd;
     struct vm *vm;
+    struct migdisk_src *disks; /* copy-disks, or NULL */
     uint8_t *buf; /* one 'P' message */
     size_t len;
     unsigned n;
@@ -287,10 +240,11 @@ static int precopy(struct sender *s, uint64_t *bits, size_t nwords)
     if (flush_pages(s) < 0) return -1;
     s->st->rounds = 1;
     while (s->st->rounds < MAX_ROUNDS) {
-        uint64_t dirty = mem_dirty_read_clear(s->vm, bits, nwords);
+        uint64_t dirty = mem_dirty_read_clear(s->vm, bits, nwords), chunks = 0;
         s->st->rounds++;
         if (send_dirty(s, bits, nwords) < 0) return -1;
-        if (dirty <= FEW_PAGES) break;
+        if (s->disks && migdisk_dirty(s->disks, &chunks) < 0) return -1;
+        if (dirty <= FEW_PAGES && migdisk_converged(chunks)) break;
     }
     return 0;
 }
@@ -337,21 +291,50 @@ static int target_reply(int fd, char *err, size_t errlen)
  * handed over, the target's answer (the disks taken back if it failed). */
 static int switch_over(struct sender *s, uint64_t *bits, size_t nwords, char *err, size_t errlen)
 {
+    if (s->disks) virtio_blk_quiesce_all(s->vm); /* every write is in the log */
     mem_dirty_read_clear(s->vm, bits, nwords);
-    if (send_dirty(s, bits, nwords) < 0 || send_state(s) < 0) {
+    if (send_dirty(s, bits, nwords) < 0 || (s->disks && migdisk_dirty(s->disks, NULL) < 0) ||
+        send_state(s) < 0) {
         snprintf(err, errlen, "sending to the target: %s", strerror(errno));
         return -1;
     }
-    virtio_blk_handoff(s->vm, 1, err, errlen);
+    /* Shared storage: the target takes the disks over (copies are its own). */
+    if (!s->disks) virtio_blk_handoff(s->vm, 1, err, errlen);
     if (target_reply(s->fd, err, errlen) == 0) return 0;
     char lerr[256];
-    if (virtio_blk_handoff(s->vm, 0, lerr, sizeof(lerr)) < 0)
+    if (!s->disks && virtio_blk_handoff(s->vm, 0, lerr, sizeof(lerr)) < 0)
         vm_log(s->vm, VM_LOG_ERROR, NULL, "after a failed migration: %s", lerr);
     return -1;
 }
 
-int migrate_send(struct vm *vm, const char *addr, struct migrate_stats *st, char *err,
-                 size_t errlen)
+/* Sending failed: if the target said why before it hung up, err says so. */
+static void target_refusal(int fd, char *err, size_t errlen)
+{
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char why[320];
+    if (target_reply(fd, why, sizeof(why)) < 0 && strstr(why, "refused"))
+        snprintf(err, errlen, "%s", why);
+}
+
+/* The start: the hello, and with copy_disks every disk. */
+static int send_start(struct sender *s, int copy_disks, char *err, size_t errlen)
+{
+    if (send_hello(s->fd, s->vm) < 0) {
+        snprintf(err, errlen, "sending to the target: %s", strerror(errno));
+        return -1;
+    }
+    if (!copy_disks || !s->vm->ndisks) return 0;
+    if (!(s->disks = migdisk_src_start(s->vm, s->fd, s->st, err, errlen))) return -1;
+    if (migdisk_bulk(s->disks) < 0) {
+        snprintf(err, errlen, "copying the disks: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int migrate_send(struct vm *vm, const char *addr, int copy_disks, struct migrate_stats *st,
+                 char *err, size_t errlen)
 {
     memset(st, 0, sizeof(*st));
     uint64_t t0 = host_time_ns();
@@ -366,8 +349,11 @@ int migrate_send(struct vm *vm, const char *addr, struct migrate_stats *st, char
     if (!bits || !s.buf) {
         snprintf(err, errlen, "out of memory");
     } else if (mem_dirty_start(vm, err, errlen) == 0) {
-        if (send_hello(fd, vm) < 0 || precopy(&s, bits, nwords) < 0) {
+        if (send_start(&s, copy_disks, err, errlen) < 0) {
+            target_refusal(fd, err, errlen);
+        } else if (precopy(&s, bits, nwords) < 0) {
             snprintf(err, errlen, "sending to %s: %s", addr, strerror(errno));
+            target_refusal(fd, err, errlen);
         } else if (vm_pause(vm) < 0) {
             snprintf(err, errlen, "the VM is stopping");
         } else {
@@ -381,6 +367,7 @@ int migrate_send(struct vm *vm, const char *addr, struct migrate_stats *st, char
         }
         mem_dirty_stop(vm);
     }
+    migdisk_src_end(s.disks);
     st->total_ms = (double)(host_time_ns() - t0) / 1e6;
     free(bits);
     free(s.buf);
@@ -538,12 +525,24 @@ int migrate_receive(struct migrate_in *mi, struct vm *vm, struct snap_file *f, c
             snprintf(err, errlen, "the source went away: %s", strerror(errno));
             return -1;
         }
-        if (c == 'S') return recv_state(mi, vm, f, err, errlen);
-        if (c != 'P') {
-            snprintf(err, errlen, "migration stream: unknown message 0x%02x", c);
-            return -1;
+        int r;
+        if (c == 'S') {
+            r = recv_state(mi, vm, f, err, errlen);
+            /* The devices open the copied disks next. */
+            if (migdisk_dst_close(&mi->disks, err, errlen) < 0) r = -1;
+            return r;
         }
-        if (recv_pages(mi, vm, err, errlen) < 0) return -1;
+        if (c == 'P')
+            r = recv_pages(mi, vm, err, errlen);
+        else if (c == 'D')
+            r = migdisk_recv_hello(&mi->disks, mi->fd, err, errlen);
+        else if (c == 'B' && mi->disks.n)
+            r = migdisk_recv_chunk(&mi->disks, mi->fd, err, errlen);
+        else {
+            snprintf(err, errlen, "migration stream: unknown message 0x%02x", c);
+            r = -1;
+        }
+        if (r < 0) return -1;
     }
 }
 
@@ -559,9 +558,15 @@ void migrate_reply(struct migrate_in *mi, const char *err)
     if (send_all(mi->fd, h, 3) == 0) send_all(mi->fd, err, n);
 }
 
+void migrate_set_disks(struct migrate_in *mi, char *const *specs, unsigned n)
+{
+    migdisk_dst_set(&mi->disks, specs, n);
+}
+
 void migrate_close(struct migrate_in *mi)
 {
     if (!mi) return;
+    migdisk_dst_close(&mi->disks, NULL, 0);
     close(mi->fd);
     free(mi);
 }

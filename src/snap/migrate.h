@@ -4,8 +4,9 @@
  * until few are left; then the VM is paused, the last pages and the whole
  * device and hart state (the snapshot records) go, and once the target has
  * loaded them and says so, the source stops and the target runs. Disks
- * must be the same files on both sides (shared storage): the source flushes
- * them before the state is sent, and the target opens them only then.
+ * are the same files on both sides (shared storage: the source flushes
+ * them before the state is sent, and the target opens them only then), or
+ * copied (copy-disks: migdisk.h).
  *
  * Stream (all integers little-endian):
  *   "VMONMIGR" u32 version u64 ram_size u32 ncpus u64 n  + n bytes: the
@@ -31,11 +32,12 @@ struct migrate_stats {
     double total_ms, downtime_ms; /* whole migration; paused until the target took over */
 };
 
-/* Source: migrate vm to addr ("unix:PATH" or "tcp:HOST:PORT"). On success
- * the VM is left paused and the caller ends it; on failure it runs on (if
- * it was running). 0, or -1 with err. */
-int migrate_send(struct vm *vm, const char *addr, struct migrate_stats *st, char *err,
-                 size_t errlen);
+/* Source: migrate vm to addr ("unix:PATH" or "tcp:HOST:PORT"); with
+ * copy_disks its disks go too (migdisk.h), else the target opens the same
+ * files. On success the VM is left paused and the caller ends it; on
+ * failure it runs on (if it was running). 0, or -1 with err. */
+int migrate_send(struct vm *vm, const char *addr, int copy_disks, struct migrate_stats *st,
+                 char *err, size_t errlen);
 
 /* Target side, in three steps around building the machine. */
 struct migrate_in;
@@ -48,6 +50,9 @@ int migrate_listen(const char *addr, char *err, size_t errlen);
  * socket) becomes readable or closes first, give up. NULL with err. */
 struct migrate_in *migrate_accept(int lfd, const char *addr, int watch_fd, char ***args,
                                   unsigned *nargs, char *err, size_t errlen);
+/* The disks a copy of the source's goes to: its --disk options, in order
+ * (specs must live until migrate_close). */
+void migrate_set_disks(struct migrate_in *mi, char *const *specs, unsigned n);
 /* Receive RAM into the freshly created vm until the state arrives; the
  * state is returned in f (snap_from_state). 0, or -1 with err. */
 int migrate_receive(struct migrate_in *mi, struct vm *vm, struct snap_file *f, char *err,

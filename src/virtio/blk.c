@@ -14,6 +14,8 @@
 #include "virtio/virtio.h"
 #include "backend/block.h"
 #include "board/virt.h"
+#include <errno.h>
+#include <pthread.h>
 #include "vmm/vm.h"
 #include <errno.h>
 #include <stdio.h>
@@ -81,7 +83,19 @@ struct blk_dev {
     int error_reported;
     struct vq_req req;
     struct iovec iov[VQ_MAX_SEGS];
+    /* The backend is used by the worker and, during a migration that
+     * copies the disk, by the migration; io_lock makes them take turns. */
+    pthread_mutex_t io_lock;
+    uint64_t *dirty; /* a migration copies the disk: chunks written since */
 };
+
+/* Chunks (BLK_CHUNK bytes) of [off, off + len) were written (io_lock). */
+static void mark_written(struct blk_dev *b, uint64_t off, uint64_t len)
+{
+    if (!b->dirty || !len) return;
+    for (uint64_t c = off / BLK_CHUNK; c <= (off + len - 1) / BLK_CHUNK; c++)
+        b->dirty[c / 64] |= 1ull << (c % 64);
+}
 
 /* Is [sector, sector + nsec) inside the disk? (no overflow) */
 static int range_ok(const struct blk_dev *b, uint64_t sector, uint64_t nsec)
@@ -123,6 +137,7 @@ static uint8_t do_rw(struct blk_dev *b, const struct vq_req *req, uint32_t type,
     unsigned n = vq_req_iov(req, in, in ? 0 : HDR_SIZE, len, b->iov, VQ_MAX_SEGS);
     int e = in ? blk_readv(b->be, sector * SECTOR, b->iov, (int)n)
                : blk_writev(b->be, sector * SECTOR, b->iov, (int)n);
+    if (!in) mark_written(b, sector * SECTOR, len);
     if (e) {
         report_error(b, in ? "read" : "write", e);
         return VIRTIO_BLK_S_IOERR;
@@ -164,6 +179,7 @@ static uint8_t do_dwz(struct blk_dev *b, const struct vq_req *req, uint32_t type
         uint64_t off = get_le64(seg[i]) * SECTOR, n = (uint64_t)get_le32(seg[i] + 8) * SECTOR;
         int unmap = (get_le32(seg[i] + 12) & VIRTIO_BLK_WZ_FLAG_UNMAP) != 0;
         int e = wz ? blk_write_zeroes(b->be, off, n, unmap) : blk_discard(b->be, off, n);
+        mark_written(b, off, n);
         if (e) {
             report_error(b, wz ? "write-zeroes" : "discard", e);
             return VIRTIO_BLK_S_IOERR;
@@ -214,7 +230,9 @@ static void blk_work(struct virtio_dev *d)
             break;
         }
         int filled = 0;
+        pthread_mutex_lock(&b->io_lock);
         uint8_t status = blk_handle(b, req, &filled);
+        pthread_mutex_unlock(&b->io_lock);
         /* The used length covers the whole writable part: whatever the
          * request did not fill (a failed read, a status-only request with
          * a larger buffer) is zeroed rather than left stale. */
@@ -242,6 +260,8 @@ static void blk_destroy(struct virtio_dev *d)
     struct blk_dev *b = d->priv; /* the core has stopped the worker */
     if (b->be) blk_flush(b->be);
     blk_close(b->be);
+    pthread_mutex_destroy(&b->io_lock);
+    free(b->dirty);
     free(b);
 }
 
@@ -365,6 +385,7 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         return -1;
     }
     b->be = be;
+    pthread_mutex_init(&b->io_lock, NULL);
     b->readonly = o.ro;
     b->capacity = size / SECTOR;
     if (o.has_serial)
@@ -396,6 +417,7 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
                                 BLK_QUEUE_SIZE, b->config, CFG_SIZE);
     if (!b->dev) {
         blk_close(be);
+        pthread_mutex_destroy(&b->io_lock);
         free(b);
         snprintf(err, errlen, "cannot create the virtio-blk device");
         return -1;
@@ -457,4 +479,94 @@ int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, s
     }
     virtio_config_changed(d);
     return 0;
+}
+
+/* ---- disk copy for live migration ---- */
+
+static struct blk_dev *disk(struct vm *vm, unsigned i)
+{
+    return i < vm->ndisks ? vm->disks[i]->priv : NULL;
+}
+
+uint64_t virtio_blk_size(struct vm *vm, unsigned i)
+{
+    struct blk_dev *b = disk(vm, i);
+    return b ? b->capacity * SECTOR : 0;
+}
+
+int virtio_blk_track(struct vm *vm, int on)
+{
+    int r = 0;
+    for (unsigned i = 0; i < vm->ndisks; i++) {
+        struct blk_dev *b = disk(vm, i);
+        uint64_t *bits = on ? calloc((b->capacity * SECTOR / BLK_CHUNK + 64) / 64, 8) : NULL;
+        if (on && !bits) r = -1;
+        pthread_mutex_lock(&b->io_lock);
+        free(b->dirty);
+        b->dirty = bits;
+        pthread_mutex_unlock(&b->io_lock);
+    }
+    if (r < 0) virtio_blk_track(vm, 0);
+    return r;
+}
+
+uint64_t virtio_blk_take_dirty(struct vm *vm, unsigned i, uint64_t *bits, size_t nwords)
+{
+    struct blk_dev *b = disk(vm, i);
+    uint64_t n = 0;
+    size_t have = b ? (size_t)((b->capacity * SECTOR / BLK_CHUNK + 64) / 64) : 0;
+    memset(bits, 0, nwords * 8);
+    if (!b) return 0;
+    pthread_mutex_lock(&b->io_lock);
+    for (size_t w = 0; b->dirty && w < have && w < nwords; w++) {
+        bits[w] = b->dirty[w];
+        b->dirty[w] = 0;
+        n += (uint64_t)__builtin_popcountll(bits[w]);
+    }
+    pthread_mutex_unlock(&b->io_lock);
+    return n;
+}
+
+int virtio_blk_read_at(struct vm *vm, unsigned i, uint64_t off, void *buf, size_t len)
+{
+    struct blk_dev *b = disk(vm, i);
+    if (!b || off > b->capacity * SECTOR || len > b->capacity * SECTOR - off) return -EINVAL;
+    pthread_mutex_lock(&b->io_lock);
+    int e = blk_read(b->be, off, buf, len);
+    pthread_mutex_unlock(&b->io_lock);
+    return e;
+}
+
+void virtio_blk_quiesce_all(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ndisks; i++)
+        virtio_quiesce(vm->disks[i]);
+}
+
+struct blk *virtio_blk_open_spec(const char *spec, uint64_t size, char *err, size_t errlen)
+{
+    struct disk_opts o;
+    if (parse_disk(spec ? spec : "", &o, err, errlen) < 0) return NULL;
+    if (o.ro) {
+        snprintf(err, errlen, "%s: a read-only disk cannot take a copy", o.file);
+        return NULL;
+    }
+    struct blk *be = blk_open(o.file, o.fmt, 0, err, errlen);
+    if (!be) return NULL;
+    char why[256] = "";
+    int r = 0;
+    if (blk_size(be) > size) {
+        snprintf(why, sizeof(why), "it is larger (%llu bytes) than the source's disk (%llu)",
+                 (unsigned long long)blk_size(be), (unsigned long long)size);
+        r = -1;
+    } else if (blk_size(be) < size) {
+        r = !strcmp(be->ops->name, "qcow2") ? qcow2_resize(be, size, why, sizeof(why))
+                                            : raw_resize(be, size, why, sizeof(why));
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "%s: %s", o.file, why);
+        blk_close(be);
+        return NULL;
+    }
+    return be;
 }

@@ -23,6 +23,22 @@ int virtio_power_key_create(struct vm *vm, char *err, size_t errlen);
  * lock, so the target vmon can open the same files. */
 int virtio_blk_handoff(struct vm *vm, int away, char *err, size_t errlen);
 int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, size_t errlen);
+/* Disk copy for live migration (snap/migrate.c), by disk index in --disk
+ * order: the size in bytes; tracking on (every chunk clean) or off; take
+ * and clear the chunks (BLK_CHUNK bytes) written since (bit c of word c /
+ * 64; returns how many); read what the guest sees; wait until no request
+ * is in flight (the vCPUs paused). */
+#define BLK_CHUNK (64u << 10)
+uint64_t virtio_blk_size(struct vm *vm, unsigned i);
+int virtio_blk_track(struct vm *vm, int on);
+uint64_t virtio_blk_take_dirty(struct vm *vm, unsigned i, uint64_t *bits, size_t nwords);
+int virtio_blk_read_at(struct vm *vm, unsigned i, uint64_t off, void *buf, size_t len);
+void virtio_blk_quiesce_all(struct vm *vm);
+/* The target's side: open the disk a --disk spec names for writing a copy
+ * of size bytes (a smaller image grows to it; a larger one is refused).
+ * NULL with err. */
+struct blk;
+struct blk *virtio_blk_open_spec(const char *spec, uint64_t size, char *err, size_t errlen);
 /* --balloon: a virtio-balloon device (virtio/balloon.c). */
 int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* Ask the guest to keep guest_bytes of its RAM (the rest goes back to the

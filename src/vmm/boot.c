@@ -991,6 +991,12 @@ int boot_main(int argc, char **argv)
     int status = 1, replied = 0;
     /* A migration's RAM comes first; the devices (their disks) are made
      * once the source has paused and flushed them. */
+    char *disk_specs[VM_MAX_DISKS];
+    unsigned ndisk_specs = 0;
+    for (unsigned i = 0; i < o.ndevs && ndisk_specs < VM_MAX_DISKS; i++)
+        if (!strcmp(o.devs[i].opt->name, "--disk"))
+            disk_specs[ndisk_specs++] = (char *)o.devs[i].spec;
+    if (mi) migrate_set_disks(mi, disk_specs, ndisk_specs); /* where copied disks go */
     if (mi && migrate_receive(mi, vm, &snap, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: --incoming: %s\n", err);
         goto out;

@@ -108,14 +108,20 @@ static const char *snapshot_command(struct vm *vm, const char *path, char *buf, 
     return buf;
 }
 
-/* migrate ADDR: live migration; on success this VM ends ("migrated"),
- * once the reply is out (control_serve). */
+/* migrate ADDR [copy-disks]: live migration (copy-disks: its disks too);
+ * on success this VM ends ("migrated"), once the reply is out
+ * (control_serve). */
 static const char *migrate_command(struct vm *vm, const char *addr, char *buf, size_t len)
 {
-    char err[512];
+    char err[512], to[CONTROL_LINE_MAX];
     struct migrate_stats st;
-    if (!*addr) return "error usage: migrate unix:PATH|tcp:HOST:PORT";
-    if (migrate_send(vm, addr, &st, err, sizeof(err)) < 0) {
+    snprintf(to, sizeof(to), "%s", addr);
+    char *opt = strchr(to, ' ');
+    int copy = opt && !strcmp(opt + 1, "copy-disks");
+    if (opt) *opt = 0;
+    if (!*to || (opt && !copy)) return "error usage: migrate unix:PATH|tcp:HOST:PORT [copy-disks]";
+    addr = to;
+    if (migrate_send(vm, addr, copy, &st, err, sizeof(err)) < 0) {
         snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
         return buf;
     }

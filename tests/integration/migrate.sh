@@ -4,7 +4,9 @@
 # a unix socket and over TCP, the source ends once the target runs, and the
 # counter and the disk go on without a gap; a target that refuses the VM,
 # or no target at all, leaves it running on the source; malformed streams
-# are refused by the target with a message.
+# are refused by the target with a message. With copy-disks the disk goes
+# along to a target image of another format and size, and one that is the
+# source's own file is refused.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VMON=${VMON:-build/vmon}
@@ -106,6 +108,51 @@ if start_source c; then
 fi
 kill -9 $spid 2>/dev/null
 wait $spid 2>/dev/null
+
+# ---- copying the disk: a target with its own (qcow2, smaller) image ----
+sums() { tr -d '\r' <"$1" | grep -a '^sum ' | cut -d' ' -f3; }
+writer='dd+if=/dev/urandom+of=/dev/vda+bs=1M+count=8+conv=fsync+2>/dev/null;for+i+in+$(seq+60);do+dd+if=/dev/urandom+of=/dev/vda+bs=4k+count=1+seek=$((i*37%2048))+conv=fsync+2>/dev/null;echo+sum+$i+$(dd+if=/dev/vda+bs=1M+count=8+2>/dev/null|md5sum|cut+-c1-12);done;poweroff+-f'
+truncate -s 16M "$tmp/d.raw"
+"$VMON" img create -f qcow2 "$tmp/e.qcow2" 8M >/dev/null
+LOG=$tmp/d.srcerr
+"$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --disk "$tmp/d.raw" --control "$tmp/d.ctl" \
+    --console "$tmp/d.src" --timeout 120 --append "console=ttyS0 quiet guest.run=$writer" \
+    </dev/null >"$tmp/d.srcerr" 2>&1 &
+spid=$!
+if wait_in "$tmp/d.src" "^sum 3 " 60; then
+    "$VMON" run --incoming "unix:$tmp/d.sock" --disk "$tmp/d.raw" --console none --timeout 30 \
+        </dev/null >"$tmp/dx.err" 2>&1 &
+    dpid=$!
+    for _ in $(seq 50); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
+    r=$(vmon_ctl "$tmp/d.ctl" "migrate unix:$tmp/d.sock copy-disks")
+    wait $dpid
+    echo "$r" | grep -q "^error the target refused the VM: disk 0: .*lock" &&
+        ok "a copy onto the disk the source uses is refused: $r" || bad "copy onto the source's disk: '$r'"
+    "$VMON" run --incoming "unix:$tmp/d.sock" --disk "$tmp/e.qcow2,format=qcow2" \
+        --console "$tmp/d.dst" --timeout 120 </dev/null >"$tmp/d.dsterr" 2>&1 &
+    dpid=$!
+    for _ in $(seq 50); do [ -S "$tmp/d.sock" ] && break; sleep 0.1; done
+    r=$(vmon_ctl "$tmp/d.ctl" "migrate unix:$tmp/d.sock copy-disks")
+    wait $spid
+    wait $dpid
+    drc=$?
+    LOG=$tmp/d.dsterr
+    echo "$r" | grep -q "^ok migrated" && ok "migrated with its disk copied: ${r#ok }" || bad "copy-disks: '$r'"
+    last_src=$(sums "$tmp/d.src" | tail -1)
+    last=$(sums "$tmp/d.dst" | tail -1)
+    n=$(tr -d '\r' <"$tmp/d.dst" | grep -ac '^sum ')
+    "$VMON" img convert -f qcow2 -O raw "$tmp/e.qcow2" "$tmp/e.raw" >/dev/null 2>&1
+    got=$(head -c 8M "$tmp/e.raw" | md5sum | cut -c1-12)
+    [ "$drc" = 0 ] && [ "$n" -gt 5 ] && [ -n "$last" ] && [ "$got" = "$last" ] &&
+        ok "the guest went on writing the copy ($n checksums there after $last_src here) and the qcow2 image holds what it last read ($got)" ||
+        bad "copy: target status $drc, $n sums, guest read '$last', image holds '$got'"
+    size=$("$VMON" img info -f qcow2 --output=json "$tmp/e.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])' 2>/dev/null)
+    [ "$size" = $((16 << 20)) ] && ok "the smaller target image grew to the source's 16 MiB" ||
+        bad "target image size '$size'"
+else
+    bad "the disk-writing source did not start"
+    kill -9 $spid 2>/dev/null
+fi
 
 # ---- malformed streams ----
 hostile() { # what, expected message, python bytes expression
