@@ -3,6 +3,7 @@
 #include "cpu/hart.h"
 #include "vmm/vm.h"
 #include "mem/dirty.h"
+#include "mem/guest.h"
 #include "mem/swap.h"
 #include "mem/share.h"
 #include <string.h>
@@ -226,8 +227,7 @@ static int translate(struct hart *h, uint64_t va, int access, unsigned priv, str
             if (!__atomic_compare_exchange_n(pp, &pte, pte | want, 0, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 goto again;
-            mem_dirty_note(h->vm, pte_pa);
-            if (h->vm->share) mem_share_written(h->vm, pte_pa, 0);
+            mem_walker_wrote(h->vm, pte_pa);
         }
         uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
         out->pa = ((ppn << 12) & ~off_mask) | (va & off_mask);

@@ -76,10 +76,10 @@ struct host_vm {
     struct host_console con;
     /* The CPU scheduler's view (sched.c), from the worker's "stats". */
     uint64_t guest_cpu_ns, insns, stats_ns;
-    uint64_t steal_ns;      /* its vCPUs' steal time: runnable, not running */
-    double usage_pct, mips; /* smoothed over the last second or so */
-    unsigned cap_sent;      /* the effective cap the worker has */
-    int sched_dirty;        /* send it the effective cap and pinning again */
+    uint64_t steal_ns;        /* its vCPUs' steal time: runnable, not running */
+    double usage_pct, mips;   /* smoothed over the last second or so */
+    unsigned cap_sent;        /* the effective cap the worker has */
+    int sched_dirty;          /* send it the effective cap and pinning again */
     struct host_share *share; /* page sharing (pageshare.c), once it started with it */
     /* What reclaim.c took from it under pressure, to give back after. */
     struct {
@@ -126,7 +126,7 @@ struct service {
     /* Page sharing between VMs (pageshare.c): the pool, made when the
      * first VM with share_pages starts, and the thread that drives it. */
     struct share_pool *pool;
-    unsigned share_rate; /* serve --share-rate: pages each VM scans a second */
+    unsigned share_rate;          /* serve --share-rate: pages each VM scans a second */
     _Atomic unsigned share_boost; /* times that, under memory pressure */
     pthread_t sharer;
     int sharing;

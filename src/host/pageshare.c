@@ -118,8 +118,9 @@ void host_share_free(struct host_vm *vm)
 static void read_figures(struct host_share *s, const char *reply)
 {
     unsigned long long pooled, zero, merged, zm, bh, bd;
-    if (sscanf(reply, "ok share pooled %llu zero %llu merged %llu zero-merged %llu broken-hart %llu "
-                      "broken-device %llu",
+    if (sscanf(reply,
+               "ok share pooled %llu zero %llu merged %llu zero-merged %llu broken-hart %llu "
+               "broken-device %llu",
                &pooled, &zero, &merged, &zm, &bh, &bd) == 6) {
         s->pooled = pooled;
         s->zero = zero;

@@ -12,9 +12,9 @@
  * Each balloon is asked once per episode of pressure (by what its guest
  * reported free, which the guest may not even have touched); limits are
  * lowered only once the balloons have had a few seconds, a quarter of
- * what the VM holds at a time, down to a quarter of its own limit. When the VMs hold an eighth less than SIZE
- * again, what was taken is given back: balloons deflate by what they were
- * inflated, limits go back to the definitions'. Every action is logged. */
+ * what the VM holds at a time, down to a quarter of its own limit. When the VMs hold an eighth less
+ * than SIZE again, what was taken is given back: balloons deflate by what they were inflated,
+ * limits go back to the definitions'. Every action is logged. */
 #include "host/host.h"
 #include <json-c/json.h>
 #include <stdio.h>
@@ -67,7 +67,8 @@ static uint64_t balloon_step(struct service *svc, struct rvm *v, unsigned n, uin
     char reply[320], cmd[64];
     for (unsigned i = 0; i < n && asked < need_mib; i++) {
         struct host_vm *vm = v[i].vm;
-        if (!vm->def.balloon || vm->reclaim.ballooned || !request(vm, "balloon", reply, sizeof(reply)))
+        if (!vm->def.balloon || vm->reclaim.ballooned ||
+            !request(vm, "balloon", reply, sizeof(reply)))
             continue;
         long long given = reply_num(reply, "given"), free_mib = reply_num(reply, "guest free");
         if (given < 0 || reply_num(reply, "statistics") <= 0) continue; /* no figures yet */
@@ -172,7 +173,8 @@ static void tick(struct service *svc, struct rvm *v, unsigned n, uint64_t total)
     uint64_t need = at && total > at ? (total - at + at / 16) >> 20 : 64;
     /* Swap only once the balloons have had time to act, and have nothing
      * more to give. */
-    if (balloon_step(svc, v, n, need)) svc->swap_after_ns = now + COOLDOWN_NS;
+    if (balloon_step(svc, v, n, need))
+        svc->swap_after_ns = now + COOLDOWN_NS;
     else if (now >= svc->swap_after_ns)
         limit_step(svc, v, n, need, now);
 }
@@ -207,8 +209,8 @@ void *host_reclaim_thread(void *arg)
 struct json_object *host_reclaim_json(const struct service *svc)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "at", svc->reclaim_at ? json_object_new_int64((int64_t)svc->reclaim_at)
-                                                    : NULL);
+    json_object_object_add(
+        o, "at", svc->reclaim_at ? json_object_new_int64((int64_t)svc->reclaim_at) : NULL);
     json_object_object_add(o, "pressure", json_object_new_boolean(svc->pressure));
     json_object_object_add(o, "actions", json_object_new_int64((int64_t)svc->reclaim_actions));
     return o;
@@ -219,8 +221,8 @@ struct json_object *host_vm_reclaim_json(const struct host_vm *vm)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "balloon",
                            json_object_new_int64((int64_t)vm->reclaim.balloon_mib << 20));
-    json_object_object_add(o, "limit", vm->reclaim.limit_mib
-                                           ? json_object_new_int64((int64_t)vm->reclaim.limit_mib << 20)
-                                           : NULL);
+    json_object_object_add(
+        o, "limit",
+        vm->reclaim.limit_mib ? json_object_new_int64((int64_t)vm->reclaim.limit_mib << 20) : NULL);
     return o;
 }

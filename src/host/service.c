@@ -63,8 +63,15 @@ void host_default_state_dir(char *buf, size_t size)
         snprintf(buf, size, "%s/.local/state/vmon", home ? home : "/tmp");
 }
 
-enum { SERVE_SOCKET, SERVE_STATE, SERVE_CPUS, SERVE_OVERCOMMIT, SERVE_HOST_MEM, SERVE_SHARE_RATE,
-       SERVE_RECLAIM_AT };
+enum {
+    SERVE_SOCKET,
+    SERVE_STATE,
+    SERVE_CPUS,
+    SERVE_OVERCOMMIT,
+    SERVE_HOST_MEM,
+    SERVE_SHARE_RATE,
+    SERVE_RECLAIM_AT
+};
 static const struct cli_opt serve_opts[] = {
     {"--socket", "PATH",
      "the API's unix socket (default $XDG_RUNTIME_DIR/vmon.sock, /run/vmon.sock for root)",

@@ -71,8 +71,7 @@ static void limit(int res, rlim_t v)
 
 /* In the child, between fork and exec: only async-signal-safe calls.
  * share: page sharing's pool and exchange buffer, or -1s. */
-static void worker_child(int ctl, int con, const int share[2], int logfd, uint64_t mem,
-                         char **argv)
+static void worker_child(int ctl, int con, const int share[2], int logfd, uint64_t mem, char **argv)
 {
     sigset_t none;
     sigemptyset(&none);

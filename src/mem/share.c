@@ -2,6 +2,7 @@
 #include "mem/share.h"
 #include "mem/bus.h"
 #include "mem/dirty.h"
+#include "mem/guest.h"
 #include "mem/sharepool.h"
 #include "snap/vmsnap.h"
 #include "vmm/vm.h"
@@ -72,6 +73,12 @@ int mem_share_page_shared(struct vm *vm, uint64_t gpage)
 {
     struct mem_share *s = vm->share;
     return s && gpage < s->npages && bit_get(s->pooled, gpage);
+}
+
+int mem_share_page_zero(struct vm *vm, uint64_t gpage)
+{
+    struct mem_share *s = vm->share;
+    return s && gpage < s->npages && bit_get(s->zeroed, gpage);
 }
 
 void mem_share_written(struct vm *vm, uint64_t pa, int device)
@@ -265,7 +272,9 @@ static uint32_t scan(struct mem_share *s, uint32_t budget)
             uint64_t len = s->npages - p < RESIDENT_RUN ? s->npages - p : RESIDENT_RUN;
             if (mincore(s->vm->ram + p * PAGE, len * PAGE, vec) < 0) memset(vec, 1, sizeof(vec));
         }
-        if (!(vec[p - run_start] & 1) || bit_get(s->pooled, p) || bit_get(s->zeroed, p)) continue;
+        if (!(vec[p - run_start] & 1) || bit_get(s->pooled, p) || bit_get(s->zeroed, p) ||
+            mem_page_pinned(s->vm, p)) /* a device is using it */
+            continue;
         scan_page(s, p);
     }
     return n;

@@ -33,7 +33,7 @@ struct mem_share;
  * checked by whoever reads it. */
 struct share_inbox {
     uint32_t ncand, nbroken, nmap, pad;
-    uint64_t cand[SHARE_SLOTS];   /* VM: the guest page held in page[i] */
+    uint64_t cand[SHARE_SLOTS];     /* VM: the guest page held in page[i] */
     uint64_t map_page[SHARE_SLOTS]; /* owner: map this guest page ... */
     uint64_t map_pidx[SHARE_SLOTS]; /* ... to this pool page */
     uint8_t mapped[SHARE_SLOTS];    /* VM: it did */
@@ -65,6 +65,8 @@ void mem_share_written(struct vm *vm, uint64_t pa, int device);
 /* Is the RAM page shared (its content is not in this process's own
  * memory, so pagemap does not show it)? */
 int mem_share_page_shared(struct vm *vm, uint64_t gpage);
+/* Does it map the host's zero page (merged as all-zero)? */
+int mem_share_page_zero(struct vm *vm, uint64_t gpage);
 
 /* The guest gave the whole RAM pages [gpa, gpa + len) at host back (a
  * balloon): their memory goes back to the host, they read as zeros (or as

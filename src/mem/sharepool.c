@@ -203,7 +203,8 @@ static int seen_before(struct share_pool *p, uint64_t hash, uint64_t who)
     if (p->nseen * 2 >= p->seen_cap) seen_grow(p);
     uint32_t j = (uint32_t)hash & (p->seen_cap - 1);
     for (; p->seen[j].hash; j = (j + 1) & (p->seen_cap - 1))
-        if (p->seen[j].hash == hash && p->seen[j].who != who) return 1;
+        if (p->seen[j].hash == hash && p->seen[j].who != who)
+            return 1;
         else if (p->seen[j].hash == hash)
             return 0;
     p->seen[j] = (struct pool_seen){hash, who};
@@ -227,8 +228,8 @@ int64_t share_pool_offer(struct share_pool *p, struct share_client *c, uint64_t 
     return idx;
 }
 
-void share_pool_confirm(struct share_pool *p, struct share_client *c, uint64_t gpage,
-                        uint32_t pidx, int mapped)
+void share_pool_confirm(struct share_pool *p, struct share_client *c, uint64_t gpage, uint32_t pidx,
+                        int mapped)
 {
     pthread_mutex_lock(&p->lock);
     struct pool_page *pg = pidx < p->npages ? &p->page[pidx] : NULL;

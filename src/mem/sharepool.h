@@ -35,10 +35,10 @@ struct share_pool {
     uint8_t *map;   /* all of it, read-write */
     uint32_t limit; /* pages it may hold */
     struct pool_page *page;
-    uint32_t npages;       /* slots used so far (free ones are on the free list) */
-    uint32_t free_head;    /* a free slot + 1, or 0 */
-    uint32_t *bucket;      /* hash index: slot + 1, chained through pool_page.next */
-    uint32_t nbuckets;     /* a power of two */
+    uint32_t npages;        /* slots used so far (free ones are on the free list) */
+    uint32_t free_head;     /* a free slot + 1, or 0 */
+    uint32_t *bucket;       /* hash index: slot + 1, chained through pool_page.next */
+    uint32_t nbuckets;      /* a power of two */
     struct pool_seen *seen; /* contents offered once */
     uint32_t nseen, seen_cap;
     uint64_t next_client;
@@ -66,8 +66,8 @@ void share_client_release(struct share_pool *p, struct share_client *c);
  * share_pool_confirm (mapped or not). */
 int64_t share_pool_offer(struct share_pool *p, struct share_client *c, uint64_t gpage,
                          const uint8_t *data);
-void share_pool_confirm(struct share_pool *p, struct share_client *c, uint64_t gpage,
-                        uint32_t pidx, int mapped);
+void share_pool_confirm(struct share_pool *p, struct share_client *c, uint64_t gpage, uint32_t pidx,
+                        int mapped);
 /* c's guest page gpage no longer maps its pool page (a write broke it). */
 void share_pool_drop(struct share_pool *p, struct share_client *c, uint64_t gpage);
 #endif

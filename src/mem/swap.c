@@ -1,5 +1,6 @@
 /* Hypervisor swap (swap.h). */
 #include "mem/swap.h"
+#include "mem/guest.h"
 #include "vmm/vm.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +127,7 @@ static int page_zero(const uint8_t *p)
 /* Take page p out of guest RAM and keep its contents in the file. */
 static void evict(struct mem_swap *s, uint64_t p)
 {
+    if (mem_page_pinned(s->vm, p)) return; /* a device is using it now */
     pthread_mutex_lock(&s->lock);
     if (s->state[p] != PG_RESIDENT) {
         pthread_mutex_unlock(&s->lock);
@@ -352,6 +354,16 @@ void mem_swap_stop(struct vm *vm)
     swap_free(s);
 }
 
+int mem_swap_page_out(struct vm *vm, uint64_t page)
+{
+    struct mem_swap *s = vm->swap;
+    if (!s || page >= s->npages) return 0;
+    pthread_mutex_lock(&s->lock);
+    int out = s->state[page] == PG_SWAPPED;
+    pthread_mutex_unlock(&s->lock);
+    return out;
+}
+
 int mem_swap_set_limit(struct vm *vm, uint64_t limit, char *err, size_t errlen)
 {
     struct mem_swap *s = vm->swap;
@@ -361,7 +373,8 @@ int mem_swap_set_limit(struct vm *vm, uint64_t limit, char *err, size_t errlen)
     }
     if (limit < (16u << 20) || limit / PAGE > s->max_limit) {
         snprintf(err, errlen, "mem-limit %llu MiB: want 16 MiB up to its --mem-limit, %llu MiB",
-                 (unsigned long long)(limit >> 20), (unsigned long long)(s->max_limit * PAGE >> 20));
+                 (unsigned long long)(limit >> 20),
+                 (unsigned long long)(s->max_limit * PAGE >> 20));
         return -1;
     }
     atomic_store(&s->limit, limit / PAGE);

@@ -21,7 +21,7 @@ struct mem_swap;
 
 struct mem_swap_stats {
     uint64_t limit_pages, resident_pages;
-    uint64_t max_limit_pages; /* --mem-limit: the most the limit may be set to */
+    uint64_t max_limit_pages;   /* --mem-limit: the most the limit may be set to */
     uint64_t out, in;           /* pages written to the swap file and read back */
     uint64_t zero_out, zero_in; /* all-zero pages dropped, and mapped as zeros */
 };
@@ -36,6 +36,8 @@ void mem_swap_stop(struct vm *vm);
  * err. */
 int mem_swap_set_limit(struct vm *vm, uint64_t limit, char *err, size_t errlen);
 void mem_swap_get_stats(struct vm *vm, struct mem_swap_stats *st);
+/* Is the RAM page in the swap file now? */
+int mem_swap_page_out(struct vm *vm, uint64_t page);
 
 /* A hart's TLB now maps the RAM page at pa (mmu.c, only with vm->swap):
  * it is not cold. */

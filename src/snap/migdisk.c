@@ -175,7 +175,8 @@ int migdisk_recv_chunk(struct migdisk_dst *t, int fd, char *err, size_t errlen)
     uint64_t d = get_le(h, 4), off = get_le(h + 4, 8), len = get_le(h + 12, 4);
     if (d >= t->n || !t->be[d] || len == 0 || len > BLK_CHUNK || off % 512 || len % 512 ||
         off > t->size[d] || len > t->size[d] - off || h[16] > 1) {
-        snprintf(err, errlen, "migration stream: a disk chunk (disk %llu, %llu bytes at %llu) "
+        snprintf(err, errlen,
+                 "migration stream: a disk chunk (disk %llu, %llu bytes at %llu) "
                  "outside the disks announced",
                  (unsigned long long)d, (unsigned long long)len, (unsigned long long)off);
         return -1;

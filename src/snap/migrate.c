@@ -158,7 +158,7 @@ struct sender {
     int fd;
     struct vm *vm;
     struct migdisk_src *disks; /* copy-disks, or NULL */
-    uint8_t *buf; /* one 'P' message */
+    uint8_t *buf;              /* one 'P' message */
     size_t len;
     unsigned n;
     struct migrate_stats *st;

@@ -101,7 +101,7 @@ static void balloon_notify(struct virtio_dev *d, unsigned q)
             continue;
         } else if (role == Q_REPORTING) {
             for (unsigned i = 0; i < req->n_out + req->n_in; i++) {
-                uint64_t gpa = d->vm->ram_base + (uint64_t)(req->seg[i].ptr - d->vm->ram);
+                uint64_t gpa = req->seg[i].gpa;
                 drop_range(d, gpa, req->seg[i].len);
                 b->info.reported += req->seg[i].len >> 12;
             }

@@ -5,6 +5,7 @@
 #include "board/fdt.h"
 #include "mem/bus.h"
 #include "mem/dirty.h"
+#include "mem/guest.h"
 #include "vmm/vm.h"
 #include <libfdt.h>
 #include <stdarg.h>
@@ -83,11 +84,19 @@ static inline void ring_idx_store(uint8_t *p, uint16_t v)
 
 uint8_t *virtio_gpa(struct virtio_dev *d, uint64_t gpa, uint64_t len)
 {
-    struct vm *vm = d->vm;
-    if (gpa < vm->ram_base) return NULL;
-    uint64_t off = gpa - vm->ram_base;
-    if (off > vm->ram_size || len > vm->ram_size - off) return NULL;
-    return vm->ram + off;
+    /* A translation, not a pin: rings and tables are read at once, and the
+     * used ring's writes are noted at each push. */
+    uint8_t *p = mem_pin(d->vm, gpa, len, MEM_READ);
+    if (p) mem_unpin(d->vm, gpa, len, MEM_READ);
+    return p;
+}
+
+/* The request's buffers are the guest's again: what the device wrote drops
+ * translated code and is dirty (mem_unpin). */
+static void req_unpin(struct virtio_dev *d, const struct vq_req *req)
+{
+    for (unsigned i = 0; i < req->n_out + req->n_in && i < VQ_MAX_SEGS; i++)
+        mem_unpin(d->vm, req->seg[i].gpa, req->seg[i].len, i < req->n_out ? MEM_READ : MEM_WRITE);
 }
 
 int virtio_has_feature(const struct virtio_dev *d, uint64_t f)
@@ -200,28 +209,30 @@ static int walk_chain(struct virtio_dev *d, struct virtq *vq, uint16_t head, str
             indirect = 1;
             continue;
         }
-        uint8_t *p = virtio_gpa(d, addr, len);
-        if (!p) {
-            *why = "buffer outside guest RAM";
+        int writable = (flags & VRING_DESC_F_WRITE) != 0;
+        if (!writable && req->n_in) {
+            *why = "device-readable buffer after a device-writable one";
             return -1;
-        }
-        if (flags & VRING_DESC_F_WRITE) {
-            req->n_in++;
-            req->in_len += len;
-        } else {
-            if (req->n_in) {
-                *why = "device-readable buffer after a device-writable one";
-                return -1;
-            }
-            req->n_out++;
-            req->out_len += len;
         }
         if (n >= VQ_MAX_SEGS) {
             *why = "too many buffers in one request";
             return -1;
         }
-        req->seg[n].ptr = p;
-        req->seg[n].len = len;
+        /* Pinned until the request is pushed (a write: its pages leave
+         * sharing now, before the device writes them). */
+        uint8_t *p = mem_pin(d->vm, addr, len, writable ? MEM_WRITE : MEM_READ);
+        if (!p) {
+            *why = writable ? "writable buffer outside guest RAM" : "buffer outside guest RAM";
+            return -1;
+        }
+        if (writable) {
+            req->n_in++;
+            req->in_len += len;
+        } else {
+            req->n_out++;
+            req->out_len += len;
+        }
+        req->seg[n] = (struct vq_seg){.ptr = p, .len = len, .gpa = addr};
         n++;
         if (!(flags & VRING_DESC_F_NEXT)) return 0;
         idx = next;
@@ -267,6 +278,8 @@ int vq_pop(struct virtio_dev *d, unsigned q, struct vq_req *req)
             return 1;
         }
     }
+    req_unpin(d, req); /* what the walk pinned before it failed */
+    req->n_out = req->n_in = 0;
     char msg[128];
     snprintf(msg, sizeof(msg), "queue %u: %s", q, why);
     set_broken_locked(d, msg);
@@ -277,15 +290,14 @@ int vq_pop(struct virtio_dev *d, unsigned q, struct vq_req *req)
 void vq_push(struct virtio_dev *d, unsigned q, const struct vq_req *req, uint32_t written)
 {
     pthread_mutex_lock(&d->lock);
+    /* What the device wrote (code dropped, pages dirty) before the guest
+     * sees it; unpinned even when the request no longer counts (a reset). */
+    req_unpin(d, req);
     if (req->gen == d->gen && q < d->nqueues && d->vq[q].ready) {
         struct virtq *vq = &d->vq[q];
         uint8_t *e = vq->used_p + 4 + 8u * (vq->used_idx % vq->num);
         uint32_t id = req->head;
         if ((uint64_t)written > req->in_len) written = (uint32_t)req->in_len;
-        /* what the device wrote (code dropped, pages dirty) before the guest sees it */
-        for (unsigned i = req->n_out; i < req->n_out + req->n_in; i++)
-            mem_written(d->vm, d->vm->ram_base + (uint64_t)(req->seg[i].ptr - d->vm->ram),
-                        req->seg[i].len);
         mem_written(d->vm, vq->used, 6 + 8ull * vq->num + 2);
         ram_store(e, 4, id);
         ram_store(e + 4, 4, written);

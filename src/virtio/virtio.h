@@ -128,8 +128,9 @@ struct virtq {
 
 /* One segment of a request: a host pointer into guest RAM. */
 struct vq_seg {
-    uint8_t *ptr;
+    uint8_t *ptr; /* pinned (mem/guest.h) from vq_pop to vq_push */
     uint32_t len;
+    uint64_t gpa;
 };
 
 /* A validated descriptor chain: n_out device-readable segments first, then

@@ -1,5 +1,6 @@
 /* `vmon run`: option parsing, machine assembly, image loading and the run
  * loop (including guest-requested reboots). */
+#include "mem/guest.h"
 #include "vmm/boot.h"
 #include "mem/bytes.h"
 #include "backend/console.h"
@@ -582,7 +583,7 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t base, uint64_t 
                  (unsigned long long)(vm->ram_size >> 20));
         goto out;
     }
-    memcpy(vm->ram + (load - vm->ram_base), f, n);
+    mem_write_bytes(vm, load, f, n); /* in RAM: checked above */
     *entry = load;
     *end = load + image_size;
     r = 0;

@@ -255,7 +255,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
     if (!strncmp(cmd, "mem-limit", 9) && (cmd[9] == 0 || cmd[9] == ' '))
         return limit_command(vm, cmd[9] ? cmd + 10 : "", buf, size);
-    if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) || !strncmp(cmd, "share-map ", 10))
+    if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) ||
+        !strncmp(cmd, "share-map ", 10))
         return share_command(vm, cmd, buf, size);
     if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
     if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
@@ -277,7 +278,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         return "ok resetting";
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, mem-limit [SIZE], share)";
+           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, mem-limit [SIZE], "
+           "share)";
 }
 
 /* Serve one connection until it closes. */

@@ -1,5 +1,6 @@
 /* Program loading: ELF64 (RISC-V, little endian) by PT_LOAD program headers,
  * or flat binaries. Every header field is checked against the file and RAM. */
+#include "mem/guest.h"
 #include "vmm/loader.h"
 #include "mem/bytes.h"
 #include "vmm/vm.h"
@@ -49,8 +50,7 @@ int loader_put(struct vm *vm, uint64_t addr, const void *data, size_t len)
     if (addr < vm->ram_base || addr - vm->ram_base > vm->ram_size ||
         len > vm->ram_size - (addr - vm->ram_base))
         return -1;
-    memcpy(vm->ram + (addr - vm->ram_base), data, len);
-    return 0;
+    return mem_write_bytes(vm, addr, data, len);
 }
 
 static int ram_range_ok(const struct vm *vm, uint64_t addr, uint64_t len)
@@ -108,9 +108,14 @@ int loader_load_elf(struct vm *vm, const char *path, const uint8_t *f, size_t n,
                      (unsigned long long)vm->ram_base, (unsigned long long)vm->ram_size);
             return -1;
         }
-        uint8_t *dst = vm->ram + (paddr - vm->ram_base);
+        uint8_t *dst = mem_pin(vm, paddr, memsz, MEM_WRITE);
+        if (!dst) {
+            snprintf(err, errlen, "%s: segment %u is not all guest RAM", path, i);
+            return -1;
+        }
         memcpy(dst, f + off, filesz);
         memset(dst + filesz, 0, memsz - filesz);
+        mem_unpin(vm, paddr, memsz, MEM_WRITE);
         if (paddr + memsz > hi) hi = paddr + memsz;
         loaded++;
     }
@@ -145,7 +150,7 @@ int loader_load_program(struct vm *vm, const char *path, uint64_t load_addr, uin
                  (unsigned long long)load_addr);
         r = -1;
     } else {
-        memcpy(vm->ram + (load_addr - vm->ram_base), f, n);
+        mem_write_bytes(vm, load_addr, f, n); /* in RAM: checked above */
         *entry = load_addr;
         *end = load_addr + n;
         r = 0;

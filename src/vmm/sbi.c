@@ -6,6 +6,7 @@
 #include "cpu/hart.h"
 #include "vmm/vm.h"
 #include "mem/dirty.h"
+#include "mem/guest.h"
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,14 +143,13 @@ static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, 
 
 void sbi_sta_write(struct vm *vm, struct vcpu *v)
 {
-    const struct mem_region *m = bus_find_mem(&vm->bus, v->sta_addr, STA_SIZE);
-    if (!m || m->readonly) return;
-    uint8_t *p = m->host + (v->sta_addr - m->base);
+    uint8_t *p = mem_pin(vm, v->sta_addr, STA_SIZE, MEM_WRITE);
+    if (!p) return;
     ram_store(p, 4, ++v->sta_seq); /* odd: changing */
     ram_store(p + 8, 8, atomic_load(&v->steal_ns));
     ram_store(p + 16, 1, 0); /* preempted: not reported */
     ram_store(p, 4, ++v->sta_seq);
-    mem_written(vm, v->sta_addr, STA_SIZE);
+    mem_unpin(vm, v->sta_addr, STA_SIZE, MEM_WRITE);
 }
 
 /* STA set_shmem(lo, hi, flags): where this hart's steal time goes, or
@@ -162,14 +162,13 @@ static struct sbi_ret sta_set_shmem(struct hart *h, const uint64_t *a)
         return (struct sbi_ret){SBI_SUCCESS, 0};
     }
     if (a[2] != 0 || (a[0] & (STA_SIZE - 1))) return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
-    const struct mem_region *m = bus_find_mem(&h->vm->bus, a[0], STA_SIZE);
-    if (a[1] != 0 || !m || m->readonly || m->host != h->vm->ram)
-        return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
+    uint8_t *p = a[1] == 0 ? mem_pin(h->vm, a[0], STA_SIZE, MEM_WRITE) : NULL;
+    if (!p) return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
     v->sta_addr = a[0];
     v->sta_seq = 0;
-    uint8_t *p = m->host + (a[0] - m->base);
     for (unsigned i = 0; i < STA_SIZE; i += 8)
         ram_store(p + i, 8, 0);
+    mem_unpin(h->vm, a[0], STA_SIZE, MEM_WRITE);
     sbi_sta_write(h->vm, v);
     return (struct sbi_ret){SBI_SUCCESS, 0};
 }
@@ -267,10 +266,13 @@ static struct sbi_ret sbi_dispatch(struct hart *h, uint64_t eid, uint64_t fid, c
             if (a[2] || pa < vm->ram_base || pa - vm->ram_base > vm->ram_size ||
                 n > vm->ram_size - (pa - vm->ram_base))
                 return (struct sbi_ret){SBI_ERR_INVALID_PARAM, 0};
-            if (vm->console_out_fd >= 0 && n) {
-                ssize_t w = write(vm->console_out_fd, vm->ram + (pa - vm->ram_base), n);
+            uint8_t *p = n ? mem_pin(vm, pa, n, MEM_READ) : NULL;
+            if (vm->console_out_fd >= 0 && p) {
+                ssize_t w = write(vm->console_out_fd, p, n);
+                mem_unpin(vm, pa, n, MEM_READ);
                 return (struct sbi_ret){0, w > 0 ? (uint64_t)w : 0};
             }
+            if (p) mem_unpin(vm, pa, n, MEM_READ);
             return (struct sbi_ret){0, n};
         }
         case 1: { /* console_read */

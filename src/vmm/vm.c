@@ -61,7 +61,10 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     }
     bus_add_mem(&vm->bus, vm->ram_base, vm->ram_size, vm->ram, 0);
     vm->code_bits = calloc((cfg->ram_size >> 12) / 64 + 1, sizeof(*vm->code_bits));
-    if (!vm->code_bits) {
+    vm->pins = calloc(cfg->ram_size >> 12, sizeof(*vm->pins));
+    if (!vm->code_bits || !vm->pins) {
+        free(vm->code_bits);
+        free((void *)vm->pins);
         snprintf(err, errlen, "out of memory");
         munmap(vm->ram, vm->ram_size);
         free(vm);
@@ -114,6 +117,7 @@ void vm_destroy(struct vm *vm)
     pthread_mutex_destroy(&vm->sched.lock);
     if (vm->ram) munmap(vm->ram, vm->ram_size);
     free(vm->code_bits);
+    free((void *)vm->pins);
     free((void *)atomic_load(&vm->dirty_bits));
     if (vm->jit_dump) fclose(vm->jit_dump);
     if (vm->jit_map) fclose(vm->jit_map);

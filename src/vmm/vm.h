@@ -110,8 +110,8 @@ struct vm {
     FILE *jit_map;  /* VMON_JIT_MAP=FILE: where each translation lies in the cache */
     uint8_t *ram;
     uint64_t ram_base, ram_size;
-    int ram_file;          /* RAM is mapped from a snapshot file (not anonymous memory) */
-    struct mem_swap *swap; /* --mem-limit: hypervisor swap (mem/swap.c), or NULL */
+    int ram_file;            /* RAM is mapped from a snapshot file (not anonymous memory) */
+    struct mem_swap *swap;   /* --mem-limit: hypervisor swap (mem/swap.c), or NULL */
     struct mem_share *share; /* --share-pages: page sharing (mem/share.c), or NULL */
     /* Held by whoever pauses the VM to work on it (control commands,
      * page-sharing merges), so one does not resume it under another. */
@@ -120,6 +120,7 @@ struct vm {
      * from: no hart keeps a write TLB entry for such a page, so a store to
      * it is seen and drops every hart's translations (mmu.c). */
     _Atomic uint64_t *code_bits;
+    _Atomic uint16_t *pins;                 /* mem/guest.c: per RAM page, vmon's pins of it */
     _Atomic(_Atomic uint64_t *) dirty_bits; /* mem/dirty.c: the dirty log, kept once made */
     _Atomic int dirty_on;                   /* logging */
     struct bus bus;
