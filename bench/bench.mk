@@ -88,3 +88,11 @@ bench-sharing: $(VMON)
 
 bench: bench-sharing
 .PHONY: bench-sharing
+
+# The host service: create->init latency, API latency, idle density and the
+# scheduler's fairness and cap errors (see bench/service.py).
+bench-service: $(VMON)
+	bash -c '. tests/integration/guest.sh && bench/service.py $(VMON) "$$KERNEL" "$$INITRD"'
+
+bench: bench-service
+.PHONY: bench-service

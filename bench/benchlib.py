@@ -1,7 +1,7 @@
 """Helpers the snapshot, migration, clone and sharing benchmarks share:
 waiting for a console line, vmon's control channel, QEMU's human monitor,
 a process's memory."""
-import socket, time
+import json, socket, time
 
 def wait_output(path, needle, secs):
     """True once the file at path contains needle, False after secs."""
@@ -60,3 +60,31 @@ def rollup(pid):
                 v[parts[0][:-1]] = int(parts[1])
     priv = v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
     return v.get("Rss", 0), v.get("Pss", 0), priv
+
+def api(sock, path, method="GET", body=None):
+    """One request to vmon serve's API on its unix socket; the JSON answer
+    (None for an empty body)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    s.connect(sock)
+    data = b"" if body is None else json.dumps(body).encode()
+    s.sendall(f"{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    s.close()
+    payload = reply.split(b"\r\n\r\n", 1)[1]
+    return json.loads(payload) if payload.strip() else None
+
+def pss_kib(pid, skip="vmon-shared-pages"):
+    """PSS of a process in KiB, leaving out mappings whose name has skip."""
+    total, counting = 0, True
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):
+                counting = skip not in line
+            elif first == "Pss:" and counting:
+                total += int(line.split()[1])
+    return total

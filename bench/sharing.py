@@ -13,32 +13,10 @@ QEMU has no sharing of its own: it leaves it to the host kernel's KSM
 (-machine mem-merge=on, the default, marks guest RAM mergeable), which
 runs only where /sys/kernel/mm/ksm/run is 1; the state found is printed,
 and the benchmark does not change it."""
-from benchlib import wait_output
-import json, os, socket, subprocess, sys, tempfile, time
+from benchlib import api, pss_kib, wait_output
+import os, subprocess, sys, tempfile, time
 
 APPEND = "console=ttyS0 quiet guest.run=echo+bench-up;while+true;do+sleep+1;done"
-
-def api(sock, path):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(30)
-    s.connect(sock)
-    s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-    data = b""
-    while chunk := s.recv(65536):
-        data += chunk
-    return json.loads(data.split(b"\r\n\r\n", 1)[1])
-
-def pss_kib(pid, skip="vmon-shared-pages"):
-    """PSS of a process in KiB, leaving out mappings whose name has skip."""
-    total, counting = 0, True
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            first = line.split(maxsplit=1)[0]
-            if "-" in first and not first.endswith(":"):
-                counting = skip not in line
-            elif first == "Pss:" and counting:
-                total += int(line.split()[1])
-    return total
 
 def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)

@@ -197,13 +197,15 @@ static int json_size(json_object *v, const char *key, char *out, size_t size, ch
 
 /* PUT /v1/vms/{name}/resize: {"mem": SIZE} asks the guest (its balloon) to
  * keep SIZE of its RAM; {"disk": N, "size": SIZE} grows disk N while the
- * guest runs. The worker does it; its refusal comes back as 400. */
+ * guest runs; {"cpus": N} lets N of its vCPUs run (SBI HSM starts no more
+ * than that; the guest onlines or offlines them). The worker does it; its
+ * refusal comes back as 400. */
 int api_vm_resize(struct api_req *r)
 {
     char err[512], cmd[96], size[40], reply[256];
     json_object *o = api_body_object(r, 0, err, sizeof(err));
     if (!o) return api_reply_error(r, 400, "%s", err);
-    json_object *mem = NULL, *disk = NULL, *dsize = NULL;
+    json_object *mem = NULL, *disk = NULL, *dsize = NULL, *cpus = NULL;
     int bad = 0;
     json_object_object_foreach(o, key, val)
     {
@@ -213,13 +215,22 @@ int api_vm_resize(struct api_req *r)
             disk = val;
         else if (!strcmp(key, "size"))
             dsize = val;
+        else if (!strcmp(key, "cpus"))
+            cpus = val;
         else if (!bad++)
-            snprintf(err, sizeof(err), "unknown field '%.64s' (mem, or disk and size)", key);
+            snprintf(err, sizeof(err), "unknown field '%.64s' (mem, cpus, or disk and size)", key);
     }
-    if (!bad && !mem == !disk)
+    int what = !!mem + !!disk + !!cpus;
+    if (!bad && what != 1)
         bad = snprintf(err, sizeof(err), "%s",
-                       mem ? "mem and disk in one request: resize one at a time"
-                           : "nothing to resize: give mem, or disk and size");
+                       what ? "mem, cpus and disk in one request: resize one at a time"
+                            : "nothing to resize: give mem, cpus, or disk and size");
+    if (!bad && cpus &&
+        (!json_object_is_type(cpus, json_type_int) || json_object_get_int64(cpus) < 1 ||
+         json_object_get_int64(cpus) > 64))
+        bad = snprintf(err, sizeof(err), "'cpus' must be the number of vCPUs to run, 1..64");
+    if (!bad && cpus)
+        snprintf(cmd, sizeof(cmd), "cpus-online %lld", (long long)json_object_get_int64(cpus));
     if (!bad && mem && dsize)
         bad = snprintf(err, sizeof(err), "'size' goes with 'disk'; 'mem' is the size itself");
     if (!bad && disk &&

@@ -478,9 +478,9 @@ int ctl_set(int argc, char **argv)
     return r < 0 ? CLI_OK : r;
 }
 
-/* --- vmon resize NAME --mem SIZE | --disk N --size SIZE ------------------ */
+/* --- vmon resize NAME --mem SIZE | --cpus N | --disk N --size SIZE ------- */
 
-enum { RESIZE_MEM, RESIZE_DISK, RESIZE_SIZE };
+enum { RESIZE_MEM, RESIZE_DISK, RESIZE_SIZE, RESIZE_CPUS };
 
 static unsigned resize_opts(struct cli_opt *opts)
 {
@@ -490,18 +490,24 @@ static unsigned resize_opts(struct cli_opt *opts)
         (struct cli_opt){"--disk", "N", "the disk to grow (0 is the first --disk)", RESIZE_DISK};
     opts[2] =
         (struct cli_opt){"--size", "SIZE", "the disk's new size (disks only grow)", RESIZE_SIZE};
-    opts[3] = ctl_socket_opt;
-    return 4;
+    opts[3] = (struct cli_opt){"--cpus", "N",
+                               "how many of its vCPUs may run (SBI HSM starts no more; the\n"
+                               "guest onlines or offlines them)",
+                               RESIZE_CPUS};
+    opts[4] = ctl_socket_opt;
+    return 5;
 }
 
 void ctl_resize_usage(FILE *out)
 {
-    struct cli_opt opts[4];
+    struct cli_opt opts[5];
     unsigned n = resize_opts(opts);
     fprintf(out, "usage: vmon resize NAME --mem SIZE\n"
+                 "       vmon resize NAME --cpus N\n"
                  "       vmon resize NAME --disk N --size SIZE\n"
                  "Resize a running or paused VM: set the memory its balloon leaves the\n"
-                 "guest (the VM needs --balloon), or grow one of its disks.\n\n");
+                 "guest (the VM needs --balloon), the vCPUs it may run, or grow one of its\n"
+                 "disks.\n\n");
     cli_print_opts(opts, n, out);
 }
 
@@ -509,7 +515,7 @@ void ctl_resize_usage(FILE *out)
  * sizes); CLI_OK, CLI_USAGE or -1 after --help. */
 static int parse_resize(int argc, char **argv, const char **name, const char **sock, json_object *o)
 {
-    struct cli_opt opts[4];
+    struct cli_opt opts[5];
     struct cli c;
     cli_init(&c, "vmon resize", opts, resize_opts(opts), argc, argv);
     for (;;) {
@@ -517,7 +523,7 @@ static int parse_resize(int argc, char **argv, const char **name, const char **s
         case CLI_END:
             if (*name && json_object_object_length(o)) return CLI_OK;
             fprintf(stderr, "vmon resize: %s\n",
-                    *name ? "what to resize? (--mem SIZE, or --disk N --size SIZE)"
+                    *name ? "what to resize? (--mem SIZE, --cpus N, or --disk N --size SIZE)"
                           : "which VM? (vmon resize NAME --mem SIZE)");
             return CLI_USAGE;
         case CLI_HELP: ctl_resize_usage(stdout); return -1;
@@ -531,14 +537,16 @@ static int parse_resize(int argc, char **argv, const char **name, const char **s
             *name = c.positional;
         } else if (c.opt->id == CTL_SOCKET) {
             *sock = c.value;
-        } else if (c.opt->id == RESIZE_DISK) {
+        } else if (c.opt->id == RESIZE_DISK || c.opt->id == RESIZE_CPUS) {
             char *end;
+            int cpus = c.opt->id == RESIZE_CPUS;
             long n = strtol(c.value, &end, 10);
-            if (end == c.value || *end || n < 0 || n > 64) {
-                fprintf(stderr, "vmon resize: --disk takes a disk number, not '%s'\n", c.value);
+            if (end == c.value || *end || n < cpus || n > 64) {
+                fprintf(stderr, "vmon resize: %s takes a %s, not '%s'\n", c.opt->name,
+                        cpus ? "number of vCPUs" : "disk number", c.value);
                 return CLI_USAGE;
             }
-            json_object_object_add(o, "disk", json_object_new_int((int)n));
+            json_object_object_add(o, cpus ? "cpus" : "disk", json_object_new_int((int)n));
         } else {
             json_object_object_add(o, c.opt->id == RESIZE_MEM ? "mem" : "size",
                                    json_object_new_string(c.value));

@@ -55,7 +55,7 @@ struct boot_opts {
     const char *jit_dump, *control, *restore, *snap_on_exit, *incoming, *swap_dir;
     uint64_t mem_limit;
     int sandbox, share_pages;
-    unsigned share_rate;
+    unsigned share_rate, cpus_online;
     int share_pool_fd, share_inbox_fd; /* --share-fds: the service's pool */
     unsigned cap;
     cpu_set_t pin; /* empty: not pinned */
@@ -103,6 +103,7 @@ enum {
     RUN_SHARE_PAGES,
     RUN_SHARE_RATE,
     RUN_SHARE_FDS,
+    RUN_CPUS_ONLINE,
     RUN_DEV /* + index into dev_opts */
 };
 
@@ -196,6 +197,11 @@ static const struct cli_opt run_opts[] = {
      RUN_MEM_LIMIT},
     {"--swap-dir", "DIR", "where --mem-limit's swap file is made (default $TMPDIR or /var/tmp)",
      RUN_SWAP_DIR},
+    {"--cpus-online", "N",
+     "at most N of the --cpus vCPUs run at once: SBI HSM starts no more (the\n"
+     "guest sees the others fail to come online); changed live by the control\n"
+     "channel's cpus-online N (default: all)",
+     RUN_CPUS_ONLINE},
     {"--share-pages", NULL,
      "share guest pages with the same content (zero pages, and pages equal to\n"
      "others of this VM or, under vmon serve, of other VMs) copy-on-write; a\n"
@@ -289,6 +295,15 @@ static int parse_value(const struct cli_opt *opt, const char *v, struct boot_opt
     case RUN_INCOMING: o->incoming = v; return 0;
     case RUN_SWAP_DIR: o->swap_dir = v; return 0;
     case RUN_SHARE_PAGES: o->share_pages = 1; return 0;
+    case RUN_CPUS_ONLINE: {
+        unsigned long long n;
+        if (parse_uint(v, &n) < 0 || n == 0 || n > VM_MAX_CPUS) {
+            fprintf(stderr, "vmon run: invalid --cpus-online '%s' (want 1..%u)\n", v, VM_MAX_CPUS);
+            return -1;
+        }
+        o->cpus_online = (unsigned)n;
+        return 0;
+    }
     case RUN_SHARE_RATE: {
         unsigned long long n;
         if (parse_uint(v, &n) < 0 || n == 0 || n > (1u << 24)) {
@@ -954,6 +969,13 @@ int boot_main(int argc, char **argv)
     struct vm_signals *sigs = vm_signals_start(vm, o.shutdown_timeout);
     if (o.name) snprintf(vm->name, sizeof(vm->name), "%s", o.name);
     if (o.cap) vm_set_cap(vm, o.cap);
+    if (o.cpus_online && vm_set_cpus_online(vm, o.cpus_online) < 0) {
+        fprintf(stderr, "vmon run: --cpus-online %u is more than the %u vCPUs\n", o.cpus_online,
+                vm->ncpus);
+        vm_signals_stop(sigs);
+        vm_destroy(vm);
+        return CLI_ERROR;
+    }
     if (CPU_COUNT(&o.pin)) vm_set_pin(vm, &o.pin);
     vm->log_level = o.log_level;
     if (o.jit_dump && !(vm->jit_dump = fopen(o.jit_dump, "we"))) {

@@ -133,6 +133,24 @@ static const char *migrate_command(struct vm *vm, const char *addr, char *buf, s
     return buf;
 }
 
+/* cpus-online [N]: how many vCPUs may run (SBI HSM), or set it. */
+static const char *cpus_command(struct vm *vm, const char *arg, char *buf, size_t len)
+{
+    if (*arg) {
+        char *end;
+        unsigned long n = strtoul(arg, &end, 10);
+        if (*end || n == 0 || n > vm->ncpus) {
+            snprintf(buf, len, "error cpus-online: want 1..%u", vm->ncpus);
+            return buf;
+        }
+        vm_set_cpus_online(vm, (unsigned)n);
+    }
+    unsigned online = atomic_load(&vm->cpus_online);
+    snprintf(buf, len, "ok cpus-online %u of %u, running %u", online ? online : vm->ncpus,
+             vm->ncpus, vm_harts_running(vm));
+    return buf;
+}
+
 /* mem-limit [SIZE]: the memory limit now (--mem-limit), or set it. */
 static const char *limit_command(struct vm *vm, const char *arg, char *buf, size_t len)
 {
@@ -253,6 +271,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
 {
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strncmp(cmd, "cpus-online", 11) && (cmd[11] == 0 || cmd[11] == ' '))
+        return cpus_command(vm, cmd[11] ? cmd + 12 : "", buf, size);
     if (!strncmp(cmd, "mem-limit", 9) && (cmd[9] == 0 || cmd[9] == ' '))
         return limit_command(vm, cmd[9] ? cmd + 10 : "", buf, size);
     if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) ||
@@ -279,7 +299,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
            "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, mem-limit [SIZE], "
-           "share)";
+           "cpus-online [N], share)";
 }
 
 /* Serve one connection until it closes. */

@@ -114,6 +114,21 @@ static void hsm_suspend(struct hart *h)
     h->check = 1;
 }
 
+int vm_set_cpus_online(struct vm *vm, unsigned n)
+{
+    if (n > vm->ncpus) return -1;
+    atomic_store(&vm->cpus_online, n);
+    return 0;
+}
+
+unsigned vm_harts_running(struct vm *vm)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        n += atomic_load(&vm->vcpu[i].hsm_state) != HSM_STOPPED;
+    return n;
+}
+
 static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, uint64_t opaque)
 {
     struct vm *vm = h->vm;
@@ -125,8 +140,14 @@ static struct sbi_ret hsm_start(struct hart *h, uint64_t hartid, uint64_t addr, 
     if (addr < vm->ram_base || addr - vm->ram_base >= vm->ram_size)
         return (struct sbi_ret){SBI_ERR_INVALID_ADDRESS, 0};
     /* The target's loop is parked (HSM_STOPPED): its state is ours to set
-     * until the store below, under the lock its loop waits with. */
+     * until the store below, under the lock its loop waits with (and two
+     * starts at once count the harts running one after the other). */
     pthread_mutex_lock(&vm->lock);
+    unsigned online = atomic_load(&vm->cpus_online);
+    if (online && vm_harts_running(vm) >= online) { /* the host allows no more */
+        pthread_mutex_unlock(&vm->lock);
+        return (struct sbi_ret){SBI_ERR_DENIED, 0};
+    }
     t->pc = addr;
     t->x[10] = hartid;
     t->x[11] = opaque;

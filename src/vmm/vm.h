@@ -126,6 +126,9 @@ struct vm {
     struct bus bus;
     unsigned ncpus;
     struct hart *harts[VM_MAX_CPUS];
+    /* SBI HSM starts harts only while fewer than this many run (0: all):
+     * the vCPUs online, within ncpus (--cpus-online, live). */
+    _Atomic unsigned cpus_online;
 
     _Atomic uint64_t time_base_ns;   /* host monotonic time at mtime == 0 */
     _Atomic uint64_t pause_start_ns; /* paused since (host ns): guest time stands still */
@@ -218,4 +221,8 @@ void vm_set_cap(struct vm *vm, unsigned cap_pct);
 void vm_set_pin(struct vm *vm, const cpu_set_t *set);
 /* Guest instructions retired so far by every vCPU (approximate while running). */
 uint64_t vm_insns(const struct vm *vm);
+/* Harts not stopped (SBI HSM: started, suspended...). sbi.c */
+unsigned vm_harts_running(struct vm *vm);
+/* --cpus-online: at most n harts run (1..ncpus; 0: all); 0, or -1. */
+int vm_set_cpus_online(struct vm *vm, unsigned n);
 #endif

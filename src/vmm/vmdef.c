@@ -23,6 +23,10 @@ const struct vmdef_field vmdef_fields[] = {
      "to a swap file (default 0: no limit)",
      VMDEF_SIZE},
     {"cpus", "--cpus", "N", "virtual CPUs, 1..64 (default 1)", VMDEF_UINT},
+    {"cpus_online", "--cpus-online", "N",
+     "of those, at most N run at once (SBI HSM starts no more; vmon resize --cpus\n"
+     "changes it live; default: all)",
+     VMDEF_UINT},
     {"engine", "--engine", "jit|interp", "how vCPUs run guest code (default jit)", VMDEF_CHOICE},
     {"on_panic", "--on-panic", "exit|pause|reboot", "what a guest panic does (default exit)",
      VMDEF_CHOICE},
@@ -376,6 +380,8 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
         if (!strcmp(f->key, "weight"))
             return vmdef_parse_weight(name, value, &d->weight, err, errlen);
         if (!strcmp(f->key, "cap")) return vmdef_parse_cap(name, value, &d->cap, err, errlen);
+        if (!strcmp(f->key, "cpus_online"))
+            return vmdef_parse_cpus(name, value, &d->cpus_online, err, errlen);
         return vmdef_parse_cpus(name, value, &d->cpus, err, errlen);
     case VMDEF_CPUS: {
         cpu_set_t set;
@@ -401,6 +407,11 @@ static int check_mem_limit(const struct vm_def *d, char *err, size_t errlen)
     if (d->mem_limit && d->restore) {
         snprintf(err, errlen,
                  "mem_limit cannot be used with restore (the snapshot's RAM is mapped from it)");
+        return -1;
+    }
+    if (d->cpus_online > d->cpus) {
+        snprintf(err, errlen, "cpus_online (%u) must be at most cpus (%u)", d->cpus_online,
+                 d->cpus);
         return -1;
     }
     if (d->mem_limit && d->share_pages) {
@@ -721,6 +732,8 @@ json_object *vmdef_to_json(const struct vm_def *d)
         add_str(o, "mem_limit", mem);
     }
     json_object_object_add(o, "cpus", json_object_new_int((int)d->cpus));
+    if (d->cpus_online)
+        json_object_object_add(o, "cpus_online", json_object_new_int((int)d->cpus_online));
     add_str(o, "engine", engine_names[d->engine]);
     add_str(o, "on_panic", panic_names[d->on_panic]);
     json_object_object_add(o, "shutdown_timeout", json_object_new_double(d->shutdown_timeout));
@@ -776,6 +789,11 @@ int vmdef_to_argv(const struct vm_def *d, char **argv, int *argc, int max, char 
         char *cap = cpus + 16;
         snprintf(cap, 16, "%u", d->cap);
         r |= push(argv, argc, max, "--cap", cap);
+    }
+    if (d->cpus_online && !d->incoming) {
+        char *online = cpus + 56;
+        snprintf(online, 16, "%u", d->cpus_online);
+        r |= push(argv, argc, max, "--cpus-online", online);
     }
     if (d->mem_limit) {
         char *limit = cpus + 32;

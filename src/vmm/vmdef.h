@@ -39,6 +39,7 @@ struct vm_def {
     int on_panic; /* VM_PANIC_* */
     double shutdown_timeout;
     int rng, balloon, autostart, share_pages;
+    unsigned cpus_online; /* --cpus-online, 0: all */
     struct vmdef_list disks, nets, shares, vconsoles;
     /* The CPU scheduler's controls, changeable while the VM runs. */
     unsigned weight; /* share under contention, relative to other VMs' */

@@ -3,23 +3,48 @@
 # that vmon boots as a kernel (hypervisor SBI, 2 harts), checks every SBI
 # extension's return values and effects and prints "sbi: N passed, M failed".
 # Also checks that --stats reports the hypercalls per extension, and that
-# the steal time (SBI STA) a capped guest is told is what it lost.
+# the steal time (SBI STA) a capped guest is told is what it lost, and
+# tests/sbi/hsmlimit.c: HSM starts no more harts than --cpus-online allows,
+# changed live through the control channel.
 set -u
 VMON=${VMON:-build/vmon}
 RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
 here=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$here/tests/integration/lib.sh" # ok, bad, report, $tmp, wait_in, vmon_ctl
 
 if ! "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
     -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/sbitest.elf" \
     "$here/tests/sbi/start.S" "$here/tests/sbi/sbitest.c"; then
     bad "build sbitest"
-    echo "sbi: $pass passed, $fail failed"
+    # The vCPUs online: HSM starts no more harts than --cpus-online, and the
+# control channel's cpus-online changes it while the guest runs.
+if "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
+    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/hsmlimit.elf" \
+    "$here/tests/sbi/start.S" "$here/tests/sbi/hsmlimit.c"; then
+    timeout 60 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 3 --cpus-online 1 --timeout 50 \
+        --control "$tmp/hsm.ctl" </dev/null >"$tmp/hsm.out" 2>&1 &
+    hpid=$!
+    r2= r1=
+    if wait_in "$tmp/hsm.out" "hsm: waiting for 2" 20; then
+        r2=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 2")
+        wait_in "$tmp/hsm.out" "hsm: waiting for 1" 20 && r1=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 1")
+    fi
+    wait $hpid
+    rc=$?
+    if [ $rc = 0 ] && grep -q '^sbi-hsm: [0-9]* passed, 0 failed' "$tmp/hsm.out" &&
+        [ "$r2" = "ok cpus-online 2 of 3, running 1" ] && echo "$r1" | grep -q "^ok cpus-online 1 of 3"; then
+        ok "cpus-online: HSM starts no more harts than allowed, live ($(grep '^sbi-hsm' "$tmp/hsm.out"))"
+    else
+        bad "cpus-online: exit $rc, replies '$r2' '$r1'"
+        tail -5 "$tmp/hsm.out"
+    fi
+    r=$(timeout 20 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 2 --cpus-online 3 2>&1)
+    [ $? != 0 ] && echo "$r" | grep -q "cpus-online 3 is more than the 2 vCPUs" &&
+        ok "--cpus-online above --cpus is refused" || bad "--cpus-online 3 of 2: $r"
+else
+    bad "build hsmlimit"
+fi
+echo "sbi: $pass passed, $fail failed"
     exit 1
 fi
 
@@ -58,5 +83,32 @@ else
     bad "sta: steal '${steal:-none}' ns under --cap 30"
     tail -5 "$tmp/cap.out"
 fi
-echo "sbi: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+# The vCPUs online: HSM starts no more harts than --cpus-online, and the
+# control channel's cpus-online changes it while the guest runs.
+if "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
+    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/hsmlimit.elf" \
+    "$here/tests/sbi/start.S" "$here/tests/sbi/hsmlimit.c"; then
+    timeout 60 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 3 --cpus-online 1 --timeout 50 \
+        --control "$tmp/hsm.ctl" </dev/null >"$tmp/hsm.out" 2>&1 &
+    hpid=$!
+    r2= r1=
+    if wait_in "$tmp/hsm.out" "hsm: waiting for 2" 20; then
+        r2=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 2")
+        wait_in "$tmp/hsm.out" "hsm: waiting for 1" 20 && r1=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 1")
+    fi
+    wait $hpid
+    rc=$?
+    if [ $rc = 0 ] && grep -q '^sbi-hsm: [0-9]* passed, 0 failed' "$tmp/hsm.out" &&
+        [ "$r2" = "ok cpus-online 2 of 3, running 1" ] && echo "$r1" | grep -q "^ok cpus-online 1 of 3"; then
+        ok "cpus-online: HSM starts no more harts than allowed, live ($(grep '^sbi-hsm' "$tmp/hsm.out"))"
+    else
+        bad "cpus-online: exit $rc, replies '$r2' '$r1'"
+        tail -5 "$tmp/hsm.out"
+    fi
+    r=$(timeout 20 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 2 --cpus-online 3 2>&1)
+    [ $? != 0 ] && echo "$r" | grep -q "cpus-online 3 is more than the 2 vCPUs" &&
+        ok "--cpus-online above --cpus is refused" || bad "--cpus-online 3 of 2: $r"
+else
+    bad "build hsmlimit"
+fi
+report sbi
