@@ -48,18 +48,27 @@ static int check_path(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* The body's file (copied to path); 0, or -1 with err. */
-static int body_file(const struct api_req *r, char *path, size_t size, char *err, size_t errlen)
+/* The body's file (copied to path) and overlay; 0, or -1 with err. */
+static int body_file(const struct api_req *r, char *path, size_t size, int *overlay, char *err,
+                     size_t errlen)
 {
     json_object *o = api_body_object(r, 0, err, errlen), *v = NULL;
     if (!o) return -1;
     int bad = 0;
+    *overlay = 0;
     json_object_object_foreach(o, key, val)
     {
-        if (!strcmp(key, "file"))
+        if (!strcmp(key, "file")) {
             v = val;
-        else if (!bad++)
-            snprintf(err, errlen, "unknown field '%.64s' (a snapshot takes file)", key);
+        } else if (!strcmp(key, "overlay") && json_object_is_type(val, json_type_boolean)) {
+            *overlay = json_object_get_boolean(val);
+        } else if (!bad++) {
+            snprintf(err, errlen,
+                     !strcmp(key, "overlay") ? "overlay: want true or false"
+                                             : "unknown field '%.64s' (a snapshot takes file and "
+                                               "overlay)",
+                     key);
+        }
     }
     if (!bad && (!v || !json_object_is_type(v, json_type_string) ||
                  (size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))))
@@ -91,10 +100,11 @@ static double reply_seconds(const char *reply)
 
 int api_vm_snapshot(struct api_req *r)
 {
-    char err[512], path[SNAP_PATH_MAX + 2], cmd[SNAP_PATH_MAX + 16], reply[320];
-    if (body_file(r, path, sizeof(path), err, sizeof(err)) < 0)
+    char err[512], path[SNAP_PATH_MAX + 2], cmd[SNAP_PATH_MAX + 32], reply[320];
+    int overlay;
+    if (body_file(r, path, sizeof(path), &overlay, err, sizeof(err)) < 0)
         return api_reply_error(r, 400, "%s", err);
-    snprintf(cmd, sizeof(cmd), "snapshot %s", path);
+    snprintf(cmd, sizeof(cmd), "snapshot %s%s", overlay ? "--overlay " : "", path);
     int rc = host_vm_request(r->svc, r->name, "snapshot", cmd, snapshot_timeout_ms(r->svc, r->name),
                              reply, sizeof(reply), err, sizeof(err));
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);

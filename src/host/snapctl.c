@@ -12,11 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SNAP_SOCKET = 1000 };
+enum { SNAP_SOCKET = 1000, SNAP_OVERLAY };
 
-static const struct cli_opt socket_only = {
-    "--socket", "PATH", "the service's socket (default $VMON_SOCKET, else vmon serve's default)",
-    SNAP_SOCKET};
+static const struct cli_opt snap_opts[] = {
+    {"--socket", "PATH", "the service's socket (default $VMON_SOCKET, else vmon serve's default)",
+     SNAP_SOCKET},
+    {"--overlay", NULL,
+     "then keep the VM's disks as the snapshot has them: the VM goes on writing\n"
+     "new qcow2 overlays (FILE.diskN.qcow2) on them",
+     SNAP_OVERLAY},
+};
+static const struct cli_opt *const socket_only = &snap_opts[0];
 
 /* Names that go into a URL's path as they are. */
 static int plain_name(const char *cmd, const char *name)
@@ -31,19 +37,19 @@ static int plain_name(const char *cmd, const char *name)
 
 void ctl_snapshot_usage(FILE *out)
 {
-    fprintf(out, "usage: vmon snapshot NAME FILE [--socket PATH]\n"
+    fprintf(out, "usage: vmon snapshot NAME FILE [--overlay] [--socket PATH]\n"
                  "Save a running or paused VM whole (vCPUs, devices, RAM) to FILE: it is\n"
                  "paused while the file is written, then runs on (a paused VM stays paused).\n"
                  "vmon restore FILE brings it back as a new VM; so does vmon run --restore.\n\n");
-    cli_print_opts(&socket_only, 1, out);
+    cli_print_opts(snap_opts, 2, out);
 }
 
-/* NAME FILE --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
-static int parse_snapshot(int argc, char **argv, const char **pos, const char **sock)
+/* NAME FILE --overlay --socket; CLI_OK, CLI_USAGE, or -1 after --help. */
+static int parse_snapshot(int argc, char **argv, const char **pos, const char **sock, int *overlay)
 {
     struct cli c;
     unsigned n = 0;
-    cli_init(&c, "vmon snapshot", &socket_only, 1, argc, argv);
+    cli_init(&c, "vmon snapshot", snap_opts, 2, argc, argv);
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
@@ -54,7 +60,9 @@ static int parse_snapshot(int argc, char **argv, const char **pos, const char **
         case CLI_HELP: ctl_snapshot_usage(stdout); return -1;
         case CLI_BAD: return CLI_USAGE;
         }
-        if (!c.positional) {
+        if (!c.positional && c.opt->id == SNAP_OVERLAY) {
+            *overlay = 1;
+        } else if (!c.positional) {
             *sock = c.value;
         } else if (n < 2) {
             pos[n++] = c.positional;
@@ -84,7 +92,8 @@ static void print_saved(const char *name, const struct http_reply *rep)
 int ctl_snapshot(int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL}, *given = NULL;
-    int r = parse_snapshot(argc, argv, pos, &given);
+    int overlay = 0;
+    int r = parse_snapshot(argc, argv, pos, &given, &overlay);
     if (r) return r < 0 ? CLI_OK : r;
     if (!plain_name("snapshot", pos[0])) return CLI_ERROR;
     char *file = strdup(pos[1]);
@@ -98,6 +107,7 @@ int ctl_snapshot(int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/vms/%s/snapshot", pos[0]);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "file", json_object_new_string(file));
+    if (overlay) json_object_object_add(o, "overlay", json_object_new_boolean(1));
     struct http_reply rep;
     r = ctl_call("snapshot", sock, "PUT", path, json_object_to_json_string(o), &rep);
     if (r == CLI_OK) {
@@ -130,7 +140,7 @@ static unsigned restore_opts(struct cli_opt *opts, unsigned max)
         if (restore_setting(&vmdef_fields[i]))
             opts[n++] = (struct cli_opt){vmdef_fields[i].opt, vmdef_fields[i].arg,
                                          vmdef_fields[i].help, (int)i};
-    opts[n++] = socket_only;
+    opts[n++] = *socket_only;
     return n;
 }
 

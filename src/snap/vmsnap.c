@@ -3,10 +3,13 @@
 #include "snap/vmsnap.h"
 #include "mem/pagemap.h"
 #include "mem/share.h"
+#include "virtio/devices.h"
 #include "vmm/vm.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TAG_MACH SNAP_TAG('M', 'A', 'C', 'H')
 #define TAG_HART SNAP_TAG('H', 'A', 'R', 'T')
@@ -198,7 +201,52 @@ int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
     return r;
 }
 
-int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen)
+/* The nth stored option named opt ("--disk") becomes opt=value. */
+static int set_machine_arg(struct vm *vm, const char *opt, unsigned nth, const char *value)
+{
+    size_t ol = strlen(opt);
+    for (unsigned i = 0; i < vm->n_machine_args; i++) {
+        char *a = vm->machine_args[i];
+        if (strncmp(a, opt, ol) || a[ol] != '=' || nth--) continue;
+        size_t n = ol + strlen(value) + 2;
+        char *s = malloc(n);
+        if (!s) return -1;
+        snprintf(s, n, "%s=%s", opt, value);
+        free(a);
+        vm->machine_args[i] = s;
+        return 0;
+    }
+    return -1;
+}
+
+/* After a snapshot at path: every writable disk goes on in an overlay
+ * (path.diskN.qcow2), so its image stays as the snapshot left it. All or
+ * none: 0, or -1 with err and every disk back on its image. */
+static int disks_to_overlays(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    char specs[VM_MAX_DISKS][PATH_MAX + 64];
+    int moved[VM_MAX_DISKS] = {0};
+    unsigned i;
+    for (i = 0; i < vm->ndisks; i++) {
+        char ov[PATH_MAX + 32];
+        snprintf(ov, sizeof(ov), "%s.disk%u.qcow2", path, i);
+        int r = virtio_blk_to_overlay(vm, i, ov, specs[i], sizeof(specs[i]), err, errlen);
+        if (r < 0) break;
+        moved[i] = r == 0;
+    }
+    if (i < vm->ndisks) {
+        char e2[256];
+        while (i--)
+            if (moved[i]) virtio_blk_undo_overlay(vm, i, e2, sizeof(e2));
+        return -1;
+    }
+    for (i = 0; i < vm->ndisks; i++) /* a later snapshot or migration names the overlay */
+        if (moved[i] && set_machine_arg(vm, "--disk", i, specs[i]) < 0)
+            vm_log(vm, VM_LOG_WARN, NULL, "disk %u: its option was not updated", i);
+    return 0;
+}
+
+int vmsnap_save_live(struct vm *vm, const char *path, int overlays, char *err, size_t errlen)
 {
     int was_paused = vm_paused(vm);
     if (vm_pause(vm) < 0) {
@@ -206,6 +254,10 @@ int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen)
         return -1;
     }
     int r = vmsnap_save(vm, path, err, errlen);
+    if (r == 0 && overlays && disks_to_overlays(vm, path, err, errlen) < 0) {
+        unlink(path); /* its disks would not stay as it needs them */
+        r = -1;
+    }
     if (!was_paused) vm_resume(vm);
     return r;
 }

@@ -14,8 +14,11 @@ struct vm;
  * vm->machine_args; devices are held still and quiesced by their ops and
  * disks flushed. 0, or -1 with err. */
 int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen);
-/* Pause a running VM, save it, and let it run again if it was running. */
-int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen);
+/* Pause a running VM, save it, and let it run again if it was running.
+ * overlays: its writable disks then go on in new qcow2 overlays
+ * (PATH.diskN.qcow2, backed by their images), so the images stay as the
+ * snapshot needs them (restore it with overlays of your own on them). */
+int vmsnap_save_live(struct vm *vm, const char *path, int overlays, char *err, size_t errlen);
 /* The pieces, for live migration (migrate.c): hold (1) or let go (0) the
  * devices' own threads; the machine record alone; the whole state (machine,
  * harts, devices, ROM) without RAM, from a paused VM with held devices. */

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 /* Feature bits (5.2.3) */
@@ -87,6 +88,10 @@ struct blk_dev {
      * copies the disk, by the migration; io_lock makes them take turns. */
     pthread_mutex_t io_lock;
     uint64_t *dirty; /* a migration copies the disk: chunks written since */
+    /* The image a snapshot with overlays left frozen under the overlay it
+     * made (until the snapshot is known good), and its format. */
+    char *under;
+    enum blk_format under_fmt;
 };
 
 /* Chunks (BLK_CHUNK bytes) of [off, off + len) were written (io_lock). */
@@ -262,6 +267,7 @@ static void blk_destroy(struct virtio_dev *d)
     blk_close(b->be);
     pthread_mutex_destroy(&b->io_lock);
     free(b->dirty);
+    free(b->under);
     free(b);
 }
 
@@ -530,7 +536,8 @@ uint64_t virtio_blk_take_dirty(struct vm *vm, unsigned i, uint64_t *bits, size_t
 int virtio_blk_read_at(struct vm *vm, unsigned i, uint64_t off, void *buf, size_t len)
 {
     struct blk_dev *b = disk(vm, i);
-    if (!b || off > b->capacity * SECTOR || len > b->capacity * SECTOR - off) return -EINVAL;
+    if (!b || !b->be || off > b->capacity * SECTOR || len > b->capacity * SECTOR - off)
+        return -EINVAL;
     pthread_mutex_lock(&b->io_lock);
     int e = blk_read(b->be, off, buf, len);
     pthread_mutex_unlock(&b->io_lock);
@@ -569,4 +576,72 @@ struct blk *virtio_blk_open_spec(const char *spec, uint64_t size, char *err, siz
         return NULL;
     }
     return be;
+}
+
+/* ---- a snapshot's disks: the VM goes on in overlays ---- */
+
+/* "FILE,format=qcow2[,serial=S]" for a --disk option (",," for a comma). */
+static void overlay_spec(const struct blk_dev *b, const char *file, char *spec, size_t len)
+{
+    size_t n = 0;
+    for (const char *c = file; *c && n + 2 < len; c++) {
+        if (*c == ',') spec[n++] = ',';
+        spec[n++] = *c;
+    }
+    spec[n] = 0;
+    char serial[VIRTIO_BLK_ID_BYTES + 1] = {0};
+    memcpy(serial, b->serial, VIRTIO_BLK_ID_BYTES);
+    int keep = serial[0] && !strchr(serial, ',');
+    snprintf(spec + n, len - n, ",format=qcow2%s%s", keep ? ",serial=" : "", keep ? serial : "");
+}
+
+int virtio_blk_to_overlay(struct vm *vm, unsigned i, const char *overlay, char *spec, size_t len,
+                          char *err, size_t errlen)
+{
+    struct blk_dev *b = disk(vm, i);
+    if (!b || b->readonly) return 1;
+    virtio_quiesce(vm->disks[i]);
+    pthread_mutex_lock(&b->io_lock);
+    char *under = realpath(b->be->path, NULL);
+    enum blk_format fmt = !strcmp(b->be->ops->name, "qcow2") ? BLK_FMT_QCOW2 : BLK_FMT_RAW;
+    int e = blk_flush(b->be);
+    int r = -1;
+    if (!under || e < 0) {
+        snprintf(err, errlen, "disk %u: %s", i, under ? strerror(-e) : strerror(errno));
+    } else if (blk_create(overlay, BLK_FMT_QCOW2, b->capacity * SECTOR, under, fmt, 0, err,
+                          errlen) == 0) {
+        blk_close(b->be); /* its exclusive lock goes; the overlay reads it shared */
+        struct blk *top = blk_open(overlay, BLK_FMT_QCOW2, 0, err, errlen);
+        b->be = top ? top : blk_open(under, fmt, 0, err, errlen);
+        if (!top) unlink(overlay);
+        if (top) {
+            free(b->under);
+            b->under = under;
+            b->under_fmt = fmt;
+            under = NULL;
+            overlay_spec(b, overlay, spec, len);
+            r = 0;
+        }
+    }
+    if (!b->be) virtio_set_broken(vm->disks[i], "its image could not be opened again");
+    pthread_mutex_unlock(&b->io_lock);
+    free(under);
+    return r;
+}
+
+int virtio_blk_undo_overlay(struct vm *vm, unsigned i, char *err, size_t errlen)
+{
+    struct blk_dev *b = disk(vm, i);
+    if (!b || !b->under) return 0;
+    pthread_mutex_lock(&b->io_lock);
+    char *top = strdup(b->be->path);
+    blk_close(b->be);
+    b->be = blk_open(b->under, b->under_fmt, 0, err, errlen);
+    if (b->be && top) unlink(top);
+    if (!b->be) virtio_set_broken(vm->disks[i], "its image could not be opened again");
+    free(b->under);
+    b->under = NULL;
+    pthread_mutex_unlock(&b->io_lock);
+    free(top);
+    return b->be ? 0 : -1;
 }

@@ -39,6 +39,14 @@ void virtio_blk_quiesce_all(struct vm *vm);
  * NULL with err. */
 struct blk;
 struct blk *virtio_blk_open_spec(const char *spec, uint64_t size, char *err, size_t errlen);
+/* A snapshot that keeps its disks as they are (the VM paused): disk i goes
+ * on in a new qcow2 overlay at path whose backing file is its image now;
+ * spec gets the --disk option naming it. 0, 1 for a read-only disk (left
+ * as it is), -1 with err (the disk as it was). Undo puts the disk back on
+ * its image and removes the overlay (a snapshot that failed after it). */
+int virtio_blk_to_overlay(struct vm *vm, unsigned i, const char *overlay, char *spec, size_t len,
+                          char *err, size_t errlen);
+int virtio_blk_undo_overlay(struct vm *vm, unsigned i, char *err, size_t errlen);
 /* --balloon: a virtio-balloon device (virtio/balloon.c). */
 int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen);
 /* Ask the guest to keep guest_bytes of its RAM (the rest goes back to the

@@ -99,7 +99,10 @@ static const char *snapshot_command(struct vm *vm, const char *path, char *buf, 
     if (!*path) return "error usage: snapshot PATH";
     char err[512];
     uint64_t t0 = host_time_ns();
-    if (vmsnap_save_live(vm, path, err, sizeof(err)) < 0) {
+    int overlays = !strncmp(path, "--overlay ", 10);
+    if (overlays) path += 10;
+    if (!*path) return "error usage: snapshot [--overlay] PATH";
+    if (vmsnap_save_live(vm, path, overlays, err, sizeof(err)) < 0) {
         snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
         return buf;
     }

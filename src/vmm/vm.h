@@ -165,7 +165,7 @@ struct vm {
     /* The `vmon run` options that build this machine (not host-side ones
      * such as --console or --control): a snapshot stores them. Owned by
      * whoever built the VM. */
-    char *const *machine_args;
+    char **machine_args;
     unsigned n_machine_args;
 };
 

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Snapshots that keep their disks (snapshot --overlay): a guest counting on
+# its console and on its disk is saved, and from then on writes a new qcow2
+# overlay on its image (FILE.disk0.qcow2), so the image stays as the
+# snapshot has it; restoring onto the image itself while the VM runs is
+# refused (the overlay holds it), restoring with an overlay of one's own
+# goes on from the snapshot's count with the disk in step. The same
+# through the service: vmon snapshot NAME FILE --overlay, vmon restore.
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
+VMON=${VMON:-build/vmon}
+VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
+SOCK=$tmp/vmon.sock
+export VMON_SOCKET=$SOCK
+svc_pid=
+trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+counter='i=0;while+true;do+i=$((i-~0));echo+count+$i;echo+$i>/dev/vda;sync;sleep+0.2;done'
+disk_value() { head -c 16 "$1" | tr -d '\0' | head -1; }
+counts() { tr -d '\r' <"$1" | grep -a '^count ' | cut -d' ' -f2; }
+
+truncate -s 4M "$tmp/a.raw"
+LOG=$tmp/out1
+"$VMON" run --kernel "$KERNEL" --initrd "$INITRD" --disk "$tmp/a.raw" --control "$tmp/c1" \
+    --console "$tmp/out1" --timeout 120 --append "console=ttyS0 quiet guest.run=$counter" \
+    </dev/null >"$tmp/err1" 2>&1 &
+pid=$!
+if wait_in "$tmp/out1" "^count 5" 60; then
+    r=$(vmon_ctl "$tmp/c1" "snapshot --overlay $tmp/s1")
+    echo "$r" | grep -q "^ok saved $tmp/s1" && [ -f "$tmp/s1.disk0.qcow2" ] &&
+        ok "snapshot --overlay: $r, the VM goes on in s1.disk0.qcow2" || bad "snapshot --overlay: $r"
+    frozen=$(disk_value "$tmp/a.raw")
+    n=$(counts "$tmp/out1" | tail -1)
+    sleep 2
+    n2=$(counts "$tmp/out1" | tail -1)
+    [ "$(disk_value "$tmp/a.raw")" = "$frozen" ] && [ "$n2" -ge $((n + 5)) ] &&
+        ok "the image stays at $frozen while the VM counts on ($n -> $n2)" ||
+        bad "image $(disk_value "$tmp/a.raw") (was $frozen), count $n -> $n2"
+    "$VMON" run --restore "$tmp/s1" --console none --timeout 5 </dev/null >"$tmp/r0" 2>&1
+    [ $? != 0 ] && grep -q "image is in use" "$tmp/r0" &&
+        ok "restoring onto the image the running VM's overlay holds is refused" ||
+        bad "restore onto the held image: $(tail -1 "$tmp/r0")"
+    "$VMON" img create -f qcow2 -b "$tmp/a.raw" -F raw "$tmp/clone.qcow2" >/dev/null
+    "$VMON" run --restore "$tmp/s1" --disk "$tmp/clone.qcow2,format=qcow2" --console "$tmp/out2" \
+        --timeout 4 </dev/null >"$tmp/r1" 2>&1
+    first=$(counts "$tmp/out2" | head -1)
+    last=$(counts "$tmp/out2" | tail -1)
+    "$VMON" img convert -f qcow2 -O raw "$tmp/clone.qcow2" "$tmp/clone.raw" >/dev/null 2>&1
+    d=$(disk_value "$tmp/clone.raw")
+    [ -n "$first" ] && [ "$first" -le $((frozen + 2)) ] && [ "$first" -ge "$frozen" ] &&
+        [ "${d:-0}" -ge $((last - 1)) ] &&
+        ok "a restore on an overlay of its own counts on from $first (image at $frozen), its disk at $d" ||
+        bad "restore: counts $first..$last, image $frozen, disk $d"
+else
+    bad "the counter guest did not start"
+fi
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+
+# ---- through the service ----
+LOG=$tmp/serve.log
+"$VMON" serve --socket "$SOCK" --state "$tmp/state" 2>>"$LOG" &
+svc_pid=$!
+for _ in $(seq 100); do
+    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+truncate -s 4M "$tmp/b.raw"
+"$VMON" create web --kernel "$KERNEL" --initrd "$INITRD" --disk "$tmp/b.raw" \
+    --append "console=ttyS0 quiet guest.run=$counter" --start >/dev/null 2>&1 || bad "create web"
+for _ in $(seq 120); do "$VMON" logs web 2>/dev/null | grep -aq "^count 5" && break; sleep 0.5; done
+"$VMON" snapshot web "$tmp/s2" --overlay >"$tmp/o" 2>&1 && [ -f "$tmp/s2.disk0.qcow2" ] &&
+    ok "vmon snapshot web FILE --overlay: $(cat "$tmp/o")" || bad "vmon snapshot --overlay: $(cat "$tmp/o")"
+frozen=$(disk_value "$tmp/b.raw")
+sleep 1.5
+[ "$(disk_value "$tmp/b.raw")" = "$frozen" ] && ok "web's image stays at $frozen" ||
+    bad "web's image moved on: $(disk_value "$tmp/b.raw") (was $frozen)"
+"$VMON" img create -f qcow2 -b "$tmp/b.raw" -F raw "$tmp/web2.qcow2" >/dev/null
+"$VMON" restore "$tmp/s2" web2 --disk "$tmp/web2.qcow2,format=qcow2" >"$tmp/o" 2>&1 ||
+    bad "vmon restore: $(cat "$tmp/o")"
+for _ in $(seq 60); do "$VMON" logs web2 2>/dev/null | grep -aq "^count" && break; sleep 0.5; done
+first=$("$VMON" logs web2 2>/dev/null | tr -d '\r' | grep -a '^count ' | head -1 | cut -d' ' -f2)
+[ -n "$first" ] && [ "$first" -ge "$frozen" ] && [ "$first" -le $((frozen + 2)) ] &&
+    ok "web2 restored on its own overlay counts on from $first (the image at $frozen)" ||
+    bad "web2 counts from '$first', image at $frozen"
+r=$(curl -s --unix-socket "$SOCK" -X PUT -d "{\"file\": \"$tmp/s3\", \"overlay\": 1}" http://x/v1/vms/web/snapshot)
+echo "$r" | grep -q "overlay: want true or false" && ok "PUT snapshot {\"overlay\": 1}: $r" ||
+    bad "overlay 1: $r"
+"$VMON" stop web >/dev/null 2>&1
+"$VMON" stop web2 >/dev/null 2>&1
+report snapdisk
