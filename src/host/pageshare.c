@@ -230,6 +230,10 @@ struct json_object *host_share_json(const struct host_vm *vm)
     json_object *o = json_object_new_object();
     uint64_t pooled = s ? s->pooled : 0, zero = s ? s->zero : 0;
     json_object_object_add(o, "pooled_pages", json_object_new_int64((int64_t)pooled));
+    /* The pool's own count of this VM's references (exact; 0 once its
+     * worker has ended). */
+    json_object_object_add(o, "pool_refs",
+                           json_object_new_int64(s ? (int64_t)atomic_load(&s->client.nrefs) : 0));
     json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)zero));
     json_object_object_add(o, "merges", json_object_new_int64((int64_t)(s ? s->merged : 0)));
     json_object_object_add(o, "breaks", json_object_new_int64((int64_t)(s ? s->broken : 0)));

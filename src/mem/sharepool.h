@@ -18,6 +18,7 @@
 #ifndef VMON_MEM_SHAREPOOL_H
 #define VMON_MEM_SHAREPOOL_H
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,7 @@
 struct share_client {
     uint32_t *ref; /* per guest page: pool page + 1, or 0 */
     uint64_t npages;
-    uint64_t nrefs;
+    _Atomic uint64_t nrefs; /* guest pages mapping a pool page (read by anyone) */
     uint64_t id; /* tells offerers apart */
 };
 

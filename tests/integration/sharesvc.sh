@@ -55,14 +55,19 @@ for _ in $(seq 120); do
     [ "${g:-0}" -ge 2000 ] && merged=1 && break
     sleep 0.5
 done
-held=$(pool pool_pages)
-saved=$(pool saved)
+get /v1/metrics # one reading of the three
+g=$(json "$tmp/resp" "d['memory']['sharing']['guest_pages']")
+held=$(json "$tmp/resp" "d['memory']['sharing']['pool_pages']")
+saved=$(json "$tmp/resp" "d['memory']['sharing']['saved']")
 [ $merged = 1 ] && [ "${held:-0}" -gt 0 ] && [ "$((g * 2))" -ge "$((held * 3))" ] &&
     ok "the pool holds $held pages for $g guest pages ($((saved >> 20)) MiB saved with zero pages)" ||
     bad "sharing: $(head -c 400 "$tmp/resp")"
 get /v1/vms/a1
 p1=$(json "$tmp/resp" "d['memory']['sharing']['pooled_pages']")
-[ "${p1:-0}" -ge 1000 ] && ok "a1 maps $p1 pool pages" || bad "a1: $(head -c 400 "$tmp/resp")"
+r1=$(json "$tmp/resp" "d['memory']['sharing']['pool_refs']")
+[ "${p1:-0}" -ge 1000 ] && [ "${r1:-0}" -ge 1000 ] &&
+    ok "a1 maps $p1 pool pages (the pool counts $r1 references of a1's)" ||
+    bad "a1: $(head -c 400 "$tmp/resp")"
 get /v1/vms/plain
 [ "$(json "$tmp/resp" "d['memory']['sharing']")" = None ] && ok "a VM without share_pages shares nothing" ||
     bad "plain: $(head -c 400 "$tmp/resp")"
@@ -79,9 +84,10 @@ for _ in $(seq 50); do
     "$VMON" list | grep -q '^a1 .*crashed' && break
     sleep 0.1
 done
-g2=$(pool guest_pages)
-[ "${g2:-0}" -lt "$g" ] && ok "a1's worker killed: its references are gone ($g -> $g2 guest pages)" ||
-    bad "after a1 died: $g -> $g2 guest pages"
+get /v1/vms/a1
+r1b=$(json "$tmp/resp" "d['memory']['sharing']['pool_refs']")
+[ "$r1b" = 0 ] && ok "a1's worker killed: the pool dropped its $r1 references" ||
+    bad "after a1 died the pool still counts '$r1b' of a1's references"
 n0=$("$VMON" logs a2 | grep -ac '^sum ')
 sleep 3
 n1=$("$VMON" logs a2 | grep -ac '^sum ')
