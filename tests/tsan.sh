@@ -1,7 +1,7 @@
 #!/bin/bash
 # ThreadSanitizer run (`make tsan-check`): the demo guest on 4 vCPUs with
-# every virtio device busy (disk, 9p, network, rng, console) under a TSan
-# build of vmon, then a busy 2-vCPU guest saved, live-migrated and
+# every virtio device busy (disk, 9p, network, rng, console) and page
+# sharing merging and breaking pages under a TSan build of vmon, then a busy 2-vCPU guest saved, live-migrated and
 # restored. Any race report is a failure.
 set -u
 VMON=${VMON:-build/tsan/vmon}
@@ -21,6 +21,7 @@ cmd="$cmd"' md5sum /s/big; head -c 8 /dev/hwrng | od; echo hvc >/dev/hvc1; ip li
 cmd="$cmd"' udhcpc -q -n -i eth0'
 TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}" timeout 900 "$VMON" run --kernel "$KERNEL" \
     --initrd "$INITRD" --cpus 4 --timeout 600 --disk "$tmp/disk.img" --rng --net user \
+    --share-pages --share-rate 65536 \
     --share "$tmp/share,tag=hs" --vconsole "$tmp/vc.out" \
     --append "console=ttyS0 guest.run=$(echo "$cmd" | tr ' ' '+')" </dev/null >"$tmp/out" 2>&1
 races=$(grep -c 'WARNING: ThreadSanitizer' "$tmp/out")
