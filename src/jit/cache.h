@@ -20,6 +20,9 @@ struct jit_cache {
      * cache, so that the code blocks run is dense: cold grows from size/2. */
     size_t cold_used;
     uint32_t ev_check; /* bytes of a block's entry that look at events */
+    /* The loads' and stores' shared slow-path calls (after the trampoline):
+     * a block's stub only sets the access up and calls one. */
+    uint32_t load_thunk, store_thunk;
     uint64_t flushes, bytes_total, bytes_hot, blocks;
 };
 

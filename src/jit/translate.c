@@ -1367,20 +1367,16 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
         else
             x86_alu32_rr(b, X86_XOR, X86_RDX, X86_RDX);
     }
-    x86_mov_rr(b, X86_RSI, X86_RAX);
-    x86_mov_rr(b, X86_RDI, HP);
     x86_lea(b, s->kind == STUB_STORE ? X86_RCX : X86_RDX, X86_MEM(PC, s->pc_off));
     if (s->kind == STUB_LOAD) {
         int sx = s->d.op == OP_LB || s->d.op == OP_LH || s->d.op == OP_LW;
         x86_mov_ri(b, X86_RCX, size | (sx ? JIT_LOAD_SX : 0));
-        call_helper(b, (const void *)jit_load_slow);
-        x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
+        x86_patch(b, x86_call32(b), t->c->load_thunk);
     } else {
         x86_mov_ri(b, X86_R8, size);
-        call_helper(b, (const void *)jit_store_slow);
-        x86_alu32_ri(b, X86_CMP, X86_RAX, 0);
+        x86_patch(b, x86_call32(b), t->c->store_thunk);
     }
-    size_t special = x86_jcc32(b, X86_CC_NE);
+    size_t special = x86_jcc32(b, X86_CC_NE); /* the thunk's flags */
     reload_caller_saved(b, &s->ra);
     jmp_to(b, s->back);
     x86_patch(b, special, b->len);
@@ -1544,6 +1540,29 @@ static void emit_lookup(struct x86buf *b)
     jmp_to(b, EPILOGUE_AT);
 }
 
+/* The slow path shared by every load (rax = guest address, rdx = pc, rcx =
+ * size and sign) or store (rax = address, rdx = value, rcx = pc, r8 =
+ * size): the helper's call, aligned for the C ABI (the stub's call left
+ * rsp 8 off), and flags set for the stub: ZF clear when the access
+ * faulted (loads) or needs the VMM (stores); a load's value in rax. */
+static uint32_t emit_thunk(struct x86buf *b, int store)
+{
+    while (b->len & 15)
+        x86_int3(b);
+    uint32_t at = (uint32_t)b->len;
+    x86_alu_ri(b, X86_SUB, X86_RSP, 8);
+    x86_mov_rr(b, X86_RSI, X86_RAX);
+    x86_mov_rr(b, X86_RDI, HP);
+    call_helper(b, store ? (const void *)jit_store_slow : (const void *)jit_load_slow);
+    x86_alu_ri(b, X86_ADD, X86_RSP, 8);
+    if (store)
+        x86_alu32_ri(b, X86_CMP, X86_RAX, 0);
+    else
+        x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
+    x86_ret(b);
+    return at;
+}
+
 void jit_cache_start(struct jit_cache *c)
 {
     static const int saved[] = {X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14, X86_R15};
@@ -1568,6 +1587,8 @@ void jit_cache_start(struct jit_cache *c)
     while (xb.len < LOOKUP_AT)
         x86_int3(&xb);
     emit_lookup(&xb);
+    c->load_thunk = emit_thunk(&xb, 0);
+    c->store_thunk = emit_thunk(&xb, 1);
     c->start = c->used = (xb.len + 15) & ~(size_t)15;
 }
 

@@ -402,6 +402,14 @@ size_t x86_jmp32(struct x86buf *b)
     return at;
 }
 
+size_t x86_call32(struct x86buf *b)
+{
+    put1(b, 0xe8);
+    size_t at = b->len;
+    put4(b, 0);
+    return at;
+}
+
 size_t x86_jcc32(struct x86buf *b, enum x86_cc cc)
 {
     put1(b, 0x0f);

@@ -137,6 +137,7 @@ void x86_jmp_m(struct x86buf *b, struct x86mem m); /* jmp qword ptr [m] */
 /* Relative jumps with a 32-bit displacement: they return the offset of the
  * displacement in the buffer, for x86_patch. */
 size_t x86_jmp32(struct x86buf *b);
+size_t x86_call32(struct x86buf *b); /* call rel32, patched like a jump */
 size_t x86_jcc32(struct x86buf *b, enum x86_cc cc);
 /* Point the displacement at offset `at` (from x86_jmp32/x86_jcc32) to the
  * buffer offset `target`. */

@@ -28,7 +28,7 @@ struct share_client {
     uint32_t *ref; /* per guest page: pool page + 1, or 0 */
     uint64_t npages;
     _Atomic uint64_t nrefs; /* guest pages mapping a pool page (read by anyone) */
-    uint64_t id; /* tells offerers apart */
+    uint64_t id;            /* tells offerers apart */
 };
 
 struct share_pool {
