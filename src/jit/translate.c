@@ -246,7 +246,7 @@ static void exit_to(struct tctx *t, int64_t to, int64_t from)
         /* bit 0 (pcs are even): a forward jump, whose link may skip the
          * target's look at events (every cycle has a backward edge) */
         uint64_t pa = ((t->blk->paddr & ~0xfffull) + (uint64_t)in_page) | (to > from);
-        x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)(t->c->rx + site));
+        x86_lea(b, X86_RAX, X86_ABS((uint64_t)(uintptr_t)(t->c->rx + site)));
         x86_store(b, HP, OFF_SITE, X86_RAX);
         x86_mov_ri(b, X86_RAX, pa);
         x86_store(b, HP, OFF_SITEPA, X86_RAX);
