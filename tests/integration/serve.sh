@@ -13,81 +13,11 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
 
 EXIT_APPEND="console=ttyS0 guest.exit"
 TICK_APPEND='console=ttyS0 guest.run=for+i+in+$(seq+100000);do+echo+tick+$i;sleep+1;done'
-
-start_service() {
-    "$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
-    svc_pid=$!
-    for _ in $(seq 100); do
-        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-stop_service() {
-    kill "$svc_pid" 2>/dev/null
-    wait "$svc_pid"
-    local rc=$?
-    svc_pid=
-    return $rc
-}
-
-# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
-api() {
-    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    status=$(curl "${args[@]}" "http://localhost$2")
-}
-
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-
-vm_field() { # NAME KEY
-    api GET "/v1/vms/$1" && json "$tmp/body" "d.get('$2', '')"
-}
-
-wait_state() { # NAME STATE [SECONDS]
-    for _ in $(seq $((${3:-60} * 5))); do
-        [ "$(vm_field "$1" state)" = "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-wait_log() { # NAME PATTERN [SECONDS]
-    for _ in $(seq $((${3:-60} * 5))); do
-        "$VMON" logs "$1" 2>/dev/null | grep -q -- "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# expect_error NAME STATUS METHOD PATH [BODY]: the status and a JSON error.
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    api "$@"
-    local msg
-    msg=$(json "$tmp/body" "d['error']")
-    if [ "$status" = "$want" ] && [ -n "$msg" ]; then
-        ok "$name: $status ($msg)"
-    else
-        bad "$name: status $status, want $want with a JSON error; body: $(head -c 200 "$tmp/body")"
-    fi
-}
 
 start_service && ok "vmon serve answers on its socket" || bad "vmon serve did not come up"
 [ "$(stat -c %a "$SOCK")" = 600 ] && ok "socket mode 0600" || bad "socket mode $(stat -c %a "$SOCK")"
@@ -496,9 +426,7 @@ cmp -s "$STATE/corrupt.json" "$tmp/corrupt.orig" && ok "a corrupt definition is 
 
 # The service killed outright: its workers shut down, the stale socket is replaced.
 auto_pid=$(vm_field auto pid)
-kill -9 "$svc_pid"
-wait "$svc_pid" 2>/dev/null
-svc_pid=
+stop_service KILL
 gone=0
 for _ in $(seq 100); do
     kill -0 "$auto_pid" 2>/dev/null || { gone=1; break; }
