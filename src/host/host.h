@@ -55,6 +55,12 @@ struct host_console {
     int sessions;     /* attach sessions alive (svc->lock) */
 };
 
+/* One vCPU's figures as its worker last reported them (vcpus.c). */
+struct host_vcpu {
+    char state[12]; /* running, idle, stopped, paused, exited */
+    uint64_t cpu_ns, insns, steal_ns;
+};
+
 struct host_vm {
     struct host_vm *next;
     struct vm_def def;               /* immutable while the VM exists */
@@ -87,6 +93,9 @@ struct host_vm {
         uint64_t swap_out, swap_in; /* pages to its swap file and back */
         int swap;                   /* the worker reported the last three */
     } used;
+    /* Per-vCPU figures, as last asked of this run's worker (vcpus.c). */
+    struct host_vcpu *vcpus;
+    unsigned nvcpus;
 };
 
 struct service {
@@ -215,6 +224,13 @@ uint64_t host_committed(const struct service *svc);
 /* Stop every worker (shutdown, then a hard stop) and wait for them. */
 void host_stop_all(struct service *svc);
 void *host_autostart_thread(void *arg);
+
+/* vcpus.c: ask a running or paused VM's worker for its per-vCPU figures
+ * now (kept in vm->vcpus; the last ones stand if its control channel is
+ * busy), and the array GET /v1/vms/NAME shows (svc->lock held; empty
+ * without a worker). */
+void host_vm_refresh_vcpus(struct service *svc, const char *name);
+struct json_object *host_vm_vcpus_json(const struct host_vm *vm);
 
 /* sched.c: the CPU scheduler's policy. Every SCHED_INTERVAL it reads each
  * running worker's CPU time and instructions, shares serve --cpus among

@@ -36,6 +36,7 @@ void host_vm_free(struct host_vm *vm)
     pthread_mutex_destroy(&vm->ctl_lock);
     host_console_destroy(&vm->con);
     vmdef_free(&vm->def);
+    free(vm->vcpus);
     free(vm);
 }
 
@@ -274,6 +275,7 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
                            json_object_new_int((int)(vm->pid ? vm->cap_sent : 0)));
     add_num(o, "guest_cpu_time", (double)vm->guest_cpu_ns / 1e9);
     add_num(o, "steal_time", (double)vm->steal_ns / 1e9);
+    json_object_object_add(o, "vcpus", host_vm_vcpus_json(vm));
     json_object_object_add(o, "memory", host_vm_memory_json(vm));
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));

@@ -139,6 +139,7 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
         vm->cap_sent = vm->def.cap; /* its --cap */
         vm->sched_dirty = 0;
         memset(&vm->used, 0, sizeof(vm->used));
+        vm->nvcpus = 0; /* the last run's figures are gone */
         vm->stop_sig = 0;
         vm->kill_at_ns = 0;
         vm->starts++;

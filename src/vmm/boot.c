@@ -150,7 +150,8 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "sched, stats, balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR\n"
+     "sched, stats, vcpus, balloon [SIZE], disk-resize N SIZE, snapshot PATH,\n"
+     "migrate ADDR\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--sandbox", NULL,

@@ -22,7 +22,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CONTROL_LINE_MAX 256
+#define CONTROL_LINE_MAX  256
+#define CONTROL_REPLY_MAX 8192 /* "vcpus" of 64 vCPUs */
 
 struct vm_control {
     struct vm *vm;
@@ -35,7 +36,7 @@ struct vm_control {
 
 static void reply(int fd, const char *line)
 {
-    char buf[CONTROL_LINE_MAX + 2];
+    char buf[CONTROL_REPLY_MAX + 2];
     int n = snprintf(buf, sizeof(buf), "%s\n", line);
     if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0) {
         /* the peer left; the read loop sees it */
@@ -192,10 +193,27 @@ static const char *control_stats(struct vm *vm, char *buf, size_t size)
     return buf;
 }
 
+/* "vcpus": each vCPU's state, host CPU time (its thread's clock),
+ * instructions retired and steal time. */
+static const char *control_vcpus(struct vm *vm, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "ok");
+    for (unsigned i = 0; i < vm->ncpus && n < size; i++) {
+        struct vcpu_figures f;
+        vcpu_get_figures(vm, i, &f);
+        n += (size_t)snprintf(buf + n, size - n,
+                              " vcpu%u state=%s cpu_ns=%llu insns=%llu steal_ns=%llu", i,
+                              vcpu_state_name(f.state), (unsigned long long)f.cpu_ns,
+                              (unsigned long long)f.insns, (unsigned long long)f.steal_ns);
+    }
+    return buf;
+}
+
 static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t size)
 {
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strcmp(cmd, "vcpus")) return control_vcpus(vm, buf, size);
     if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
     if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
@@ -215,7 +233,7 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         vm_resume(vm); /* a paused VM reboots too */
         return "ok resetting";
     }
-    return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
+    return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, vcpus, "
            "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR)";
 }
 
@@ -240,7 +258,7 @@ static void control_serve(struct vm_control *c, int fd)
         }
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
-        char buf[CONTROL_LINE_MAX];
+        char buf[CONTROL_REPLY_MAX];
         const char *r =
             overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf));
         reply(fd, r);

@@ -65,6 +65,19 @@ struct vcpu {
     int schedstat_fd;
     uint64_t sta_addr;
     uint32_t sta_seq;
+    /* Host CPU time of its threads (vcpu_get_figures): the running one's
+     * own clock, plus what the earlier ones used (vm->lock). */
+    clockid_t cpu_clock;
+    int cpu_clock_live;
+    uint64_t cpu_base_ns;
+};
+
+/* One vCPU's figures, as the control channel's "vcpus" reports them. */
+struct vcpu_figures {
+    int state;         /* enum vcpu_state */
+    uint64_t cpu_ns;   /* host CPU time of its thread(s) */
+    uint64_t insns;    /* guest instructions retired */
+    uint64_t steal_ns; /* runnable but not running */
 };
 
 /* --engine: the interpreter alone, or with translated integer runs. */
@@ -213,4 +226,8 @@ void vm_set_cap(struct vm *vm, unsigned cap_pct);
 void vm_set_pin(struct vm *vm, const cpu_set_t *set);
 /* Guest instructions retired so far by every vCPU (approximate while running). */
 uint64_t vm_insns(const struct vm *vm);
+/* vCPU id's figures now, from any thread. */
+void vcpu_get_figures(struct vm *vm, unsigned id, struct vcpu_figures *f);
+/* "running", "idle" (WFI), "stopped" (SBI HSM), "paused", "exited". */
+const char *vcpu_state_name(int state);
 #endif

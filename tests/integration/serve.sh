@@ -205,6 +205,34 @@ api PATCH /v1/vms/hog1 '{"weight": 400}'
     bad "top: $(cat "$tmp/top")"
 echo q | timeout 10 "$VMON" top >/dev/null && ok "vmon top quits on q" || bad "vmon top did not quit on q"
 "$VMON" stop hog1 && "$VMON" stop hog2 && "$VMON" rm hog1 && "$VMON" rm hog2 || bad "removing the hogs"
+
+# --- Per-vCPU figures: a busy 2-vCPU VM ---------------------------------------
+DUO_APPEND='console=ttyS0 guest.run=(while+true;do+:;done)&echo+busy+now;while+true;do+:;done'
+"$VMON" create duo --kernel "$KERNEL" --initrd "$INITRD" --append "$DUO_APPEND" --cpus 2 --start &&
+    wait_log duo "busy now" || bad "a busy 2-vCPU guest"
+sleep 3
+api GET /v1/vms/duo
+cp "$tmp/body" "$tmp/duo.json"
+vcpus=$(json "$tmp/duo.json" "' / '.join('%s %.2f s %d insns' % (v['state'], v['cpu_time'], v['insns']) for v in d['vcpus'])")
+[ "$(json "$tmp/duo.json" "[v['id'] for v in d['vcpus']]")" = "[0, 1]" ] &&
+    [ "$(json "$tmp/duo.json" "int(all(v['insns'] > 10**7 and v['cpu_time'] > 0.1 and v['state'] in ('running', 'idle') for v in d['vcpus']))")" = 1 ] &&
+    ok "GET shows two vCPUs, each with instructions and CPU time ($vcpus)" ||
+    bad "vcpus of duo: $(json "$tmp/duo.json" "d.get('vcpus')")"
+sums="insns %d of %d, cpu_time %.2f s of guest_cpu_time %.2f s, steal_time %.2f s of %.2f s"
+sums=$(json "$tmp/duo.json" "'$sums' % (sum(v['insns'] for v in d['vcpus']), d['insns'], sum(v['cpu_time'] for v in d['vcpus']), d['guest_cpu_time'], sum(v['steal_time'] for v in d['vcpus']), d['steal_time'])")
+# (the VM's own figures are sampled every 100 ms, the vCPUs' when asked)
+[ "$(json "$tmp/duo.json" "int(abs(sum(v['insns'] for v in d['vcpus']) - d['insns']) <= 0.1 * d['insns'] and
+    abs(sum(v['cpu_time'] for v in d['vcpus']) - d['guest_cpu_time']) <= 0.25 * d['guest_cpu_time'] + 0.3 and
+    abs(sum(v['steal_time'] for v in d['vcpus']) - d['steal_time']) <= 0.25 * d['steal_time'] + 0.3)")" = 1 ] &&
+    ok "the vCPUs' figures add up to the VM's ($sums)" || bad "per-vCPU sums: $sums"
+"$VMON" pause duo && api GET /v1/vms/duo && cp "$tmp/body" "$tmp/duo1.json" && sleep 0.5 &&
+    "$VMON" show duo >"$tmp/duo2.json" &&
+    [ "$(json "$tmp/duo2.json" "[v['state'] for v in d['vcpus']]")" = "['paused', 'paused']" ] &&
+    [ "$(json "$tmp/duo1.json" "[v['insns'] for v in d['vcpus']]")" = "$(json "$tmp/duo2.json" "[v['insns'] for v in d['vcpus']]")" ] &&
+    ok "paused, vmon show has both vCPUs paused, their instructions standing still" ||
+    bad "paused duo: $(json "$tmp/duo2.json" "d.get('vcpus')")"
+"$VMON" stop duo && [ "$(vm_field duo vcpus)" = "[]" ] && "$VMON" rm duo &&
+    ok "a stopped VM has no vCPU figures" || bad "stopped duo: vcpus $(vm_field duo vcpus)"
 # Weights: three busy 1-vCPU VMs want 300% of the host's CPUs; weights
 # 1:2:4 give the heaviest its one CPU (its limit) and share the rest 1:2.
 ncpu=$(nproc)
