@@ -96,6 +96,12 @@ struct host_vm {
     /* Per-vCPU figures, as last asked of this run's worker (vcpus.c). */
     struct host_vcpu *vcpus;
     unsigned nvcpus;
+    /* What confines this run's worker, as it said before "ready". */
+    struct {
+        int known, seccomp;
+        char filesystem[16]; /* landlock, none */
+        char detail[200];    /* "Landlock ABI 7", or why the file system is open */
+    } isolation;
 };
 
 struct service {
@@ -153,17 +159,31 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* A line the worker says before "ready" that tells what confines it
+ * ("isolation seccomp=1 filesystem=landlock detail=..."): 1 if line was
+ * one (kept in vm->isolation and logged), else 0 (svc->lock not held). */
+int host_worker_note(struct service *svc, struct host_vm *vm, const char *line);
 /* One line from fd within timeout_ms (a longer one is cut to size - 1
  * bytes): 1, 0 at end of file, -1 on a timeout or error. */
 int host_read_line(int fd, char *buf, size_t size, int timeout_ms);
 /* The same, waiting up to timeout_ms for the answer (a long command). */
 int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
                                size_t size);
+/* The same, with the descriptor fd passed along (SCM_RIGHTS). */
+int host_worker_request_fd(struct host_vm *vm, const char *cmd, int fd, int timeout_ms, char *reply,
+                           size_t size);
 /* One control-channel command to the worker of a running or paused VM
  * (lifecycle.c), within timeout_ms: HOST_OK with its reply line, or an
  * error status (what names the request in a 409's message: "resize"). */
 int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
                     int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
+/* Would host_vm_request be taken now? HOST_OK, or its refusal. */
+int host_vm_can_request(struct service *svc, const char *name, const char *what, char *err,
+                        size_t errlen);
+/* The same, with the descriptor fd passed along with the command (the
+ * file a snapshot goes into: a sandboxed worker cannot open its path). */
+int host_vm_request_fd(struct service *svc, const char *name, const char *what, const char *cmd,
+                       int fd, int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
 /* Migrate a running or paused VM live to `to` (its worker's "migrate
  * ADDR", within a time that grows with its memory): as host_vm_request.
  * On "ok", the worker's end is the state migrated, not stopped. */

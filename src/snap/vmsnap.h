@@ -14,8 +14,10 @@ struct vm;
  * vm->machine_args; devices are held still and quiesced by their ops and
  * disks flushed. 0, or -1 with err. */
 int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen);
-/* Pause a running VM, save it, and let it run again if it was running. */
-int vmsnap_save_live(struct vm *vm, const char *path, char *err, size_t errlen);
+/* Pause a running VM, save it, and let it run again if it was running.
+ * With fd >= 0 the snapshot goes into fd (a file its caller opened and
+ * puts in place at path, which names it in messages). */
+int vmsnap_save_live(struct vm *vm, const char *path, int fd, char *err, size_t errlen);
 /* The pieces, for live migration (migrate.c): hold (1) or let go (0) the
  * devices' own threads; the machine record alone; the whole state (machine,
  * harts, devices, ROM) without RAM, from a paused VM with held devices. */

@@ -31,6 +31,7 @@ struct vm_control {
     int listen_fd;         /* -1 for an inherited connection */
     _Atomic int client_fd; /* the connection being served, or -1 */
     _Atomic int closing;
+    int passed_fd; /* a descriptor that came with the command being read, or -1 */
     char path[108];
 };
 
@@ -93,13 +94,15 @@ static const char *disk_command(struct vm *vm, const char *arg, char *buf, size_
     return buf;
 }
 
-/* snapshot PATH: the whole VM to a file; it runs on (or stays paused). */
-static const char *snapshot_command(struct vm *vm, const char *path, char *buf, size_t len)
+/* snapshot PATH: the whole VM to a file; it runs on (or stays paused).
+ * Into fd if the command came with one (a file the sender opened for it
+ * and puts in place at PATH: a sandboxed VM cannot open PATH itself). */
+static const char *snapshot_command(struct vm *vm, const char *path, int fd, char *buf, size_t len)
 {
     if (!*path) return "error usage: snapshot PATH";
     char err[512];
     uint64_t t0 = host_time_ns();
-    if (vmsnap_save_live(vm, path, err, sizeof(err)) < 0) {
+    if (vmsnap_save_live(vm, path, fd, err, sizeof(err)) < 0) {
         snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
         return buf;
     }
@@ -209,12 +212,14 @@ static const char *control_vcpus(struct vm *vm, char *buf, size_t size)
     return buf;
 }
 
-static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t size)
+static const char *control_command(struct vm_control *c, const char *cmd, char *buf, size_t size)
 {
+    struct vm *vm = c->vm;
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
     if (!strcmp(cmd, "vcpus")) return control_vcpus(vm, buf, size);
-    if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
+    if (!strncmp(cmd, "snapshot ", 9))
+        return snapshot_command(vm, cmd + 9, c->passed_fd, buf, size);
     if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
@@ -237,6 +242,27 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
            "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR)";
 }
 
+/* One byte of a command; a descriptor that comes with it (SCM_RIGHTS)
+ * is kept for the command, in place of an earlier one. */
+static ssize_t read_byte(struct vm_control *c, int fd, char *ch)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = {ch, 1};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+        h->cmsg_len == CMSG_LEN(sizeof(int))) {
+        if (c->passed_fd >= 0) close(c->passed_fd);
+        memcpy(&c->passed_fd, CMSG_DATA(h), sizeof(int));
+    }
+    return n;
+}
+
 /* Serve one connection until it closes. */
 static void control_serve(struct vm_control *c, int fd)
 {
@@ -246,9 +272,9 @@ static void control_serve(struct vm_control *c, int fd)
     reply(fd, "ready");
     for (;;) {
         char ch;
-        ssize_t n = read(fd, &ch, 1);
+        ssize_t n = read_byte(c, fd, &ch);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0 || atomic_load(&c->closing)) return;
+        if (n <= 0 || atomic_load(&c->closing)) break;
         if (ch != '\n') {
             if (len + 1 < sizeof(line))
                 line[len++] = ch;
@@ -260,7 +286,9 @@ static void control_serve(struct vm_control *c, int fd)
         line[len] = 0;
         char buf[CONTROL_REPLY_MAX];
         const char *r =
-            overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf));
+            overlong ? "error line too long" : control_command(c, line, buf, sizeof(buf));
+        if (c->passed_fd >= 0) close(c->passed_fd); /* it was this command's */
+        c->passed_fd = -1;
         reply(fd, r);
         if (!strncmp(r, "ok migrated to ", 15)) { /* it runs elsewhere now: end here */
             vm_request_exit(c->vm, VM_EXIT_MIGRATED, 0, r + 3);
@@ -269,6 +297,8 @@ static void control_serve(struct vm_control *c, int fd)
         len = 0;
         overlong = 0;
     }
+    if (c->passed_fd >= 0) close(c->passed_fd); /* a command cut short */
+    c->passed_fd = -1;
 }
 
 static void *control_thread(void *arg)
@@ -337,6 +367,7 @@ struct vm_control *vm_control_start(struct vm *vm, const char *spec, char *err, 
     }
     c->vm = vm;
     c->listen_fd = -1;
+    c->passed_fd = -1;
     atomic_store(&c->client_fd, -1);
     int r = strncmp(spec, "fd:", 3) ? control_listen(c, spec, err, errlen)
                                     : control_inherit(c, spec + 3, err, errlen);

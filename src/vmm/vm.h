@@ -115,6 +115,24 @@ struct vm_config {
     unsigned jit_hot;   /* runs of a block before it is translated (0: the default) */
 };
 
+/* --sandbox: what confines this VM's process (vmm/sandbox.c). */
+struct vm_isolation {
+    int seccomp;      /* the system-call allow-list is in force */
+    int landlock_abi; /* the file system is confined by Landlock of this ABI; 0: not */
+    char detail[200]; /* "Landlock ABI N", or why the file system is not confined */
+    int proc_fd;      /* /proc/self held open while its Landlock rule is in force, or -1 */
+};
+
+/* Host directories the VM's devices use by path once it runs (a 9p
+ * share; where a console socket is removed at exit), for the sandbox to
+ * leave reachable. The devices own the descriptors (O_PATH is enough). */
+enum vm_dir_use { VM_DIR_READ, VM_DIR_WRITE, VM_DIR_REMOVE };
+#define VM_MAX_DIRS 16
+struct vm_dir {
+    int fd;
+    int use; /* enum vm_dir_use */
+};
+
 struct vm {
     struct vm_config cfg;
     char name[64];  /* for messages; may be empty */
@@ -172,6 +190,9 @@ struct vm {
      * whoever built the VM. */
     char *const *machine_args;
     unsigned n_machine_args;
+    struct vm_isolation isolation;
+    struct vm_dir dirs[VM_MAX_DIRS];
+    unsigned ndirs;
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
@@ -190,6 +211,9 @@ void vm_guest_panicked(struct vm *vm, const char *why);
 /* Press the guest's power button: 0 if a driver took the key press (the
  * guest may now shut down), -1 if the guest has no driver for it. */
 int vm_power_button(struct vm *vm);
+/* A device uses the directory fd by path after start (use: enum
+ * vm_dir_use): 0, or -1 with err set when there are too many. */
+int vm_use_dir(struct vm *vm, int fd, int use, char *err, size_t errlen);
 /* Request an exit (first request wins); wakes every hart. */
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg);
 uint64_t vm_time(const struct vm *vm);

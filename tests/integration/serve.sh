@@ -86,8 +86,9 @@ grep -q "^Seccomp:[[:space:]]*2" "/proc/$devs_pid/status" && grep -q "^NoNewPriv
     bad "worker cwd $(readlink "/proc/$devs_pid/cwd")"
 foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
     grep -v -e "^$tmp/" -e '^/dev/null$' -e '^socket:' -e '^anon_inode:' -e '^pipe:' -e "^$STATE/logs/devs\." \
-        -e "^/proc/$devs_pid/task/[0-9]*/schedstat$")
-# (its vCPU threads read their own schedstat for steal time)
+        -e "^/proc/$devs_pid/task/[0-9]*/schedstat$" -e "^/proc/$devs_pid$")
+# (its vCPU threads read their own schedstat for steal time; it holds its
+# own /proc directory while its Landlock rule for it is in force)
 [ -z "$foreign" ] && ok "the worker holds only its own files, sockets and /dev/null" ||
     bad "worker holds foreign descriptors: $foreign"
 "$VMON" stop devs && [ "$(vm_field devs state)" = stopped ] && ok "the sandboxed worker stops cleanly" ||

@@ -13,7 +13,11 @@ export VMON_SOCKET=$SOCK
 LOG=$tmp/serve.log
 svc_pid=    # the service started last
 svc_pids=() # every service started and not stopped yet
-trap 'for p in "${svc_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p"; done; rm -rf "$tmp"' EXIT
+svc_cleanup() { # at exit (a suite with more to end calls it from its own trap)
+    for p in "${svc_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p"; done
+    rm -rf "$tmp"
+}
+trap svc_cleanup EXIT
 
 # start_service_on SOCKET STATE-DIR [vmon serve options]: until it answers
 # (10 s); its log goes to $LOG.

@@ -48,10 +48,10 @@ api PUT /v1/vms/orig/snapshot "{\"file\": \"$tmp/golden.snap\"}"
     ok "a paused VM is saved and stays paused" || bad "paused snapshot: $(vm_field orig state)"
 "$VMON" resume orig || bad "resume orig"
 mkdir "$tmp/dir.snap.tmp"
-expect_error "snapshot: the worker cannot write (its message)" 500 PUT /v1/vms/orig/snapshot \
+expect_error "snapshot: a file that cannot be made (the message names it)" 500 PUT /v1/vms/orig/snapshot \
     "{\"file\": \"$tmp/dir.snap\"}"
 grep -q "dir.snap.tmp: Is a directory" "$tmp/body" && [ "$(vm_field orig state)" = running ] &&
-    ok "the worker's message comes back, the VM runs on" || bad "write error: $(cat "$tmp/body")"
+    ok "the message says why, the VM runs on" || bad "write error: $(cat "$tmp/body")"
 expect_error "snapshot: a relative path" 400 PUT /v1/vms/orig/snapshot '{"file": "s.snap"}'
 expect_error "snapshot: no file" 400 PUT /v1/vms/orig/snapshot '{}'
 expect_error "snapshot: file not a string" 400 PUT /v1/vms/orig/snapshot '{"file": 1}'
