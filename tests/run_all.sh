@@ -52,7 +52,7 @@ if [ -d "$BUILD/isa" ]; then
 fi
 for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue
-    case "$(basename "$t")" in guest.sh | lib.sh) continue ;; esac # shared helpers, not suites
+    case "$(basename "$t")" in guest.sh | lib.sh | servelib.sh) continue ;; esac # shared helpers, not suites
     run_suite "$(basename "$t" .sh)" env VMON="$VMON" BUILD="$BUILD" bash "$t"
 done
 echo "$total_pass passed, $total_fail failed"

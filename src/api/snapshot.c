@@ -1,21 +1,24 @@
 /* PUT /v1/vms/{name}/snapshot: {"file": "/abs/path"}. The worker of a
  * running or paused VM writes the whole VM there (its control channel's
- * snapshot PATH: the VM is paused for the write and runs on unless it was
- * paused); the answer is the file, the time it took and its size. */
+ * snapshot PATH, with the file the service opened for it: the VM is paused
+ * for the write and runs on unless it was paused); the answer is the
+ * file, the time it took and its size. */
 #include "api/api.h"
 #include "host/host.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The control channel takes lines of 255 bytes: "snapshot " and the path. */
 #define SNAP_PATH_MAX 240
 
 /* path must be absolute, printable, short enough, in an existing directory
- * and not a directory itself: the worker (in /) writes PATH.tmp, renames. */
+ * and not a directory itself: PATH.tmp is written, then renamed. */
 static int check_path(const char *path, char *err, size_t errlen)
 {
     size_t n = strlen(path);
@@ -98,19 +101,46 @@ static double reply_seconds(const char *reply)
     return in ? strtod(in + 4, NULL) / 1e3 : 0;
 }
 
+/* The worker writes into path.tmp, which the service opens for it (a
+ * sandboxed worker cannot open paths outside what it was given) and puts
+ * in place once the snapshot is whole: 0, or -1 with err. */
+static int snapshot_into(struct api_req *r, const char *path, int overlay, char *reply, size_t size,
+                         char *err, size_t errlen)
+{
+    char tmp[SNAP_PATH_MAX + 8], cmd[SNAP_PATH_MAX + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(cmd, sizeof(cmd), "snapshot %s%s", overlay ? "--overlay " : "", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot snapshot VM %s: %s: %s", r->name, tmp, strerror(errno));
+        return HOST_FAILED;
+    }
+    int rc = host_vm_request_fd(r->svc, r->name, "snapshot", cmd, fd,
+                                snapshot_timeout_ms(r->svc, r->name), reply, size, err, errlen);
+    close(fd);
+    if (rc == HOST_OK && strncmp(reply, "ok ", 3)) {
+        snprintf(err, errlen, "cannot snapshot VM %s: %s", r->name,
+                 strncmp(reply, "error ", 6) ? reply : reply + 6);
+        rc = HOST_FAILED;
+    }
+    if (rc == HOST_OK && rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot snapshot VM %s: renaming %s to %s: %s", r->name, tmp, path,
+                 strerror(errno));
+        rc = HOST_FAILED;
+    }
+    if (rc != HOST_OK) unlink(tmp);
+    return rc;
+}
+
 int api_vm_snapshot(struct api_req *r)
 {
-    char err[512], path[SNAP_PATH_MAX + 2], cmd[SNAP_PATH_MAX + 32], reply[320];
+    char err[1200], path[SNAP_PATH_MAX + 2], reply[320];
     int overlay;
     if (body_file(r, path, sizeof(path), &overlay, err, sizeof(err)) < 0)
         return api_reply_error(r, 400, "%s", err);
-    snprintf(cmd, sizeof(cmd), "snapshot %s%s", overlay ? "--overlay " : "", path);
-    int rc = host_vm_request(r->svc, r->name, "snapshot", cmd, snapshot_timeout_ms(r->svc, r->name),
-                             reply, sizeof(reply), err, sizeof(err));
+    int rc = host_vm_can_request(r->svc, r->name, "snapshot", err, sizeof(err));
+    if (rc == HOST_OK) rc = snapshot_into(r, path, overlay, reply, sizeof(reply), err, sizeof(err));
     if (rc != HOST_OK) return api_reply_error(r, (unsigned)rc, "%s", err);
-    if (strncmp(reply, "ok ", 3))
-        return api_reply_error(r, 500, "cannot snapshot VM %s: %s", r->name,
-                               strncmp(reply, "error ", 6) ? reply : reply + 6);
     host_log("VM %s: snapshot in %s", r->name, path);
     struct stat st;
     if (stat(path, &st) < 0) memset(&st, 0, sizeof(st));

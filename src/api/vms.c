@@ -46,6 +46,7 @@ static void add_snapshot_options(json_object *o)
 /* The VM as it is now, with status (or 404 if it went away). */
 static int reply_vm(struct api_req *r, unsigned status)
 {
+    host_vm_refresh_vcpus(r->svc, r->name); /* from its worker: not under the lock */
     pthread_mutex_lock(&r->svc->lock);
     struct host_vm *vm = host_vm_find(r->svc, r->name);
     json_object *o = vm ? host_vm_json(r->svc, vm, 1) : NULL;

@@ -55,6 +55,12 @@ struct host_console {
     int sessions;     /* attach sessions alive (svc->lock) */
 };
 
+/* One vCPU's figures as its worker last reported them (vcpus.c). */
+struct host_vcpu {
+    char state[12]; /* running, idle, stopped, paused, exited */
+    uint64_t cpu_ns, insns, steal_ns;
+};
+
 struct host_vm {
     struct host_vm *next;
     struct vm_def def;               /* immutable while the VM exists */
@@ -95,6 +101,15 @@ struct host_vm {
         uint64_t swap_out, swap_in; /* pages to its swap file and back */
         int swap;                   /* the worker reported the last three */
     } used;
+    /* Per-vCPU figures, as last asked of this run's worker (vcpus.c). */
+    struct host_vcpu *vcpus;
+    unsigned nvcpus;
+    /* What confines this run's worker, as it said before "ready". */
+    struct {
+        int known, seccomp;
+        char filesystem[16]; /* landlock, none */
+        char detail[200];    /* "Landlock ABI 7", or why the file system is open */
+    } isolation;
 };
 
 struct service {
@@ -167,17 +182,31 @@ struct json_object *host_vm_json(const struct service *svc, const struct host_vm
 int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen);
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* A line the worker says before "ready" that tells what confines it
+ * ("isolation seccomp=1 filesystem=landlock detail=..."): 1 if line was
+ * one (kept in vm->isolation and logged), else 0 (svc->lock not held). */
+int host_worker_note(struct service *svc, struct host_vm *vm, const char *line);
 /* One line from fd within timeout_ms (a longer one is cut to size - 1
  * bytes): 1, 0 at end of file, -1 on a timeout or error. */
 int host_read_line(int fd, char *buf, size_t size, int timeout_ms);
 /* The same, waiting up to timeout_ms for the answer (a long command). */
 int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
                                size_t size);
+/* The same, with the descriptor fd passed along (SCM_RIGHTS). */
+int host_worker_request_fd(struct host_vm *vm, const char *cmd, int fd, int timeout_ms, char *reply,
+                           size_t size);
 /* One control-channel command to the worker of a running or paused VM
  * (lifecycle.c), within timeout_ms: HOST_OK with its reply line, or an
  * error status (what names the request in a 409's message: "resize"). */
 int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
                     int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
+/* Would host_vm_request be taken now? HOST_OK, or its refusal. */
+int host_vm_can_request(struct service *svc, const char *name, const char *what, char *err,
+                        size_t errlen);
+/* The same, with the descriptor fd passed along with the command (the
+ * file a snapshot goes into: a sandboxed worker cannot open its path). */
+int host_vm_request_fd(struct service *svc, const char *name, const char *what, const char *cmd,
+                       int fd, int timeout_ms, char *reply, size_t size, char *err, size_t errlen);
 /* Migrate a running or paused VM live to `to` (its worker's "migrate
  * ADDR [copy-disks]", within a time that grows with its memory; with
  * copy_disks its disks go too): as host_vm_request.
@@ -258,6 +287,13 @@ uint64_t host_committed(const struct service *svc);
 /* Stop every worker (shutdown, then a hard stop) and wait for them. */
 void host_stop_all(struct service *svc);
 void *host_autostart_thread(void *arg);
+
+/* vcpus.c: ask a running or paused VM's worker for its per-vCPU figures
+ * now (kept in vm->vcpus; the last ones stand if its control channel is
+ * busy), and the array GET /v1/vms/NAME shows (svc->lock held; empty
+ * without a worker). */
+void host_vm_refresh_vcpus(struct service *svc, const char *name);
+struct json_object *host_vm_vcpus_json(const struct host_vm *vm);
 
 /* sched.c: the CPU scheduler's policy. Every SCHED_INTERVAL it reads each
  * running worker's CPU time and instructions, shares serve --cpus among

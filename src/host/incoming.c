@@ -86,6 +86,7 @@ int host_incoming_def(const struct vm_def *d, char *const *opts, unsigned n, str
 
 static void take_line(struct waiter *w, const char *line)
 {
+    if (host_worker_note(w->svc, w->vm, line)) return;
     if (!strcmp(line, "receiving")) {
         w->received = 1;
         host_log("VM %s: the source came; receiving the migration", w->vm->def.name);

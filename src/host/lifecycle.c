@@ -237,20 +237,35 @@ static int do_stop(struct service *svc, struct host_vm *vm, const char *action, 
     return do_signal_stop(svc, vm, sig);
 }
 
+/* Can a control-channel request go to vm now? (svc->lock held) */
+static int can_request(const struct host_vm *vm, const char *name, const char *what, char *err,
+                       size_t errlen)
+{
+    if (!vm) return not_found(name, err, errlen);
+    if (vm->busy || (vm->state != HVM_RUNNING && vm->state != HVM_PAUSED))
+        return illegal(vm, what, "running or paused", err, errlen);
+    return HOST_OK;
+}
+
+int host_vm_can_request(struct service *svc, const char *name, const char *what, char *err,
+                        size_t errlen)
+{
+    pthread_mutex_lock(&svc->lock);
+    int r = can_request(host_vm_find(svc, name), name, what, err, errlen);
+    pthread_mutex_unlock(&svc->lock);
+    return r;
+}
+
 /* A control-channel request; to: a migration's target (vm->migrate_to
  * while it is in flight, and after it succeeded), or NULL. timeout_ms 0:
  * the migration's, from the VM's memory. */
 static int vm_request(struct service *svc, const char *name, const char *what, const char *to,
-                      const char *cmd, int timeout_ms, char *reply, size_t size, char *err,
+                      const char *cmd, int fd, int timeout_ms, char *reply, size_t size, char *err,
                       size_t errlen)
 {
     pthread_mutex_lock(&svc->lock);
     struct host_vm *vm = host_vm_find(svc, name);
-    int r = HOST_OK;
-    if (!vm)
-        r = not_found(name, err, errlen);
-    else if (vm->busy || (vm->state != HVM_RUNNING && vm->state != HVM_PAUSED))
-        r = illegal(vm, what, "running or paused", err, errlen);
+    int r = can_request(vm, name, what, err, errlen);
     if (r != HOST_OK) {
         pthread_mutex_unlock(&svc->lock);
         return r;
@@ -259,7 +274,7 @@ static int vm_request(struct service *svc, const char *name, const char *what, c
     if (to) snprintf(vm->migrate_to, sizeof(vm->migrate_to), "%s", to);
     if (!timeout_ms) timeout_ms = MIGRATE_TIMEOUT_MS + (int)(vm->def.mem >> 26) * 1000;
     pthread_mutex_unlock(&svc->lock);
-    r = host_worker_request_within(vm, cmd, timeout_ms, reply, size);
+    r = host_worker_request_fd(vm, cmd, fd, timeout_ms, reply, size);
     pthread_mutex_lock(&svc->lock);
     vm->busy = 0;
     if (to && (r != HOST_OK || strncmp(reply, "ok ", 3))) vm->migrate_to[0] = 0;
@@ -271,7 +286,13 @@ static int vm_request(struct service *svc, const char *name, const char *what, c
 int host_vm_request(struct service *svc, const char *name, const char *what, const char *cmd,
                     int timeout_ms, char *reply, size_t size, char *err, size_t errlen)
 {
-    return vm_request(svc, name, what, NULL, cmd, timeout_ms, reply, size, err, errlen);
+    return vm_request(svc, name, what, NULL, cmd, -1, timeout_ms, reply, size, err, errlen);
+}
+
+int host_vm_request_fd(struct service *svc, const char *name, const char *what, const char *cmd,
+                       int fd, int timeout_ms, char *reply, size_t size, char *err, size_t errlen)
+{
+    return vm_request(svc, name, what, NULL, cmd, fd, timeout_ms, reply, size, err, errlen);
 }
 
 int host_vm_migrate(struct service *svc, const char *name, const char *to, int copy_disks,
@@ -279,7 +300,7 @@ int host_vm_migrate(struct service *svc, const char *name, const char *to, int c
 {
     char cmd[VMDEF_ADDR_MAX + 32];
     snprintf(cmd, sizeof(cmd), "migrate %s%s", to, copy_disks ? " copy-disks" : "");
-    return vm_request(svc, name, "migrate", to, cmd, 0, reply, size, err, errlen);
+    return vm_request(svc, name, "migrate", to, cmd, -1, 0, reply, size, err, errlen);
 }
 
 int host_action(struct service *svc, const char *name, const char *action, char *err, size_t errlen)

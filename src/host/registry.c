@@ -37,6 +37,7 @@ void host_vm_free(struct host_vm *vm)
     host_console_destroy(&vm->con);
     host_share_free(vm);
     vmdef_free(&vm->def);
+    free(vm->vcpus);
     free(vm);
 }
 
@@ -251,6 +252,17 @@ json_object *host_vm_memory_json(const struct host_vm *vm)
     return o;
 }
 
+/* What confines its worker (null without one, or before it said). */
+static json_object *isolation_json(const struct host_vm *vm)
+{
+    if (!vm->pid || !vm->isolation.known) return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "seccomp", json_object_new_boolean(vm->isolation.seccomp));
+    json_object_object_add(o, "filesystem", json_object_new_string(vm->isolation.filesystem));
+    json_object_object_add(o, "detail", json_object_new_string(vm->isolation.detail));
+    return o;
+}
+
 json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, int full)
 {
     json_object *o = json_object_new_object();
@@ -277,6 +289,8 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
                            json_object_new_int((int)(vm->pid ? vm->cap_sent : 0)));
     add_num(o, "guest_cpu_time", (double)vm->guest_cpu_ns / 1e9);
     add_num(o, "steal_time", (double)vm->steal_ns / 1e9);
+    json_object_object_add(o, "vcpus", host_vm_vcpus_json(vm));
+    json_object_object_add(o, "isolation", isolation_json(vm));
     json_object_object_add(o, "memory", host_vm_memory_json(vm));
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));

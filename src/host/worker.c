@@ -154,6 +154,8 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
         vm->cap_sent = vm->def.cap; /* its --cap */
         vm->sched_dirty = 0;
         memset(&vm->used, 0, sizeof(vm->used));
+        vm->nvcpus = 0; /* the last run's figures are gone */
+        memset(&vm->isolation, 0, sizeof(vm->isolation));
         vm->stop_sig = 0;
         vm->kill_at_ns = 0;
         vm->starts++;
@@ -204,9 +206,10 @@ int host_read_line(int fd, char *buf, size_t size, int timeout_ms)
     }
 }
 
-/* Send one command and read its reply: HOST_OK, HOST_FAILED if the worker
- * is gone, HOST_TIMEOUT if it did not answer (reply says which). */
-static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+/* Send one command (with the descriptor fd if it is one) and read its
+ * reply: HOST_OK, HOST_FAILED if the worker is gone, HOST_TIMEOUT if it
+ * did not answer (reply says which). */
+static int request_locked(struct host_vm *vm, const char *cmd, int fd, char *reply, size_t size,
                           int timeout_ms);
 
 int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
@@ -217,18 +220,46 @@ int host_worker_request(struct host_vm *vm, const char *cmd, char *reply, size_t
 int host_worker_request_within(struct host_vm *vm, const char *cmd, int timeout_ms, char *reply,
                                size_t size)
 {
+    return host_worker_request_fd(vm, cmd, -1, timeout_ms, reply, size);
+}
+
+int host_worker_request_fd(struct host_vm *vm, const char *cmd, int fd, int timeout_ms, char *reply,
+                           size_t size)
+{
     pthread_mutex_lock(&vm->ctl_lock);
-    return request_locked(vm, cmd, reply, size, timeout_ms);
+    return request_locked(vm, cmd, fd, reply, size, timeout_ms);
 }
 
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
 {
     if (pthread_mutex_trylock(&vm->ctl_lock) != 0) return HOST_CONFLICT;
-    return request_locked(vm, cmd, reply, size, REQUEST_TIMEOUT_MS);
+    return request_locked(vm, cmd, -1, reply, size, REQUEST_TIMEOUT_MS);
+}
+
+/* The command line, and fd with it (SCM_RIGHTS) if it is one: 0 or -1. */
+static int send_command(int sock, const char *line, size_t n, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = {(void *)line, n};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&u, 0, sizeof(u));
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    }
+    return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
 /* With ctl_lock held; releases it. */
-static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+static int request_locked(struct host_vm *vm, const char *cmd, int fd, char *reply, size_t size,
                           int timeout_ms)
 {
     int r = HOST_FAILED;
@@ -238,7 +269,7 @@ static int request_locked(struct host_vm *vm, const char *cmd, char *reply, size
         snprintf(reply, size, "the command is too long for its control channel");
     } else if (vm->ctl_fd < 0) {
         snprintf(reply, size, "its control channel is closed");
-    } else if (send(vm->ctl_fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+    } else if (send_command(vm->ctl_fd, line, (size_t)n, fd) < 0) {
         snprintf(reply, size, "its worker is gone");
     } else {
         int got = host_read_line(vm->ctl_fd, reply, size, timeout_ms);
@@ -278,14 +309,39 @@ static void log_tail(struct service *svc, const char *name, char *buf, size_t si
     snprintf(buf, size, "%.*s", (int)size - 1, last ? last + 1 : data);
 }
 
+int host_worker_note(struct service *svc, struct host_vm *vm, const char *line)
+{
+    int seccomp, n = 0;
+    char fs[16];
+    if (sscanf(line, "isolation seccomp=%d filesystem=%15[a-z] detail=%n", &seccomp, fs, &n) != 2 ||
+        !n)
+        return 0;
+    pthread_mutex_lock(&svc->lock);
+    vm->isolation.known = 1;
+    vm->isolation.seccomp = seccomp == 1;
+    snprintf(vm->isolation.filesystem, sizeof(vm->isolation.filesystem), "%s", fs);
+    snprintf(vm->isolation.detail, sizeof(vm->isolation.detail), "%s", line + n);
+    pthread_mutex_unlock(&svc->lock);
+    if (!strcmp(fs, "none"))
+        host_log("VM %s: isolation: seccomp%s; the file system is NOT confined: %s", vm->def.name,
+                 seccomp == 1 ? "" : " off", line + n);
+    else
+        host_log("VM %s: isolation: seccomp%s, file system confined by %s (%s)", vm->def.name,
+                 seccomp == 1 ? "" : " off", fs, line + n);
+    return 1;
+}
+
 /* Wait for the worker's "ready", or an incoming VM's "incoming ADDR"
  * (vm->busy held): HOST_OK (state running or incoming), or the reason it
- * did not start once it has been reaped. */
+ * did not start once it has been reaped. What confines it comes first. */
 int host_worker_wait_ready(struct service *svc, struct host_vm *vm, char *err, size_t errlen)
 {
-    char line[VMDEF_ADDR_MAX + 16] = "";
+    char line[VMDEF_ADDR_MAX + 256] = "";
     pthread_mutex_lock(&vm->ctl_lock);
-    int r = host_read_line(vm->ctl_fd, line, sizeof(line), READY_TIMEOUT_MS);
+    int r;
+    do
+        r = host_read_line(vm->ctl_fd, line, sizeof(line), READY_TIMEOUT_MS);
+    while (r == 1 && host_worker_note(svc, vm, line));
     pthread_mutex_unlock(&vm->ctl_lock);
     pthread_mutex_lock(&svc->lock);
     int incoming = vm->def.incoming && !strncmp(line, "incoming ", 9);

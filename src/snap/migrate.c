@@ -287,20 +287,25 @@ static int target_reply(int fd, char *err, size_t errlen)
     return -1;
 }
 
-/* Paused and held: the last pages, the state (disks flushed), the disks
- * handed over, the target's answer (the disks taken back if it failed). */
+/* Paused and held: the last pages, the disks handed over, the state
+ * (disks flushed), the target's answer (the disks taken back if it
+ * failed). The target opens the disks once it has the state, so they are
+ * let go before it is sent: a target that was quicker than this thread
+ * found them still locked. */
 static int switch_over(struct sender *s, uint64_t *bits, size_t nwords, char *err, size_t errlen)
 {
     if (s->disks) virtio_blk_quiesce_all(s->vm); /* every write is in the log */
     mem_dirty_read_clear(s->vm, bits, nwords);
-    if (send_dirty(s, bits, nwords) < 0 || (s->disks && migdisk_dirty(s->disks, NULL) < 0) ||
-        send_state(s) < 0) {
+    if (send_dirty(s, bits, nwords) < 0 || (s->disks && migdisk_dirty(s->disks, NULL) < 0)) {
         snprintf(err, errlen, "sending to the target: %s", strerror(errno));
         return -1;
     }
     /* Shared storage: the target takes the disks over (copies are its own). */
     if (!s->disks) virtio_blk_handoff(s->vm, 1, err, errlen);
-    if (target_reply(s->fd, err, errlen) == 0) return 0;
+    if (send_state(s) < 0)
+        snprintf(err, errlen, "sending to the target: %s", strerror(errno));
+    else if (target_reply(s->fd, err, errlen) == 0)
+        return 0;
     char lerr[256];
     if (!s->disks && virtio_blk_handoff(s->vm, 0, lerr, sizeof(lerr)) < 0)
         vm_log(s->vm, VM_LOG_ERROR, NULL, "after a failed migration: %s", lerr);

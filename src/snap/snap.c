@@ -218,22 +218,12 @@ static uint64_t align_page(uint64_t v)
     return (v + PAGE - 1) & ~(uint64_t)(PAGE - 1);
 }
 
-int snap_write_file(const char *path, const struct snap_w *state, const uint8_t *ram,
-                    const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
-                    size_t errlen)
+int snap_write_fd(int fd, const char *name, const struct snap_w *state, const uint8_t *ram,
+                  const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
+                  size_t errlen)
 {
     if (state->oom) {
         snprintf(err, errlen, "out of memory building the snapshot");
-        return -1;
-    }
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "snapshot path too long");
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;
     }
     uint8_t hdr[SNAP_HDR_SIZE] = {0};
@@ -248,14 +238,36 @@ int snap_write_file(const char *path, const struct snap_w *state, const uint8_t 
     le_put(hdr + 40, ram_base, 8);
     le_put(hdr + 48, ram_size, 8);
     le_put(hdr + 56, ram_off, 8);
-    int bad = write_all(fd, state->buf, state->len, SNAP_HDR_SIZE) < 0 ||
+    /* Empty first: the pages not written are holes that read as zeros. */
+    errno = 0;
+    int bad = ftruncate(fd, 0) < 0 || write_all(fd, state->buf, state->len, SNAP_HDR_SIZE) < 0 ||
               write_ram(fd, ram, touched, ram_size, ram_off, &pages) < 0;
     le_put(hdr + 64, pages, 8);
     le_put(hdr + HDR_CRC_OFF, crc32(0, hdr, HDR_CRC_OFF), 4);
     /* The header last, after the data is on disk: a torn write leaves a
      * file that fails its checks rather than a wrong one. */
     bad = bad || fdatasync(fd) < 0 || write_all(fd, hdr, sizeof(hdr), 0) < 0 || fdatasync(fd) < 0;
-    if (bad) snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno ? errno : EIO));
+    if (bad) snprintf(err, errlen, "writing %s: %s", name, strerror(errno ? errno : EIO));
+    return bad ? -1 : 0;
+}
+
+int snap_write_file(const char *path, const struct snap_w *state, const uint8_t *ram,
+                    const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
+                    size_t errlen)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        snprintf(err, errlen, "snapshot path too long");
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", tmp, strerror(e));
+        errno = e; /* the caller may explain a refusal */
+        return -1;
+    }
+    int bad = snap_write_fd(fd, tmp, state, ram, touched, ram_base, ram_size, err, errlen) < 0;
     if (close(fd) < 0 && !bad) {
         snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
         bad = 1;

@@ -76,10 +76,15 @@ struct snap_file {
 /* Write header, state and RAM to path (through path.tmp, renamed at the
  * end, so a VM mapping an older file at path keeps its pages). touched:
  * one byte per page, 0 for pages known to be zero (NULL: look at all).
- * 0, or -1 with err. */
+ * 0, or -1 with err (and errno EACCES if path.tmp could not be made). */
 int snap_write_file(const char *path, const struct snap_w *state, const uint8_t *ram,
                     const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
                     size_t errlen);
+/* The same into fd, a file opened for writing (emptied first), synced
+ * but not closed: its owner puts it in place. name is for messages. */
+int snap_write_fd(int fd, const char *name, const struct snap_w *state, const uint8_t *ram,
+                  const uint8_t *touched, uint64_t ram_base, uint64_t ram_size, char *err,
+                  size_t errlen);
 /* Open and check a snapshot file: header, version, sizes, state CRC. */
 int snap_open(struct snap_file *f, const char *path, char *err, size_t errlen);
 void snap_close(struct snap_file *f);

@@ -5,6 +5,7 @@
 #include "mem/share.h"
 #include "virtio/devices.h"
 #include "vmm/vm.h"
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,8 @@ void vmsnap_state(struct vm *vm, struct snap_w *w)
     save_devices(vm, w);
 }
 
-int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
+/* Into fd if it is one, else to path (through path.tmp). */
+static int save_to(struct vm *vm, const char *path, int fd, char *err, size_t errlen)
 {
     /* Devices with threads of their own stop writing guest RAM until the
      * file is written: the RAM image and the rings agree. */
@@ -194,11 +196,27 @@ int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
     snap_w_init(&w);
     vmsnap_state(vm, &w);
     uint8_t *touched = vmsnap_touched(vm);
-    int r = snap_write_file(path, &w, vm->ram, touched, vm->ram_base, vm->ram_size, err, errlen);
+    int r =
+        fd >= 0
+            ? snap_write_fd(fd, path, &w, vm->ram, touched, vm->ram_base, vm->ram_size, err, errlen)
+            : snap_write_file(path, &w, vm->ram, touched, vm->ram_base, vm->ram_size, err, errlen);
+    int e = errno;
     free(touched);
     snap_w_free(&w);
     vmsnap_hold(vm, 0);
+    /* A sandboxed VM writes by path only where it was given to. */
+    if (r < 0 && fd < 0 && e == EACCES && vm->isolation.landlock_abi) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n,
+                 " (this sandboxed VM may only write snapshots into --snapshot-on-exit's "
+                 "directory, or into a file its service opens for it)");
+    }
     return r;
+}
+
+int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    return save_to(vm, path, -1, err, errlen);
 }
 
 /* The nth stored option named opt ("--disk") becomes opt=value. */
@@ -246,14 +264,21 @@ static int disks_to_overlays(struct vm *vm, const char *path, char *err, size_t 
     return 0;
 }
 
-int vmsnap_save_live(struct vm *vm, const char *path, int overlays, char *err, size_t errlen)
+int vmsnap_save_live(struct vm *vm, const char *path, int fd, int overlays, char *err,
+                     size_t errlen)
 {
+    if (overlays && vm->isolation.landlock_abi) {
+        snprintf(err, errlen,
+                 "snapshot --overlay: this sandboxed VM's file system is confined, so it cannot "
+                 "make its disks' overlays (run it with vmon run, without --sandbox)");
+        return -1;
+    }
     int was_paused = vm_paused(vm);
     if (vm_pause(vm) < 0) {
         snprintf(err, errlen, "the VM is stopping");
         return -1;
     }
-    int r = vmsnap_save(vm, path, err, errlen);
+    int r = save_to(vm, path, fd, err, errlen);
     if (r == 0 && overlays && disks_to_overlays(vm, path, err, errlen) < 0) {
         unlink(path); /* its disks would not stay as it needs them */
         r = -1;

@@ -15,10 +15,14 @@ struct vm;
  * disks flushed. 0, or -1 with err. */
 int vmsnap_save(struct vm *vm, const char *path, char *err, size_t errlen);
 /* Pause a running VM, save it, and let it run again if it was running.
- * overlays: its writable disks then go on in new qcow2 overlays
- * (PATH.diskN.qcow2, backed by their images), so the images stay as the
- * snapshot needs them (restore it with overlays of your own on them). */
-int vmsnap_save_live(struct vm *vm, const char *path, int overlays, char *err, size_t errlen);
+ * With fd >= 0 the snapshot goes into fd (a file its caller opened and
+ * puts in place at path, which names it in messages). overlays: its
+ * writable disks then go on in new qcow2 overlays (PATH.diskN.qcow2,
+ * backed by their images), so the images stay as the snapshot needs them
+ * (restore it with overlays of your own on them); not in a worker whose
+ * file system is confined (it cannot make files by path). */
+int vmsnap_save_live(struct vm *vm, const char *path, int fd, int overlays, char *err,
+                     size_t errlen);
 /* The pieces, for live migration (migrate.c): hold (1) or let go (0) the
  * devices' own threads; the machine record alone; the whole state (machine,
  * harts, devices, ROM) without RAM, from a paused VM with held devices. */

@@ -54,6 +54,7 @@
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
 #include "vmm/opts.h"
+#include "vmm/vm.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1974,7 +1975,9 @@ int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen)
     }
     uint64_t base;
     struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) {
+    /* It opens files by path under its directory while the VM runs. */
+    if (vm_use_dir(vm, p->srv->fs.root, o.ro ? VM_DIR_READ : VM_DIR_WRITE, err, errlen) < 0 ||
+        virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) {
         p9_server_free(p->srv);
         free(p->msg);
         free(p);

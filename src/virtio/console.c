@@ -27,6 +27,8 @@
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
 #include "board/virt.h"
+#include "vmm/opts.h"
+#include "vmm/vm.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -60,6 +62,7 @@ struct vcon {
     int out_fd;               /* VCON_FILE */
     int listen_fd, client_fd; /* VCON_SOCKET */
     int lock_fd;              /* PATH.lock, flock()ed while we own PATH */
+    int dir_fd;               /* PATH's directory (O_PATH): both are removed at exit */
     int client_eof;           /* the client shut its sending side */
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int efd;                  /* vCPUs -> I/O thread kicks */
@@ -394,6 +397,7 @@ static void vcon_free(struct vcon *c)
         unlink(lock);
         close(c->lock_fd);
     }
+    if (c->dir_fd >= 0) close(c->dir_fd);
     if (c->efd >= 0) close(c->efd);
     virtio_park_destroy(&c->park);
     free(c);
@@ -509,6 +513,21 @@ static int open_socket(struct vcon *c, const char *path, char *err, size_t errle
     return 0;
 }
 
+/* The socket and its lock file are removed at exit, by path: the VM's
+ * sandbox leaves their directory that. */
+static int use_socket_dir(struct vm *vm, struct vcon *c, char *err, size_t errlen)
+{
+    char dir[sizeof(c->sock_path)];
+    opt_path_dir(c->sock_path, dir, sizeof(dir));
+    c->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->dir_fd < 0) {
+        snprintf(err, errlen, "socket '%s': its directory %s: %s", c->sock_path, dir,
+                 strerror(errno));
+        return -1;
+    }
+    return vm_use_dir(vm, c->dir_fd, VM_DIR_REMOVE, err, errlen);
+}
+
 int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen)
 {
     static const char usage[] = "want FILE, file=FILE or socket=PATH";
@@ -521,7 +540,7 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->out_fd = c->listen_fd = c->client_fd = c->efd = c->lock_fd = -1;
+    c->out_fd = c->listen_fd = c->client_fd = c->efd = c->lock_fd = c->dir_fd = -1;
     virtio_park_init(&c->park);
     /* "key=value" with a key made of letters is an option; anything else
      * is a file name. */
@@ -534,6 +553,7 @@ int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t err
     if (is_key && kl == 6 && !strncmp(spec, "socket", 6)) {
         c->mode = VCON_SOCKET;
         r = open_socket(c, eq + 1, err, errlen);
+        if (r == 0) r = use_socket_dir(vm, c, err, errlen);
     } else if (is_key && kl == 4 && !strncmp(spec, "file", 4)) {
         c->mode = VCON_FILE;
         r = open_output(c, eq + 1, err, errlen);

@@ -9,6 +9,7 @@
 #include "vmm/kimage.h"
 #include "vmm/loader.h"
 #include "vmm/cli.h"
+#include "vmm/opts.h"
 #include "vmm/gdbstub.h"
 #include "vmm/sbi.h"
 #include "vmm/signals.h"
@@ -158,12 +159,13 @@ static const struct cli_opt run_opts[] = {
      "serve gdb there (target remote HOST:PORT); every hart is a thread", RUN_GDB},
     {"--control", "PATH|fd:N",
      "control channel: line commands pause, resume, status, powerdown, reset,\n"
-     "sched, stats, balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR\n"
+     "sched, stats, vcpus, balloon [SIZE], disk-resize N SIZE, snapshot PATH,\n"
+     "migrate ADDR\n"
      "on a unix socket vmon listens on (or an inherited one, as vmon serve does)",
      RUN_CONTROL},
     {"--sandbox", NULL,
      "once the machine is built, allow only the system calls a running VM needs\n"
-     "(seccomp; vmon serve's workers run so)",
+     "(seccomp) and, with Landlock, only its own paths (vmon serve's workers run so)",
      RUN_SANDBOX},
     {"--cap", "PCT", "its vCPUs use at most this % of one host CPU (0..6400; 0: no cap)", RUN_CAP},
     {"--pin", "CPUS", "run the vCPUs on these host CPUs only, e.g. 0-1,3", RUN_PIN},
@@ -841,14 +843,7 @@ static int share_setup(struct vm *vm, const struct boot_opts *o)
 static int snap_dir_check(const char *path)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = 0;
-    else
-        *slash = 0;
+    opt_path_dir(path, dir, sizeof(dir));
     if (access(dir, W_OK | X_OK) < 0) {
         fprintf(stderr, "vmon run: --snapshot-on-exit %s: cannot write in %s: %s\n", path, dir,
                 strerror(errno));
@@ -869,6 +864,53 @@ static int save_on_exit(struct vm *vm, const char *path, int reason, int status)
         return CLI_ERROR;
     }
     fprintf(stderr, "vmon: saved the VM to %s (vmon run --restore %s)\n", path, path);
+    return 0;
+}
+
+/* --sandbox: what the VM still reaches by path once it runs (sandbox.h). */
+struct sandbox_plan {
+    struct sandbox_path paths[8];
+    char dirs[4][PATH_MAX];
+    unsigned n, ndirs;
+};
+
+static void plan_path(struct sandbox_plan *p, const char *path, int access)
+{
+    if (path && p->n < sizeof(p->paths) / sizeof(p->paths[0]))
+        p->paths[p->n++] = (struct sandbox_path){path, access};
+}
+
+static void plan_dir_of(struct sandbox_plan *p, const char *path, int access)
+{
+    if (p->ndirs == sizeof(p->dirs) / sizeof(p->dirs[0])) return;
+    opt_path_dir(path, p->dirs[p->ndirs], sizeof(p->dirs[0]));
+    plan_path(p, p->dirs[p->ndirs++], access);
+}
+
+/* Its images again at a reboot, --snapshot-on-exit's directory, and the
+ * directories of the sockets and pidfile it makes and removes; the
+ * devices add their own (vm->dirs). A supervisor is told what is in force. */
+static int enter_sandbox(struct vm *vm, const struct boot_opts *o, char *err, size_t errlen)
+{
+    struct sandbox_plan p = {.n = 0};
+    plan_path(&p, o->kernel, SANDBOX_READ);
+    plan_path(&p, o->initrd, SANDBOX_READ);
+    plan_path(&p, o->bios, SANDBOX_READ);
+    if (o->snap_on_exit) plan_dir_of(&p, o->snap_on_exit, SANDBOX_FILES_IN);
+    if (o->control && strncmp(o->control, "fd:", 3))
+        plan_dir_of(&p, o->control, SANDBOX_SOCKETS_IN);
+    if (o->gdb && !strncmp(o->gdb, "unix:", 5)) plan_dir_of(&p, o->gdb + 5, SANDBOX_SOCKETS_IN);
+    if (o->pidfile) plan_dir_of(&p, o->pidfile, SANDBOX_SOCKETS_IN);
+    if (sandbox_apply(vm, p.paths, p.n, err, errlen) < 0) return -1;
+    const struct vm_isolation *iso = &vm->isolation;
+    if (iso->landlock_abi)
+        vm_log(vm, VM_LOG_INFO, NULL, "sandbox: seccomp, and the file system confined (%s)",
+               iso->detail);
+    else
+        vm_log(vm, VM_LOG_WARN, NULL, "sandbox: seccomp only; the file system is not confined: %s",
+               iso->detail);
+    vm_control_note(o->control, "isolation seccomp=1 filesystem=%s detail=%s",
+                    iso->landlock_abi ? "landlock" : "none", iso->detail);
     return 0;
 }
 
@@ -1070,17 +1112,18 @@ int boot_main(int argc, char **argv)
         fprintf(stderr, "vmon: gdb stub on %s%s\n", o.gdb,
                 o.paused ? "; the VM waits for the debugger" : "");
     }
-    struct vm_control *ctl = NULL;
-    if (o.control && !(ctl = vm_control_start(vm, o.control, err, sizeof(err)))) {
+    /* Every file the VM uses is open now (the control channel's socket
+     * is made in a directory the sandbox leaves it), and a supervisor
+     * hears what confines the VM before it is ready. */
+    if (o.sandbox && enter_sandbox(vm, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "vmon: %s\n", err);
         gdb_stop(gdb);
         console_stop(con);
         goto out;
     }
-    /* Every socket and file the VM uses is open now. */
-    if (o.sandbox && sandbox_apply(err, sizeof(err)) < 0) {
+    struct vm_control *ctl = NULL;
+    if (o.control && !(ctl = vm_control_start(vm, o.control, err, sizeof(err)))) {
         fprintf(stderr, "vmon: %s\n", err);
-        vm_control_stop(ctl);
         gdb_stop(gdb);
         console_stop(con);
         goto out;

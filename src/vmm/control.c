@@ -23,7 +23,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CONTROL_LINE_MAX 256
+#define CONTROL_LINE_MAX  256
+#define CONTROL_REPLY_MAX 8192 /* "vcpus" of 64 vCPUs */
 
 struct vm_control {
     struct vm *vm;
@@ -31,12 +32,13 @@ struct vm_control {
     int listen_fd;         /* -1 for an inherited connection */
     _Atomic int client_fd; /* the connection being served, or -1 */
     _Atomic int closing;
+    int passed_fd; /* a descriptor that came with the command being read, or -1 */
     char path[108];
 };
 
 static void reply(int fd, const char *line)
 {
-    char buf[CONTROL_LINE_MAX + 2];
+    char buf[CONTROL_REPLY_MAX + 2];
     int n = snprintf(buf, sizeof(buf), "%s\n", line);
     if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0) {
         /* the peer left; the read loop sees it */
@@ -93,8 +95,10 @@ static const char *disk_command(struct vm *vm, const char *arg, char *buf, size_
     return buf;
 }
 
-/* snapshot PATH: the whole VM to a file; it runs on (or stays paused). */
-static const char *snapshot_command(struct vm *vm, const char *path, char *buf, size_t len)
+/* snapshot PATH: the whole VM to a file; it runs on (or stays paused).
+ * Into fd if the command came with one (a file the sender opened for it
+ * and puts in place at PATH: a sandboxed VM cannot open PATH itself). */
+static const char *snapshot_command(struct vm *vm, const char *path, int fd, char *buf, size_t len)
 {
     if (!*path) return "error usage: snapshot PATH";
     char err[512];
@@ -102,7 +106,7 @@ static const char *snapshot_command(struct vm *vm, const char *path, char *buf, 
     int overlays = !strncmp(path, "--overlay ", 10);
     if (overlays) path += 10;
     if (!*path) return "error usage: snapshot [--overlay] PATH";
-    if (vmsnap_save_live(vm, path, overlays, err, sizeof(err)) < 0) {
+    if (vmsnap_save_live(vm, path, fd, overlays, err, sizeof(err)) < 0) {
         snprintf(buf, len, "error %.*s", (int)(len > 8 ? len - 8 : 0), err);
         return buf;
     }
@@ -270,10 +274,28 @@ static const char *control_stats(struct vm *vm, char *buf, size_t size)
     return buf;
 }
 
-static const char *control_command(struct vm *vm, const char *cmd, char *buf, size_t size)
+/* "vcpus": each vCPU's state, host CPU time (its thread's clock),
+ * instructions retired and steal time. */
+static const char *control_vcpus(struct vm *vm, char *buf, size_t size)
 {
+    size_t n = (size_t)snprintf(buf, size, "ok");
+    for (unsigned i = 0; i < vm->ncpus && n < size; i++) {
+        struct vcpu_figures f;
+        vcpu_get_figures(vm, i, &f);
+        n += (size_t)snprintf(buf + n, size - n,
+                              " vcpu%u state=%s cpu_ns=%llu insns=%llu steal_ns=%llu", i,
+                              vcpu_state_name(f.state), (unsigned long long)f.cpu_ns,
+                              (unsigned long long)f.insns, (unsigned long long)f.steal_ns);
+    }
+    return buf;
+}
+
+static const char *control_command(struct vm_control *c, const char *cmd, char *buf, size_t size)
+{
+    struct vm *vm = c->vm;
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
+    if (!strcmp(cmd, "vcpus")) return control_vcpus(vm, buf, size);
     if (!strncmp(cmd, "cpus-online", 11) && (cmd[11] == 0 || cmd[11] == ' '))
         return cpus_command(vm, cmd[11] ? cmd + 12 : "", buf, size);
     if (!strncmp(cmd, "mem-limit", 9) && (cmd[9] == 0 || cmd[9] == ' '))
@@ -281,7 +303,8 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
     if (!strcmp(cmd, "share") || !strncmp(cmd, "share-scan ", 11) ||
         !strncmp(cmd, "share-map ", 10))
         return share_command(vm, cmd, buf, size);
-    if (!strncmp(cmd, "snapshot ", 9)) return snapshot_command(vm, cmd + 9, buf, size);
+    if (!strncmp(cmd, "snapshot ", 9))
+        return snapshot_command(vm, cmd + 9, c->passed_fd, buf, size);
     if (!strncmp(cmd, "migrate ", 8)) return migrate_command(vm, cmd + 8, buf, size);
     if (!strncmp(cmd, "disk-resize ", 12)) return disk_command(vm, cmd + 12, buf, size);
     if (!strncmp(cmd, "balloon", 7) && (cmd[7] == 0 || cmd[7] == ' '))
@@ -300,9 +323,30 @@ static const char *control_command(struct vm *vm, const char *cmd, char *buf, si
         vm_resume(vm); /* a paused VM reboots too */
         return "ok resetting";
     }
-    return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, "
-           "balloon [SIZE], disk-resize N SIZE, snapshot PATH, migrate ADDR, mem-limit [SIZE], "
-           "cpus-online [N], share)";
+    return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, vcpus, "
+           "balloon [SIZE], disk-resize N SIZE, snapshot [--overlay] PATH, migrate ADDR, "
+           "mem-limit [SIZE], cpus-online [N], share)";
+}
+
+/* One byte of a command; a descriptor that comes with it (SCM_RIGHTS)
+ * is kept for the command, in place of an earlier one. */
+static ssize_t read_byte(struct vm_control *c, int fd, char *ch)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec iov = {ch, 1};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+        h->cmsg_len == CMSG_LEN(sizeof(int))) {
+        if (c->passed_fd >= 0) close(c->passed_fd);
+        memcpy(&c->passed_fd, CMSG_DATA(h), sizeof(int));
+    }
+    return n;
 }
 
 /* Serve one connection until it closes. */
@@ -314,9 +358,9 @@ static void control_serve(struct vm_control *c, int fd)
     reply(fd, "ready");
     for (;;) {
         char ch;
-        ssize_t n = read(fd, &ch, 1);
+        ssize_t n = read_byte(c, fd, &ch);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0 || atomic_load(&c->closing)) return;
+        if (n <= 0 || atomic_load(&c->closing)) break;
         if (ch != '\n') {
             if (len + 1 < sizeof(line))
                 line[len++] = ch;
@@ -326,11 +370,13 @@ static void control_serve(struct vm_control *c, int fd)
         }
         if (len && line[len - 1] == '\r') len--;
         line[len] = 0;
-        char buf[CONTROL_LINE_MAX];
+        char buf[CONTROL_REPLY_MAX];
         pthread_mutex_lock(&c->vm->admin);
         const char *r =
-            overlong ? "error line too long" : control_command(c->vm, line, buf, sizeof(buf));
+            overlong ? "error line too long" : control_command(c, line, buf, sizeof(buf));
         pthread_mutex_unlock(&c->vm->admin);
+        if (c->passed_fd >= 0) close(c->passed_fd); /* it was this command's */
+        c->passed_fd = -1;
         reply(fd, r);
         if (!strncmp(r, "ok migrated to ", 15)) { /* it runs elsewhere now: end here */
             vm_request_exit(c->vm, VM_EXIT_MIGRATED, 0, r + 3);
@@ -339,6 +385,8 @@ static void control_serve(struct vm_control *c, int fd)
         len = 0;
         overlong = 0;
     }
+    if (c->passed_fd >= 0) close(c->passed_fd); /* a command cut short */
+    c->passed_fd = -1;
 }
 
 static void *control_thread(void *arg)
@@ -407,6 +455,7 @@ struct vm_control *vm_control_start(struct vm *vm, const char *spec, char *err, 
     }
     c->vm = vm;
     c->listen_fd = -1;
+    c->passed_fd = -1;
     atomic_store(&c->client_fd, -1);
     int r = strncmp(spec, "fd:", 3) ? control_listen(c, spec, err, errlen)
                                     : control_inherit(c, spec + 3, err, errlen);

@@ -1,5 +1,6 @@
 /* Device option strings: see opts.h. */
 #include "vmm/opts.h"
+#include <stdio.h>
 #include <string.h>
 
 long opt_leading_path(const char **p, char *out, size_t size)
@@ -39,4 +40,16 @@ int opt_printable(const char *s, size_t max)
     for (size_t i = 0; i < n; i++)
         if (s[i] < 0x21 || s[i] > 0x7e) return 0;
     return 1;
+}
+
+void opt_path_dir(const char *path, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, size, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
 }

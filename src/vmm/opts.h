@@ -16,4 +16,8 @@ int opt_next(const char **p, char *buf, size_t size);
 
 /* Is s 1 to max characters of printable ASCII without spaces? */
 int opt_printable(const char *s, size_t max);
+
+/* The directory a path names a file in ("." for a bare name, "/" for
+ * "/f"), cut to size bytes. */
+void opt_path_dir(const char *path, char *dir, size_t size);
 #endif

@@ -3,6 +3,7 @@
  * networking (with a forwarded port), a 9p share, virtio-rng and consoles,
  * plus what the device backends call on paths that demo did not take. */
 #include "vmm/sandbox.h"
+#include "vmm/vm.h"
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -221,7 +222,8 @@ static int add_sockets_ioctls(scmp_filter_ctx ctx)
     return r;
 }
 
-int sandbox_apply(char *err, size_t errlen)
+/* The system-call allow-list, on every thread. */
+static int apply_seccomp(char *err, size_t errlen)
 {
     scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT);
     if (!ctx) {
@@ -243,5 +245,15 @@ int sandbox_apply(char *err, size_t errlen)
         snprintf(err, errlen, "sandbox: cannot install the seccomp filter: %s", strerror(-r));
         return -1;
     }
+    return 0;
+}
+
+int sandbox_apply(struct vm *vm, const struct sandbox_path *paths, unsigned n, char *err,
+                  size_t errlen)
+{
+    /* Landlock first: its system calls are not in the allow-list. */
+    if (sandbox_landlock(vm, paths, n, err, errlen) < 0 || apply_seccomp(err, errlen) < 0)
+        return -1;
+    vm->isolation.seccomp = 1;
     return 0;
 }

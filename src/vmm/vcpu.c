@@ -251,6 +251,12 @@ static void *vcpu_thread(void *arg)
     v->throttled_ns = 0;
     v->steal_at = 0;
     v->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    clockid_t clock;
+    int has_clock = pthread_getcpuclockid(pthread_self(), &clock) == 0;
+    pthread_mutex_lock(&vm->lock);
+    v->cpu_clock = clock;
+    v->cpu_clock_live = has_clock;
+    pthread_mutex_unlock(&vm->lock);
     while (vcpu_loop_once(vm, v)) {
     }
     v->steal_at = 0;
@@ -258,6 +264,8 @@ static void *vcpu_thread(void *arg)
     if (v->schedstat_fd >= 0) close(v->schedstat_fd);
     v->schedstat_fd = -1;
     pthread_mutex_lock(&vm->lock);
+    v->cpu_base_ns += thread_cpu_ns(); /* its clock ends with the thread */
+    v->cpu_clock_live = 0;
     atomic_store(&v->state, VCPU_EXITED);
     vm->vcpus_live--;
     pthread_cond_broadcast(&vm->pause_cond);
@@ -368,4 +376,24 @@ uint64_t vm_insns(const struct vm *vm)
     for (unsigned i = 0; i < vm->ncpus; i++)
         n += atomic_load_explicit(&vm->vcpu[i].insns, memory_order_relaxed);
     return n;
+}
+
+const char *vcpu_state_name(int state)
+{
+    static const char *const names[] = {"running", "idle", "stopped", "paused", "exited"};
+    return state >= 0 && state <= VCPU_EXITED ? names[state] : "unknown";
+}
+
+void vcpu_get_figures(struct vm *vm, unsigned id, struct vcpu_figures *f)
+{
+    struct vcpu *v = &vm->vcpu[id];
+    struct timespec ts;
+    pthread_mutex_lock(&vm->lock); /* its thread's clock is valid while live */
+    f->cpu_ns = v->cpu_base_ns;
+    if (v->cpu_clock_live && clock_gettime(v->cpu_clock, &ts) == 0)
+        f->cpu_ns += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    pthread_mutex_unlock(&vm->lock);
+    f->state = atomic_load(&v->state);
+    f->insns = atomic_load_explicit(&v->insns, memory_order_relaxed);
+    f->steal_ns = atomic_load_explicit(&v->steal_ns, memory_order_relaxed);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t host_time_ns(void)
 {
@@ -50,6 +51,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
     vm->ram_size = cfg->ram_size;
     vm->console_out_fd = 1;
     vm->log_level = VM_LOG_WARN;
+    vm->isolation.proc_fd = -1;
     /* Lazily allocated: pages cost host memory only once the guest touches them. */
     vm->ram = mmap(NULL, cfg->ram_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -121,8 +123,19 @@ void vm_destroy(struct vm *vm)
     free((void *)atomic_load(&vm->dirty_bits));
     if (vm->jit_dump) fclose(vm->jit_dump);
     if (vm->jit_map) fclose(vm->jit_map);
+    if (vm->isolation.proc_fd >= 0) close(vm->isolation.proc_fd);
     free(vm->rom);
     free(vm);
+}
+
+int vm_use_dir(struct vm *vm, int fd, int use, char *err, size_t errlen)
+{
+    if (vm->ndirs == VM_MAX_DIRS) {
+        snprintf(err, errlen, "more than %d host directories in one VM", VM_MAX_DIRS);
+        return -1;
+    }
+    vm->dirs[vm->ndirs++] = (struct vm_dir){fd, use};
+    return 0;
 }
 
 void vm_reset(struct vm *vm, uint64_t pc)

@@ -65,6 +65,19 @@ struct vcpu {
     int schedstat_fd;
     uint64_t sta_addr;
     uint32_t sta_seq;
+    /* Host CPU time of its threads (vcpu_get_figures): the running one's
+     * own clock, plus what the earlier ones used (vm->lock). */
+    clockid_t cpu_clock;
+    int cpu_clock_live;
+    uint64_t cpu_base_ns;
+};
+
+/* One vCPU's figures, as the control channel's "vcpus" reports them. */
+struct vcpu_figures {
+    int state;         /* enum vcpu_state */
+    uint64_t cpu_ns;   /* host CPU time of its thread(s) */
+    uint64_t insns;    /* guest instructions retired */
+    uint64_t steal_ns; /* runnable but not running */
 };
 
 /* --engine: the interpreter alone, or with translated integer runs. */
@@ -100,6 +113,24 @@ struct vm_config {
     int hyp_sbi;        /* serve SBI from vmon (no M-mode firmware) */
     int engine;         /* VM_ENGINE_*: how vCPUs run guest code */
     unsigned jit_hot;   /* runs of a block before it is translated (0: the default) */
+};
+
+/* --sandbox: what confines this VM's process (vmm/sandbox.c). */
+struct vm_isolation {
+    int seccomp;      /* the system-call allow-list is in force */
+    int landlock_abi; /* the file system is confined by Landlock of this ABI; 0: not */
+    char detail[200]; /* "Landlock ABI N", or why the file system is not confined */
+    int proc_fd;      /* /proc/self held open while its Landlock rule is in force, or -1 */
+};
+
+/* Host directories the VM's devices use by path once it runs (a 9p
+ * share; where a console socket is removed at exit), for the sandbox to
+ * leave reachable. The devices own the descriptors (O_PATH is enough). */
+enum vm_dir_use { VM_DIR_READ, VM_DIR_WRITE, VM_DIR_REMOVE };
+#define VM_MAX_DIRS 16
+struct vm_dir {
+    int fd;
+    int use; /* enum vm_dir_use */
 };
 
 struct vm {
@@ -167,6 +198,9 @@ struct vm {
      * whoever built the VM. */
     char **machine_args;
     unsigned n_machine_args;
+    struct vm_isolation isolation;
+    struct vm_dir dirs[VM_MAX_DIRS];
+    unsigned ndirs;
 };
 
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
@@ -185,6 +219,9 @@ void vm_guest_panicked(struct vm *vm, const char *why);
 /* Press the guest's power button: 0 if a driver took the key press (the
  * guest may now shut down), -1 if the guest has no driver for it. */
 int vm_power_button(struct vm *vm);
+/* A device uses the directory fd by path after start (use: enum
+ * vm_dir_use): 0, or -1 with err set when there are too many. */
+int vm_use_dir(struct vm *vm, int fd, int use, char *err, size_t errlen);
 /* Request an exit (first request wins); wakes every hart. */
 void vm_request_exit(struct vm *vm, int reason, int code, const char *msg);
 uint64_t vm_time(const struct vm *vm);
@@ -225,4 +262,8 @@ uint64_t vm_insns(const struct vm *vm);
 unsigned vm_harts_running(struct vm *vm);
 /* --cpus-online: at most n harts run (1..ncpus; 0: all); 0, or -1. */
 int vm_set_cpus_online(struct vm *vm, unsigned n);
+/* vCPU id's figures now, from any thread. */
+void vcpu_get_figures(struct vm *vm, unsigned id, struct vcpu_figures *f);
+/* "running", "idle" (WFI), "stopped" (SBI HSM), "paused", "exited". */
+const char *vcpu_state_name(int state);
 #endif

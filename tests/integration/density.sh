@@ -8,26 +8,10 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 N=10
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
 
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-
-"$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
-svc_pid=$!
-for _ in $(seq 100); do
-    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_service || bad "vmon serve did not come up"
 
 t0=$(date +%s.%N)
 created=0

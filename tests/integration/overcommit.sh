@@ -13,78 +13,17 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 
 SLEEP_APPEND='console=ttyS0 guest.run=sleep+600'
 # The limited guest fills 160 MB of its tmpfs, more than its 128 MiB limit.
 FILL_APPEND='console=ttyS0 guest.run=yes+vmon-overcommit-line|head+-c+160000000+>/tmp/f;echo+filled;sleep+600'
 MiB=$((1 << 20))
 
-start_service() {
-    "$VMON" serve --socket "$SOCK" --state "$STATE" --host-mem 1G --overcommit 1.5 2>>"$LOG" &
-    svc_pid=$!
-    for _ in $(seq 100); do
-        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-stop_service() {
-    kill "$svc_pid" 2>/dev/null
-    wait "$svc_pid"
-    svc_pid=
-}
-
-# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
-api() {
-    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    status=$(curl "${args[@]}" "http://localhost$2")
-}
-
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
+SERVE_OPTS=(--host-mem 1G --overcommit 1.5)
 
 mem_field() { # NAME KEY: the VM's memory object's KEY
     api GET "/v1/vms/$1" && json "$tmp/body" "d['memory']['$2']"
-}
-
-wait_log() { # NAME PATTERN [SECONDS]
-    for _ in $(seq $((${3:-60} * 5))); do
-        "$VMON" logs "$1" 2>/dev/null | grep -q -- "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# expect_error NAME STATUS PATTERN METHOD PATH [BODY]: the status and a JSON error matching.
-expect_error() {
-    local name=$1 want=$2 pat=$3
-    shift 3
-    api "$@"
-    local msg
-    msg=$(json "$tmp/body" "d['error']")
-    [ "$status" = "$want" ] && echo "$msg" | grep -q -- "$pat" && ok "$name: $status ($msg)" ||
-        bad "$name: status $status, want $want with '$pat'; body: $(head -c 300 "$tmp/body")"
-}
-
-# expect_cli NAME STATUS PATTERN vmon-args...: that exit status and PATTERN on stderr.
-expect_cli() {
-    local name=$1 want=$2 pat=$3
-    shift 3
-    "$VMON" "$@" >"$tmp/out" 2>&1
-    local rc=$?
-    [ $rc = "$want" ] && grep -q -- "$pat" "$tmp/out" && ok "$name: $(head -1 "$tmp/out")" ||
-        bad "$name: exit $rc: $(cat "$tmp/out")"
 }
 
 create() { # NAME MEM [more vmon create options]
@@ -102,7 +41,7 @@ expect_cli "serve --overcommit lots" 2 "invalid --overcommit 'lots'" \
 expect_cli "serve --host-mem 1Q" 2 "invalid --host-mem '1Q'" \
     serve --socket "$tmp/x.sock" --state "$tmp/x" --host-mem 1Q
 
-start_service && ok "vmon serve --host-mem 1G --overcommit 1.5 answers" || bad "vmon serve did not come up"
+start_service "${SERVE_OPTS[@]}" && ok "vmon serve --host-mem 1G --overcommit 1.5 answers" || bad "vmon serve did not come up"
 grep -q "1024 MiB of host memory, overcommit 1.5" "$LOG" && ok "its log names the host memory and the ratio" ||
     bad "serve log: $(tail -1 "$LOG")"
 
@@ -110,11 +49,11 @@ expect_cli "create: mem_limit = mem" 2 "mem_limit (256 MiB) must be less than me
     create x --kernel "$KERNEL" --mem 256M --mem-limit 256M
 expect_cli "create: mem_limit nonsense" 2 "invalid --mem-limit 'lots' (want 16M..16G" \
     create x --kernel "$KERNEL" --mem-limit lots
-expect_error "API: mem_limit above mem" 400 "mem_limit (512 MiB) must be less than mem (256 MiB)" \
+expect_error_matching "API: mem_limit above mem" 400 "mem_limit (512 MiB) must be less than mem (256 MiB)" \
     PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"mem\": 256, \"mem_limit\": 512}"
-expect_error "API: mem_limit nonsense" 400 "invalid mem_limit '12Q'" \
+expect_error_matching "API: mem_limit nonsense" 400 "invalid mem_limit '12Q'" \
     PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"mem_limit\": \"12Q\"}"
-expect_error "API: mem_limit of a wrong type" 400 "mem_limit: want a size" \
+expect_error_matching "API: mem_limit of a wrong type" 400 "mem_limit: want a size" \
     PUT /v1/vms/x "{\"kernel\": \"$KERNEL\", \"mem_limit\": [1]}"
 [ -z "$("$VMON" list | awk 'NR > 1')" ] && ok "no refused definition was kept" || bad "left: $("$VMON" list)"
 
@@ -129,7 +68,7 @@ api GET /v1/metrics
     [ "$(json "$tmp/body" "d['memory']['overcommit']")" = 1.5 ] &&
     ok "metrics: 1280 MiB committed of 1.5 x 1024 MiB" || bad "metrics: $(json "$tmp/body" "d['memory']")"
 msg="admitting VM big (512 MiB) would commit 1.75 GiB of guest RAM, more than 1.5 x the host's 1 GiB (--overcommit)"
-expect_error "a 4th VM of 512 MiB is refused" 409 "^$msg\$" PUT /v1/vms/big/actions/start
+expect_error_matching "a 4th VM of 512 MiB is refused" 409 "^$msg\$" PUT /v1/vms/big/actions/start
 expect_cli "vmon start big: the same message" 1 "vmon start: $msg" start big
 api GET /v1/vms/big
 [ "$(json "$tmp/body" "d['state']")" = stopped ] &&
@@ -143,7 +82,7 @@ api GET /v1/vms/big
 api GET /v1/vms/lim
 ps -o args= -p "$(json "$tmp/body" "d['pid']")" | grep -q -- "--mem-limit 134217728B --swap-dir $STATE/swap" &&
     ok "its worker runs with --mem-limit and --swap-dir STATE/swap" || bad "lim's worker has no --mem-limit"
-expect_error "big, still over (1.88 GiB)" 409 "would commit 1.88 GiB" PUT /v1/vms/big/actions/start
+expect_error_matching "big, still over (1.88 GiB)" 409 "would commit 1.88 GiB" PUT /v1/vms/big/actions/start
 
 # --- Accounting: what each VM really uses -----------------------------------
 if wait_log lim "^filled" 90; then
@@ -176,9 +115,9 @@ api GET /v1/metrics
     bad "vmon list: $("$VMON" list)"
 
 # --- mem_limit changes while stopped; stopping frees the commitment ---------
-expect_error "PATCH mem_limit of a running VM" 409 "it is running (it changes while stopped)" \
+expect_error_matching "PATCH mem_limit of a running VM" 409 "it is running (it changes while stopped)" \
     PATCH /v1/vms/lim '{"mem_limit": 64}'
-expect_error "PATCH mem_limit = mem" 400 "must be less than mem" PATCH /v1/vms/big '{"mem_limit": "512M"}'
+expect_error_matching "PATCH mem_limit = mem" 400 "must be less than mem" PATCH /v1/vms/big '{"mem_limit": "512M"}'
 "$VMON" stop a1 && "$VMON" start big && ok "a1 stopped: big (512 MiB) is admitted (1408 MiB)" ||
     bad "big after a1 stopped: $(tail -2 "$LOG")"
 "$VMON" set a1 --mem-limit 128M && [ "$(mem_field a1 committed)" = $((128 * MiB)) ] &&
@@ -193,7 +132,7 @@ api GET /v1/metrics
 # --- Autostart is admitted the same way --------------------------------------
 create auto1 1G --autostart && create auto2 1G --autostart
 stop_service
-start_service || bad "the service did not come back"
+start_service "${SERVE_OPTS[@]}" || bad "the service did not come back"
 for _ in $(seq 100); do
     grep -q "autostart: admitting VM auto2" "$LOG" && break
     sleep 0.2

@@ -13,81 +13,11 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
 
 EXIT_APPEND="console=ttyS0 guest.exit"
 TICK_APPEND='console=ttyS0 guest.run=for+i+in+$(seq+100000);do+echo+tick+$i;sleep+1;done'
-
-start_service() {
-    "$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
-    svc_pid=$!
-    for _ in $(seq 100); do
-        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-stop_service() {
-    kill "$svc_pid" 2>/dev/null
-    wait "$svc_pid"
-    local rc=$?
-    svc_pid=
-    return $rc
-}
-
-# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
-api() {
-    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    status=$(curl "${args[@]}" "http://localhost$2")
-}
-
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-
-vm_field() { # NAME KEY
-    api GET "/v1/vms/$1" && json "$tmp/body" "d.get('$2', '')"
-}
-
-wait_state() { # NAME STATE [SECONDS]
-    for _ in $(seq $((${3:-60} * 5))); do
-        [ "$(vm_field "$1" state)" = "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-wait_log() { # NAME PATTERN [SECONDS]
-    for _ in $(seq $((${3:-60} * 5))); do
-        "$VMON" logs "$1" 2>/dev/null | grep -q -- "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# expect_error NAME STATUS METHOD PATH [BODY]: the status and a JSON error.
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    api "$@"
-    local msg
-    msg=$(json "$tmp/body" "d['error']")
-    if [ "$status" = "$want" ] && [ -n "$msg" ]; then
-        ok "$name: $status ($msg)"
-    else
-        bad "$name: status $status, want $want with a JSON error; body: $(head -c 200 "$tmp/body")"
-    fi
-}
 
 start_service && ok "vmon serve answers on its socket" || bad "vmon serve did not come up"
 [ "$(stat -c %a "$SOCK")" = 600 ] && ok "socket mode 0600" || bad "socket mode $(stat -c %a "$SOCK")"
@@ -156,8 +86,9 @@ grep -q "^Seccomp:[[:space:]]*2" "/proc/$devs_pid/status" && grep -q "^NoNewPriv
     bad "worker cwd $(readlink "/proc/$devs_pid/cwd")"
 foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
     grep -v -e "^$tmp/" -e '^/dev/null$' -e '^socket:' -e '^anon_inode:' -e '^pipe:' -e "^$STATE/logs/devs\." \
-        -e "^/proc/$devs_pid/task/[0-9]*/schedstat$")
-# (its vCPU threads read their own schedstat for steal time)
+        -e "^/proc/$devs_pid/task/[0-9]*/schedstat$" -e "^/proc/$devs_pid$")
+# (its vCPU threads read their own schedstat for steal time; it holds its
+# own /proc directory while its Landlock rule for it is in force)
 [ -z "$foreign" ] && ok "the worker holds only its own files, sockets and /dev/null" ||
     bad "worker holds foreign descriptors: $foreign"
 "$VMON" stop devs && [ "$(vm_field devs state)" = stopped ] && ok "the sandboxed worker stops cleanly" ||
@@ -275,6 +206,34 @@ api PATCH /v1/vms/hog1 '{"weight": 400}'
     bad "top: $(cat "$tmp/top")"
 echo q | timeout 10 "$VMON" top >/dev/null && ok "vmon top quits on q" || bad "vmon top did not quit on q"
 "$VMON" stop hog1 && "$VMON" stop hog2 && "$VMON" rm hog1 && "$VMON" rm hog2 || bad "removing the hogs"
+
+# --- Per-vCPU figures: a busy 2-vCPU VM ---------------------------------------
+DUO_APPEND='console=ttyS0 guest.run=(while+true;do+:;done)&echo+busy+now;while+true;do+:;done'
+"$VMON" create duo --kernel "$KERNEL" --initrd "$INITRD" --append "$DUO_APPEND" --cpus 2 --start &&
+    wait_log duo "busy now" || bad "a busy 2-vCPU guest"
+sleep 3
+api GET /v1/vms/duo
+cp "$tmp/body" "$tmp/duo.json"
+vcpus=$(json "$tmp/duo.json" "' / '.join('%s %.2f s %d insns' % (v['state'], v['cpu_time'], v['insns']) for v in d['vcpus'])")
+[ "$(json "$tmp/duo.json" "[v['id'] for v in d['vcpus']]")" = "[0, 1]" ] &&
+    [ "$(json "$tmp/duo.json" "int(all(v['insns'] > 10**7 and v['cpu_time'] > 0.1 and v['state'] in ('running', 'idle') for v in d['vcpus']))")" = 1 ] &&
+    ok "GET shows two vCPUs, each with instructions and CPU time ($vcpus)" ||
+    bad "vcpus of duo: $(json "$tmp/duo.json" "d.get('vcpus')")"
+sums="insns %d of %d, cpu_time %.2f s of guest_cpu_time %.2f s, steal_time %.2f s of %.2f s"
+sums=$(json "$tmp/duo.json" "'$sums' % (sum(v['insns'] for v in d['vcpus']), d['insns'], sum(v['cpu_time'] for v in d['vcpus']), d['guest_cpu_time'], sum(v['steal_time'] for v in d['vcpus']), d['steal_time'])")
+# (the VM's own figures are sampled every 100 ms, the vCPUs' when asked)
+[ "$(json "$tmp/duo.json" "int(abs(sum(v['insns'] for v in d['vcpus']) - d['insns']) <= 0.1 * d['insns'] and
+    abs(sum(v['cpu_time'] for v in d['vcpus']) - d['guest_cpu_time']) <= 0.25 * d['guest_cpu_time'] + 0.3 and
+    abs(sum(v['steal_time'] for v in d['vcpus']) - d['steal_time']) <= 0.25 * d['steal_time'] + 0.3)")" = 1 ] &&
+    ok "the vCPUs' figures add up to the VM's ($sums)" || bad "per-vCPU sums: $sums"
+"$VMON" pause duo && api GET /v1/vms/duo && cp "$tmp/body" "$tmp/duo1.json" && sleep 0.5 &&
+    "$VMON" show duo >"$tmp/duo2.json" &&
+    [ "$(json "$tmp/duo2.json" "[v['state'] for v in d['vcpus']]")" = "['paused', 'paused']" ] &&
+    [ "$(json "$tmp/duo1.json" "[v['insns'] for v in d['vcpus']]")" = "$(json "$tmp/duo2.json" "[v['insns'] for v in d['vcpus']]")" ] &&
+    ok "paused, vmon show has both vCPUs paused, their instructions standing still" ||
+    bad "paused duo: $(json "$tmp/duo2.json" "d.get('vcpus')")"
+"$VMON" stop duo && [ "$(vm_field duo vcpus)" = "[]" ] && "$VMON" rm duo &&
+    ok "a stopped VM has no vCPU figures" || bad "stopped duo: vcpus $(vm_field duo vcpus)"
 # Weights: three busy 1-vCPU VMs want 300% of the host's CPUs; weights
 # 1:2:4 give the heaviest its one CPU (its limit) and share the rest 1:2.
 ncpu=$(nproc)
@@ -496,9 +455,7 @@ cmp -s "$STATE/corrupt.json" "$tmp/corrupt.orig" && ok "a corrupt definition is 
 
 # The service killed outright: its workers shut down, the stale socket is replaced.
 auto_pid=$(vm_field auto pid)
-kill -9 "$svc_pid"
-wait "$svc_pid" 2>/dev/null
-svc_pid=
+stop_service KILL
 gone=0
 for _ in $(seq 100); do
     kill -0 "$auto_pid" 2>/dev/null || { gone=1; break; }

@@ -4,8 +4,9 @@
 # overlay on its image (FILE.disk0.qcow2), so the image stays as the
 # snapshot has it; restoring onto the image itself while the VM runs is
 # refused (the overlay holds it), restoring with an overlay of one's own
-# goes on from the snapshot's count with the disk in step. The same
-# through the service: vmon snapshot NAME FILE --overlay, vmon restore.
+# goes on from the snapshot's count with the disk in step. Through the
+# service, whose workers are confined to their files, --overlay is refused
+# with the reason and nothing is left; the API checks the field's type.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
@@ -69,20 +70,23 @@ truncate -s 4M "$tmp/b.raw"
 "$VMON" create web --kernel "$KERNEL" --initrd "$INITRD" --disk "$tmp/b.raw" \
     --append "console=ttyS0 quiet guest.run=$counter" --start >/dev/null 2>&1 || bad "create web"
 for _ in $(seq 120); do "$VMON" logs web 2>/dev/null | grep -aq "^count 5" && break; sleep 0.5; done
-"$VMON" snapshot web "$tmp/s2" --overlay >"$tmp/o" 2>&1 && [ -f "$tmp/s2.disk0.qcow2" ] &&
-    ok "vmon snapshot web FILE --overlay: $(cat "$tmp/o")" || bad "vmon snapshot --overlay: $(cat "$tmp/o")"
-frozen=$(disk_value "$tmp/b.raw")
-sleep 1.5
-[ "$(disk_value "$tmp/b.raw")" = "$frozen" ] && ok "web's image stays at $frozen" ||
-    bad "web's image moved on: $(disk_value "$tmp/b.raw") (was $frozen)"
-"$VMON" img create -f qcow2 -b "$tmp/b.raw" -F raw "$tmp/web2.qcow2" >/dev/null
-"$VMON" restore "$tmp/s2" web2 --disk "$tmp/web2.qcow2,format=qcow2" >"$tmp/o" 2>&1 ||
-    bad "vmon restore: $(cat "$tmp/o")"
-for _ in $(seq 60); do "$VMON" logs web2 2>/dev/null | grep -aq "^count" && break; sleep 0.5; done
-first=$("$VMON" logs web2 2>/dev/null | tr -d '\r' | grep -a '^count ' | head -1 | cut -d' ' -f2)
-[ -n "$first" ] && [ "$first" -ge "$frozen" ] && [ "$first" -le $((frozen + 2)) ] &&
-    ok "web2 restored on its own overlay counts on from $first (the image at $frozen)" ||
-    bad "web2 counts from '$first', image at $frozen"
+# A service's worker is confined to the files it was given (Landlock), so
+# it cannot make overlays by path: refused with the reason, nothing left.
+"$VMON" snapshot web "$tmp/s2" --overlay >"$tmp/o" 2>&1
+rc=$?
+landlock=$(python3 -c 'import ctypes; libc = ctypes.CDLL(None, use_errno=True)
+print(int(libc.syscall(444, None, 0, 1) > 0))') # landlock_create_ruleset(VERSION)
+if [ "$landlock" = 1 ]; then
+    [ $rc != 0 ] && grep -q "cannot make its disks' overlays" "$tmp/o" && [ ! -e "$tmp/s2" ] &&
+        [ ! -e "$tmp/s2.disk0.qcow2" ] && "$VMON" list | grep -q '^web .*running' &&
+        ok "a confined worker refuses --overlay, leaves no file and runs on: $(cat "$tmp/o")" ||
+        bad "vmon snapshot --overlay under Landlock: rc $rc, $(cat "$tmp/o")"
+else
+    [ $rc = 0 ] && [ -f "$tmp/s2.disk0.qcow2" ] && ok "vmon snapshot web FILE --overlay: $(cat "$tmp/o")" ||
+        bad "vmon snapshot --overlay: $(cat "$tmp/o")"
+fi
+"$VMON" snapshot web "$tmp/s2" >"$tmp/o" 2>&1 && ok "a plain snapshot of web: $(cat "$tmp/o")" ||
+    bad "vmon snapshot: $(cat "$tmp/o")"
 r=$(curl -s --unix-socket "$SOCK" -X PUT -d "{\"file\": \"$tmp/s3\", \"overlay\": 1}" http://x/v1/vms/web/snapshot)
 echo "$r" | grep -q "overlay: want true or false" && ok "PUT snapshot {\"overlay\": 1}: $r" ||
     bad "overlay 1: $r"

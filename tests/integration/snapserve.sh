@@ -11,78 +11,10 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 
 # The guest counts, a line every 0.2 s.
 COUNT_APPEND='console=ttyS0 guest.run=i=0;while+true;do+i=$((i-~0));echo+count+$i;sleep+0.2;done'
-
-start_service() {
-    "$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
-    svc_pid=$!
-    for _ in $(seq 100); do
-        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
-api() {
-    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    status=$(curl "${args[@]}" "http://localhost$2")
-}
-
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-
-vm_field() { # NAME KEY
-    api GET "/v1/vms/$1" && json "$tmp/body" "d.get('$2', '')"
-}
-
-counts() { # NAME: the full "count N" lines of its console, N only
-    "$VMON" logs "$1" 2>/dev/null | tr -d '\r' | grep -o '^count [0-9]*$' | cut -d' ' -f2
-}
-
-wait_count() { # NAME N [TIMES]: until the VM has printed count N (TIMES times; 20 s at most)
-    for _ in $(seq 100); do
-        [ "$(counts "$1" | grep -cx "$2")" -ge "${3:-1}" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# expect_error NAME STATUS METHOD PATH [BODY]: the status and a JSON error.
-expect_error() {
-    local name=$1 want=$2
-    shift 2
-    api "$@"
-    local msg
-    msg=$(json "$tmp/body" "d['error']")
-    if [ "$status" = "$want" ] && [ -n "$msg" ]; then
-        ok "$name: $status ($msg)"
-    else
-        bad "$name: status $status, want $want with a JSON error; body: $(head -c 200 "$tmp/body")"
-    fi
-}
-
-# expect_cli NAME PATTERN vmon-args...: exit status 1 and PATTERN on stderr.
-expect_cli() {
-    local name=$1 pat=$2
-    shift 2
-    "$VMON" "$@" >"$tmp/out" 2>&1
-    local rc=$?
-    [ $rc = 1 ] && grep -q -- "$pat" "$tmp/out" && ok "$name: $(head -1 "$tmp/out")" ||
-        bad "$name: exit $rc: $(cat "$tmp/out")"
-}
 
 vm_names() { "$VMON" list | awk 'NR > 1 { print $1 }' | tr '\n' ' '; }
 
@@ -116,10 +48,10 @@ api PUT /v1/vms/orig/snapshot "{\"file\": \"$tmp/golden.snap\"}"
     ok "a paused VM is saved and stays paused" || bad "paused snapshot: $(vm_field orig state)"
 "$VMON" resume orig || bad "resume orig"
 mkdir "$tmp/dir.snap.tmp"
-expect_error "snapshot: the worker cannot write (its message)" 500 PUT /v1/vms/orig/snapshot \
+expect_error "snapshot: a file that cannot be made (the message names it)" 500 PUT /v1/vms/orig/snapshot \
     "{\"file\": \"$tmp/dir.snap\"}"
 grep -q "dir.snap.tmp: Is a directory" "$tmp/body" && [ "$(vm_field orig state)" = running ] &&
-    ok "the worker's message comes back, the VM runs on" || bad "write error: $(cat "$tmp/body")"
+    ok "the message says why, the VM runs on" || bad "write error: $(cat "$tmp/body")"
 expect_error "snapshot: a relative path" 400 PUT /v1/vms/orig/snapshot '{"file": "s.snap"}'
 expect_error "snapshot: no file" 400 PUT /v1/vms/orig/snapshot '{}'
 expect_error "snapshot: file not a string" 400 PUT /v1/vms/orig/snapshot '{"file": 1}'
@@ -128,7 +60,7 @@ expect_error "snapshot: no such directory" 400 PUT /v1/vms/orig/snapshot '{"file
 expect_error "snapshot: an unknown VM" 404 PUT /v1/vms/nosuch/snapshot "{\"file\": \"$tmp/x\"}"
 "$VMON" stop orig || bad "stop orig"
 expect_error "snapshot: a stopped VM" 409 PUT /v1/vms/orig/snapshot "{\"file\": \"$tmp/x\"}"
-expect_cli "vmon snapshot of a stopped VM" "it is stopped" snapshot orig "$tmp/x"
+expect_cli "vmon snapshot of a stopped VM" 1 "it is stopped" snapshot orig "$tmp/x"
 [ ! -e "$tmp/x" ] && [ ! -e "$tmp/x.tmp" ] && ok "refused snapshots wrote nothing" || bad "a refused snapshot left a file"
 
 # --- Restore: the counter goes on ------------------------------------------
@@ -174,14 +106,14 @@ g3_first=$(counts g3 | head -1)
 
 # --- Restores that cannot be: nothing is left behind ------------------------
 head -c 10000 "$tmp/s.snap" >"$tmp/bad.snap"
-expect_cli "restore of a missing file" "No such file or directory" restore "$tmp/nosuch.snap"
-expect_cli "restore of a truncated file" "truncated" restore "$tmp/bad.snap"
-expect_cli "vmon create --restore with a mem of its own" "the snapshot's machine has 256 MiB" \
+expect_cli "restore of a missing file" 1 "No such file or directory" restore "$tmp/nosuch.snap"
+expect_cli "restore of a truncated file" 1 "truncated" restore "$tmp/bad.snap"
+expect_cli "vmon create --restore with a mem of its own" 1 "the snapshot's machine has 256 MiB" \
     create big --restore "$tmp/s.snap" --mem 512M
 "$VMON" restore "$tmp/s.snap" big --mem 512M 2>"$tmp/out" && bad "vmon restore --mem accepted" ||
     { grep -q "unknown option '--mem'" "$tmp/out" && ok "vmon restore has no --mem (the snapshot's)" ||
         bad "vmon restore --mem: $(cat "$tmp/out")"; }
-expect_cli "restore that cannot start" "unknown network type" restore "$tmp/s.snap" broken --net bogus
+expect_cli "restore that cannot start" 1 "unknown network type" restore "$tmp/s.snap" broken --net bogus
 grep -q "VM broken did not start; its definition is removed" "$tmp/out" && ok "the failed restore is removed" ||
     bad "failed restore: $(cat "$tmp/out")"
 expect_error "API: restore of a relative path" 400 PUT /v1/vms/x '{"restore": "s.snap"}'
@@ -197,8 +129,7 @@ expect_error "API: restore with another mem" 400 PUT /v1/vms/x "{\"restore\": \"
 # --- Restored VMs' definitions survive a restart of the service -------------
 g2_first=$(counts g2 | head -1)
 for n in clone g2 g3 golden; do "$VMON" stop "$n" || bad "stop $n"; done
-kill "$svc_pid" && wait "$svc_pid"
-svc_pid=
+stop_service
 start_service && [ "$(vm_names)" = "clone g2 g3 golden orig " ] && "$VMON" start g2 &&
     wait_count g2 "$g2_first" && wait_count g2 $((g2_first + 2)) &&
     ok "after a restart of the service g2 starts from its snapshot again (count $g2_first)" ||
