@@ -3,6 +3,7 @@
 #include "mem/bus.h"
 #include "mem/dirty.h"
 #include "mem/guest.h"
+#include "mem/racy.h"
 #include "mem/sharepool.h"
 #include "snap/vmsnap.h"
 #include "vmm/vm.h"
@@ -239,7 +240,9 @@ static void scan_page(struct mem_share *s, uint64_t p)
 {
     struct share_inbox *b = s->box;
     const uint8_t *ram = s->vm->ram + p * PAGE;
+    RACY_READS_BEGIN();
     uint64_t h = share_page_hash(ram), prev = s->last[p];
+    RACY_READS_END();
     s->last[p] = h;
     atomic_fetch_add_explicit(&s->scanned, 1, memory_order_relaxed);
     if (h != prev) return;
@@ -247,7 +250,9 @@ static void scan_page(struct mem_share *s, uint64_t p)
         if (s->nzero < ZERO_MAX) s->zero_list[s->nzero++] = p;
         return;
     }
+    RACY_READS_BEGIN();
     ram_copy_from(b->page[b->ncand], ram, PAGE);
+    RACY_READS_END();
     if (share_page_hash(b->page[b->ncand]) == h) b->cand[b->ncand++] = p;
 }
 

@@ -4,6 +4,7 @@
 #include "snap/migdisk.h"
 #include "mem/bus.h"
 #include "mem/dirty.h"
+#include "mem/racy.h"
 #include "snap/snap.h"
 #include "snap/vmsnap.h"
 #include "virtio/devices.h"
@@ -186,20 +187,6 @@ static int page_is_zero(const uint8_t *p)
     }
     return acc == 0;
 }
-
-/* Pre-copy reads pages that vCPUs and devices may be writing (a disk read
- * landing in a guest buffer is the kernel's write, not an atomic one):
- * racy by design, since the dirty log sends such a page again. A
- * ThreadSanitizer build is told to look away from these reads. */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_ignore_thread_begin(void);
-void __tsan_ignore_thread_end(void);
-#define RACY_READS_BEGIN() __tsan_ignore_thread_begin()
-#define RACY_READS_END()   __tsan_ignore_thread_end()
-#else
-#define RACY_READS_BEGIN() ((void)0)
-#define RACY_READS_END()   ((void)0)
-#endif
 
 /* Queue page pfn (read while the guest may write it: the dirty log will
  * have it again if so). skip_zero: an all-zero page need not go. */

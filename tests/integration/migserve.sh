@@ -157,13 +157,14 @@ a stop web3 && a rm web && a rm web3 && ok "migrated and migrated-in VMs stop an
 truncate -s 1M "$tmp/cpa.img"
 truncate -s 1M "$tmp/cpb.img"
 a create cp --kernel "$KERNEL" --initrd "$INITRD" --append "$COUNT_APPEND" \
-    --disk "$tmp/cpa.img" --start && wait_count "$A" cp 5 || bad "cp on A: $(a logs cp | tail -2)"
+    --disk "$tmp/cpa.img" --start && wait_count_on "$A" cp 5 || bad "cp on A: $(a logs cp | tail -2)"
 b receive --listen "unix:$tmp/cp.sock" cp2 --disk "$tmp/cpb.img" >/dev/null || bad "receive cp2"
 a migrate cp --to "unix:$tmp/cp.sock" --copy-disks >"$tmp/out" 2>&1 &&
     grep -q "^migrated VM cp to unix:$tmp/cp.sock" "$tmp/out" &&
     ok "vmon migrate cp --copy-disks: $(cat "$tmp/out")" || bad "migrate --copy-disks: $(cat "$tmp/out")"
-wait_state "$B" cp2 running || bad "cp2 on B: $(vm_field "$B" cp2 state) $(vm_field "$B" cp2 reason)"
-counts_on "$A" cp "$B" cp2
+wait_state_on "$B" cp2 running ||
+    bad "cp2 on B: $(vm_field_on "$B" cp2 state) $(vm_field_on "$B" cp2 reason)"
+migrated_on "$A" cp "$B" cp2
 src_disk=$(tr -dc '0-9\n' <"$tmp/cpa.img" | head -1)
 dst_disk=$(tr -dc '0-9\n' <"$tmp/cpb.img" | head -1)
 [ -n "$dst_disk" ] && [ "$dst_disk" -gt "$last_count" ] && [ "${src_disk:-0}" -le "$last_count" ] &&
