@@ -44,8 +44,9 @@
 
 #define VIRTIO_BLK_ID_BYTES 20
 #define SECTOR              512u
-#define HDR_SIZE            16u
-#define DWZ_SEG_SIZE        16u
+_Static_assert(VIRTIO_BLK_ID_BYTES == DISK_SERIAL_MAX, "--disk serial= fits the device ID");
+#define HDR_SIZE     16u
+#define DWZ_SEG_SIZE 16u
 
 /* Config space layout (5.2.4) */
 enum {
