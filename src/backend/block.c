@@ -36,6 +36,12 @@ int blk_parse_format(const char *name, enum blk_format *fmt)
     return -1;
 }
 
+int blk_resize(struct blk *b, uint64_t size, char *err, size_t errlen)
+{
+    return !strcmp(b->ops->name, "qcow2") ? qcow2_resize(b, size, err, errlen)
+                                          : raw_resize(b, size, err, errlen);
+}
+
 /* Formats vmon does not read, by their magic (as qemu-img names them), so
  * that none is ever taken for raw. off < 0 counts from the end of the file. */
 static const struct foreign {

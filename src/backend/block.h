@@ -109,6 +109,9 @@ int qcow2_check(struct blk *b, int repair, FILE *out, struct blk_check *res);
 /* Grow a qcow2 image's virtual size (the L1 table moves when it must). */
 int qcow2_resize(struct blk *b, uint64_t size, char *err, size_t errlen);
 int blk_parse_format(const char *name, enum blk_format *fmt);
+/* Set the image's virtual size: a raw file's size, a qcow2 image's
+ * (growing only). 0, or -1 with the reason in err. */
+int blk_resize(struct blk *b, uint64_t size, char *err, size_t errlen);
 
 static inline uint64_t blk_size(struct blk *b)
 {

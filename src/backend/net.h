@@ -7,6 +7,7 @@
  * runs on a vCPU thread, and backend calls are never made concurrently. */
 #ifndef VMON_BACKEND_NET_H
 #define VMON_BACKEND_NET_H
+#include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,8 +69,19 @@ struct net_backend {
     struct net_client client; /* set by the device before the I/O thread starts */
 };
 
-/* Open a backend from its options (the part of --net after "user," or
- * "tap,", without the device's own keys). NULL with a message in err. */
-struct net_backend *net_slirp_open(const char *opts, char *err, size_t errlen);
-struct net_backend *net_tap_open(const char *opts, char *err, size_t errlen);
+/* A port forwarded from the host into the guest (user networking). */
+#define NET_HOSTFWD_MAX 32
+struct net_hostfwd {
+    int udp;
+    struct in_addr haddr, gaddr;
+    uint16_t hport, gport;
+    char hstr[32]; /* the host address as given ("" = 127.0.0.1), for messages */
+};
+
+/* Open a backend from its typed settings (vmm/devcfg.h parses them):
+ * user networking with nfwd forwarded ports; the tap interface ifname
+ * ("" makes a new one). NULL with a message in err. */
+struct net_backend *net_slirp_open(const struct net_hostfwd *fwd, unsigned nfwd, char *err,
+                                   size_t errlen);
+struct net_backend *net_tap_open(const char *ifname, char *err, size_t errlen);
 #endif

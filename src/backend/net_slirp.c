@@ -1,11 +1,10 @@
 /* User networking through libslirp (4.7 API, SlirpConfig version 4): a
  * private NAT'ed network 10.0.2.0/24 with the host at 10.0.2.2 (reaching
  * the host's loopback), DNS at 10.0.2.3 and DHCP handing out 10.0.2.15
- * onwards, plus IPv6 fec0::/64; host ports forwarded into the guest with
- * hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (host address
- * 127.0.0.1 unless given). libslirp is not thread-safe: after setup every
- * call into it comes from the device's I/O thread, which also runs the
- * timers slirp creates through our callbacks. */
+ * onwards, plus IPv6 fec0::/64; host ports forwarded into the guest as the
+ * hostfwd= rules of --net user say (vmm/devcfg.c parses them). libslirp is not thread-safe: after
+ * setup every call into it comes from the device's I/O thread, which also runs the timers slirp
+ * creates through our callbacks. */
 #include "backend/net.h"
 #include <errno.h>
 #include <limits.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SLIRP_MAX_HOSTFWD      32
 #define SLIRP_MAX_GUEST_ERRORS 10 /* messages printed per backend */
 #define SLIRP_MAX_TIMER_FIRES  64 /* per poll round, against re-arming in the past */
 
@@ -218,116 +216,9 @@ static const struct net_backend_ops slirp_ops = {
 
 /* ---- option parsing ---- */
 
-struct hostfwd {
-    int udp;
-    struct in_addr haddr, gaddr;
-    int hport, gport;
-    char hstr[32]; /* host address as given ("" = default) */
-};
-
-/* Decimal port 1..65535 in s[0..len). */
-static int parse_port(const char *s, size_t len, int *port)
+struct net_backend *net_slirp_open(const struct net_hostfwd *fwd, unsigned nfwd, char *err,
+                                   size_t errlen)
 {
-    if (len == 0 || len > 5) return -1;
-    int v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535) return -1;
-    *port = v;
-    return 0;
-}
-
-/* Dotted IPv4 address in s[0..len), or def when empty. */
-static int parse_addr(const char *s, size_t len, struct in_addr def, struct in_addr *out)
-{
-    if (len == 0) {
-        *out = def;
-        return 0;
-    }
-    char buf[INET_ADDRSTRLEN];
-    if (len >= sizeof(buf)) return -1;
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    return inet_pton(AF_INET, buf, out) == 1 ? 0 : -1;
-}
-
-/* [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT */
-static int parse_hostfwd(const char *v, struct hostfwd *h, char *err, size_t errlen)
-{
-    static const char usage[] = "want [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT";
-    memset(h, 0, sizeof(*h));
-    const char *c1 = strchr(v, ':');
-    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    const char *dash = c2 ? strchr(c2 + 1, '-') : NULL;
-    const char *c3 = dash ? strchr(dash + 1, ':') : NULL;
-    if (!c3 || strchr(c3 + 1, ':') || strchr(c3 + 1, '-')) {
-        snprintf(err, errlen, "bad hostfwd '%s' (%s)", v, usage);
-        return -1;
-    }
-    size_t plen = (size_t)(c1 - v);
-    if (plen == 0 || (plen == 3 && !strncmp(v, "tcp", 3))) {
-        h->udp = 0;
-    } else if (plen == 3 && !strncmp(v, "udp", 3)) {
-        h->udp = 1;
-    } else {
-        snprintf(err, errlen, "bad hostfwd '%s': protocol must be tcp or udp", v);
-        return -1;
-    }
-    struct in_addr loopback = {htonl(INADDR_LOOPBACK)}, guest_def;
-    inet_pton(AF_INET, "10.0.2.15", &guest_def);
-    size_t hlen = (size_t)(c2 - c1 - 1);
-    if (parse_addr(c1 + 1, hlen, loopback, &h->haddr) < 0) {
-        snprintf(err, errlen, "bad hostfwd '%s': bad host address '%.*s'", v, (int)hlen, c1 + 1);
-        return -1;
-    }
-    snprintf(h->hstr, sizeof(h->hstr), "%.*s", (int)hlen, c1 + 1);
-    if (parse_port(c2 + 1, (size_t)(dash - c2 - 1), &h->hport) < 0) {
-        snprintf(err, errlen, "bad hostfwd '%s': bad host port '%.*s' (want 1..65535)", v,
-                 (int)(dash - c2 - 1), c2 + 1);
-        return -1;
-    }
-    size_t glen = (size_t)(c3 - dash - 1);
-    if (parse_addr(dash + 1, glen, guest_def, &h->gaddr) < 0) {
-        snprintf(err, errlen, "bad hostfwd '%s': bad guest address '%.*s'", v, (int)glen, dash + 1);
-        return -1;
-    }
-    if (parse_port(c3 + 1, strlen(c3 + 1), &h->gport) < 0) {
-        snprintf(err, errlen, "bad hostfwd '%s': bad guest port '%s' (want 1..65535)", v, c3 + 1);
-        return -1;
-    }
-    return 0;
-}
-
-struct net_backend *net_slirp_open(const char *opts, char *err, size_t errlen)
-{
-    struct hostfwd fwd[SLIRP_MAX_HOSTFWD];
-    unsigned nfwd = 0;
-    char *copy = strdup(opts ? opts : "");
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (eq && !strncmp(tok, "hostfwd", (size_t)(eq - tok)) && eq - tok == 7) {
-            if (nfwd >= SLIRP_MAX_HOSTFWD) {
-                snprintf(err, errlen, "too many hostfwd rules (at most %d)", SLIRP_MAX_HOSTFWD);
-                goto fail;
-            }
-            if (parse_hostfwd(eq + 1, &fwd[nfwd], err, errlen) < 0) goto fail;
-            nfwd++;
-        } else {
-            snprintf(err, errlen, "unknown option '%s' for user networking (known: hostfwd=, mac=)",
-                     tok);
-            goto fail;
-        }
-    }
-    free(copy);
-    copy = NULL;
-
     struct net_slirp *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -359,7 +250,7 @@ struct net_backend *net_slirp_open(const char *opts, char *err, size_t errlen)
         return NULL;
     }
     for (unsigned i = 0; i < nfwd; i++) {
-        struct hostfwd *h = &fwd[i];
+        const struct net_hostfwd *h = &fwd[i];
         errno = 0;
         if (slirp_add_hostfwd(s->slirp, h->udp, h->haddr, h->hport, h->gaddr, h->gport) < 0) {
             int e = errno;
@@ -372,7 +263,4 @@ struct net_backend *net_slirp_open(const char *opts, char *err, size_t errlen)
         }
     }
     return &s->be;
-fail:
-    free(copy);
-    return NULL;
 }

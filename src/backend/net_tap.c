@@ -86,39 +86,12 @@ static const struct net_backend_ops tap_ops = {
     .destroy = tap_destroy,
 };
 
-struct net_backend *net_tap_open(const char *opts, char *err, size_t errlen)
+struct net_backend *net_tap_open(const char *ifname, char *err, size_t errlen)
 {
-    char ifname[IFNAMSIZ] = "";
-    char *copy = strdup(opts ? opts : "");
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
+    if (strlen(ifname) >= IFNAMSIZ) {
+        snprintf(err, errlen, "tap ifname '%s' is too long", ifname);
         return NULL;
     }
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!strncmp(tok, "ifname=", 7)) {
-            const char *v = tok + 7;
-            size_t len = strlen(v);
-            int ok = len > 0 && len < IFNAMSIZ;
-            for (size_t i = 0; ok && i < len; i++)
-                if (v[i] == '/' || v[i] == ':' || v[i] <= ' ' || v[i] == 0x7f) ok = 0;
-            if (!ok) {
-                snprintf(err, errlen,
-                         "bad tap ifname '%s' (1..%d characters, no '/', ':' or "
-                         "spaces)",
-                         v, IFNAMSIZ - 1);
-                free(copy);
-                return NULL;
-            }
-            memcpy(ifname, v, len + 1);
-        } else {
-            snprintf(err, errlen, "unknown option '%s' for tap (known: ifname=, mac=)", tok);
-            free(copy);
-            return NULL;
-        }
-    }
-    free(copy);
-
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -131,7 +104,7 @@ struct net_backend *net_tap_open(const char *opts, char *err, size_t errlen)
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    memcpy(ifr.ifr_name, ifname, sizeof(ifname));
+    memcpy(ifr.ifr_name, ifname, strlen(ifname));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
         const char *hint = "";

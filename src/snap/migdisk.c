@@ -4,6 +4,7 @@
 #include "snap/migrate.h"
 #include "snap/stream.h"
 #include "virtio/devices.h"
+#include "vmm/devcfg.h"
 #include "vmm/vm.h"
 #include <errno.h>
 #include <stdio.h>
@@ -126,6 +127,41 @@ void migdisk_dst_set(struct migdisk_dst *t, char *const *specs, unsigned n)
     t->nspecs = n;
 }
 
+/* Open the disk a --disk spec names for writing a copy of size bytes: a
+ * smaller image grows to it, a larger one is refused. NULL with err. */
+static struct blk *open_copy(const char *spec, uint64_t size, char *err, size_t errlen)
+{
+    struct disk_cfg *o = malloc(sizeof(*o));
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct blk *be = NULL;
+    if (devcfg_parse_disk(spec, o, err, errlen) < 0) goto out;
+    if (o->ro) {
+        snprintf(err, errlen, "%s: a read-only disk cannot take a copy", o->file);
+        goto out;
+    }
+    if (!(be = blk_open(o->file, o->fmt, 0, err, errlen))) goto out;
+    char why[256] = "";
+    int r = 0;
+    if (blk_size(be) > size) {
+        snprintf(why, sizeof(why), "it is larger (%llu bytes) than the source's disk (%llu)",
+                 (unsigned long long)blk_size(be), (unsigned long long)size);
+        r = -1;
+    } else if (blk_size(be) < size) {
+        r = blk_resize(be, size, why, sizeof(why));
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "%s: %s", o->file, why);
+        blk_close(be);
+        be = NULL;
+    }
+out:
+    free(o);
+    return be;
+}
+
 int migdisk_recv_hello(struct migdisk_dst *t, int fd, char *err, size_t errlen)
 {
     uint64_t n;
@@ -150,8 +186,8 @@ int migdisk_recv_hello(struct migdisk_dst *t, int fd, char *err, size_t errlen)
         }
     }
     for (unsigned d = 0; d < n; d++) {
-        char why[384];
-        t->be[d] = virtio_blk_open_spec(t->specs[d], t->size[d], why, sizeof(why));
+        char why[DEVCFG_PATH_MAX + 512]; /* a file name and the reason */
+        t->be[d] = open_copy(t->specs[d], t->size[d], why, sizeof(why));
         t->n = d + 1;
         if (!t->be[d]) {
             snprintf(err, errlen, "disk %u: %s", d, why);

@@ -50,10 +50,8 @@
 #include "snap/snap.h"
 #include "mem/bus.h"
 #include "mem/bytes.h"
-#include "board/virt.h"
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
-#include "vmm/opts.h"
 #include "vmm/vm.h"
 #include <dirent.h>
 #include <errno.h>
@@ -1900,93 +1898,35 @@ static const struct virtio_dev_ops p9_ops = {
     .load = p9_load,
 };
 
-struct share_opts {
-    char dir[4096];
-    char tag[P9_TAG_MAX + 1];
-    int ro;
-};
-
-/* "DIR,tag=TAG[,ro]" with ",," standing for a comma in DIR. */
-static int parse_share(const char *spec, struct share_opts *o, char *err, size_t errlen)
+int virtio_9p_create(struct vm *vm, const struct virtio_slot *slot, const char *tag,
+                     struct p9_server *srv, char *err, size_t errlen)
 {
-    memset(o, 0, sizeof(*o));
-    const char *p = spec;
-    long n = opt_leading_path(&p, o->dir, sizeof(o->dir));
-    if (n < 0) {
-        snprintf(err, errlen, "directory name too long");
+    size_t tl = strlen(tag);
+    if (tl == 0 || tl > P9_TAG_MAX) {
+        snprintf(err, errlen, "tag must be 1 to %d characters (got %zu)", P9_TAG_MAX, tl);
+        p9_server_free(srv);
         return -1;
     }
-    if (!n) {
-        snprintf(err, errlen, "no directory given (want DIR,tag=TAG[,ro])");
-        return -1;
-    }
-    int have_tag = 0, r;
-    char opt[4096];
-    while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
-        if (r < 0) {
-            snprintf(err, errlen, "option too long");
-            return -1;
-        }
-        if (!strcmp(opt, "ro")) {
-            o->ro = 1;
-        } else if (!strcmp(opt, "rw")) {
-            o->ro = 0;
-        } else if (!strncmp(opt, "tag=", 4)) {
-            size_t tl = strlen(opt + 4);
-            if (tl == 0 || tl > P9_TAG_MAX) {
-                snprintf(err, errlen, "tag must be 1 to %d characters (got %zu)", P9_TAG_MAX, tl);
-                return -1;
-            }
-            if (!opt_printable(opt + 4, P9_TAG_MAX)) {
-                snprintf(err, errlen,
-                         "tag may only contain printable ASCII characters without spaces");
-                return -1;
-            }
-            memcpy(o->tag, opt + 4, tl + 1);
-            have_tag = 1;
-        } else {
-            snprintf(err, errlen, "unknown share option '%.64s' (want tag=TAG or ro)", opt);
-            return -1;
-        }
-    }
-    if (!have_tag) {
-        snprintf(err, errlen, "missing tag=TAG (the name the guest mounts)");
-        return -1;
-    }
-    return 0;
-}
-
-int virtio_9p_create(struct vm *vm, const char *spec, char *err, size_t errlen)
-{
-    struct share_opts o;
-    if (parse_share(spec ? spec : "", &o, err, errlen) < 0) return -1;
     struct p9_dev *p = calloc(1, sizeof(*p));
-    if (!p) {
+    if (p) p->msg = malloc(P9_MAX_MSIZE);
+    if (!p || !p->msg) {
         snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    p->msg = malloc(P9_MAX_MSIZE);
-    p->srv = p->msg ? p9_server_new(o.dir, o.ro, err, errlen) : NULL;
-    if (!p->srv) {
-        if (!p->msg) snprintf(err, errlen, "out of memory");
-        free(p->msg);
         free(p);
+        p9_server_free(srv);
         return -1;
     }
-    uint64_t base;
-    struct irq_line irq;
+    p->srv = srv;
     /* It opens files by path under its directory while the VM runs. */
-    if (vm_use_dir(vm, p->srv->fs.root, o.ro ? VM_DIR_READ : VM_DIR_WRITE, err, errlen) < 0 ||
-        virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) {
-        p9_server_free(p->srv);
+    if (vm_use_dir(vm, srv->fs.root, srv->fs.readonly ? VM_DIR_READ : VM_DIR_WRITE, err, errlen) <
+        0) {
+        p9_server_free(srv);
         free(p->msg);
         free(p);
         return -1;
     }
-    size_t tl = strlen(o.tag);
     put_le16(p->config, (uint16_t)tl);
-    memcpy(p->config + 2, o.tag, tl);
-    p->dev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_9P, &p9_ops, p,
+    memcpy(p->config + 2, tag, tl);
+    p->dev = virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_9P, &p9_ops, p,
                                 VIRTIO_9P_MOUNT_TAG | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX,
                                 1, P9_QUEUE_SIZE, p->config, (unsigned)(2 + tl));
     if (!p->dev) {

@@ -8,7 +8,6 @@
  * checked against guest RAM. */
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
-#include "board/virt.h"
 #include "mem/bytes.h"
 #include "mem/dirty.h"
 #include "mem/share.h"
@@ -164,19 +163,12 @@ static const struct virtio_dev_ops balloon_ops = {
     .held = balloon_held,
 };
 
-int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t errlen)
+int virtio_balloon_create(struct vm *vm, const struct virtio_slot *slot, char *err, size_t errlen)
 {
-    if (spec && *spec) {
-        snprintf(err, errlen, "--balloon takes no options (got '%s')", spec);
-        return -1;
-    }
     if (vm->balloon) {
         snprintf(err, errlen, "only one --balloon");
         return -1;
     }
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) return -1;
     struct balloon *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "out of memory");
@@ -184,7 +176,7 @@ int virtio_balloon_create(struct vm *vm, const char *spec, char *err, size_t err
     }
     pthread_mutex_init(&b->lock, NULL);
     struct virtio_dev *d = virtio_mmio_create(
-        vm, base, irq, VIRTIO_ID_BALLOON, &balloon_ops, b,
+        vm, slot->base, slot->irq, VIRTIO_ID_BALLOON, &balloon_ops, b,
         VIRTIO_F_EVENT_IDX | BALLOON_F_STATS_VQ | BALLOON_F_DEFLATE | BALLOON_F_REPORTING,
         BALLOON_NQUEUES, BALLOON_QUEUE_MAX, b->config, sizeof(b->config));
     if (!d) {

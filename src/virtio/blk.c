@@ -9,11 +9,10 @@
  *
  * (a comma in FILE is written as ",,"). */
 #include "virtio/devices.h"
-#include "vmm/opts.h"
+#include "vmm/devcfg.h"
 #include "mem/bytes.h"
 #include "virtio/virtio.h"
 #include "backend/block.h"
-#include "board/virt.h"
 #include <errno.h>
 #include <pthread.h>
 #include "vmm/vm.h"
@@ -46,8 +45,9 @@
 
 #define VIRTIO_BLK_ID_BYTES 20
 #define SECTOR              512u
-#define HDR_SIZE            16u
-#define DWZ_SEG_SIZE        16u
+_Static_assert(VIRTIO_BLK_ID_BYTES == DISK_SERIAL_MAX, "--disk serial= fits the device ID");
+#define HDR_SIZE     16u
+#define DWZ_SEG_SIZE 16u
 
 /* Config space layout (5.2.4) */
 enum {
@@ -288,99 +288,12 @@ static const struct virtio_dev_ops blk_ops = {
     .save = blk_save,
 };
 
-/* ---- option parsing ---- */
-
-struct disk_opts {
-    char file[4096];
-    int ro;
-    enum blk_format fmt;
-    char serial[VIRTIO_BLK_ID_BYTES + 1];
-    int has_serial;
-};
-
-/* "FILE[,ro][,format=raw|qcow2][,serial=STR]" (",," is a comma in FILE). */
-static int parse_disk(const char *spec, struct disk_opts *o, char *err, size_t errlen)
+int virtio_blk_create(struct vm *vm, const struct virtio_slot *slot, const struct disk_cfg *cfg,
+                      struct blk *be, char *err, size_t errlen)
 {
-    memset(o, 0, sizeof(*o));
-    const char *p = spec;
-    long n = opt_leading_path(&p, o->file, sizeof(o->file));
-    if (n < 0) {
-        snprintf(err, errlen, "file name too long");
-        return -1;
-    }
-    if (!n) {
-        snprintf(err, errlen, "no file given (want FILE[,ro][,format=raw|qcow2][,serial=STR])");
-        return -1;
-    }
-    char opt[256];
-    int r;
-    while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
-        if (r < 0) {
-            snprintf(err, errlen, "option too long");
-            return -1;
-        }
-        if (!strcmp(opt, "ro")) {
-            o->ro = 1;
-        } else if (!strcmp(opt, "rw")) {
-            o->ro = 0;
-        } else if (!strncmp(opt, "format=", 7)) {
-            if (blk_parse_format(opt + 7, &o->fmt) < 0) {
-                snprintf(err, errlen, "unknown format '%s' (want raw or qcow2)", opt + 7);
-                return -1;
-            }
-        } else if (!strncmp(opt, "serial=", 7)) {
-            const char *sr = opt + 7;
-            size_t sl = strlen(sr);
-            if (sl == 0 || sl > VIRTIO_BLK_ID_BYTES) {
-                snprintf(err, errlen, "serial must be 1 to %d characters (got %zu)",
-                         VIRTIO_BLK_ID_BYTES, sl);
-                return -1;
-            }
-            if (!opt_printable(sr, VIRTIO_BLK_ID_BYTES)) {
-                snprintf(err, errlen, "serial may only contain printable ASCII characters");
-                return -1;
-            }
-            memcpy(o->serial, sr, sl + 1);
-            o->has_serial = 1;
-        } else {
-            snprintf(err, errlen,
-                     "unknown disk option '%s' (want ro, format=raw|qcow2 or serial=STR)", opt);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Default serial: the file's base name, printable ASCII, at most 20 bytes. */
-static void default_serial(const char *file, char *out)
-{
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    if (!*base) base = "disk";
-    size_t n = 0;
-    for (; base[n] && n < VIRTIO_BLK_ID_BYTES; n++) {
-        char c = base[n];
-        out[n] = (c > 0x20 && c < 0x7f) ? c : '_';
-    }
-    for (; n < VIRTIO_BLK_ID_BYTES; n++)
-        out[n] = 0;
-}
-
-int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
-{
-    struct disk_opts o;
-    if (parse_disk(spec ? spec : "", &o, err, errlen) < 0) return -1;
-    struct blk *be = blk_open(o.file, o.fmt, o.ro ? BLK_RDONLY : 0, err, errlen);
-    if (!be) return -1;
     uint64_t size = blk_size(be);
     if (size < SECTOR) {
-        snprintf(err, errlen, "%s: disk is smaller than one 512-byte sector", o.file);
-        blk_close(be);
-        return -1;
-    }
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) {
+        snprintf(err, errlen, "%s: disk is smaller than one 512-byte sector", cfg->file);
         blk_close(be);
         return -1;
     }
@@ -392,16 +305,13 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
     }
     b->be = be;
     pthread_mutex_init(&b->io_lock, NULL);
-    b->readonly = o.ro;
+    b->readonly = cfg->ro;
     b->capacity = size / SECTOR;
-    if (o.has_serial)
-        memcpy(b->serial, o.serial, VIRTIO_BLK_ID_BYTES);
-    else
-        default_serial(o.file, b->serial);
+    memcpy(b->serial, cfg->serial, VIRTIO_BLK_ID_BYTES);
 
     uint64_t features = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX |
                         VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
-    if (o.ro)
+    if (cfg->ro)
         features |= VIRTIO_BLK_F_RO;
     else
         features |= VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES;
@@ -419,8 +329,8 @@ int virtio_blk_create(struct vm *vm, const char *spec, char *err, size_t errlen)
     put_le32(c + CFG_MAX_WZ_SEG, BLK_MAX_DWZ_SEG);
     c[CFG_WZ_MAY_UNMAP] = 1;
 
-    b->dev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_BLOCK, &blk_ops, b, features, 1,
-                                BLK_QUEUE_SIZE, b->config, CFG_SIZE);
+    b->dev = virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_BLOCK, &blk_ops, b, features,
+                                1, BLK_QUEUE_SIZE, b->config, CFG_SIZE);
     if (!b->dev) {
         blk_close(be);
         pthread_mutex_destroy(&b->io_lock);
@@ -472,8 +382,7 @@ int virtio_blk_resize(struct vm *vm, unsigned index, uint64_t size, char *err, s
     }
     virtio_quiesce(d);
     char why[256];
-    int r = !strcmp(b->be->ops->name, "qcow2") ? qcow2_resize(b->be, size, why, sizeof(why))
-                                               : raw_resize(b->be, size, why, sizeof(why));
+    int r = blk_resize(b->be, size, why, sizeof(why));
     if (r == 0) {
         b->capacity = size / SECTOR;
         put_le64(b->config + CFG_CAPACITY, b->capacity);
@@ -548,34 +457,6 @@ void virtio_blk_quiesce_all(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->ndisks; i++)
         virtio_quiesce(vm->disks[i]);
-}
-
-struct blk *virtio_blk_open_spec(const char *spec, uint64_t size, char *err, size_t errlen)
-{
-    struct disk_opts o;
-    if (parse_disk(spec ? spec : "", &o, err, errlen) < 0) return NULL;
-    if (o.ro) {
-        snprintf(err, errlen, "%s: a read-only disk cannot take a copy", o.file);
-        return NULL;
-    }
-    struct blk *be = blk_open(o.file, o.fmt, 0, err, errlen);
-    if (!be) return NULL;
-    char why[256] = "";
-    int r = 0;
-    if (blk_size(be) > size) {
-        snprintf(why, sizeof(why), "it is larger (%llu bytes) than the source's disk (%llu)",
-                 (unsigned long long)blk_size(be), (unsigned long long)size);
-        r = -1;
-    } else if (blk_size(be) < size) {
-        r = !strcmp(be->ops->name, "qcow2") ? qcow2_resize(be, size, why, sizeof(why))
-                                            : raw_resize(be, size, why, sizeof(why));
-    }
-    if (r < 0) {
-        snprintf(err, errlen, "%s: %s", o.file, why);
-        blk_close(be);
-        return NULL;
-    }
-    return be;
 }
 
 /* ---- a snapshot's disks: the VM goes on in overlays ---- */

@@ -26,9 +26,7 @@
  * receive buffer with nothing writable, is returned empty. */
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
-#include "board/virt.h"
-#include "vmm/opts.h"
-#include "vmm/vm.h"
+#include "backend/chardev.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -59,12 +57,9 @@ struct vcon {
     struct virtio_dev *vdev;
     enum vcon_mode mode;
     uint8_t config[VCON_CONFIG_SIZE];
-    int out_fd;               /* VCON_FILE */
-    int listen_fd, client_fd; /* VCON_SOCKET */
-    int lock_fd;              /* PATH.lock, flock()ed while we own PATH */
-    int dir_fd;               /* PATH's directory (O_PATH): both are removed at exit */
+    struct chardev be;        /* the output file, or the listening socket */
+    int client_fd;            /* VCON_SOCKET: the connected client */
     int client_eof;           /* the client shut its sending side */
-    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int efd;                  /* vCPUs -> I/O thread kicks */
     _Atomic int kick_pending; /* an eventfd write is outstanding */
     _Atomic int stop;
@@ -101,7 +96,7 @@ static void file_write_req(struct vcon *c, const struct vq_req *req)
         if (!n) break;
         size_t done = 0;
         while (done < n) {
-            ssize_t w = write(c->out_fd, chunk + done, n - done);
+            ssize_t w = write(c->be.out_fd, chunk + done, n - done);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) {
                 if (!c->write_error_reported) {
@@ -256,7 +251,7 @@ static void client_write(struct vcon *c)
 
 static void client_accept(struct vcon *c)
 {
-    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(c->be.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return; /* EAGAIN, or the client went away already */
     c->client_fd = fd;
     c->client_eof = 0;
@@ -302,7 +297,7 @@ static void *vcon_io_main(void *arg)
                 pf[n++] = (struct pollfd){.fd = c->client_fd, .events = ev};
             } else {
                 li = n;
-                pf[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+                pf[n++] = (struct pollfd){.fd = c->be.listen_fd, .events = POLLIN};
             }
         }
         int r = poll(pf, (nfds_t)n, busy ? 0 : 1000);
@@ -385,19 +380,8 @@ static void vcon_free(struct vcon *c)
         }
         pthread_join(c->thread, NULL);
     }
-    if (c->mode == VCON_FILE && c->out_fd >= 0) close(c->out_fd);
     if (c->client_fd >= 0) close(c->client_fd);
-    if (c->listen_fd >= 0) {
-        close(c->listen_fd);
-        unlink(c->sock_path);
-    }
-    if (c->lock_fd >= 0) {
-        char lock[sizeof(c->sock_path) + 8];
-        snprintf(lock, sizeof(lock), "%s.lock", c->sock_path);
-        unlink(lock);
-        close(c->lock_fd);
-    }
-    if (c->dir_fd >= 0) close(c->dir_fd);
+    chardev_close(&c->be);
     if (c->efd >= 0) close(c->efd);
     virtio_park_destroy(&c->park);
     free(c);
@@ -420,162 +404,26 @@ static const struct virtio_dev_ops vcon_ops = {
 
 /* ---- construction ---- */
 
-static int open_output(struct vcon *c, const char *path, char *err, size_t errlen)
+int virtio_console_create(struct vm *vm, const struct virtio_slot *slot, struct chardev *be,
+                          char *err, size_t errlen)
 {
-    if (!*path) {
-        snprintf(err, errlen, "empty file name (want FILE or socket=PATH)");
-        return -1;
-    }
-    /* O_NONBLOCK: a FIFO without a reader fails at once instead of hanging. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open '%s' for writing: %s", path,
-                 errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
-        return -1;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    c->out_fd = fd;
-    return 0;
-}
-
-static int open_socket(struct vcon *c, const char *path, char *err, size_t errlen)
-{
-    size_t len = strlen(path);
-    if (!len) {
-        snprintf(err, errlen, "empty socket path (want socket=PATH)");
-        return -1;
-    }
-    if (len >= sizeof(c->sock_path)) {
-        snprintf(err, errlen, "socket path too long (%zu bytes, at most %zu)", len,
-                 sizeof(c->sock_path) - 1);
-        return -1;
-    }
-    memcpy(c->sock_path, path, len + 1);
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, len + 1);
-    /* PATH.lock, held with flock() while this vmon owns PATH: another vmon
-     * on the same path is refused without touching its socket (a probing
-     * connection would be taken as its client). The lock goes with the
-     * process, so a crashed run leaves nothing that blocks the next one. */
-    char lock[sizeof(c->sock_path) + 8];
-    snprintf(lock, sizeof(lock), "%s.lock", path);
-    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lfd < 0) {
-        snprintf(err, errlen, "cannot create socket '%s': %s (its lock file %s)", path,
-                 strerror(errno), lock);
-        return -1;
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-        snprintf(err, errlen, "socket '%s' is in use by another vmon", path);
-        close(lfd);
-        return -1;
-    }
-    c->lock_fd = lfd; /* released by vcon_free */
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "'%s' exists and is not a socket", path);
-            return -1;
-        }
-        /* A socket file: in use if another program accepts connections on
-         * it, otherwise left over from an earlier run and replaced. */
-        int t = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (t >= 0) {
-            int live = connect(t, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-            close(t);
-            if (live) {
-                snprintf(err, errlen, "socket '%s' is in use by another program", path);
-                return -1;
-            }
-        }
-        unlink(path);
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return -1;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        snprintf(err, errlen, "cannot create socket '%s': %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (listen(fd, 4) < 0) {
-        snprintf(err, errlen, "listen on '%s': %s", path, strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    c->listen_fd = fd;
-    return 0;
-}
-
-/* The socket and its lock file are removed at exit, by path: the VM's
- * sandbox leaves their directory that. */
-static int use_socket_dir(struct vm *vm, struct vcon *c, char *err, size_t errlen)
-{
-    char dir[sizeof(c->sock_path)];
-    opt_path_dir(c->sock_path, dir, sizeof(dir));
-    c->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (c->dir_fd < 0) {
-        snprintf(err, errlen, "socket '%s': its directory %s: %s", c->sock_path, dir,
-                 strerror(errno));
-        return -1;
-    }
-    return vm_use_dir(vm, c->dir_fd, VM_DIR_REMOVE, err, errlen);
-}
-
-int virtio_console_create(struct vm *vm, const char *spec, char *err, size_t errlen)
-{
-    static const char usage[] = "want FILE, file=FILE or socket=PATH";
-    if (!spec || !*spec) {
-        snprintf(err, errlen, "missing argument (%s)", usage);
-        return -1;
-    }
     struct vcon *c = calloc(1, sizeof(*c));
     if (!c) {
+        chardev_close(be);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    c->out_fd = c->listen_fd = c->client_fd = c->efd = c->lock_fd = c->dir_fd = -1;
+    c->be = *be; /* ours now */
+    c->client_fd = c->efd = -1;
+    c->mode = c->be.listen_fd >= 0 ? VCON_SOCKET : VCON_FILE;
     virtio_park_init(&c->park);
-    /* "key=value" with a key made of letters is an option; anything else
-     * is a file name. */
-    const char *eq = strchr(spec, '=');
-    size_t kl = eq ? (size_t)(eq - spec) : 0;
-    int is_key = eq && kl > 0;
-    for (size_t i = 0; is_key && i < kl; i++)
-        if (!((spec[i] >= 'a' && spec[i] <= 'z') || (spec[i] >= 'A' && spec[i] <= 'Z'))) is_key = 0;
-    int r;
-    if (is_key && kl == 6 && !strncmp(spec, "socket", 6)) {
-        c->mode = VCON_SOCKET;
-        r = open_socket(c, eq + 1, err, errlen);
-        if (r == 0) r = use_socket_dir(vm, c, err, errlen);
-    } else if (is_key && kl == 4 && !strncmp(spec, "file", 4)) {
-        c->mode = VCON_FILE;
-        r = open_output(c, eq + 1, err, errlen);
-    } else if (is_key) {
-        snprintf(err, errlen, "unknown option '%.*s' (%s)", (int)(kl > 32 ? 32 : kl), spec, usage);
-        r = -1;
-    } else {
-        c->mode = VCON_FILE;
-        r = open_output(c, spec, err, errlen);
-    }
-    if (r < 0) goto fail;
-
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) goto fail;
     c->config[4] = 1; /* max_nr_ports (only read with MULTIPORT) */
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
-    c->vdev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_CONSOLE, &vcon_ops, c,
+    c->vdev = virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_CONSOLE, &vcon_ops, c,
                                  VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX, 2, VCON_QUEUE_MAX,
                                  c->config, VCON_CONFIG_SIZE);
     if (!c->vdev) {

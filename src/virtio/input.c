@@ -5,7 +5,6 @@
  * driver's status events (LEDs), which a button has none of. */
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
-#include "board/virt.h"
 #include "vmm/vm.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -143,11 +142,8 @@ static const struct virtio_dev_ops input_ops = {
     .destroy = input_destroy,
 };
 
-int virtio_power_key_create(struct vm *vm, char *err, size_t errlen)
+int virtio_power_key_create(struct vm *vm, const struct virtio_slot *slot, char *err, size_t errlen)
 {
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) return -1;
     struct input *in = calloc(1, sizeof(*in));
     if (!in) {
         snprintf(err, errlen, "out of memory");
@@ -155,8 +151,8 @@ int virtio_power_key_create(struct vm *vm, char *err, size_t errlen)
     }
     pthread_mutex_init(&in->lock, NULL);
     struct virtio_dev *d =
-        virtio_mmio_create(vm, base, irq, VIRTIO_ID_INPUT, &input_ops, in, VIRTIO_F_EVENT_IDX, 2,
-                           INPUT_QUEUE_MAX, in->config, CFG_BYTES);
+        virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_INPUT, &input_ops, in,
+                           VIRTIO_F_EVENT_IDX, 2, INPUT_QUEUE_MAX, in->config, CFG_BYTES);
     if (!d) {
         pthread_mutex_destroy(&in->lock);
         free(in);

@@ -20,7 +20,6 @@
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
 #include "backend/net.h"
-#include "board/virt.h"
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -424,103 +423,20 @@ static const struct virtio_dev_ops net_ops = {
 
 /* ---- construction ---- */
 
-static int hexval(char c)
+int virtio_net_create(struct vm *vm, const struct virtio_slot *slot, const uint8_t mac[6],
+                      struct net_backend *be, char *err, size_t errlen)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* "52:54:00:12:34:56": six hex bytes, unicast, not all zero. */
-static int parse_mac(const char *s, uint8_t mac[6], char *err, size_t errlen)
-{
-    int ok = strlen(s) == 17;
-    for (int i = 0; ok && i < 6; i++) {
-        int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-            ok = 0;
-        else
-            mac[i] = (uint8_t)(hi << 4 | lo);
-    }
-    if (!ok) {
-        snprintf(err, errlen, "bad MAC '%s' (want six hex bytes like 52:54:00:12:34:56)", s);
-        return -1;
-    }
-    if (mac[0] & 1) {
-        snprintf(err, errlen, "bad MAC '%s': a multicast address (first byte must be even)", s);
-        return -1;
-    }
-    if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
-        snprintf(err, errlen, "bad MAC '%s': all zeros", s);
-        return -1;
-    }
-    return 0;
-}
-
-int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
-{
-    static const char usage[] =
-        "want user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...][,mac=MAC] or tap,ifname=NAME[,mac=MAC]";
-    size_t slen = strlen(spec ? spec : "");
-    char *copy = strdup(spec ? spec : "");
-    char *beopts = calloc(1, slen + 1);
-    struct net *n = NULL;
-    if (!copy || !beopts) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    char *rest = strchr(copy, ',');
-    if (rest) *rest++ = 0;
-    const char *type = copy;
-    if (!*type || strchr(type, '=')) {
-        snprintf(err, errlen, "missing network type (%s)", usage);
-        goto fail;
-    }
-    int is_user = !strcmp(type, "user"), is_tap = !strcmp(type, "tap");
-    if (!is_user && !is_tap) {
-        snprintf(err, errlen, "unknown network type '%s' (%s)", type, usage);
-        goto fail;
-    }
-    uint8_t mac[6];
-    int have_mac = 0;
-    char *save = NULL;
-    for (char *tok = rest ? strtok_r(rest, ",", &save) : NULL; tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (!strncmp(tok, "mac=", 4)) {
-            if (have_mac) {
-                snprintf(err, errlen, "mac= given twice");
-                goto fail;
-            }
-            if (parse_mac(tok + 4, mac, err, errlen) < 0) goto fail;
-            have_mac = 1;
-        } else {
-            if (*beopts) strcat(beopts, ",");
-            strcat(beopts, tok);
-        }
-    }
-
-    n = calloc(1, sizeof(*n));
+    struct net *n = calloc(1, sizeof(*n));
     if (!n) {
+        be->ops->destroy(be);
         snprintf(err, errlen, "out of memory");
-        goto fail;
+        return -1;
     }
     n->efd = -1;
     pthread_mutex_init(&n->lock, NULL);
     virtio_park_init(&n->park);
-    n->be = is_user ? net_slirp_open(beopts, err, errlen) : net_tap_open(beopts, err, errlen);
-    if (!n->be) goto fail;
+    n->be = be;
     n->be->client = (struct net_client){net_rx_frame, net_rx_ready, n};
-
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) goto fail;
-    if (!have_mac) {
-        /* Locally administered, fixed per virtio slot: 52:54:00:12:34:56 + slot */
-        unsigned slot = (unsigned)((base - VIRT_VIRTIO_BASE) / VIRT_VIRTIO_STRIDE);
-        const uint8_t def[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + slot)};
-        memcpy(mac, def, 6);
-    }
     memcpy(n->config, mac, 6);
     memcpy(n->mac, mac, 6);
     n->config[6] = VIRTIO_NET_S_LINK_UP; /* status, le16 */
@@ -531,7 +447,7 @@ int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
-    n->vdev = virtio_mmio_create(vm, base, irq, VIRTIO_ID_NET, &net_ops, n,
+    n->vdev = virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_NET, &net_ops, n,
                                  VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_F_INDIRECT_DESC |
                                      VIRTIO_F_EVENT_IDX,
                                  2, NET_QUEUE_MAX, n->config, NET_CONFIG_SIZE);
@@ -547,12 +463,8 @@ int virtio_net_create(struct vm *vm, const char *spec, char *err, size_t errlen)
     }
     n->thread_started = 1;
     pthread_setname_np(n->thread, "vmon-net");
-    free(copy);
-    free(beopts);
     return 0;
 fail:
-    if (n) net_free(n);
-    free(copy);
-    free(beopts);
+    net_free(n);
     return -1;
 }

@@ -4,7 +4,6 @@
  * host pool is initialised, and requests are small. */
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
-#include "board/virt.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,22 +57,15 @@ static const struct virtio_dev_ops rng_ops = {
     .destroy = rng_destroy,
 };
 
-int virtio_rng_create(struct vm *vm, const char *spec, char *err, size_t errlen)
+int virtio_rng_create(struct vm *vm, const struct virtio_slot *slot, char *err, size_t errlen)
 {
-    if (spec && *spec) {
-        snprintf(err, errlen, "--rng takes no options (got '%s')", spec);
-        return -1;
-    }
-    uint64_t base;
-    struct irq_line irq;
-    if (virt_virtio_slot(vm, &base, &irq, err, errlen) < 0) return -1;
     struct rng *r = calloc(1, sizeof(*r));
     if (!r) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     pthread_mutex_init(&r->lock, NULL);
-    if (!virtio_mmio_create(vm, base, irq, VIRTIO_ID_RNG, &rng_ops, r,
+    if (!virtio_mmio_create(vm, slot->base, slot->irq, VIRTIO_ID_RNG, &rng_ops, r,
                             VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX, 1, RNG_QUEUE_MAX, NULL,
                             0)) {
         pthread_mutex_destroy(&r->lock);

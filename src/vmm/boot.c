@@ -17,7 +17,7 @@
 #include "vmm/vmdef.h"
 #include "vmm/control.h"
 #include "vmm/sandbox.h"
-#include "virtio/devices.h"
+#include "vmm/devices.h"
 #include "snap/vmsnap.h"
 #include "snap/migrate.h"
 #include "mem/swap.h"
@@ -32,15 +32,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Device options: each creates one virtio device from its option string. */
+/* Device options: each creates one virtio device from its option string
+ * (vmm/devices.c parses it, opens the backend and takes a board slot). */
 struct dev_opt {
     const char *name;
-    int (*create)(struct vm *vm, const char *spec, char *err, size_t errlen);
+    enum devcfg_kind kind;
 };
 static const struct dev_opt dev_opts[] = {
-    {"--rng", virtio_rng_create},          {"--disk", virtio_blk_create},
-    {"--net", virtio_net_create},          {"--share", virtio_9p_create},
-    {"--vconsole", virtio_console_create}, {"--balloon", virtio_balloon_create},
+    {"--rng", DEVCFG_RNG},     {"--disk", DEVCFG_DISK},         {"--net", DEVCFG_NET},
+    {"--share", DEVCFG_SHARE}, {"--vconsole", DEVCFG_VCONSOLE}, {"--balloon", DEVCFG_BALLOON},
 };
 #define MAX_DEVICES 16
 
@@ -1071,7 +1071,7 @@ int boot_main(int argc, char **argv)
         goto out;
     }
     for (unsigned i = 0; i < o.ndevs; i++) {
-        if (o.devs[i].opt->create(vm, o.devs[i].spec, err, sizeof(err)) < 0) {
+        if (vmdev_add_spec(vm, o.devs[i].opt->kind, o.devs[i].spec, err, sizeof(err)) < 0) {
             fprintf(stderr, "vmon: %s %s: %s\n", o.devs[i].opt->name, o.devs[i].spec, err);
             goto out;
         }
@@ -1079,7 +1079,7 @@ int boot_main(int argc, char **argv)
     }
     /* The power button SIGTERM presses; without a free slot, signals stop
      * the VM at once. */
-    if (virtio_power_key_create(vm, err, sizeof(err)) < 0)
+    if (vmdev_add_power_key(vm, err, sizeof(err)) < 0)
         vm_log(vm, VM_LOG_INFO, NULL, "no power button: %s", err);
     int loaded = o.restore || mi ? restore_load(vm, &snap, err, sizeof(err))
                                  : boot_load(vm, &o, err, sizeof(err));

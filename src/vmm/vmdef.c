@@ -1,7 +1,7 @@
 /* VM definitions: see vmdef.h. */
 #include "vmm/vmdef.h"
 #include "vmm/cli.h"
-#include "vmm/opts.h"
+#include "vmm/devcfg.h"
 #include "vmm/vm.h"
 #include "snap/vmsnap.h"
 #include <errno.h>
@@ -343,9 +343,26 @@ static int set_string(char **slot, const char *name, const char *v, int path, ch
     return 0;
 }
 
-static int list_add(struct vmdef_list *l, const char *name, const char *v, char *err, size_t errlen)
+/* What kind of device a list's entries are. */
+static enum devcfg_kind list_kind(const char *key)
+{
+    if (!strcmp(key, "disks")) return DEVCFG_DISK;
+    if (!strcmp(key, "nets")) return DEVCFG_NET;
+    if (!strcmp(key, "shares")) return DEVCFG_SHARE;
+    return DEVCFG_VCONSOLE;
+}
+
+/* Append a device option to its list once its parser (the one `vmon run`
+ * uses) takes it: "--net bogus: unknown network type 'bogus' (...)". */
+static int list_add(struct vmdef_list *l, enum devcfg_kind kind, const char *name, const char *v,
+                    char *err, size_t errlen)
 {
     if (check_text(name, v, err, errlen) < 0) return -1;
+    char why[512];
+    if (devcfg_check(kind, v, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s %.80s%s: %s", name, v, strlen(v) > 80 ? "..." : "", why);
+        return -1;
+    }
     if (l->n >= VMDEF_LIST_MAX) {
         snprintf(err, errlen, "too many %s (at most %d)", name, VMDEF_LIST_MAX);
         return -1;
@@ -396,7 +413,8 @@ int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, c
             return vmdef_parse_seconds(name, value, 1, 86400, &d->incoming_timeout, err, errlen);
         return vmdef_parse_seconds(name, value, 0, 3600, &d->shutdown_timeout, err, errlen);
     case VMDEF_FLAG: *flag_slot(d, f->key) = 1; return 0;
-    case VMDEF_LIST: return list_add(list_slot(d, f->key), name, value, err, errlen);
+    case VMDEF_LIST:
+        return list_add(list_slot(d, f->key), list_kind(f->key), name, value, err, errlen);
     }
     snprintf(err, errlen, "%s: unknown setting", name);
     return -1;
@@ -517,19 +535,25 @@ static int check_file(const char *what, const char *path, char *err, size_t errl
     return 0;
 }
 
-static int check_leading_paths(const char *what, const struct vmdef_list *l, char *err,
-                               size_t errlen)
+/* The files the disks and the directories the shares name. */
+static int check_device_files(const struct vm_def *d, char *err, size_t errlen)
 {
-    for (unsigned i = 0; i < l->n; i++) {
-        char path[VMDEF_STR_MAX + 1];
-        const char *p = l->v[i];
-        if (opt_leading_path(&p, path, sizeof(path)) < 0) {
-            snprintf(err, errlen, "%s '%s': path too long", what, l->v[i]);
-            return -1;
-        }
-        if (check_file(what, path, err, errlen) < 0) return -1;
+    struct dev_cfg *c = malloc(sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    return 0;
+    int r = 0;
+    for (unsigned i = 0; r == 0 && i < d->disks.n; i++) {
+        r = devcfg_parse_disk(d->disks.v[i], &c->disk, err, errlen);
+        if (r == 0) r = check_file("disk", c->disk.file, err, errlen);
+    }
+    for (unsigned i = 0; r == 0 && i < d->shares.n; i++) {
+        r = devcfg_parse_share(d->shares.v[i], &c->share, err, errlen);
+        if (r == 0) r = check_file("share", c->share.dir, err, errlen);
+    }
+    free(c);
+    return r;
 }
 
 int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen)
@@ -539,8 +563,7 @@ int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen)
     if (d->bios && check_file("bios", d->bios, err, errlen) < 0) return -1;
     if (d->restore && check_file("restore", d->restore, err, errlen) < 0) return -1;
     if (d->incoming && vmdef_check_addr("incoming", d->incoming, 1, 1, err, errlen) < 0) return -1;
-    if (check_leading_paths("disk", &d->disks, err, errlen) < 0) return -1;
-    if (check_leading_paths("share", &d->shares, err, errlen) < 0) return -1;
+    if (check_device_files(d, err, errlen) < 0) return -1;
     if (d->console && strcmp(d->console, "log") && strcmp(d->console, "none") &&
         d->console[0] != '/') {
         snprintf(err, errlen, "console '%s': want log, none or an absolute path", d->console);

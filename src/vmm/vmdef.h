@@ -77,7 +77,9 @@ void vmdef_init(struct vm_def *d);
 void vmdef_free(struct vm_def *d);
 
 /* Set one setting from its command-line text (a flag takes NULL). name is
- * how messages call it ("--mem" or "mem"). Lists append. Returns 0, or -1
+ * how messages call it ("--mem" or "mem"). Lists append, once the entry
+ * passes its device's parser (vmm/devcfg.h, the one `vmon run` uses):
+ * "--disk SPEC: MESSAGE" ("disks SPEC: ..." from JSON). Returns 0, or -1
  * with the message in err. */
 int vmdef_set(struct vm_def *d, const struct vmdef_field *f, const char *name, const char *value,
               char *err, size_t errlen);
@@ -119,8 +121,8 @@ int vmdef_check_addr(const char *what, const char *addr, int listen, int absolut
                      size_t errlen);
 
 /* What the service also wants: absolute paths (it runs elsewhere) that
- * exist, for the kernel, initrd, firmware, snapshot and the leading paths
- * of disks and shares; an incoming unix socket's absolute path. */
+ * exist, for the kernel, initrd, firmware, snapshot and the files of disks
+ * and directories of shares; an incoming unix socket's absolute path. */
 int vmdef_check_files(const struct vm_def *d, char *err, size_t errlen);
 
 /* JSON: an object whose keys are the fields' keys (plus "name"). Unknown

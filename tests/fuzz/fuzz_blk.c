@@ -8,6 +8,7 @@
  * sanitizers catch any access outside guest memory or the device's and
  * backend's state; used lengths are checked against the chain.
  * Build with `make fuzz`; run build/fuzz/fuzz_blk [corpus]. */
+#include "vmm/devices.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
 #include "backend/block.h"
@@ -120,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vm_config vc = {.ram_size = RAM, .ncpus = 1, .hyp_sbi = 1};
     struct vm *vm = vm_create(&vc, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_blk_create(vm, spec, err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_DISK, spec, err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", err);
         abort();
     }

@@ -3,6 +3,7 @@
  * one to three descriptors whose addresses and lengths come from the input
  * (some outside RAM, some device-writable where they must not be). Output
  * goes to /dev/null. Build with `make fuzz`; run build/fuzz/fuzz_console. */
+#include "vmm/devices.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
 #include <stdio.h>
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_console_create(vm, "/dev/null", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_VCONSOLE, "/dev/null", err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", err);
         abort();
     }

@@ -5,6 +5,7 @@
  * over one to three descriptors. Frames go through the device's checks
  * into libslirp, whose replies (ARP, ICMP, TCP resets) come back through
  * the receive path. Build with `make fuzz`; run build/fuzz/fuzz_net. */
+#include "vmm/devices.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
 #include <stdio.h>
@@ -46,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_net_create(vm, "user", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_NET, "user", err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", err);
         abort();
     }

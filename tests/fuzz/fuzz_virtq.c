@@ -3,6 +3,7 @@
  * series of register writes, given to a live virtio-rng device; the
  * sanitizers catch any access outside the guest's memory or the device's
  * state. Build with `make fuzz`; run build/fuzz/fuzz_virtq [corpus]. */
+#include "vmm/devices.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
 #include <stdio.h>
@@ -23,7 +24,7 @@ static struct vm *fuzz_vm(void)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_rng_create(vm, "", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_RNG, "", err, sizeof(err)) < 0) {
         fprintf(stderr, "fuzz setup: %s\n", err);
         abort();
     }

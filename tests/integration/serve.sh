@@ -334,11 +334,15 @@ expect_error "wrong method" 405 POST /v1/vms/cli1
 api GET /v1/vms/x
 [ "$status" = 404 ] && ok "no bad request created anything" || bad "a bad request created x"
 
-# A definition whose device the worker refuses: start fails with its message.
-api PUT /v1/vms/broken "{\"kernel\": \"$KERNEL\", \"nets\": [\"bogus\"]}"
+# A device option that does not parse is refused at once; one that parses
+# but cannot be opened (a socket in a missing directory) is defined, and its
+# start fails with the worker's message.
+expect_error "a definition with a bad device option" 400 PUT /v1/vms/broken \
+    "{\"kernel\": \"$KERNEL\", \"nets\": [\"bogus\"]}"
+api PUT /v1/vms/broken "{\"kernel\": \"$KERNEL\", \"vconsoles\": [\"socket=$tmp/nodir/v.sock\"]}"
 [ "$status" = 201 ] || bad "create broken: $status"
 expect_error "a worker that cannot start" 500 PUT /v1/vms/broken/actions/start
-grep -q "did not start.*--net bogus: unknown network type" "$tmp/body" &&
+grep -q "did not start.*--vconsole socket=.*: cannot create socket" "$tmp/body" &&
     ok "the start error carries the worker's message" || bad "start error: $(cat "$tmp/body")"
 [ "$(vm_field broken state)" = crashed ] && "$VMON" rm broken && ok "the failed VM is crashed, removable" ||
     bad "broken: $(vm_field broken state)"

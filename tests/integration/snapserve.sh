@@ -113,7 +113,12 @@ expect_cli "vmon create --restore with a mem of its own" 1 "the snapshot's machi
 "$VMON" restore "$tmp/s.snap" big --mem 512M 2>"$tmp/out" && bad "vmon restore --mem accepted" ||
     { grep -q "unknown option '--mem'" "$tmp/out" && ok "vmon restore has no --mem (the snapshot's)" ||
         bad "vmon restore --mem: $(cat "$tmp/out")"; }
-expect_cli "restore that cannot start" 1 "unknown network type" restore "$tmp/s.snap" broken --net bogus
+expect_cli "restore that cannot start" 1 "cannot create socket" restore "$tmp/s.snap" broken \
+    --vconsole "socket=$tmp/nodir/v.sock"
+"$VMON" restore "$tmp/s.snap" broken2 --net bogus >"$tmp/out2" 2>&1
+[ $? = 2 ] && grep -q "vmon restore: --net bogus: unknown network type 'bogus'" "$tmp/out2" &&
+    ok "a restore with a bad --net is refused at once: $(head -1 "$tmp/out2")" ||
+    bad "restore --net bogus: $(cat "$tmp/out2")"
 grep -q "VM broken did not start; its definition is removed" "$tmp/out" && ok "the failed restore is removed" ||
     bad "failed restore: $(cat "$tmp/out")"
 expect_error "API: restore of a relative path" 400 PUT /v1/vms/x '{"restore": "s.snap"}'

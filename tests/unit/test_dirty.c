@@ -3,6 +3,7 @@
  * Sv39, where the page walker's A/D updates dirty the page-table page) on
  * both engines, rounds that write some pages again (the log must re-arm
  * after each read), a virtio device filling a buffer, and logging off. */
+#include "vmm/devices.h"
 #include "check.h"
 #include "mem/dirty.h"
 #include "virtio_driver.h"
@@ -135,7 +136,7 @@ static void test_device(void)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_rng_create(vm, "", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_RNG, "", err, sizeof(err)) < 0) {
         CHECK(&c, 0, "setup: %s", err);
         if (vm) vm_destroy(vm);
         return;

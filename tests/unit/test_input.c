@@ -3,6 +3,7 @@
  * queue 0, and a press that arrives as KEY_POWER down, SYN, up, SYN. A
  * press without a driver, or with no buffers, reports that the guest could
  * not be asked. */
+#include "vmm/devices.h"
 #include "check.h"
 #include "virtio/devices.h"
 #include "virtio_driver.h"
@@ -30,7 +31,7 @@ int main(void)
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     CHECK(&c, vm && virt_board_create(vm, err, sizeof(err)) == 0, "vm: %s", err);
     if (!vm) return check_report(&c, "test_input");
-    CHECK_EQ(&c, virtio_power_key_create(vm, err, sizeof(err)), 0);
+    CHECK_EQ(&c, vmdev_add_power_key(vm, err, sizeof(err)), 0);
     uint64_t base = VIRT_VIRTIO_BASE;
     struct tdrv t = {.vm = vm, .base = base};
     CHECK_EQ(&c, tdrv_rd(&t, TV_DEVICE_ID), 18);

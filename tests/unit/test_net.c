@@ -6,6 +6,7 @@
  * receive buffer that cannot hold any frame is returned empty, and a reset
  * in the middle leaves a device that works again. Nothing here touches a
  * real network: slirp answers ARP and pings to its gateway itself. */
+#include "vmm/devices.h"
 #include "check.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
@@ -32,7 +33,7 @@ static struct vm *make_vm(void)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_net_create(vm, "user", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_NET, "user", err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }

@@ -3,6 +3,7 @@
  * equal; and thousands of damaged records (flipped bytes, cut short, swapped
  * records) are each refused with a message or loaded, never a crash (run
  * under ASan/UBSan by `make SANITIZE=1 check`). */
+#include "vmm/devices.h"
 #include "check.h"
 #include "board/virt.h"
 #include "cpu/hart.h"
@@ -21,8 +22,8 @@ static struct vm *machine(void)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_rng_create(vm, "", err, sizeof(err)) < 0 ||
-        virtio_balloon_create(vm, "", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_RNG, "", err, sizeof(err)) < 0 ||
+        vmdev_add_spec(vm, DEVCFG_BALLOON, "", err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }
@@ -154,7 +155,7 @@ int main(void)
     /* a machine with other devices refuses the state */
     struct vm *other = machine();
     char err[512] = "";
-    virtio_rng_create(other, "", err, sizeof(err));
+    vmdev_add_spec(other, DEVCFG_RNG, "", err, sizeof(err));
     CHECK(&c,
           load(other, w.buf, w.len, err, sizeof(err)) < 0 && strstr(err, "has no virtio-mmio at"),
           "extra device: %s", err);

@@ -5,6 +5,7 @@
  * hostile buffers (receive buffers the device cannot write, transmit
  * buffers outside RAM) that must neither crash nor leak. Also the
  * virtio-9p device (virtio/9p.c) answering a Tversion through its queue. */
+#include "vmm/devices.h"
 #include "check.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
@@ -84,7 +85,7 @@ static void test_console(const char *dir)
     snprintf(spec, sizeof(spec), "socket=%s", path);
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_console_create(vm, spec, err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_VCONSOLE, spec, err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }
@@ -208,7 +209,7 @@ static void test_9p_device(const char *dir)
     snprintf(spec, sizeof(spec), "%s,tag=t9", dir);
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_9p_create(vm, spec, err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_SHARE, spec, err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }

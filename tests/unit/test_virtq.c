@@ -2,6 +2,7 @@
  * feeds well-formed and malformed rings to a real device (virtio-rng) on a
  * real virt board, and checks that bad ones mark the device broken
  * (DEVICE_NEEDS_RESET) without touching memory outside the buffers. */
+#include "vmm/devices.h"
 #include "check.h"
 #include "virtio_driver.h"
 #include "virtio/devices.h"
@@ -22,7 +23,7 @@ static struct vm *make_vm(void)
     char err[256];
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     if (!vm || virt_board_create(vm, err, sizeof(err)) < 0 ||
-        virtio_rng_create(vm, "", err, sizeof(err)) < 0) {
+        vmdev_add_spec(vm, DEVCFG_RNG, "", err, sizeof(err)) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }
