@@ -93,6 +93,7 @@ struct host_vm {
         _Atomic uint64_t limit_mib;   /* its memory limit is this now, or 0 */
         uint64_t next_ns;             /* not acted on again before */
         int ballooned;                /* its balloon was asked this episode */
+        int code_dropped;             /* its translated code was dropped this episode */
     } reclaim;
     /* What it really uses, from the same "stats" (this run; 0 before). */
     struct {

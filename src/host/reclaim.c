@@ -7,6 +7,8 @@
  *   1. free memory the guest does not use: a VM with a balloon is asked to
  *      give up what its own statistics report free (keeping a reserve);
  *   2. duplicate pages: VMs with share_pages are scanned four times faster;
+ *      and translated code: each VM drops its code caches (an idle VM's are
+ *      mostly the boot's code, half of what it holds);
  *   3. hypervisor swap: a VM with a mem_limit gets a lower limit, and its
  *      coldest pages go to its swap file.
  * Each balloon is asked once per episode of pressure (by what its guest
@@ -88,6 +90,25 @@ static uint64_t balloon_step(struct service *svc, struct rvm *v, unsigned n, uin
     return asked;
 }
 
+/* 2: translated code: each VM drops its code caches once per episode
+ * (what runs again is translated again; an idle VM's cache is mostly the
+ * boot's code). Returns how many did. */
+static unsigned code_step(struct service *svc, struct rvm *v, unsigned n)
+{
+    char reply[320];
+    unsigned done = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct host_vm *vm = v[i].vm;
+        if (vm->reclaim.code_dropped || !request(vm, "jit-flush", reply, sizeof(reply))) continue;
+        vm->reclaim.code_dropped = 1;
+        svc->reclaim_actions++;
+        done++;
+        host_log("reclaim: VM %s: its translated code dropped (%llu MiB resident before)",
+                 vm->def.name, (unsigned long long)(v[i].rss >> 20));
+    }
+    return done;
+}
+
 /* 3: lower memory limits, by a quarter of what each holds at most per
  * step, and not below a quarter of the limit it was given. */
 static void limit_step(struct service *svc, struct rvm *v, unsigned n, uint64_t need_mib,
@@ -139,6 +160,7 @@ static void give_back(struct service *svc, struct rvm *v, unsigned n)
             }
         }
         vm->reclaim.ballooned = 0;
+        vm->reclaim.code_dropped = 0;
         if (vm->reclaim.limit_mib) {
             snprintf(cmd, sizeof(cmd), "mem-limit %lluB", (unsigned long long)vm->def.mem_limit);
             if (request(vm, cmd, reply, sizeof(reply))) {
@@ -171,9 +193,9 @@ static void tick(struct service *svc, struct rvm *v, unsigned n, uint64_t total)
         return;
     }
     uint64_t need = at && total > at ? (total - at + at / 16) >> 20 : 64;
-    /* Swap only once the balloons have had time to act, and have nothing
-     * more to give. */
-    if (balloon_step(svc, v, n, need))
+    /* Swap only once the balloons and the code caches have given what they
+     * had, and had time to. */
+    if (balloon_step(svc, v, n, need) || code_step(svc, v, n))
         svc->swap_after_ns = now + COOLDOWN_NS;
     else if (now >= svc->swap_after_ns)
         limit_step(svc, v, n, need, now);

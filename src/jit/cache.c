@@ -44,8 +44,20 @@ void jit_cache_destroy(struct jit_cache *c)
     c->rw = c->rx = c->data = NULL;
 }
 
+/* The pages of [from, to) of the code (both views: one memfd) and all of
+ * the data go back to the host: a flush keeps only what is written anew. */
+static void release(struct jit_cache *c, size_t from, size_t to)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    from = (from + page - 1) & ~(page - 1);
+    if (to > from) madvise(c->rw + from, to - from, MADV_REMOVE);
+}
+
 void jit_cache_flush(struct jit_cache *c)
 {
+    release(c, c->start, c->used);
+    release(c, c->size / 2, c->cold_used);
+    if (c->data_used) madvise(c->data, c->data_used, MADV_DONTNEED);
     c->used = c->start;
     c->cold_used = c->size / 2;
     c->data_used = 0;

@@ -1,7 +1,9 @@
 /* A hart's code cache: one memfd mapped twice, writable at one address and
  * executable at another, so no page is ever writable and executable at
  * once (W^X). Bump allocation; the whole cache is dropped at once (with the
- * decoded blocks that call into it) when it fills or code is invalidated. */
+ * decoded blocks that call into it) when it fills or code is invalidated,
+ * and its pages go back to the host then, so a VM holds only the code it
+ * translated since. */
 #ifndef VMON_JIT_CACHE_H
 #define VMON_JIT_CACHE_H
 #include <stddef.h>

@@ -3,6 +3,7 @@
  * turn. */
 #include "vmm/control.h"
 #include "vmm/vm.h"
+#include "cpu/hart.h"
 #include "vmm/cli.h"
 #include "vmm/vmdef.h"
 #include "virtio/devices.h"
@@ -137,6 +138,17 @@ static const char *migrate_command(struct vm *vm, const char *addr, char *buf, s
              "%.1f ms",
              addr, st.rounds, (unsigned long long)st.pages, (double)st.bytes / (1 << 20),
              st.total_ms, st.downtime_ms);
+    return buf;
+}
+
+/* jit-flush: every vCPU drops its translated code at its next instruction
+ * boundary (its code cache's memory goes back to the host); what runs
+ * again is translated again. */
+static const char *jit_flush_command(struct vm *vm, char *buf, size_t len)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->harts[i]) vm_remote_fence(NULL, vm->harts[i], HART_EV_FENCEI);
+    snprintf(buf, len, "ok jit-flush: %u vCPUs drop their translated code", vm->ncpus);
     return buf;
 }
 
@@ -296,6 +308,7 @@ static const char *control_command(struct vm_control *c, const char *cmd, char *
     if (!strncmp(cmd, "sched ", 6)) return control_sched(vm, cmd + 6, buf, size);
     if (!strcmp(cmd, "stats")) return control_stats(vm, buf, size);
     if (!strcmp(cmd, "vcpus")) return control_vcpus(vm, buf, size);
+    if (!strcmp(cmd, "jit-flush")) return jit_flush_command(vm, buf, size);
     if (!strncmp(cmd, "cpus-online", 11) && (cmd[11] == 0 || cmd[11] == ' '))
         return cpus_command(vm, cmd[11] ? cmd + 12 : "", buf, size);
     if (!strncmp(cmd, "mem-limit", 9) && (cmd[9] == 0 || cmd[9] == ' '))
@@ -325,7 +338,7 @@ static const char *control_command(struct vm_control *c, const char *cmd, char *
     }
     return "error unknown command (pause, resume, status, powerdown, reset, sched, stats, vcpus, "
            "balloon [SIZE], disk-resize N SIZE, snapshot [--overlay] PATH, migrate ADDR, "
-           "mem-limit [SIZE], cpus-online [N], share)";
+           "mem-limit [SIZE], cpus-online [N], jit-flush, share)";
 }
 
 /* One byte of a command; a descriptor that comes with it (SCM_RIGHTS)

@@ -3,7 +3,8 @@
 # the demo guest with 4 vCPUs of which 2 may run boots with CPUs 0-1
 # online and reports the others failed to start; the control channel shows
 # the limit; under the service a VM's cpus_online comes from its definition
-# and `vmon resize --cpus` changes it live; bad values are refused.
+# and `vmon resize --cpus` changes it live; bad values are refused. The
+# control channel's jit-flush gives the vCPUs' code caches back.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
@@ -29,6 +30,21 @@ if wait_in "$tmp/run.out" "^online " 90; then
     [ "$r" = "ok cpus-online 2 of 4, running 2" ] && ok "control: $r" || bad "control: '$r'"
     r=$(vmon_ctl "$tmp/c" "cpus-online 5")
     [ "$r" = "error cpus-online: want 1..4" ] && ok "cpus-online 5 of 4 is refused: $r" || bad "cpus-online 5: '$r'"
+    # jit-flush: the vCPUs drop their translated code, which goes back to
+    # the host (most of a booted, idle VM's code cache is the boot's).
+    rss0=$(vmon_ctl "$tmp/c" stats | grep -oE 'rss_kb=[0-9]+' | cut -d= -f2)
+    r=$(vmon_ctl "$tmp/c" jit-flush)
+    sleep 2
+    st=$(vmon_ctl "$tmp/c" stats)
+    rss1=$(echo "$st" | grep -oE 'rss_kb=[0-9]+' | cut -d= -f2)
+    [ "${rss1:-0}" -gt 0 ] && [ "${rss1:-0}" -lt $((${rss0:-0} - 8192)) ] &&
+        ok "jit-flush gives the code caches' memory back ($((rss0 >> 10)) -> $((rss1 >> 10)) MiB resident): $r" ||
+        bad "jit-flush: $r; resident ${rss0:-?} -> ${rss1:-?} kB"
+    i0=$(echo "$st" | grep -oE 'insns=[0-9]+' | cut -d= -f2)
+    sleep 1
+    i1=$(vmon_ctl "$tmp/c" stats | grep -oE 'insns=[0-9]+' | cut -d= -f2)
+    [ "${i1:-0}" -gt "${i0:-0}" ] && ok "the guest runs on after it ($i0 -> $i1 instructions)" ||
+        bad "instructions after jit-flush: $i0 -> $i1"
 else
     bad "the demo guest did not come up with --cpus-online 2"
 fi
