@@ -17,7 +17,7 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 EXIT_APPEND="console=ttyS0 guest.exit"
-TICK_APPEND='console=ttyS0 guest.run=for+i+in+$(seq+100000);do+echo+tick+$i;sleep+1;done'
+TICK_APPEND='console=ttyS0 guest.run=for+i+in+$(seq+100000);do+echo+tick+$i+up+$(cut+-d.+-f1+/proc/uptime);sleep+1;done'
 
 start_service && ok "vmon serve answers on its socket" || bad "vmon serve did not come up"
 [ "$(stat -c %a "$SOCK")" = 600 ] && ok "socket mode 0600" || bad "socket mode $(stat -c %a "$SOCK")"
@@ -96,7 +96,7 @@ foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
 
 # --- Pause and resume a ticking guest --------------------------------------
 "$VMON" create tick --kernel "$KERNEL" --initrd "$INITRD" --append "$TICK_APPEND" --start &&
-    wait_log tick "tick 2" && ok "a ticking guest runs" || bad "ticking guest"
+    wait_log tick "tick 3 " && ok "a ticking guest runs" || bad "ticking guest"
 "$VMON" pause tick && [ "$(vm_field tick state)" = paused ] && ok "vmon pause: paused" ||
     bad "pause: $(vm_field tick state)"
 "$VMON" logs tick >"$tmp/before"
@@ -109,7 +109,14 @@ last=$(grep -o 'tick [0-9]*' "$tmp/before" | tail -1 | cut -d' ' -f2)
     bad "resume"
 wait_log tick "tick $((last + 2))" && ok "after resume the guest goes on (tick $last, then $((last + 1)))" ||
     bad "no tick after resume"
-[ "$("$VMON" logs tick | tr -d '\r' | grep -cx 'tick 1')" = 1 ] && ok "the tick count never restarted" ||
+# Guest time stands still while paused: the guest's uptime moves on by
+# about the one second between two ticks, not by the 3 s it was paused.
+up0=$(grep -a "^tick $last up" "$tmp/before" | tr -d '\r' | awk '{print $4}')
+up1=$("$VMON" logs tick | tr -d '\r' | grep -a "^tick $((last + 1)) up" | awk '{print $4}')
+[ -n "$up0" ] && [ -n "$up1" ] && [ $((up1 - up0)) -le 2 ] &&
+    ok "the guest's uptime skips the pause (tick $last at ${up0}s, tick $((last + 1)) at ${up1}s)" ||
+    bad "uptime across the pause: '$up0' -> '$up1'"
+[ "$("$VMON" logs tick | tr -d '\r' | grep -c '^tick 1 ')" = 1 ] && ok "the tick count never restarted" ||
     bad "the guest restarted"
 
 # --- The serial console through the service ---------------------------------
