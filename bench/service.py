@@ -8,7 +8,8 @@
   300) each, median and 99th percentile, against QEMU's QMP query-status
   on its socket (the nearest thing QEMU has);
 - density: BENCH_IDLE (default 8) idle demo VMs of 128 MiB: memory per VM
-  (PSS) and host CPU per idle VM over 10 s, against as many idle QEMUs;
+  (PSS), how many such VMs the host's memory holds (MemTotal / PSS), and
+  host CPU per idle VM over 10 s, against as many idle QEMUs;
 - the scheduler (vmon only; QEMU leaves it to the host): three busy
   1-vCPU VMs with weights 1:2:4 on the service's 2 CPUs, measured shares
   against weighted max-min fairness (the heaviest gets its one CPU, the
@@ -183,6 +184,10 @@ def main():
           f"{v_pss / q_pss:>6.2f}")
     print(f"{'  host CPU per idle VM (% of one CPU)':<44} {v_cpu:>10.2f} {q_cpu:>10.2f} "
           f"{v_cpu / q_cpu if q_cpu else 0:>6.2f}")
+    with open("/proc/meminfo") as f:
+        total_mib = int(f.readline().split()[1]) / 1024
+    print(f"{'  such VMs this host holds (MemTotal / PSS)':<44} {total_mib / v_pss:>10.0f} "
+          f"{total_mib / q_pss:>10.0f} {q_pss / v_pss:>5.2f}x")
     print("scheduler (vmon): weights 1:2:4, 3 busy VMs on 2 CPUs, % of one CPU: "
           + ", ".join(f"{n} {got[n]:.1f} (target {want[n]:.1f})" for n in want)
           + f"; fairness error {fair_err:.1f} points")
