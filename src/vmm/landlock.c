@@ -138,7 +138,9 @@ static int add_rules(struct vm *vm, int ruleset, uint64_t handled, const struct 
     if (r) return r;
     vm->isolation.proc_fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (vm->isolation.proc_fd < 0) return 0; /* no procfs: nothing to read there */
-    return add_rule(ruleset, vm->isolation.proc_fd, FS(READ_FILE), "/proc/self", err, errlen);
+    /* Directories too: a sanitizer's leak check lists the threads there. */
+    return add_rule(ruleset, vm->isolation.proc_fd, (FS(READ_FILE) | FS(READ_DIR)) & handled,
+                    "/proc/self", err, errlen);
 }
 
 /* --- every thread restricts itself ---------------------------------------- */
