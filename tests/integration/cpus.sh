@@ -8,12 +8,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-export VMON_SOCKET=$SOCK
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh" # the service, api, json
 show='echo+online+$(cat+/sys/devices/system/cpu/online)+nproc+$(nproc);sleep+600'
 
 LOG=$tmp/run.out
@@ -52,12 +47,7 @@ kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 
 LOG=$tmp/serve.log
-"$VMON" serve --socket "$SOCK" --state "$tmp/state" 2>>"$LOG" &
-svc_pid=$!
-for _ in $(seq 100); do
-    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_service || bad "vmon serve did not come up"
 "$VMON" create few --kernel "$KERNEL" --initrd "$INITRD" --cpus 3 --cpus-online 1 \
     --append "console=ttyS0 guest.run=$show" >"$tmp/cli" 2>&1 && "$VMON" start few >>"$tmp/cli" 2>&1 ||
     bad "create few: $(cat "$tmp/cli")"

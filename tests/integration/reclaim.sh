@@ -10,20 +10,10 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh" # the service, api, json
 
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-get() { curl -s --unix-socket "$SOCK" "http://x$1" >"$tmp/resp"; }
 sums() { "$VMON" logs s1 2>/dev/null | tr -d '\r' | grep -a '^sum ' | cut -d' ' -f2 | sort -u; }
-wait_log() { # pattern, seconds
+wait_serve_log() { # pattern, seconds: until the service's log shows it
     for _ in $(seq $((5 * $2))); do
         grep -q "$1" "$LOG" && return 0
         sleep 0.2
@@ -31,12 +21,7 @@ wait_log() { # pattern, seconds
     return 1
 }
 
-"$VMON" serve --socket "$SOCK" --state "$tmp/state" --reclaim-at 150M 2>>"$LOG" &
-svc_pid=$!
-for _ in $(seq 100); do
-    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_service --reclaim-at 150M || bad "vmon serve did not come up"
 
 fill='dd+if=/dev/urandom+of=/tmp/big+bs=1M+count=64+2>/dev/null;while+true;do+echo+sum+$(md5sum+</tmp/big|cut+-c1-12);sleep+1;done'
 "$VMON" create b1 --kernel "$KERNEL" --initrd "$INITRD" --mem 256M --balloon \
@@ -46,16 +31,16 @@ fill='dd+if=/dev/urandom+of=/tmp/big+bs=1M+count=64+2>/dev/null;while+true;do+ec
     --append "console=ttyS0 quiet guest.run=$fill" >>"$tmp/cli.log" 2>&1 &&
     "$VMON" start s1 >>"$tmp/cli.log" 2>&1 || bad "cannot start s1"
 
-wait_log "reclaim: memory pressure" 120 && ok "the service sees the pressure: $(grep -m1 'memory pressure' "$LOG" | sed 's/^vmon serve: //')" ||
+wait_serve_log "reclaim: memory pressure" 120 && ok "the service sees the pressure: $(grep -m1 'memory pressure' "$LOG" | sed 's/^vmon serve: //')" ||
     bad "no pressure seen"
-wait_log "reclaim: VM b1: balloon takes" 60 && ok "b1's balloon is inflated first" || bad "b1's balloon was not inflated"
-get /v1/vms/b1
-taken=$(json "$tmp/resp" "d['memory']['reclaimed']['balloon']")
+wait_serve_log "reclaim: VM b1: balloon takes" 60 && ok "b1's balloon is inflated first" || bad "b1's balloon was not inflated"
+api GET /v1/vms/b1
+taken=$(json "$tmp/body" "d['memory']['reclaimed']['balloon']")
 [ "${taken:-0}" -gt 0 ] && ok "GET b1 shows $((taken >> 20)) MiB taken by its balloon" ||
-    bad "b1 reclaimed: $(head -c 300 "$tmp/resp")"
-wait_log "reclaim: VM s1: its translated code dropped" 60 && wait_log "reclaim: VM b1: its translated code dropped" 5 &&
+    bad "b1 reclaimed: $(head -c 300 "$tmp/body")"
+wait_serve_log "reclaim: VM s1: its translated code dropped" 60 && wait_serve_log "reclaim: VM b1: its translated code dropped" 5 &&
     ok "then both drop their translated code" || bad "no code dropped"
-wait_log "reclaim: VM s1: memory limit" 60 && ok "then s1's memory limit is lowered" ||
+wait_serve_log "reclaim: VM s1: memory limit" 60 && ok "then s1's memory limit is lowered" ||
     bad "s1's limit was not lowered"
 first_balloon=$(grep -n "reclaim: VM b1: balloon takes" "$LOG" | head -1 | cut -d: -f1)
 first_limit=$(grep -n "reclaim: VM s1: memory limit" "$LOG" | head -1 | cut -d: -f1)
@@ -66,18 +51,18 @@ first_code=$(grep -n "reclaim: VM s1: its translated code dropped" "$LOG" | head
     bad "order: balloon at line $first_balloon, code at $first_code, limit at $first_limit"
 out=0
 for _ in $(seq 100); do
-    get /v1/vms/s1
-    out=$(json "$tmp/resp" "d['memory']['swapped_out']")
+    api GET /v1/vms/s1
+    out=$(json "$tmp/body" "d['memory']['swapped_out']")
     [ "${out:-0}" -gt 0 ] && break
     sleep 0.3
 done
 [ "${out:-0}" -gt 0 ] && ok "s1's coldest pages went to its swap file ($out pages)" ||
-    bad "s1 swapped nothing: $(head -c 400 "$tmp/resp")"
-get /v1/metrics # the pressure may be over already: what was done stays counted
-[ "$(json "$tmp/resp" "d['memory']['reclaim']['at']")" = $((150 << 20)) ] &&
-    [ "$(json "$tmp/resp" "d['memory']['reclaim']['actions']")" -ge 3 ] &&
-    ok "/v1/metrics counts the reclaim ($(json "$tmp/resp" "d['memory']['reclaim']['actions']") actions)" ||
-    bad "metrics: $(head -c 400 "$tmp/resp")"
+    bad "s1 swapped nothing: $(head -c 400 "$tmp/body")"
+api GET /v1/metrics # the pressure may be over already: what was done stays counted
+[ "$(json "$tmp/body" "d['memory']['reclaim']['at']")" = $((150 << 20)) ] &&
+    [ "$(json "$tmp/body" "d['memory']['reclaim']['actions']")" -ge 3 ] &&
+    ok "/v1/metrics counts the reclaim ($(json "$tmp/body" "d['memory']['reclaim']['actions']") actions)" ||
+    bad "metrics: $(head -c 400 "$tmp/body")"
 n0=$("$VMON" logs s1 | grep -ac '^sum ')
 for _ in $(seq 240); do # the 64 MiB are written and read back under the lower limit
     n1=$("$VMON" logs s1 | grep -ac '^sum ')
@@ -89,13 +74,13 @@ done
     bad "s1's checksums: $(sums | tr '\n' ' ') ($n0 -> $n1 lines)"
 
 "$VMON" stop b1 >/dev/null 2>&1
-wait_log "reclaim: pressure over" 60 && ok "with b1 stopped the pressure is over" ||
+wait_serve_log "reclaim: pressure over" 60 && ok "with b1 stopped the pressure is over" ||
     bad "the pressure did not end"
-wait_log "reclaim: VM s1: memory limit back to 200 MiB" 30 && ok "s1's limit goes back to 200 MiB" ||
+wait_serve_log "reclaim: VM s1: memory limit back to 200 MiB" 30 && ok "s1's limit goes back to 200 MiB" ||
     bad "s1's limit was not given back"
-get /v1/vms/s1
-[ "$(json "$tmp/resp" "d['memory']['reclaimed']['limit']")" = None ] && ok "GET s1 shows nothing taken" ||
-    bad "s1 reclaimed: $(head -c 300 "$tmp/resp")"
+api GET /v1/vms/s1
+[ "$(json "$tmp/body" "d['memory']['reclaimed']['limit']")" = None ] && ok "GET s1 shows nothing taken" ||
+    bad "s1 reclaimed: $(head -c 300 "$tmp/body")"
 [ "$(sums | wc -l)" = 1 ] && ok "s1's checksum never changed" || bad "s1's checksums: $(sums | tr '\n' ' ')"
 "$VMON" stop s1 >/dev/null 2>&1
 

@@ -12,39 +12,15 @@ RISCV_CC=${RISCV_CC:-riscv64-unknown-elf-gcc}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 . "$here/tests/integration/lib.sh" # ok, bad, report, $tmp, wait_in, vmon_ctl
 
-if ! "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
-    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/sbitest.elf" \
-    "$here/tests/sbi/start.S" "$here/tests/sbi/sbitest.c"; then
+# build_prog NAME: tests/sbi/NAME.c, an S-mode program, into $tmp/NAME.elf.
+build_prog() {
+    "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
+        -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/$1.elf" \
+        "$here/tests/sbi/start.S" "$here/tests/sbi/$1.c"
+}
+if ! build_prog sbitest; then
     bad "build sbitest"
-    # The vCPUs online: HSM starts no more harts than --cpus-online, and the
-# control channel's cpus-online changes it while the guest runs.
-if "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
-    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/hsmlimit.elf" \
-    "$here/tests/sbi/start.S" "$here/tests/sbi/hsmlimit.c"; then
-    timeout 60 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 3 --cpus-online 1 --timeout 50 \
-        --control "$tmp/hsm.ctl" </dev/null >"$tmp/hsm.out" 2>&1 &
-    hpid=$!
-    r2= r1=
-    if wait_in "$tmp/hsm.out" "hsm: waiting for 2" 20; then
-        r2=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 2")
-        wait_in "$tmp/hsm.out" "hsm: waiting for 1" 20 && r1=$(vmon_ctl "$tmp/hsm.ctl" "cpus-online 1")
-    fi
-    wait $hpid
-    rc=$?
-    if [ $rc = 0 ] && grep -q '^sbi-hsm: [0-9]* passed, 0 failed' "$tmp/hsm.out" &&
-        [ "$r2" = "ok cpus-online 2 of 3, running 1" ] && echo "$r1" | grep -q "^ok cpus-online 1 of 3"; then
-        ok "cpus-online: HSM starts no more harts than allowed, live ($(grep '^sbi-hsm' "$tmp/hsm.out"))"
-    else
-        bad "cpus-online: exit $rc, replies '$r2' '$r1'"
-        tail -5 "$tmp/hsm.out"
-    fi
-    r=$(timeout 20 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 2 --cpus-online 3 2>&1)
-    [ $? != 0 ] && echo "$r" | grep -q "cpus-online 3 is more than the 2 vCPUs" &&
-        ok "--cpus-online above --cpus is refused" || bad "--cpus-online 3 of 2: $r"
-else
-    bad "build hsmlimit"
-fi
-echo "sbi: $pass passed, $fail failed"
+    report sbi
     exit 1
 fi
 
@@ -85,9 +61,7 @@ else
 fi
 # The vCPUs online: HSM starts no more harts than --cpus-online, and the
 # control channel's cpus-online changes it while the guest runs.
-if "$RISCV_CC" -march=rv64gc -mabi=lp64d -mcmodel=medany -nostdlib -ffreestanding -O2 \
-    -Wl,--no-warn-rwx-segments -T "$here/tests/sbi/link.ld" -o "$tmp/hsmlimit.elf" \
-    "$here/tests/sbi/start.S" "$here/tests/sbi/hsmlimit.c"; then
+if build_prog hsmlimit; then
     timeout 60 "$VMON" run --kernel "$tmp/hsmlimit.elf" --cpus 3 --cpus-online 1 --timeout 50 \
         --control "$tmp/hsm.ctl" </dev/null >"$tmp/hsm.out" 2>&1 &
     hpid=$!

@@ -9,30 +9,15 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh" # the service, api, json
 
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
-get() { curl -s --unix-socket "$SOCK" "http://x$1" >"$tmp/resp"; }
 pool() { # a figure of the pool
-    get /v1/metrics
-    json "$tmp/resp" "d['memory']['sharing']['$1']"
+    api GET /v1/metrics
+    json "$tmp/body" "d['memory']['sharing']['$1']"
 }
 last_sum() { "$VMON" logs "$1" 2>/dev/null | tr -d '\r' | grep -a '^sum ' | tail -1 | cut -d' ' -f3; }
 
-"$VMON" serve --socket "$SOCK" --state "$tmp/state" --share-rate 65536 2>>"$LOG" &
-svc_pid=$!
-for _ in $(seq 100); do
-    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_service --share-rate 65536 || bad "vmon serve did not come up"
 
 loop='i=0;while+true;do+i=$((i-~0));echo+sum+$i+$(md5sum+/bin/busybox|cut+-c1-12);sleep+0.3;done'
 for v in a1 a2 plain; do
@@ -55,24 +40,24 @@ for _ in $(seq 120); do
     [ "${g:-0}" -ge 2000 ] && merged=1 && break
     sleep 0.5
 done
-get /v1/metrics # one reading of the three
-g=$(json "$tmp/resp" "d['memory']['sharing']['guest_pages']")
-held=$(json "$tmp/resp" "d['memory']['sharing']['pool_pages']")
-saved=$(json "$tmp/resp" "d['memory']['sharing']['saved']")
+api GET /v1/metrics # one reading of the three
+g=$(json "$tmp/body" "d['memory']['sharing']['guest_pages']")
+held=$(json "$tmp/body" "d['memory']['sharing']['pool_pages']")
+saved=$(json "$tmp/body" "d['memory']['sharing']['saved']")
 [ $merged = 1 ] && [ "${held:-0}" -gt 0 ] && [ "$((g * 2))" -ge "$((held * 3))" ] &&
     ok "the pool holds $held pages for $g guest pages ($((saved >> 20)) MiB saved with zero pages)" ||
-    bad "sharing: $(head -c 400 "$tmp/resp")"
-get /v1/vms/a1
-p1=$(json "$tmp/resp" "d['memory']['sharing']['pooled_pages']")
-r1=$(json "$tmp/resp" "d['memory']['sharing']['pool_refs']")
+    bad "sharing: $(head -c 400 "$tmp/body")"
+api GET /v1/vms/a1
+p1=$(json "$tmp/body" "d['memory']['sharing']['pooled_pages']")
+r1=$(json "$tmp/body" "d['memory']['sharing']['pool_refs']")
 [ "${p1:-0}" -ge 1000 ] && [ "${r1:-0}" -ge 1000 ] &&
     ok "a1 maps $p1 pool pages (the pool counts $r1 references of a1's)" ||
-    bad "a1: $(head -c 400 "$tmp/resp")"
-get /v1/vms/plain
-[ "$(json "$tmp/resp" "d['memory']['sharing']")" = None ] && ok "a VM without share_pages shares nothing" ||
-    bad "plain: $(head -c 400 "$tmp/resp")"
-get /v1/vms/a1
-pid1=$(json "$tmp/resp" "d['pid']")
+    bad "a1: $(head -c 400 "$tmp/body")"
+api GET /v1/vms/plain
+[ "$(json "$tmp/body" "d['memory']['sharing']")" = None ] && ok "a VM without share_pages shares nothing" ||
+    bad "plain: $(head -c 400 "$tmp/body")"
+api GET /v1/vms/a1
+pid1=$(json "$tmp/body" "d['pid']")
 sum_before=$(last_sum a2)
 plain_sum=$(last_sum plain)
 [ -n "$sum_before" ] && [ "$sum_before" = "$plain_sum" ] &&
@@ -84,8 +69,8 @@ for _ in $(seq 50); do
     "$VMON" list | grep -q '^a1 .*crashed' && break
     sleep 0.1
 done
-get /v1/vms/a1
-r1b=$(json "$tmp/resp" "d['memory']['sharing']['pool_refs']")
+api GET /v1/vms/a1
+r1b=$(json "$tmp/body" "d['memory']['sharing']['pool_refs']")
 [ "$r1b" = 0 ] && ok "a1's worker killed: the pool dropped its $r1 references" ||
     bad "after a1 died the pool still counts '$r1b' of a1's references"
 n0=$("$VMON" logs a2 | grep -ac '^sum ')
@@ -97,7 +82,7 @@ n1=$("$VMON" logs a2 | grep -ac '^sum ')
 "$VMON" stop a2 >/dev/null 2>&1
 sleep 0.5
 [ "$(pool guest_pages)" = 0 ] && [ "$(pool pool_pages)" = 0 ] &&
-    ok "with no sharing VM left the pool is empty" || bad "pool left: $(head -c 300 "$tmp/resp")"
+    ok "with no sharing VM left the pool is empty" || bad "pool left: $(head -c 300 "$tmp/body")"
 "$VMON" stop plain >/dev/null 2>&1
 
 "$VMON" create bad --kernel "$KERNEL" --mem 256M --mem-limit 64M --share-pages >"$tmp/bad" 2>&1

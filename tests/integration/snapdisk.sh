@@ -10,12 +10,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-export VMON_SOCKET=$SOCK
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh" # the service, api, json
 counter='i=0;while+true;do+i=$((i-~0));echo+count+$i;echo+$i>/dev/vda;sync;sleep+0.2;done'
 disk_value() { head -c 16 "$1" | tr -d '\0' | head -1; }
 counts() { tr -d '\r' <"$1" | grep -a '^count ' | cut -d' ' -f2; }
@@ -60,12 +55,7 @@ wait $pid 2>/dev/null
 
 # ---- through the service ----
 LOG=$tmp/serve.log
-"$VMON" serve --socket "$SOCK" --state "$tmp/state" 2>>"$LOG" &
-svc_pid=$!
-for _ in $(seq 100); do
-    curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_service || bad "vmon serve did not come up"
 truncate -s 4M "$tmp/b.raw"
 "$VMON" create web --kernel "$KERNEL" --initrd "$INITRD" --disk "$tmp/b.raw" \
     --append "console=ttyS0 quiet guest.run=$counter" --start >/dev/null 2>&1 || bad "create web"
