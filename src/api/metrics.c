@@ -14,6 +14,7 @@ static json_object *vm_figures(const struct host_vm *vm)
     json_object_object_add(o, "starts", json_object_new_int((int)vm->starts));
     json_object_object_add(o, "crashes", json_object_new_int((int)vm->crashes));
     json_object_object_add(o, "memory", host_vm_memory_json(vm));
+    json_object_object_add(o, "io", host_vm_io_json(vm));
     return o;
 }
 

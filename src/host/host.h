@@ -61,6 +61,17 @@ struct host_vcpu {
     uint64_t cpu_ns, insns, steal_ns;
 };
 
+/* The I/O a worker counts: the keys of its "stats" and of the API's "io". */
+enum host_io_kind {
+    HIO_DISK_READ,
+    HIO_DISK_WRITTEN,
+    HIO_NET_RX,
+    HIO_NET_TX,
+    HIO_HYPERCALLS,
+    HIO_N
+};
+extern const char *const host_io_names[HIO_N];
+
 struct host_vm {
     struct host_vm *next;
     struct vm_def def;               /* immutable while the VM exists */
@@ -82,10 +93,14 @@ struct host_vm {
     struct host_console con;
     /* The CPU scheduler's view (sched.c), from the worker's "stats". */
     uint64_t guest_cpu_ns, insns, stats_ns;
-    uint64_t steal_ns;        /* its vCPUs' steal time: runnable, not running */
-    double usage_pct, mips;   /* smoothed over the last second or so */
-    unsigned cap_sent;        /* the effective cap the worker has */
-    int sched_dirty;          /* send it the effective cap and pinning again */
+    uint64_t steal_ns;      /* its vCPUs' steal time: runnable, not running */
+    double usage_pct, mips; /* smoothed over the last second or so */
+    unsigned cap_sent;      /* the effective cap the worker has */
+    int sched_dirty;        /* send it the effective cap and pinning again */
+    /* Bytes through its disks and network cards and its hypercalls, as
+     * counted by this run's worker, and their smoothed rates per second. */
+    uint64_t io[HIO_N];
+    double io_rate[HIO_N];
     struct host_share *share; /* page sharing (pageshare.c), once it started with it */
     /* What reclaim.c took from it under pressure, to give back after. */
     struct {
@@ -176,6 +191,9 @@ void host_log_path(const struct service *svc, const char *name, const char *kind
 struct json_object *host_json_num(double v);
 /* The VM's memory: its settings, commitment and what it uses (svc->lock). */
 struct json_object *host_vm_memory_json(const struct host_vm *vm);
+/* Its disk and network bytes and hypercalls, totals and rates per second
+ * (svc->lock). */
+struct json_object *host_vm_io_json(const struct host_vm *vm);
 /* The VM as the API shows it (svc->lock held). */
 struct json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, int full);
 

@@ -252,6 +252,19 @@ json_object *host_vm_memory_json(const struct host_vm *vm)
     return o;
 }
 
+json_object *host_vm_io_json(const struct host_vm *vm)
+{
+    json_object *o = json_object_new_object();
+    for (unsigned i = 0; i < HIO_N; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%s_per_sec", host_io_names[i]);
+        json_object_object_add(o, host_io_names[i],
+                               json_object_new_int64(vm->pid ? (int64_t)vm->io[i] : 0));
+        add_num(o, key, vm->pid ? vm->io_rate[i] : 0);
+    }
+    return o;
+}
+
 /* What confines its worker (null without one, or before it said). */
 static json_object *isolation_json(const struct host_vm *vm)
 {
@@ -281,6 +294,7 @@ json_object *host_vm_json(const struct service *svc, const struct host_vm *vm, i
     add_num(o, "mips", vm->pid ? vm->mips : 0);
     add_num(o, "cpu_time", vm->cpu_secs);
     json_object_object_add(o, "insns", json_object_new_int64((int64_t)vm->insns));
+    json_object_object_add(o, "io", host_vm_io_json(vm));
     if (!full) return o;
     json_object_object_add(o, "weight", json_object_new_int((int)vm->def.weight));
     json_object_object_add(o, "cap", json_object_new_int((int)vm->def.cap));

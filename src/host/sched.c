@@ -37,17 +37,34 @@ static void memory_figures(struct host_vm *vm, const char *reply)
                     stat_field(reply, "swap_in", &vm->used.swap_in);
 }
 
+const char *const host_io_names[HIO_N] = {"disk_read", "disk_written", "net_rx", "net_tx",
+                                          "hypercalls"};
+
+/* The I/O counters of a stats reply and their rates over the dt ns since
+ * the last (svc->lock held; a counter that went back, a new run, restarts). */
+static void io_figures(struct host_vm *vm, const char *reply, double dt)
+{
+    for (unsigned i = 0; i < HIO_N; i++) {
+        uint64_t now;
+        if (!stat_field(reply, host_io_names[i], &now)) continue;
+        double r = dt > 0 && now >= vm->io[i] ? (double)(now - vm->io[i]) * 1e9 / dt : 0;
+        vm->io_rate[i] += SMOOTH * (r - vm->io_rate[i]);
+        vm->io[i] = now;
+    }
+}
+
 /* Read the worker's figures and smooth them (vm->busy not needed: "stats"
  * is answered at once; skipped if another request is in flight). */
 static void sample(struct service *svc, struct host_vm *vm, uint64_t now)
 {
-    char reply[512];
+    char reply[1024];
     if (host_worker_try_request(vm, "stats", reply, sizeof(reply)) != HOST_OK) return;
     unsigned long long cpu, insns;
     if (sscanf(reply, "ok cpu_ns=%llu insns=%llu", &cpu, &insns) != 2) return;
     pthread_mutex_lock(&svc->lock);
     memory_figures(vm, reply);
     stat_field(reply, "steal_ns", &vm->steal_ns);
+    io_figures(vm, reply, vm->stats_ns && now > vm->stats_ns ? (double)(now - vm->stats_ns) : 0);
     if (vm->stats_ns && now > vm->stats_ns && cpu >= vm->guest_cpu_ns && insns >= vm->insns) {
         double dt = (double)(now - vm->stats_ns);
         double use = (double)(cpu - vm->guest_cpu_ns) * 100.0 / dt;

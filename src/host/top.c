@@ -1,6 +1,7 @@
 /* `vmon top`: the service's VMs with their CPU %, guest MIPS, memory (and
- * the worker's resident memory) and CPU time, refreshed every second (or --interval) until q;
- * --once prints one frame and ends (for scripts and tests). */
+ * the worker's resident memory), disk, network and hypercall rates and CPU
+ * time, refreshed every second (or --interval) until q; --once prints one
+ * frame and ends (for scripts and tests). */
 #include "host/ctl.h"
 #include "vmm/cli.h"
 #include <json-c/json.h>
@@ -23,8 +24,9 @@ void ctl_top_usage(FILE *out)
 {
     fprintf(out, "usage: vmon top [--once] [--interval SECONDS] [--socket PATH]\n"
                  "The service's VMs, busiest first: state, vCPUs, CPU %% (of one host CPU),\n"
-                 "guest MIPS, memory, the worker's resident memory (RSS), CPU seconds;\n"
-                 "q quits.\n\n");
+                 "guest MIPS, memory, the worker's resident memory (RSS), disk bytes read\n"
+                 "and written and network bytes received and sent per second, hypercalls\n"
+                 "(SBI calls) per second, CPU seconds; q quits.\n\n");
     cli_print_opts(top_opts, 2, out);
     cli_print_opts(&ctl_socket_opt, 1, out);
 }
@@ -48,6 +50,40 @@ static int by_cpu(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* A rate or size in 6 characters or fewer: 0, 999, 12.3K, 4.5M, 1.2G. */
+static const char *human(double v, char buf[16])
+{
+    static const char units[] = " KMGT";
+    unsigned u = 0;
+    while (v >= 999.5 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (!u)
+        snprintf(buf, 16, "%.0f", v);
+    else
+        snprintf(buf, 16, v < 9.95 ? "%.1f%c" : "%.0f%c", v, units[u]);
+    return buf;
+}
+
+/* The VM's figure key in its "io" object. */
+static double io(json_object *vm, const char *key)
+{
+    json_object *o;
+    return json_object_object_get_ex(vm, "io", &o) ? num(o, key) : 0;
+}
+
+static void print_row(json_object *r)
+{
+    char b[7][16];
+    printf("%-16s %-9s %4.0f %6.1f %7.1f %6s %6s %7s %7s %7s %7s %7s %8.1f\r\n", str(r, "name"),
+           str(r, "state"), num(r, "cpus"), num(r, "cpu_pct"), num(r, "mips"),
+           human(num(r, "mem_bytes"), b[0]), human(num(r, "rss_bytes"), b[1]),
+           human(io(r, "disk_read_per_sec"), b[2]), human(io(r, "disk_written_per_sec"), b[3]),
+           human(io(r, "net_rx_per_sec"), b[4]), human(io(r, "net_tx_per_sec"), b[5]),
+           human(io(r, "hypercalls_per_sec"), b[6]), num(r, "cpu_time"));
+}
+
 /* One frame: CLI_OK, or CLI_ERROR after a message. */
 static int frame(const char *sock, int clear)
 {
@@ -67,23 +103,27 @@ static int frame(const char *sock, int clear)
     }
     size_t n = json_object_array_length(vms);
     json_object **rows = calloc(n ? n : 1, sizeof(*rows));
-    double cpu = 0, mips = 0;
+    double cpu = 0, mips = 0, disk = 0, net = 0, hcalls = 0;
     for (size_t i = 0; rows && i < n; i++) {
         rows[i] = json_object_array_get_idx(vms, i);
         cpu += num(rows[i], "cpu_pct");
         mips += num(rows[i], "mips");
+        disk += io(rows[i], "disk_read_per_sec") + io(rows[i], "disk_written_per_sec");
+        net += io(rows[i], "net_rx_per_sec") + io(rows[i], "net_tx_per_sec");
+        hcalls += io(rows[i], "hypercalls_per_sec");
     }
     if (rows) qsort(rows, n, sizeof(*rows), by_cpu);
+    char b[3][16];
     if (clear) printf("\033[H\033[2J");
-    printf("vmon top: %zu VMs, %.1f%% CPU, %.1f MIPS%s\r\n\r\n", n, cpu, mips,
+    printf("vmon top: %zu VMs, %.1f%% CPU, %.1f MIPS, disk %sB/s, network %sB/s, %s "
+           "hypercalls/s%s\r\n\r\n",
+           n, cpu, mips, human(disk, b[0]), human(net, b[1]), human(hcalls, b[2]),
            clear ? "   (q quits)" : "");
-    printf("%-20s %-9s %4s %7s %8s %8s %8s %9s\r\n", "NAME", "STATE", "CPUS", "CPU%", "MIPS", "MEM",
-           "RSS", "CPU-SECS");
+    printf("%-16s %-9s %4s %6s %7s %6s %6s %7s %7s %7s %7s %7s %8s\r\n", "NAME", "STATE", "CPUS",
+           "CPU%", "MIPS", "MEM", "RSS", "DISK-RD", "DISK-WR", "NET-RX", "NET-TX", "HCALL/S",
+           "CPU-SECS");
     for (size_t i = 0; rows && i < n; i++)
-        printf("%-20s %-9s %4.0f %7.1f %8.1f %7.0fM %7.0fM %9.1f\r\n", str(rows[i], "name"),
-               str(rows[i], "state"), num(rows[i], "cpus"), num(rows[i], "cpu_pct"),
-               num(rows[i], "mips"), num(rows[i], "mem_bytes") / 1048576.0,
-               num(rows[i], "rss_bytes") / 1048576.0, num(rows[i], "cpu_time"));
+        print_row(rows[i]);
     fflush(stdout);
     free(rows);
     json_object_put(o);

@@ -154,6 +154,8 @@ int host_worker_spawn(struct service *svc, struct host_vm *vm, char *err, size_t
         vm->cap_sent = vm->def.cap; /* its --cap */
         vm->sched_dirty = 0;
         memset(&vm->used, 0, sizeof(vm->used));
+        memset(&vm->io, 0, sizeof(vm->io));
+        memset(&vm->io_rate, 0, sizeof(vm->io_rate));
         vm->nvcpus = 0; /* the last run's figures are gone */
         memset(&vm->isolation, 0, sizeof(vm->isolation));
         vm->stop_sig = 0;

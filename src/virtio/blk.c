@@ -147,6 +147,8 @@ static uint8_t do_rw(struct blk_dev *b, const struct vq_req *req, uint32_t type,
         report_error(b, in ? "read" : "write", e);
         return VIRTIO_BLK_S_IOERR;
     }
+    atomic_fetch_add_explicit(in ? &b->dev->vm->io.disk_read : &b->dev->vm->io.disk_written, len,
+                              memory_order_relaxed);
     return VIRTIO_BLK_S_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "virtio/devices.h"
 #include "virtio/virtio.h"
 #include "backend/net.h"
+#include "vmm/vm.h"
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -125,6 +126,7 @@ static int rx_deliver(struct net *n, const uint8_t *frame, size_t len)
     n->rx_held = 0;
     n->rx_pushed = 1;
     n->rx_packets++;
+    atomic_fetch_add_explicit(&n->vdev->vm->io.net_rx, len, memory_order_relaxed);
     return 1;
 }
 
@@ -258,6 +260,7 @@ static int net_tx(struct net *n)
         }
         n->be->ops->send(n->be, n->txbuf + NET_HDR_LEN, (size_t)total - NET_HDR_LEN);
         n->tx_packets++;
+        atomic_fetch_add_explicit(&d->vm->io.net_tx, total - NET_HDR_LEN, memory_order_relaxed);
     }
     if (done) vq_notify(d, NET_TXQ);
     return done == NET_TX_BUDGET;

@@ -3,6 +3,7 @@
  * turn. */
 #include "vmm/control.h"
 #include "vmm/vm.h"
+#include "vmm/sbi.h"
 #include "cpu/hart.h"
 #include "vmm/cli.h"
 #include "vmm/vmdef.h"
@@ -264,8 +265,8 @@ static unsigned long long rss_kb(void)
 }
 
 /* "stats": host CPU time in guest code, instructions, time throttled,
- * vmon's resident memory; with --mem-limit the guest RAM resident and the
- * pages that went to the swap file and came back. */
+ * vmon's resident memory, bytes through disks and network, hypercalls; with --mem-limit the guest
+ * RAM resident and the pages that went to the swap file and came back. */
 static const char *control_stats(struct vm *vm, char *buf, size_t size)
 {
     uint64_t steal = 0;
@@ -276,6 +277,14 @@ static const char *control_stats(struct vm *vm, char *buf, size_t size)
         (unsigned long long)atomic_load(&vm->sched.cpu_ns), (unsigned long long)vm_insns(vm),
         (unsigned long long)atomic_load(&vm->sched.throttled_ns), atomic_load(&vm->sched.cap_pct),
         rss_kb(), (unsigned long long)steal);
+    if (n > 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n,
+                      " disk_read=%llu disk_written=%llu net_rx=%llu net_tx=%llu hypercalls=%llu",
+                      (unsigned long long)atomic_load(&vm->io.disk_read),
+                      (unsigned long long)atomic_load(&vm->io.disk_written),
+                      (unsigned long long)atomic_load(&vm->io.net_rx),
+                      (unsigned long long)atomic_load(&vm->io.net_tx),
+                      (unsigned long long)sbi_total_calls(vm));
     if (vm->swap && n > 0 && (size_t)n < size) {
         struct mem_swap_stats st;
         mem_swap_get_stats(vm, &st);

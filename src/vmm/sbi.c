@@ -384,12 +384,17 @@ void sbi_call(struct hart *h)
     x[11] = r.value;
 }
 
-void sbi_print_stats(struct vm *vm, FILE *out)
+uint64_t sbi_total_calls(struct vm *vm)
 {
     uint64_t total = 0;
     for (unsigned i = 0; i < SBI_X_COUNT; i++)
-        total += atomic_load(&vm->sbi_calls[i]);
-    fprintf(out, "hypercalls: %llu", (unsigned long long)total);
+        total += atomic_load_explicit(&vm->sbi_calls[i], memory_order_relaxed);
+    return total;
+}
+
+void sbi_print_stats(struct vm *vm, FILE *out)
+{
+    fprintf(out, "hypercalls: %llu", (unsigned long long)sbi_total_calls(vm));
     for (unsigned i = 0; i < SBI_X_COUNT; i++) {
         uint64_t n = atomic_load(&vm->sbi_calls[i]);
         if (n) fprintf(out, " %s=%llu", ext_names[i], (unsigned long long)n);

@@ -28,4 +28,6 @@ struct vcpu;
  * 16: sequence odd while it changes, then the steal time in ns). */
 void sbi_sta_write(struct vm *vm, struct vcpu *v);
 void sbi_print_stats(struct vm *vm, FILE *out);
+/* Every hypercall the VM's harts made, all extensions together. */
+uint64_t sbi_total_calls(struct vm *vm);
 #endif

@@ -178,6 +178,10 @@ struct vm {
 
     uint64_t insns_total;
     _Atomic uint64_t sbi_calls[16]; /* per SBI extension (enum sbi_ext_index) */
+    /* Bytes through its disks and network cards ("stats", vmon top's rates). */
+    struct {
+        _Atomic uint64_t disk_read, disk_written, net_rx, net_tx;
+    } io;
 
     struct vcpu vcpu[VM_MAX_CPUS];
     struct gdbstub *gdb;                    /* attached debugger stub, or NULL */

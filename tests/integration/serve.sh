@@ -70,7 +70,9 @@ mkdir -p "$tmp/share" && echo "shared-$$" >"$tmp/share/f"
 truncate -s 8M "$tmp/disk.img"
 DEV_RUN='dd+if=/dev/vda+of=/dev/null+bs=64k+count=8;dd+if=/dev/zero+of=/dev/vda+bs=64k+count=2;sync'
 DEV_RUN+=';mount+-t+9p+-o+trans=virtio+sh+/mnt;cat+/mnt/f;echo+w>/mnt/g;head+-c+64+/dev/hwrng|wc+-c'
-DEV_RUN+=';echo+vc-ok>/dev/hvc1;echo+devices+done;while+true;do+sleep+1;done'
+DEV_RUN+=';echo+vc-ok>/dev/hvc1;ifconfig+eth0+up;udhcpc+-i+eth0+-n+-q+-t+3+-T+1;echo+devices+done'
+# then it reads its disk again every second (past the page cache): vmon top's disk rate
+DEV_RUN+=';while+true;do+echo+3>/proc/sys/vm/drop_caches;dd+if=/dev/vda+of=/dev/null+bs=64k+2>/dev/null;sleep+1;done'
 "$VMON" create devs --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0 guest.run=$DEV_RUN" \
     --disk "$tmp/disk.img" --net user --share "$tmp/share,tag=sh" --rng --vconsole "$tmp/vc.out" \
     --cpus 2 --start && wait_log devs "devices done" && ok "a sandboxed worker boots with disk, net, 9p, rng, vconsole" ||
@@ -91,6 +93,17 @@ foreign=$(for f in /proc/$devs_pid/fd/*; do readlink "$f"; done |
 # own /proc directory while its Landlock rule for it is in force)
 [ -z "$foreign" ] && ok "the worker holds only its own files, sockets and /dev/null" ||
     bad "worker holds foreign descriptors: $foreign"
+# Its I/O as the service counts it: the disk read and written, DHCP on the
+# network both ways, hypercalls (the SBI timer at least); and vmon top's rates.
+sleep 3
+api GET /v1/vms/devs
+io=$(json "$tmp/body" "' '.join('%s=%s' % kv for kv in sorted(d['io'].items()))")
+[ "$(json "$tmp/body" "int(d['io']['disk_read'] > 8 << 20 and d['io']['disk_written'] >= 128 << 10 and d['io']['net_rx'] > 300 and d['io']['net_tx'] > 300 and d['io']['hypercalls'] > 100 and d['io']['disk_read_per_sec'] > 100000 and d['io']['hypercalls_per_sec'] > 1)")" = 1 ] &&
+    ok "GET shows the VM's disk, network and hypercall totals and rates" || bad "io of devs: $io"
+"$VMON" top --once >"$tmp/top" && grep -qE "^NAME .*DISK-RD +DISK-WR +NET-RX +NET-TX +HCALL/S" "$tmp/top" &&
+    awk '$1 == "devs" && $8 ~ /[KM]$/ && $12 != "0" { found = 1 } END { exit !found }' "$tmp/top" &&
+    ok "vmon top --once: the VM's disk read rate and hypercall rate ($(grep '^devs ' "$tmp/top" | tr -s ' '))" ||
+    bad "top with I/O: $(cat "$tmp/top")"
 "$VMON" stop devs && [ "$(vm_field devs state)" = stopped ] && ok "the sandboxed worker stops cleanly" ||
     bad "stop devs: $(vm_field devs state) $(vm_field devs reason)"
 
