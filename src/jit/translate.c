@@ -77,9 +77,11 @@ struct stub {
     struct ra ra;
     struct insn d;
     uint16_t pc_off;
-    int val;         /* stores: host register of the value, -1 for zero, -2 for f[rs2] */
+    int val;         /* stores: host register of the value, -1 for zero, -2 for f[rs2];
+                        loads: host register of rd when the value goes straight there, else -1 */
     int64_t to;      /* branches: target offset from the block's pc */
     unsigned loop_k; /* STUB_LOOP: the instruction an iteration starts at */
+    size_t from_ev;  /* STUB_LOOP: the jump taken when events are pending */
     struct site site;
 };
 
@@ -357,10 +359,9 @@ static void emit_imm_alu(struct tctx *t, const struct insn *d)
         x86_alu_rr(b, X86_CMP, a, X86_RCX);
         x86_setcc(b, d->op == OP_SLTI ? X86_CC_L : X86_CC_B, X86_RAX);
         break;
-    case OP_ADDIW:
-        x86_mov32_rr(b, X86_RAX, a);
-        x86_alu32_ri(b, X86_ADD, X86_RAX, (int32_t)imm);
-        put_rax(t, d, 1);
+    case OP_ADDIW: /* the low 32 bits of a 64-bit sum are the 32-bit sum */
+        if (imm) x86_lea(b, X86_RAX, X86_MEM(a, (int32_t)imm));
+        if (writes_rd(d)) x86_movsxd(b, def(t, d->rd), imm ? X86_RAX : a);
         return;
     default: /* SLLIW SRLIW SRAIW */
         x86_mov32_rr(b, X86_RAX, a);
@@ -639,13 +640,32 @@ static void emit_site_refill(struct x86buf *b, const struct site *st)
     x86_patch(b, slow, b->len);
 }
 
+/* Would def(rd) take a host register without evicting another? */
+static int def_is_free(const struct tctx *t, unsigned r)
+{
+    if (slot_of(t, r) >= 0) return 1;
+    for (int i = 0; i < NHOST; i++)
+        if (t->ra.guest[i] < 0 && !(t->locked & (1u << i))) return 1;
+    return 0;
+}
+
+/* The value goes straight into rd's host register when that needs no
+ * eviction (code the slow path would skip); its stub, whose state is the
+ * one before rd's definition, moves the helper's result there. */
 static void emit_load(struct tctx *t, const struct insn *d, unsigned idx)
 {
     unsigned size = mem_size(d->op);
     int sx = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
     size_t miss = tlb_lookup(t, d, size, 0);
-    x86_ld(t->b, size, sx, X86_RAX, X86_MEM(X86_RAX, 0));
     struct stub *s = add_stub(t, STUB_LOAD, miss, idx);
+    s->val = -1;
+    if (writes_rd(d) && def_is_free(t, d->rd)) {
+        s->val = def(t, d->rd);
+        x86_ld(t->b, size, sx, s->val, X86_MEM(X86_RAX, 0));
+        s->back = t->b->len;
+        return;
+    }
+    x86_ld(t->b, size, sx, X86_RAX, X86_MEM(X86_RAX, 0));
     s->back = t->b->len;
     put_rax(t, d, 0);
 }
@@ -1111,6 +1131,24 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
     jmp_to(b, EPILOGUE_AT);
 }
 
+/* A branch or JAL at idx back to instruction k of a loop block, taken:
+ * the next iteration starts at once, in the mainline, unless events are
+ * pending or the budget cannot pay for instructions k..n-1 again; then a
+ * stub writes the registers back and leaves for the target. */
+static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
+{
+    struct x86buf *b = t->b;
+    refund(b, (int64_t)t->n - idx - 1);
+    x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
+    size_t ev = x86_jcc32(b, X86_CC_NE);
+    x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
+    x86_patch(b, x86_jcc32(b, X86_CC_GE), t->ins_off[k]);
+    struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
+    s->from_ev = ev;
+    s->to = to;
+    s->loop_k = k;
+}
+
 static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
@@ -1133,9 +1171,14 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
     }
     int64_t to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
     int k = t->loop ? loop_target(t->blk, idx) : -1;
-    struct stub *s = add_stub(t, k >= 0 ? STUB_LOOP : STUB_BRANCH, x86_jcc32(b, cc), idx);
+    if (k >= 0) { /* not taken: over the back edge */
+        size_t skip = x86_jcc32(b, (enum x86_cc)(cc ^ 1));
+        emit_back_edge(t, idx, (unsigned)k, to);
+        x86_patch(b, skip, b->len);
+        return;
+    }
+    struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, cc), idx);
     s->to = to;
-    s->loop_k = k >= 0 ? (unsigned)k : 0;
 }
 
 /* The last instruction: JAL or JALR, whose exit the caller emits. */
@@ -1157,9 +1200,7 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         x86_mov_rr(b, PC, X86_RAX);
         jmp_lookup(t);
     } else if (t->loop && loop_target(t->blk, idx) >= 0) {
-        struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
-        s->to = (int64_t)off + d->imm;
-        s->loop_k = (unsigned)loop_target(t->blk, idx);
+        emit_back_edge(t, idx, (unsigned)loop_target(t->blk, idx), (int64_t)off + d->imm);
     } else {
         writeback(b, &t->ra);
         exit_to(t, (int64_t)off + d->imm, off);
@@ -1378,6 +1419,7 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
     }
     size_t special = x86_jcc32(b, X86_CC_NE); /* the thunk's flags */
     reload_caller_saved(b, &s->ra);
+    if (s->kind == STUB_LOAD && s->val >= 0) x86_mov_rr(b, s->val, X86_RAX);
     jmp_to(b, s->back);
     x86_patch(b, special, b->len);
     if (s->kind == STUB_STORE) { /* 2: go on after the store, outside */
@@ -1421,16 +1463,10 @@ static void emit_stubs(struct tctx *t)
             x86_store(b, HP, OFF_PC, PC);
             x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
             jmp_to(b, EPILOGUE_AT);
-        } else if (s->kind == STUB_LOOP) { /* the next iteration, if nothing is pending */
-            unsigned k = s->loop_k;        /* it runs instructions k..n-1 again */
-            refund(b, (int64_t)t->n - s->idx - 1);
-            x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
-            size_t ev = x86_jcc32(b, X86_CC_NE);
-            x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
-            size_t go = x86_jcc32(b, X86_CC_GE);
-            x86_patch(b, go, t->ins_off[k]);
+        } else if (s->kind == STUB_LOOP) { /* leave at a back edge (emit_back_edge) */
+            unsigned k = s->loop_k;        /* the budget was short: not charged */
             refund(b, t->n - k);
-            x86_patch(b, ev, b->len);
+            x86_patch(b, s->from_ev, b->len);
             writeback(b, &s->ra);
             if (k) x86_lea(b, PC, X86_MEM(PC, t->blk->insn[k].pc_off));
             x86_store(b, HP, OFF_PC, PC);
