@@ -64,7 +64,6 @@ enum stub_kind {
 /* An access's own TLB slot (see tlb_lookup). */
 struct site {
     uint64_t slot; /* its address (0: none) */
-    size_t miss2;  /* the slot's second check */
     size_t hit;    /* the access itself */
     int32_t table; /* which TLB table fills it */
 };
@@ -98,6 +97,10 @@ struct tctx {
     unsigned nstub;
     struct site site; /* tlb_lookup's, until add_stub takes it */
     int loop;         /* the block branches to its own start: registers stay in host ones */
+    /* A loop's access slots, whose keys its entry checks (validate_slots). */
+    uint64_t slots[BLOCK_MAX];
+    unsigned nslots;
+    size_t validate_jmp;       /* the entry's jump to that check */
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
 };
 
@@ -579,13 +582,14 @@ static uint64_t site_alloc(struct jit_cache *c)
 
 /* rax = guest address rs1 + imm, then its host address if the access
  * hits; returns the jump to take otherwise (to the stub that add_stub
- * creates next). Each access first checks its own slot, which remembers
- * the last page it used: the addend is loaded without waiting for the
- * address, so a chain of dependent loads runs almost at host speed. The
- * slot is valid for the TLB generation and data mode it was filled in
- * (h->jit_site_key). On a slot miss the stub looks up the TLB (table at
- * disp from r14), refills the slot and comes back; on a TLB miss it takes
- * the slow path. */
+ * creates next). In a loop each access first checks its own slot, which
+ * remembers the last page it used: the addend is loaded without waiting
+ * for the address, so a chain of dependent loads runs almost at host
+ * speed. A slot is valid for the TLB generation and data mode it was
+ * filled in (h->jit_site_key, fixed while translated code runs): the
+ * loop's entry empties those filled with another (validate_slots). On a
+ * slot miss the stub looks up the TLB (table at disp from r14), refills
+ * the slot and comes back; on a TLB miss it takes the slow path. */
 static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, int32_t table)
 {
     struct x86buf *b = t->b;
@@ -597,13 +601,11 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
     x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
     /* only in loops: elsewhere a slot is mostly refilled (every TLB flush
      * makes them all stale) and costs more than the TLB lookup it saves */
-    uint64_t slot = t->loop ? site_alloc(t->c) : 0;
+    uint64_t slot = t->loop && t->nslots < BLOCK_MAX ? site_alloc(t->c) : 0;
     if (slot) {
+        t->slots[t->nslots++] = slot;
         x86_alu_rm(b, X86_CMP, X86_RDX, X86_ABS(slot));
         size_t miss = x86_jcc32(b, X86_CC_NE);
-        x86_load(b, X86_RCX, HP, OFF_SKEY);
-        x86_alu_rm(b, X86_CMP, X86_RCX, X86_ABS(slot + 16));
-        t->site.miss2 = x86_jcc32(b, X86_CC_NE);
         x86_alu_rm(b, X86_ADD, X86_RAX, X86_ABS(slot + 8));
         t->site.slot = slot;
         t->site.table = table;
@@ -624,7 +626,6 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
  * (the slow path) runs. */
 static void emit_site_refill(struct x86buf *b, const struct site *st)
 {
-    x86_patch(b, st->miss2, b->len);
     x86_mov32_rr(b, X86_RCX, X86_RAX);
     x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
     x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
@@ -1305,8 +1306,27 @@ static void plan_loop(struct tctx *t)
     }
 }
 
+/* The loop's entry (cold code, reached from setup_loop's jump): every
+ * slot filled under another key than this run's is emptied, so that the
+ * accesses need not compare keys at every iteration. */
+static void validate_slots(struct tctx *t)
+{
+    struct x86buf *b = t->b;
+    x86_patch(b, t->validate_jmp, b->len);
+    x86_load(b, X86_RCX, HP, OFF_SKEY);
+    x86_mov_ri(b, X86_RDX, ~0ull); /* no address's tag */
+    for (unsigned i = 0; i < t->nslots; i++) {
+        x86_alu_rm(b, X86_CMP, X86_RCX, X86_ABS(t->slots[i] + 16));
+        size_t same = x86_jcc32(b, X86_CC_E);
+        x86_st(b, 8, X86_ABS(t->slots[i]), X86_RDX);
+        x86_patch(b, same, b->len);
+    }
+    jmp_to(b, t->validate_jmp + 4);
+}
+
 static void setup_loop(struct tctx *t)
 {
+    t->validate_jmp = x86_jmp32(t->b);
     uint32_t used = 0, written = 0;
     for (unsigned i = 0; i < t->n; i++) {
         uint32_t in, out;
@@ -1519,6 +1539,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     t->b = &cold;
     size_t cold_start = cold.len;
     emit_stubs(t);
+    if (t->loop) validate_slots(t);
     x86_patch(&cold, low, cold.len);
     refund(&cold, n);
     x86_patch(&cold, ev, cold.len);
