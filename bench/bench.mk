@@ -8,8 +8,16 @@ $(BENCH_BUILD)/cpu.elf: bench/cpu.c bench/start.S bench/link.ld bench/bench.mk
 	@mkdir -p $(dir $@)
 	$(RISCV_CC) $(BENCH_CFLAGS) -T bench/link.ld -Wl,--build-id=none -o $@ bench/start.S bench/cpu.c -lgcc
 
-bench-cpu: $(VMON) $(BENCH_BUILD)/cpu.elf
-	bench/cpu.sh $(VMON) $(BENCH_BUILD)/cpu.elf
+$(BENCH_BUILD)/cpu.elf: bench/kernels.h
+
+# The same kernels built for the host (scalar, as the guest's): the ceiling.
+$(BENCH_BUILD)/native: bench/native.c bench/kernels.h bench/bench.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -fno-tree-vectorize -fno-math-errno -Wall -Wextra -DSCALE=$(BENCH_SCALE) \
+		-o $@ bench/native.c -lm
+
+bench-cpu: $(VMON) $(BENCH_BUILD)/cpu.elf $(BENCH_BUILD)/native
+	bench/cpu.sh $(VMON) $(BENCH_BUILD)/cpu.elf $(BENCH_BUILD)/native
 
 bench: bench-cpu
 
