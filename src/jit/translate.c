@@ -44,10 +44,22 @@ static const int host_reg[NHOST] = {X86_RBX, X86_R15, X86_RSI, X86_RDI,
                                     X86_R8,  X86_R9,  X86_R10, X86_R11};
 #define CALLER_SAVED_FROM 2 /* host_reg[2..] are clobbered by calls */
 
+/* A loop's F registers held in xmm registers for the whole loop (fp_plan):
+ * the xmm of each, or -1 (then it stays in the hart). They all go back to
+ * the hart at every exit and come back after every call (the C ABI keeps
+ * no xmm register). xmm0 and xmm1 stay scratch for the fast paths. */
+#define FP_XMM_FIRST 2
+#define FP_XMM_N     14
+struct fpcache {
+    int8_t xmm[32];
+    unsigned n;
+};
+
 struct ra {
     int8_t guest[NHOST]; /* guest register held, or -1 */
     uint8_t dirty[NHOST];
     uint32_t stamp[NHOST];
+    const struct fpcache *fp; /* the loop's F registers in xmm, or NULL */
 };
 
 /* An out-of-line piece of code at the end of the block, reached by a jump
@@ -101,6 +113,7 @@ struct tctx {
     uint64_t slots[BLOCK_MAX];
     unsigned nslots;
     size_t validate_jmp;       /* the entry's jump to that check */
+    struct fpcache fp;         /* ra.fp, when the loop keeps F registers in xmm */
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
 };
 
@@ -170,12 +183,17 @@ static void writeback(struct x86buf *b, const struct ra *ra)
 {
     for (int i = 0; i < NHOST; i++)
         if (ra->guest[i] >= 0 && ra->dirty[i]) x86_store(b, HP, OFF_X(ra->guest[i]), host_reg[i]);
+    for (unsigned r = 0; ra->fp && r < 32; r++)
+        if (ra->fp->xmm[r] >= 0) x86_sse_st(b, X86_MEM(HP, OFF_F(r)), ra->fp->xmm[r]);
 }
 
+/* After a call: the caller-saved registers again (every xmm is). */
 static void reload_caller_saved(struct x86buf *b, const struct ra *ra)
 {
     for (int i = CALLER_SAVED_FROM; i < NHOST; i++)
         if (ra->guest[i] >= 0) x86_load(b, host_reg[i], HP, OFF_X(ra->guest[i]));
+    for (unsigned r = 0; ra->fp && r < 32; r++)
+        if (ra->fp->xmm[r] >= 0) x86_sse_ld(b, 1, ra->fp->xmm[r], X86_MEM(HP, OFF_F(r)));
 }
 
 static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, unsigned idx)
@@ -732,6 +750,30 @@ static void fp_check(struct tctx *t, unsigned idx)
     add_stub(t, STUB_BAIL, x86_jcc32(t->b, X86_CC_E), idx);
 }
 
+/* Where f[r] is: its xmm in a loop that keeps it there, else the hart. */
+static struct x86mem fmem(const struct tctx *t, unsigned r)
+{
+    return t->fp.xmm[r] >= 0 ? X86_XMM(t->fp.xmm[r]) : X86_MEM(HP, OFF_F(r));
+}
+
+/* dst = f[r]'s 64 bits */
+static void fp_to_gpr(struct tctx *t, int dst, unsigned r)
+{
+    if (t->fp.xmm[r] >= 0)
+        x86_sse_to_gpr(t->b, 1, dst, t->fp.xmm[r]);
+    else
+        x86_load(t->b, dst, HP, OFF_F(r));
+}
+
+/* f[r] = rax */
+static void fp_from_rax(struct tctx *t, unsigned r)
+{
+    if (t->fp.xmm[r] >= 0)
+        x86_gpr_to_sse(t->b, t->fp.xmm[r], X86_RAX);
+    else
+        x86_store(t->b, HP, OFF_F(r), X86_RAX);
+}
+
 /* An F/D computation: hart_fp_exec on the hart's state in memory (the
  * registers written back before, reloaded after). */
 static void emit_fp_call(struct tctx *t, const struct insn *d, unsigned idx, const struct ra *ra)
@@ -746,6 +788,7 @@ static void emit_fp_call(struct tctx *t, const struct insn *d, unsigned idx, con
     struct stub *s = add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
     s->ra = *ra;
     memset(s->ra.dirty, 0, sizeof(s->ra.dirty)); /* written back already; rsi, rdi are gone */
+    s->ra.fp = NULL;                             /* and so are the xmm registers */
     reload_caller_saved(b, ra);
     if (fp_writes_x(d->op) && writes_rd(d)) {
         for (int sl = 0; sl < CALLER_SAVED_FROM; sl++)
@@ -801,7 +844,13 @@ static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, in
 
 static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
 {
-    x86_cmp32_mi(t->b, X86_MEM(HP, OFF_F(r) + 4), -1);
+    if (t->fp.xmm[r] >= 0) {
+        x86_sse_to_gpr(t->b, 1, X86_RCX, t->fp.xmm[r]);
+        x86_shift_ri(t->b, X86_SHR, X86_RCX, 32);
+        x86_alu32_ri(t->b, X86_CMP, X86_RCX, -1);
+    } else {
+        x86_cmp32_mi(t->b, X86_MEM(HP, OFF_F(r) + 4), -1);
+    }
     fp_slow_if(t, f, X86_CC_NE);
 }
 
@@ -825,7 +874,25 @@ static void fp_put(struct tctx *t, const struct insn *d, int dbl)
         x86_mov_ri(b, X86_RCX, 0xffffffff00000000ull);
         x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
     }
-    x86_store(b, HP, OFF_F(d->rd), X86_RAX);
+    fp_from_rax(t, d->rd);
+    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+}
+
+/* f[rd] = the result in xmm0 (and rax): in a loop that keeps rd in an
+ * xmm register it goes there without leaving the SSE unit, a single boxed
+ * by interleaving its low word with ones. */
+static void fp_put_xmm0(struct tctx *t, const struct insn *d, int dbl)
+{
+    struct x86buf *b = t->b;
+    if (t->fp.xmm[d->rd] < 0) {
+        fp_put(t, d, dbl);
+        return;
+    }
+    if (!dbl) {
+        x86_pcmpeqd(b, 1, 1);
+        x86_punpckldq(b, 0, 1);
+    }
+    x86_sse_ld(b, 1, t->fp.xmm[d->rd], X86_XMM(0));
     x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
 }
 
@@ -865,14 +932,14 @@ static void fp_arith(struct tctx *t, struct fp_fast *f, const struct insn *d, en
         if (op != X86_SQRT) fp_boxed(t, f, d->rs2);
     }
     if (op == X86_SQRT) {
-        x86_sse_op(b, dbl, op, 0, X86_MEM(HP, OFF_F(d->rs1)));
+        x86_sse_op(b, dbl, op, 0, fmem(t, d->rs1));
     } else {
-        x86_sse_ld(b, dbl, 0, X86_MEM(HP, OFF_F(d->rs1)));
-        x86_sse_op(b, dbl, op, 0, X86_MEM(HP, OFF_F(d->rs2)));
+        x86_sse_ld(b, dbl, 0, fmem(t, d->rs1));
+        x86_sse_op(b, dbl, op, 0, fmem(t, d->rs2));
     }
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
-    fp_put(t, d, dbl);
+    fp_put_xmm0(t, d, dbl);
 }
 
 /* FMADD FMSUB FNMSUB FNMADD with the host's FMA3 (one rounding, as RISC-V) */
@@ -887,12 +954,12 @@ static void fp_fma(struct tctx *t, struct fp_fast *f, const struct insn *d)
         fp_boxed(t, f, d->rs2);
         fp_boxed(t, f, d->rs3);
     }
-    x86_sse_ld(b, dbl, 0, X86_MEM(HP, OFF_F(d->rs1)));
-    x86_sse_ld(b, dbl, 1, X86_MEM(HP, OFF_F(d->rs2)));
-    x86_vfma213(b, dbl, kind[(d->op - OP_FMADD_S) & 3], X86_MEM(HP, OFF_F(d->rs3)));
+    x86_sse_ld(b, dbl, 0, fmem(t, d->rs1));
+    x86_sse_ld(b, dbl, 1, fmem(t, d->rs2));
+    x86_vfma213(b, dbl, kind[(d->op - OP_FMADD_S) & 3], fmem(t, d->rs3));
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
-    fp_put(t, d, dbl);
+    fp_put_xmm0(t, d, dbl);
 }
 
 /* FCVT.S/D.W/WU/L from an integer register (LU stays in the helper) */
@@ -911,7 +978,7 @@ static void fp_from_int(struct tctx *t, struct fp_fast *f, const struct insn *d,
     x86_cvt_i2f(b, dbl, 1, 0, X86_RAX);
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
-    fp_put(t, d, dbl);
+    fp_put_xmm0(t, d, dbl);
 }
 
 /* FCVT.W/L.S/D to nearest or toward zero (the unsigned forms stay in the
@@ -922,7 +989,7 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
     int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1; /* first: the slow path reloads it */
     fp_guard(t, f, d, 1);
     if (!dbl) fp_boxed(t, f, d->rs1);
-    x86_cvt_f2i(b, dbl, w64, d->rm == 1, X86_RAX, X86_MEM(HP, OFF_F(d->rs1)));
+    x86_cvt_f2i(b, dbl, w64, d->rm == 1, X86_RAX, fmem(t, d->rs1));
     if (w64) {
         x86_mov_ri(b, X86_RCX, 0x8000000000000000ull);
         x86_alu_rr(b, X86_CMP, X86_RAX, X86_RCX);
@@ -933,7 +1000,7 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
     /* an inexact conversion raises NX again, which marks FS dirty: converted
      * back, the integer differs from the operand exactly then */
     x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
-    x86_ucomis(b, dbl, 1, X86_MEM(HP, OFF_F(d->rs1)));
+    x86_ucomis(b, dbl, 1, fmem(t, d->rs1));
     size_t exact = x86_jcc32(b, X86_CC_E);
     x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
     x86_patch(b, exact, b->len);
@@ -955,8 +1022,8 @@ static void fp_sgnj(struct tctx *t, struct fp_fast *f, const struct insn *d, int
         fp_boxed(t, f, d->rs1);
         fp_boxed(t, f, d->rs2);
     }
-    x86_load(b, X86_RAX, HP, OFF_F(d->rs1));
-    x86_load(b, X86_RCX, HP, OFF_F(d->rs2));
+    fp_to_gpr(t, X86_RAX, d->rs1);
+    fp_to_gpr(t, X86_RCX, d->rs2);
     if (k == 1) x86_alu_ri(b, X86_XOR, X86_RCX, -1);
     if (dbl) {
         x86_shift_ri(b, X86_SHR, X86_RCX, 63); /* the sign, moved to bit 63 below */
@@ -980,7 +1047,12 @@ static void fp_mv(struct tctx *t, struct fp_fast *f, const struct insn *d)
     if (d->op == OP_FMV_X_W || d->op == OP_FMV_X_D) {
         int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1;
         fp_guard(t, f, d, 0);
-        if (hd >= 0) x86_ld(b, d->op == OP_FMV_X_W ? 4 : 8, 1, hd, X86_MEM(HP, OFF_F(d->rs1)));
+        if (hd >= 0 && t->fp.xmm[d->rs1] >= 0) {
+            x86_sse_to_gpr(b, d->op == OP_FMV_X_D, hd, t->fp.xmm[d->rs1]);
+            if (d->op == OP_FMV_X_W) x86_movsxd(b, hd, hd);
+        } else if (hd >= 0) {
+            x86_ld(b, d->op == OP_FMV_X_W ? 4 : 8, 1, hd, X86_MEM(HP, OFF_F(d->rs1)));
+        }
         return;
     }
     int a = src(t, d->rs1, X86_RCX); /* before any check: the slow path sees this state */
@@ -1048,7 +1120,7 @@ static void emit_fp_load(struct tctx *t, const struct insn *d, unsigned idx)
         x86_mov_ri(b, X86_RCX, 0xffffffff00000000ull);
         x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
     }
-    x86_store(b, HP, OFF_F(d->rd), X86_RAX);
+    fp_from_rax(t, d->rd);
     x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
 }
 
@@ -1058,7 +1130,7 @@ static void emit_fp_store(struct tctx *t, const struct insn *d, unsigned idx)
     unsigned size = d->op == OP_FSW ? 4 : 8;
     fp_check(t, idx);
     size_t miss = tlb_lookup(t, d, size, TLB_TABLE);
-    x86_load(b, X86_RCX, HP, OFF_F(d->rs2));
+    fp_to_gpr(t, X86_RCX, d->rs2);
     x86_st(b, size, X86_MEM(X86_RAX, 0), X86_RCX);
     struct stub *s = add_stub(t, STUB_STORE, miss, idx);
     s->val = -2;
@@ -1324,9 +1396,41 @@ static void validate_slots(struct tctx *t)
     jmp_to(b, t->validate_jmp + 4);
 }
 
+/* The F registers a loop's instructions may name (generously: a field
+ * counts when the instruction may use it as an F register). */
+static uint32_t fp_regs(const struct insn *d)
+{
+    unsigned o = d->op;
+    if (o == OP_FLW || o == OP_FLD) return 1u << d->rd;
+    if (o == OP_FSW || o == OP_FSD) return 1u << d->rs2;
+    if (!is_fp_compute(o)) return 0;
+    uint32_t m = 1u << d->rs2;
+    if (!fp_writes_x(o)) m |= 1u << d->rd;
+    if (!fp_reads_x(o)) m |= 1u << d->rs1;
+    if (o >= OP_FMADD_S && o <= OP_FNMADD_D) m |= 1u << d->rs3;
+    return m;
+}
+
+/* A loop's F registers go to xmm registers if they fit: loaded here, at
+ * the loop's entry; every instruction then reads and writes them there. */
+static void fp_plan(struct tctx *t)
+{
+    uint32_t used = 0;
+    for (unsigned i = 0; i < t->n; i++)
+        used |= fp_regs(&t->blk->insn[i].d);
+    if (!used || __builtin_popcount(used) > FP_XMM_N) return;
+    for (unsigned r = 0; r < 32; r++) {
+        if (!(used & (1u << r))) continue;
+        t->fp.xmm[r] = (int8_t)(FP_XMM_FIRST + t->fp.n++);
+        x86_sse_ld(t->b, 1, t->fp.xmm[r], X86_MEM(HP, OFF_F(r)));
+    }
+    t->ra.fp = &t->fp;
+}
+
 static void setup_loop(struct tctx *t)
 {
     t->validate_jmp = x86_jmp32(t->b);
+    fp_plan(t);
     uint32_t used = 0, written = 0;
     for (unsigned i = 0; i < t->n; i++) {
         uint32_t in, out;
@@ -1515,6 +1619,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     cold.exec = xb.exec;
     struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
+    memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
     n = t->n;
     size_t entry = xb.len;

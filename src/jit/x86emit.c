@@ -196,6 +196,10 @@ void x86_ret(struct x86buf *b)
 /* ModRM (+SIB, +displacement) for a general memory operand. */
 static void modrm_m(struct x86buf *b, int reg, struct x86mem m)
 {
+    if (m.base == X86_XREG) {
+        modrm_rr(b, reg, m.disp);
+        return;
+    }
     if (m.base == X86_RIP) {
         put1(b, (uint8_t)(((reg & 7) << 3) | 5));
         uint64_t next = (b->exec ? b->exec : (uint64_t)(uintptr_t)b->p) + b->len + 4;
@@ -217,7 +221,7 @@ static void modrm_m(struct x86buf *b, int reg, struct x86mem m)
 /* REX for a memory operand: X extends the index. */
 static void rex_m(struct x86buf *b, int w, int reg, struct x86mem m, int force)
 {
-    int base_hi = m.base != X86_RIP && (m.base & 8);
+    int base_hi = m.base == X86_XREG ? (m.disp & 8) != 0 : m.base != X86_RIP && (m.base & 8);
     uint8_t r = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) |
                           (m.index >= 0 && (m.index & 8) ? 2 : 0) | (base_hi ? 1 : 0));
     if (r != 0x40 || force) put1(b, r);
@@ -439,6 +443,7 @@ void x86_int3(struct x86buf *b)
 
 void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m)
 {
+    if (m.base == X86_XREG) dbl = 1; /* movd takes a general register there: movq */
     put1(b, dbl ? 0xf3 : 0x66);
     rex_m(b, 0, xmm, m, 0);
     put1(b, 0x0f);
@@ -464,6 +469,44 @@ void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm)
     modrm_rr(b, xmm, dst);
 }
 
+void x86_gpr_to_sse(struct x86buf *b, int xmm, int src)
+{
+    put1(b, 0x66);
+    rex(b, 1, xmm, src, 0);
+    put1(b, 0x0f);
+    put1(b, 0x6e);
+    modrm_rr(b, xmm, src);
+}
+
+/* 66 [REX] 0F op /r between two xmm registers. */
+static void sse66_rr(struct x86buf *b, uint8_t op, int dst, int src)
+{
+    put1(b, 0x66);
+    rex(b, 0, dst, src, 0);
+    put1(b, 0x0f);
+    put1(b, op);
+    modrm_rr(b, dst, src);
+}
+
+void x86_pcmpeqd(struct x86buf *b, int dst, int src)
+{
+    sse66_rr(b, 0x76, dst, src);
+}
+
+void x86_punpckldq(struct x86buf *b, int dst, int src)
+{
+    sse66_rr(b, 0x62, dst, src);
+}
+
+void x86_sse_st(struct x86buf *b, struct x86mem m, int xmm)
+{
+    put1(b, 0x66);
+    rex_m(b, 0, xmm, m, 0);
+    put1(b, 0x0f);
+    put1(b, 0xd6);
+    modrm_m(b, xmm, m);
+}
+
 void x86_cvt_i2f(struct x86buf *b, int dbl, int w64, int xmm, int src)
 {
     put1(b, dbl ? 0xf2 : 0xf3);
@@ -485,8 +528,9 @@ void x86_cvt_f2i(struct x86buf *b, int dbl, int w64, int trunc, int dst, struct 
 /* VEX.LIG.66.0F38.W(dbl) op /r with ModRM.reg = xmm0, VEX.vvvv = xmm1. */
 void x86_vfma213(struct x86buf *b, int dbl, enum x86_fma op, struct x86mem m)
 {
-    uint8_t r1 = (uint8_t)(0x80 | (m.index >= 0 && (m.index & 8) ? 0 : 0x40) |
-                           ((m.base & 8) ? 0 : 0x20) | 0x02);
+    int base_hi = m.base == X86_XREG ? m.disp & 8 : m.base & 8;
+    uint8_t r1 =
+        (uint8_t)(0x80 | (m.index >= 0 && (m.index & 8) ? 0 : 0x40) | (base_hi ? 0 : 0x20) | 0x02);
     uint8_t r2 = (uint8_t)((dbl ? 0x80 : 0) | ((~1u & 0xf) << 3) | 0x01);
     put1(b, 0xc4);
     put1(b, r1);

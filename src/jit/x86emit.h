@@ -57,7 +57,11 @@ struct x86mem {
     int32_t disp;
     uint64_t abs;
 };
-#define X86_ABS(a)           ((struct x86mem){X86_RIP, -1, 1, 0, (a)})
+#define X86_ABS(a) ((struct x86mem){X86_RIP, -1, 1, 0, (a)})
+/* An xmm register where an SSE instruction takes xmm/m (ModRM mod 11):
+ * for x86_sse_ld, x86_sse_op, x86_ucomis, x86_cvt_f2i and x86_vfma213. */
+#define X86_XREG             (-3)
+#define X86_XMM(x)           ((struct x86mem){X86_XREG, -1, 1, (x)})
 #define X86_MEM(b, d)        ((struct x86mem){(b), -1, 1, (d)})
 #define X86_MEMX(b, i, s, d) ((struct x86mem){(b), (i), (s), (d)})
 
@@ -111,7 +115,7 @@ void x86_pop(struct x86buf *b, int r);
 void x86_mfence(struct x86buf *b);
 void x86_int3(struct x86buf *b);
 
-/* Scalar SSE2 on xmm0..xmm7 (dbl: sd forms, else ss forms). */
+/* Scalar SSE2 on xmm0..xmm15 (dbl: sd forms, else ss forms). */
 enum x86_sse {
     X86_SQRT = 0x51,
     X86_FADD = 0x58,
@@ -123,6 +127,10 @@ void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* movq/mo
 void x86_sse_op(struct x86buf *b, int dbl, enum x86_sse op, int xmm,
                 struct x86mem m);                                     /* op xmm, [m] */
 void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm);     /* movq r64 / movd r32, xmm */
+void x86_gpr_to_sse(struct x86buf *b, int xmm, int src);              /* movq xmm, r64 */
+void x86_sse_st(struct x86buf *b, struct x86mem m, int xmm);          /* movq [m], xmm */
+void x86_pcmpeqd(struct x86buf *b, int dst, int src);                 /* pcmpeqd xmm, xmm */
+void x86_punpckldq(struct x86buf *b, int dst, int src);               /* punpckldq xmm, xmm */
 void x86_ucomis(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* ucomisd/ss xmm, [m] */
 /* cvtsi2sd/ss xmm, r32/r64 (w64: a 64-bit source). */
 void x86_cvt_i2f(struct x86buf *b, int dbl, int w64, int xmm, int src);

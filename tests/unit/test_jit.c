@@ -154,6 +154,21 @@ static void test_encodings(void)
         x86_vfma213(&b, 0, X86_VFNMSUB, X86_MEM(X86_RBP, 0x120)));
     ASM("movq gpr", "movq rax, xmm0; movd ecx, xmm0", x86_sse_to_gpr(&b, 1, X86_RAX, 0);
         x86_sse_to_gpr(&b, 0, X86_RCX, 0));
+    ASM("xmm operands", "movq xmm0, xmm3; addsd xmm0, xmm5; divss xmm0, xmm12; ucomisd xmm1, xmm2",
+        x86_sse_ld(&b, 0, 0, X86_XMM(3));
+        x86_sse_op(&b, 1, X86_FADD, 0, X86_XMM(5)); x86_sse_op(&b, 0, X86_FDIV, 0, X86_XMM(12));
+        x86_ucomis(&b, 1, 1, X86_XMM(2)));
+    ASM("xmm operands 2",
+        "vfmadd213sd xmm0, xmm1, xmm4; vfmsub213ss xmm0, xmm1, xmm9; cvttsd2si rax, xmm6",
+        x86_vfma213(&b, 1, X86_VFMADD, X86_XMM(4));
+        x86_vfma213(&b, 0, X86_VFMSUB, X86_XMM(9)); x86_cvt_f2i(&b, 1, 1, 1, X86_RAX, X86_XMM(6)));
+    ASM("movq to xmm and memory",
+        "movq xmm7, rcx; movq xmm10, r9; movq qword ptr [rbp + 0x118], xmm7",
+        x86_gpr_to_sse(&b, 7, X86_RCX);
+        x86_gpr_to_sse(&b, 10, X86_R9); x86_sse_st(&b, X86_MEM(X86_RBP, 0x118), 7));
+    ASM("boxing", "pcmpeqd xmm1, xmm1; punpckldq xmm0, xmm1; punpckldq xmm9, xmm10",
+        x86_pcmpeqd(&b, 1, 1);
+        x86_punpckldq(&b, 0, 1); x86_punpckldq(&b, 9, 10));
     /* Running out of room stops writing and says so (the translator then
      * throws the buffer away). */
     x86_init(&b, mem, 3);
