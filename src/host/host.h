@@ -234,6 +234,9 @@ int host_vm_migrate(struct service *svc, const char *name, const char *to, int c
                     char *reply, size_t size, char *err, size_t errlen);
 /* The same, or HOST_CONFLICT at once if another request is in flight. */
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size);
+/* The same after waiting up to wait_ms for a request in flight to end. */
+int host_worker_try_request_for(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+                                int wait_ms);
 void host_worker_reap(struct service *svc);
 void host_worker_sample(struct service *svc);
 

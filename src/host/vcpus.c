@@ -1,9 +1,9 @@
 /* Per-vCPU figures (the vcpus array of GET /v1/vms/NAME, vmon show): each
  * vCPU's state, the host CPU time of its thread, the guest instructions it
  * retired and its steal time. They are asked of a running or paused VM's
- * worker (its control channel's "vcpus") when the API shows the VM; while
- * the channel is busy with a long request (a snapshot, a migration) the
- * figures last read stand. */
+ * worker (its control channel's "vcpus") when the API shows the VM, after
+ * a short request in flight; while the channel is busy with a long one (a
+ * snapshot, a migration) the figures last read stand. */
 #include "host/host.h"
 #include <json-c/json.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #define VCPUS_MAX       64   /* VM_MAX_CPUS */
 #define VCPUS_REPLY_MAX 8192 /* the worker's longest reply */
+#define VCPUS_WAIT_MS   250  /* for a short request in flight (the scheduler's "stats") */
 
 /* KEY=VALUE of one vCPU; keys a newer worker may add are skipped. 0, or
  * -1 if the value is not what the key wants. */
@@ -66,7 +67,8 @@ void host_vm_refresh_vcpus(struct service *svc, const char *name)
     char *reply = malloc(VCPUS_REPLY_MAX);
     struct host_vcpu *v = calloc(VCPUS_MAX, sizeof(*v));
     int n = -1;
-    if (reply && v && host_worker_try_request(vm, "vcpus", reply, VCPUS_REPLY_MAX) == HOST_OK)
+    if (reply && v &&
+        host_worker_try_request_for(vm, "vcpus", reply, VCPUS_REPLY_MAX, VCPUS_WAIT_MS) == HOST_OK)
         n = parse_vcpus(reply, v, VCPUS_MAX);
     pthread_mutex_lock(&svc->lock);
     if (n >= 0) {

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WORKER_ARGS        96
@@ -235,6 +236,18 @@ int host_worker_request_fd(struct host_vm *vm, const char *cmd, int fd, int time
 int host_worker_try_request(struct host_vm *vm, const char *cmd, char *reply, size_t size)
 {
     if (pthread_mutex_trylock(&vm->ctl_lock) != 0) return HOST_CONFLICT;
+    return request_locked(vm, cmd, -1, reply, size, REQUEST_TIMEOUT_MS);
+}
+
+int host_worker_try_request_for(struct host_vm *vm, const char *cmd, char *reply, size_t size,
+                                int wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)wait_ms % 1000 * 1000000;
+    until.tv_sec += wait_ms / 1000 + until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    if (pthread_mutex_timedlock(&vm->ctl_lock, &until) != 0) return HOST_CONFLICT;
     return request_locked(vm, cmd, -1, reply, size, REQUEST_TIMEOUT_MS);
 }
 
