@@ -33,6 +33,7 @@ int jit_cache_init(struct jit_cache *c, size_t size)
     c->size = size;
     c->data = rx + size;
     c->data_size = DATA_SIZE;
+    c->data_used = JIT_JC_BYTES;
     c->cold_used = size / 2;
     return 0;
 }
@@ -57,9 +58,9 @@ void jit_cache_flush(struct jit_cache *c)
 {
     release(c, c->start, c->used);
     release(c, c->size / 2, c->cold_used);
-    if (c->data_used) madvise(c->data, c->data_used, MADV_DONTNEED);
+    madvise(c->data, c->data_used, MADV_DONTNEED); /* the jump table too: empty */
     c->used = c->start;
     c->cold_used = c->size / 2;
-    c->data_used = 0;
+    c->data_used = JIT_JC_BYTES;
     c->flushes++;
 }

@@ -9,6 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The hart's jump table, at the start of the data pages: indirect jumps
+ * (JALR, other pages) find a recent target's translation there, indexed by
+ * the guest pc, each entry {pc, host address, fetch key, 0}. Zeroed pages
+ * are empty entries: no fetch key is 0 (hart_reset bumps the generations
+ * it is made of). */
+#define JIT_JC_ENTRIES 4096
+#define JIT_JC_BYTES   (JIT_JC_ENTRIES * 32)
+
 struct jit_cache {
     uint8_t *rw, *rx;
     size_t size, used;

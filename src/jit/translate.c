@@ -1660,9 +1660,32 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     return (uint32_t)entry;
 }
 
-static void emit_lookup(struct x86buf *b)
+/* rcx = the jump table's entry for the pc in r12 (rdx clobbered). */
+static void jc_entry(struct x86buf *b, uint64_t jc)
+{
+    x86_mov32_rr(b, X86_RCX, PC);
+    x86_shift32_ri(b, X86_SHL, X86_RCX, 4); /* (pc / 2) * 32 */
+    x86_alu32_ri(b, X86_AND, X86_RCX, (JIT_JC_ENTRIES - 1) << 5);
+    x86_lea(b, X86_RDX, X86_ABS(jc));
+    x86_alu_rr(b, X86_ADD, X86_RCX, X86_RDX);
+}
+
+/* The target in r12, the exit's own cache (or 0) at [rsp]: first the
+ * hart's jump table, then the fetch TLB and the block cache (a hit there
+ * fills the table); a translation found also refills the exit's cache. */
+static void emit_lookup(struct x86buf *b, uint64_t jc)
 {
     size_t miss[4];
+    jc_entry(b, jc);
+    x86_alu_rm(b, X86_CMP, PC, X86_MEM(X86_RCX, 0));
+    size_t slow = x86_jcc32(b, X86_CC_NE);
+    x86_load(b, X86_RAX, HP, OFF_FKEY);
+    x86_alu_rm(b, X86_CMP, X86_RAX, X86_MEM(X86_RCX, 16));
+    size_t slow2 = x86_jcc32(b, X86_CC_NE);
+    x86_load(b, X86_RAX, X86_RCX, 8);
+    size_t found = x86_jmp32(b);
+    x86_patch(b, slow, b->len);
+    x86_patch(b, slow2, b->len);
     x86_mov_rr(b, X86_RAX, PC);
     x86_mov32_rr(b, X86_RCX, X86_RAX);
     x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
@@ -1687,6 +1710,12 @@ static void emit_lookup(struct x86buf *b)
     x86_test_rr(b, X86_RAX, X86_RAX);
     miss[3] = x86_jcc32(b, X86_CC_E);
     x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(HP, OFF_RX));
+    jc_entry(b, jc);
+    x86_store(b, X86_RCX, 0, PC);
+    x86_store(b, X86_RCX, 8, X86_RAX);
+    x86_load(b, X86_RDX, HP, OFF_FKEY);
+    x86_store(b, X86_RCX, 16, X86_RDX);
+    x86_patch(b, found, b->len);
     x86_load(b, X86_RDX, X86_RSP, 0); /* the exit's cache, or 0 */
     x86_test_rr(b, X86_RDX, X86_RDX);
     size_t none = x86_jcc32(b, X86_CC_E);
@@ -1730,6 +1759,7 @@ void jit_cache_start(struct jit_cache *c)
     static const int saved[] = {X86_RBX, X86_RBP, X86_R12, X86_R13, X86_R14, X86_R15};
     struct x86buf xb;
     x86_init(&xb, c->rw, c->size);
+    xb.exec = (uint64_t)(uintptr_t)c->rx; /* RIP-relative operands reach from there */
     /* enter(rdi = h, rsi = pc, rdx = budget, rcx = tlb, r8 = code) */
     for (unsigned i = 0; i < 6; i++)
         x86_push(&xb, saved[i]);
@@ -1748,7 +1778,7 @@ void jit_cache_start(struct jit_cache *c)
     x86_ret(&xb);
     while (xb.len < LOOKUP_AT)
         x86_int3(&xb);
-    emit_lookup(&xb);
+    emit_lookup(&xb, (uint64_t)(uintptr_t)c->data);
     c->load_thunk = emit_thunk(&xb, 0);
     c->store_thunk = emit_thunk(&xb, 1);
     c->start = c->used = (xb.len + 15) & ~(size_t)15;
