@@ -380,10 +380,12 @@ int ctl_list(int argc, char **argv)
     return r;
 }
 
-/* --- vmon set NAME --weight W --cap PCT --pin CPUS --mem-limit SIZE ------ */
+/* --- vmon set NAME --weight W --cap PCT --pin CPUS --mem-limit SIZE
+ *                  --mem SIZE --disk-size [N:]SIZE ----------------------------- */
 
 static const char *const set_keys[] = {"weight", "cap", "pin", "mem_limit"};
 #define N_SET_KEYS 4
+enum { SET_MEM = N_SET_KEYS, SET_DISK_SIZE, N_SET_OPTS };
 
 static unsigned set_opts(struct cli_opt *opts)
 {
@@ -392,34 +394,70 @@ static unsigned set_opts(struct cli_opt *opts)
         const struct vmdef_field *f = vmdef_field_by_key(set_keys[k]);
         opts[n++] = (struct cli_opt){f->opt, f->arg, f->help, (int)k};
     }
+    opts[n++] = (struct cli_opt){
+        "--mem", "SIZE", "live: the RAM its balloon leaves the guest (as vmon resize --mem)",
+        SET_MEM};
+    opts[n++] = (struct cli_opt){"--disk-size", "[N:]SIZE",
+                                 "live: grow disk N (default 0) to SIZE (as vmon resize --disk N\n"
+                                 "--size SIZE); may be given for several disks",
+                                 SET_DISK_SIZE};
     opts[n++] = ctl_socket_opt;
     return n;
 }
 
 void ctl_set_usage(FILE *out)
 {
-    struct cli_opt opts[N_SET_KEYS + 1];
+    struct cli_opt opts[N_SET_OPTS + 1];
     unsigned n = set_opts(opts);
     fprintf(out, "usage: vmon set NAME [--weight W] [--cap PCT] [--pin CPUS] [--mem-limit SIZE]\n"
+                 "                     [--mem SIZE] [--disk-size [N:]SIZE]...\n"
                  "Change a VM's CPU weight, cap and pinning, saved in its definition and\n"
-                 "applied to a running VM within 100 ms; or its memory limit, while it is\n"
-                 "stopped.\n\n");
+                 "applied to a running VM within 100 ms; its memory limit, while it is\n"
+                 "stopped; or, while it runs, its memory (balloon) and its disks' sizes.\n\n");
     cli_print_opts(opts, n, out);
 }
 
-/* The settings given, as the JSON object PATCH takes; CLI_OK, CLI_USAGE or
- * -1 after --help. */
-static int parse_set(int argc, char **argv, const char **name, const char **sock, json_object *o)
+/* --disk-size [N:]SIZE as the resize request {"disk": N, "size": SIZE}, or
+ * NULL after a message. */
+static json_object *disk_size_request(const char *value)
 {
-    struct cli_opt opts[N_SET_KEYS + 1];
+    const char *colon = strchr(value, ':'), *size = colon ? colon + 1 : value;
+    long n = 0;
+    if (colon) {
+        char *end;
+        n = strtol(value, &end, 10);
+        if (end == value || end != colon || n < 0 || n > 63) {
+            fprintf(stderr, "vmon set: invalid --disk-size '%s' (want [N:]SIZE, N a disk number)\n",
+                    value);
+            return NULL;
+        }
+    }
+    if (!*size) {
+        fprintf(stderr, "vmon set: invalid --disk-size '%s' (no size)\n", value);
+        return NULL;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "disk", json_object_new_int((int)n));
+    json_object_object_add(o, "size", json_object_new_string(size));
+    return o;
+}
+
+/* The settings given, as the JSON object PATCH takes, and the live changes
+ * as the resize requests PUT .../resize takes (array live); CLI_OK,
+ * CLI_USAGE or -1 after --help. */
+static int parse_set(int argc, char **argv, const char **name, const char **sock, json_object *o,
+                     json_object *live)
+{
+    struct cli_opt opts[N_SET_OPTS + 1];
     struct cli c;
     cli_init(&c, "vmon set", opts, set_opts(opts), argc, argv);
     for (;;) {
         switch (cli_next(&c)) {
         case CLI_END:
-            if (!*name || !json_object_object_length(o)) {
+            if (!*name || (!json_object_object_length(o) && !json_object_array_length(live))) {
                 fprintf(stderr, "vmon set: %s\n",
-                        *name ? "nothing to change (--weight, --cap, --pin or --mem-limit)"
+                        *name ? "nothing to change (--weight, --cap, --pin, --mem-limit, --mem or "
+                                "--disk-size)"
                               : "which VM? (vmon set NAME --weight W ...)");
                 return CLI_USAGE;
             }
@@ -437,6 +475,18 @@ static int parse_set(int argc, char **argv, const char **name, const char **sock
         }
         if (c.opt->id == CTL_SOCKET) {
             *sock = c.value;
+            continue;
+        }
+        if (c.opt->id == SET_MEM) {
+            json_object *m = json_object_new_object();
+            json_object_object_add(m, "mem", json_object_new_string(c.value));
+            json_object_array_add(live, m);
+            continue;
+        }
+        if (c.opt->id == SET_DISK_SIZE) {
+            json_object *d = disk_size_request(c.value);
+            if (!d) return CLI_USAGE;
+            json_object_array_add(live, d);
             continue;
         }
         struct vm_def d;
@@ -457,24 +507,30 @@ static int parse_set(int argc, char **argv, const char **name, const char **sock
     }
 }
 
+static int put_resize(const char *cmd, const char *sock, const char *name, json_object *req);
+
 int ctl_set(int argc, char **argv)
 {
     const char *name = NULL, *given = NULL;
-    json_object *o = json_object_new_object();
-    int r = parse_set(argc, argv, &name, &given, o);
+    json_object *o = json_object_new_object(), *live = json_object_new_array();
+    int r = parse_set(argc, argv, &name, &given, o, live);
     if (r == CLI_OK && (strchr(name, '/') || strchr(name, '?') || strchr(name, ' '))) {
         fprintf(stderr, "vmon set: no VM named '%s'\n", name);
         r = CLI_ERROR;
     }
-    if (r == CLI_OK) {
-        char sock[PATH_MAX], path[512];
-        ctl_socket_path(given, sock, sizeof(sock));
+    char sock[PATH_MAX];
+    if (r == CLI_OK) ctl_socket_path(given, sock, sizeof(sock));
+    if (r == CLI_OK && json_object_object_length(o)) {
+        char path[512];
         snprintf(path, sizeof(path), "/v1/vms/%s", name);
         struct http_reply rep;
         r = ctl_call("set", sock, "PATCH", path, json_object_to_json_string(o), &rep);
         if (r == CLI_OK) http_reply_free(&rep);
     }
+    for (size_t i = 0; r == CLI_OK && i < json_object_array_length(live); i++)
+        r = put_resize("set", sock, name, json_object_array_get_idx(live, i));
     json_object_put(o);
+    json_object_put(live);
     return r < 0 ? CLI_OK : r;
 }
 
@@ -554,6 +610,23 @@ static int parse_resize(int argc, char **argv, const char **name, const char **s
     }
 }
 
+/* PUT /v1/vms/NAME/resize with req; the service's result line printed. */
+static int put_resize(const char *cmd, const char *sock, const char *name, json_object *req)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/v1/vms/%s/resize", name);
+    struct http_reply rep;
+    int r = ctl_call(cmd, sock, "PUT", path, json_object_to_json_string(req), &rep);
+    if (r == CLI_OK) {
+        json_object *res = json_tokener_parse(rep.body), *v = NULL;
+        if (res && json_object_object_get_ex(res, "result", &v))
+            printf("%s\n", json_object_get_string(v));
+        json_object_put(res);
+        http_reply_free(&rep);
+    }
+    return r;
+}
+
 int ctl_resize(int argc, char **argv)
 {
     const char *name = NULL, *given = NULL;
@@ -564,18 +637,9 @@ int ctl_resize(int argc, char **argv)
         r = CLI_ERROR;
     }
     if (r == CLI_OK) {
-        char sock[PATH_MAX], path[512];
+        char sock[PATH_MAX];
         ctl_socket_path(given, sock, sizeof(sock));
-        snprintf(path, sizeof(path), "/v1/vms/%s/resize", name);
-        struct http_reply rep;
-        r = ctl_call("resize", sock, "PUT", path, json_object_to_json_string(o), &rep);
-        if (r == CLI_OK) {
-            json_object *res = json_tokener_parse(rep.body), *v = NULL;
-            if (res && json_object_object_get_ex(res, "result", &v))
-                printf("%s\n", json_object_get_string(v));
-            json_object_put(res);
-            http_reply_free(&rep);
-        }
+        r = put_resize("resize", sock, name, o);
     }
     json_object_put(o);
     return r < 0 ? CLI_OK : r;

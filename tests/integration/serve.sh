@@ -418,6 +418,14 @@ json "$tmp/body" "d['result']" | grep -q "given 96 MiB" && ok "the guest gave 96
 expect_error "resize: shrinking a disk" 400 PUT /v1/vms/grow/resize '{"disk": 0, "size": "4M"}'
 [ "$(stat -c %s "$tmp/grow.img")" = $((16 << 20)) ] && ok "a refused shrink leaves the image alone" ||
     bad "image size after a refused shrink: $(stat -c %s "$tmp/grow.img")"
+# vmon set's spelling of the same: --disk-size [N:]SIZE and --mem SIZE, live
+"$VMON" set grow --disk-size 0:24M --mem 120M >"$tmp/out" 2>&1 && grep -qx "disk 0 is 25165824 bytes" "$tmp/out" &&
+    grep -q "^balloon target 72 MiB" "$tmp/out" && [ "$(stat -c %s "$tmp/grow.img")" = $((24 << 20)) ] &&
+    ok "vmon set grow --disk-size 0:24M --mem 120M: disk grown, the 192M guest's balloon target 72 MiB" ||
+    bad "vmon set --disk-size/--mem: $(cat "$tmp/out") size $(stat -c %s "$tmp/grow.img")"
+"$VMON" set grow --disk-size 0: 2>"$tmp/out" && bad "vmon set --disk-size 0: accepted" ||
+    { grep -q "invalid --disk-size '0:' (no size)" "$tmp/out" && ok "vmon set --disk-size without a size: a clear error" ||
+        bad "--disk-size 0: $(cat "$tmp/out")"; }
 expect_error "resize: no such disk" 400 PUT /v1/vms/grow/resize '{"disk": 3, "size": "16M"}'
 expect_error "resize: a bad size" 400 PUT /v1/vms/grow/resize '{"mem": "lots"}'
 expect_error "resize: an unknown field" 400 PUT /v1/vms/grow/resize '{"cpus": 4}'
