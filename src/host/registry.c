@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,8 +259,9 @@ json_object *host_vm_io_json(const struct host_vm *vm)
     for (unsigned i = 0; i < HIO_N; i++) {
         char key[32];
         snprintf(key, sizeof(key), "%s_per_sec", host_io_names[i]);
+        uint64_t v = vm->pid ? vm->io[i] : 0; /* as the worker said: clamped for JSON */
         json_object_object_add(o, host_io_names[i],
-                               json_object_new_int64(vm->pid ? (int64_t)vm->io[i] : 0));
+                               json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
         add_num(o, key, vm->pid ? vm->io_rate[i] : 0);
     }
     return o;
