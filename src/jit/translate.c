@@ -112,7 +112,7 @@ struct tctx {
     /* A loop's access slots, whose keys its entry checks (validate_slots). */
     uint64_t slots[BLOCK_MAX];
     unsigned nslots;
-    size_t validate_jmp;       /* the entry's jump to that check */
+    size_t validate_jmp;       /* the entry's jump to that check, 0 if it has none */
     struct fpcache fp;         /* ra.fp, when the loop keeps F registers in xmm */
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
 };
@@ -1427,9 +1427,21 @@ static void fp_plan(struct tctx *t)
     t->ra.fp = &t->fp;
 }
 
+/* Does the loop access memory (through tlb_lookup, with slots)? */
+static int loop_accesses(const struct tctx *t)
+{
+    for (unsigned i = 0; i < t->n; i++) {
+        unsigned o = t->blk->insn[i].d.op;
+        if ((o >= OP_LB && o <= OP_LWU) || (o >= OP_SB && o <= OP_SD) || o == OP_FLW ||
+            o == OP_FLD || o == OP_FSW || o == OP_FSD)
+            return 1;
+    }
+    return 0;
+}
+
 static void setup_loop(struct tctx *t)
 {
-    t->validate_jmp = x86_jmp32(t->b);
+    t->validate_jmp = loop_accesses(t) ? x86_jmp32(t->b) : 0; /* 0: no slots to check */
     fp_plan(t);
     uint32_t used = 0, written = 0;
     for (unsigned i = 0; i < t->n; i++) {
@@ -1644,7 +1656,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     t->b = &cold;
     size_t cold_start = cold.len;
     emit_stubs(t);
-    if (t->loop) validate_slots(t);
+    if (t->validate_jmp) validate_slots(t);
     x86_patch(&cold, low, cold.len);
     refund(&cold, n);
     x86_patch(&cold, ev, cold.len);
