@@ -8,35 +8,7 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
-VMON=${VMON:-build/vmon}
-VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
-SOCK=$tmp/vmon.sock
-STATE=$tmp/state
-export VMON_SOCKET=$SOCK
-LOG=$tmp/serve.log
-svc_pid=
-trap '[ -n "$svc_pid" ] && kill "$svc_pid" 2>/dev/null && wait "$svc_pid"; rm -rf "$tmp"' EXIT
-
-start_service() {
-    "$VMON" serve --socket "$SOCK" --state "$STATE" 2>>"$LOG" &
-    svc_pid=$!
-    for _ in $(seq 100); do
-        curl -sf --unix-socket "$SOCK" http://x/v1/version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# api METHOD PATH [BODY]: status in $status, body in $tmp/body.
-api() {
-    local args=(-s -o "$tmp/body" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
-    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    status=$(curl "${args[@]}" "http://localhost$2")
-}
-
-json() { # FILE PYTHON-EXPRESSION-ON-d
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
-}
+. "$(dirname "${BASH_SOURCE[0]}")/servelib.sh"
 
 # A definition with the kernel and one list entry, as JSON.
 def_json() { # KEY SPEC
