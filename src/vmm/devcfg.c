@@ -60,19 +60,27 @@ static int disk_option(const char *opt, struct disk_cfg *c, int *has_serial, cha
     return 0;
 }
 
+/* The path a device option starts with, into buf: 0, or -1 with err
+ * naming what (file, directory) is missing or too long and the form
+ * wanted. */
+static int leading_path(const char **p, char *buf, size_t size, const char *what, const char *form,
+                        char *err, size_t errlen)
+{
+    long n = opt_leading_path(p, buf, size);
+    if (n < 0)
+        snprintf(err, errlen, "%s name too long", what);
+    else if (!n)
+        snprintf(err, errlen, "no %s given (want %s)", what, form);
+    return n > 0 ? 0 : -1;
+}
+
 int devcfg_parse_disk(const char *spec, struct disk_cfg *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     const char *p = spec ? spec : "";
-    long n = opt_leading_path(&p, c->file, sizeof(c->file));
-    if (n < 0) {
-        snprintf(err, errlen, "file name too long");
+    if (leading_path(&p, c->file, sizeof(c->file), "file",
+                     "FILE[,ro][,format=raw|qcow2][,serial=STR]", err, errlen) < 0)
         return -1;
-    }
-    if (!n) {
-        snprintf(err, errlen, "no file given (want FILE[,ro][,format=raw|qcow2][,serial=STR])");
-        return -1;
-    }
     char opt[256];
     int r, has_serial = 0;
     while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
@@ -301,15 +309,8 @@ int devcfg_parse_share(const char *spec, struct share_cfg *c, char *err, size_t 
 {
     memset(c, 0, sizeof(*c));
     const char *p = spec ? spec : "";
-    long n = opt_leading_path(&p, c->dir, sizeof(c->dir));
-    if (n < 0) {
-        snprintf(err, errlen, "directory name too long");
+    if (leading_path(&p, c->dir, sizeof(c->dir), "directory", "DIR,tag=TAG[,ro]", err, errlen) < 0)
         return -1;
-    }
-    if (!n) {
-        snprintf(err, errlen, "no directory given (want DIR,tag=TAG[,ro])");
-        return -1;
-    }
     char opt[4096];
     int r;
     while ((r = opt_next(&p, opt, sizeof(opt))) != 0) {
