@@ -331,13 +331,13 @@ static void format_uptime(double s, char *buf, size_t size)
         snprintf(buf, size, "%lus", t);
 }
 
-static const char *field_str(json_object *o, const char *key)
+const char *ctl_json_str(json_object *o, const char *key)
 {
     json_object *v;
     return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
 }
 
-static double field_num(json_object *o, const char *key)
+double ctl_json_num(json_object *o, const char *key)
 {
     json_object *v;
     return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
@@ -346,13 +346,13 @@ static double field_num(json_object *o, const char *key)
 static void print_row(json_object *vm)
 {
     char up[32], mem[32], rss[32] = "-";
-    format_uptime(field_num(vm, "uptime"), up, sizeof(up));
-    snprintf(mem, sizeof(mem), "%.0fM", field_num(vm, "mem_bytes") / 1048576.0);
-    if (field_num(vm, "rss_bytes") > 0)
-        snprintf(rss, sizeof(rss), "%.0fM", field_num(vm, "rss_bytes") / 1048576.0);
-    printf("%-20s %-9s %4.0f %7s %7s %6.1f %8s %9.1f %8.1f\n", field_str(vm, "name"),
-           field_str(vm, "state"), field_num(vm, "cpus"), mem, rss, field_num(vm, "cpu_pct"), up,
-           field_num(vm, "cpu_time"), field_num(vm, "mips"));
+    format_uptime(ctl_json_num(vm, "uptime"), up, sizeof(up));
+    snprintf(mem, sizeof(mem), "%.0fM", ctl_json_num(vm, "mem_bytes") / 1048576.0);
+    if (ctl_json_num(vm, "rss_bytes") > 0)
+        snprintf(rss, sizeof(rss), "%.0fM", ctl_json_num(vm, "rss_bytes") / 1048576.0);
+    printf("%-20s %-9s %4.0f %7s %7s %6.1f %8s %9.1f %8.1f\n", ctl_json_str(vm, "name"),
+           ctl_json_str(vm, "state"), ctl_json_num(vm, "cpus"), mem, rss,
+           ctl_json_num(vm, "cpu_pct"), up, ctl_json_num(vm, "cpu_time"), ctl_json_num(vm, "mips"));
 }
 
 int ctl_list(int argc, char **argv)

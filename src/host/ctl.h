@@ -51,6 +51,10 @@ int ctl_service_error(const char *cmd, const struct http_reply *r);
  * error printed ("vmon CMD: ...") and CLI_ERROR. */
 int ctl_call(const char *cmd, const char *sock, const char *method, const char *path,
              const char *body, struct http_reply *out);
+/* A field of the service's JSON answer: its number (0 if absent), its
+ * string ("" if absent). */
+double ctl_json_num(struct json_object *o, const char *key);
+const char *ctl_json_str(struct json_object *o, const char *key);
 /* Prefix a relative path with the working directory (commas doubled, as
  * device options read them); a definition's paths so (the service runs
  * elsewhere). 0, or -1 if getcwd fails. */

@@ -25,12 +25,6 @@ static const struct cli_opt migrate_opts[] = {
      MIG_SOCKET},
 };
 
-static double num_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
-}
-
 /* --- vmon migrate NAME --to ADDR ----------------------------------------- */
 
 void ctl_migrate_usage(FILE *out)
@@ -85,9 +79,9 @@ static void print_migrated(const char *name, const struct http_reply *rep)
     json_object_object_get_ex(o, "state", &state);
     printf("migrated VM %s to %s: %d rounds, %.0f pages, %.1f MiB, total %.1f ms, downtime "
            "%.1f ms; here it is %s\n",
-           name, to ? json_object_get_string(to) : "?", (int)num_field(o, "rounds"),
-           num_field(o, "pages"), num_field(o, "sent_mib"), num_field(o, "total_ms"),
-           num_field(o, "downtime_ms"), state ? json_object_get_string(state) : "?");
+           name, to ? json_object_get_string(to) : "?", (int)ctl_json_num(o, "rounds"),
+           ctl_json_num(o, "pages"), ctl_json_num(o, "sent_mib"), ctl_json_num(o, "total_ms"),
+           ctl_json_num(o, "downtime_ms"), state ? json_object_get_string(state) : "?");
     json_object_put(o);
 }
 

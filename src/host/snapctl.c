@@ -73,19 +73,14 @@ static int parse_snapshot(int argc, char **argv, const char **pos, const char **
     }
 }
 
-static double num_field(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
-}
-
 static void print_saved(const char *name, const struct http_reply *rep)
 {
     json_object *o = json_tokener_parse(rep->body), *f = NULL;
     json_object_object_get_ex(o, "file", &f);
     printf("saved VM %s to %s in %.3f s (%.1f MiB, %.1f MiB allocated)\n", name,
-           f ? json_object_get_string(f) : "?", num_field(o, "seconds"),
-           num_field(o, "size_bytes") / 1048576.0, num_field(o, "allocated_bytes") / 1048576.0);
+           f ? json_object_get_string(f) : "?", ctl_json_num(o, "seconds"),
+           ctl_json_num(o, "size_bytes") / 1048576.0,
+           ctl_json_num(o, "allocated_bytes") / 1048576.0);
     json_object_put(o);
 }
 

@@ -31,22 +31,10 @@ void ctl_top_usage(FILE *out)
     cli_print_opts(&ctl_socket_opt, 1, out);
 }
 
-static double num(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : 0;
-}
-
-static const char *str(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
-
 static int by_cpu(const void *a, const void *b)
 {
-    double x = num(*(json_object *const *)a, "cpu_pct"),
-           y = num(*(json_object *const *)b, "cpu_pct");
+    double x = ctl_json_num(*(json_object *const *)a, "cpu_pct"),
+           y = ctl_json_num(*(json_object *const *)b, "cpu_pct");
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -70,18 +58,19 @@ static const char *human(double v, char buf[16])
 static double io(json_object *vm, const char *key)
 {
     json_object *o;
-    return json_object_object_get_ex(vm, "io", &o) ? num(o, key) : 0;
+    return json_object_object_get_ex(vm, "io", &o) ? ctl_json_num(o, key) : 0;
 }
 
 static void print_row(json_object *r)
 {
     char b[7][16];
-    printf("%-16s %-9s %4.0f %6.1f %7.1f %6s %6s %7s %7s %7s %7s %7s %8.1f\r\n", str(r, "name"),
-           str(r, "state"), num(r, "cpus"), num(r, "cpu_pct"), num(r, "mips"),
-           human(num(r, "mem_bytes"), b[0]), human(num(r, "rss_bytes"), b[1]),
+    printf("%-16s %-9s %4.0f %6.1f %7.1f %6s %6s %7s %7s %7s %7s %7s %8.1f\r\n",
+           ctl_json_str(r, "name"), ctl_json_str(r, "state"), ctl_json_num(r, "cpus"),
+           ctl_json_num(r, "cpu_pct"), ctl_json_num(r, "mips"),
+           human(ctl_json_num(r, "mem_bytes"), b[0]), human(ctl_json_num(r, "rss_bytes"), b[1]),
            human(io(r, "disk_read_per_sec"), b[2]), human(io(r, "disk_written_per_sec"), b[3]),
            human(io(r, "net_rx_per_sec"), b[4]), human(io(r, "net_tx_per_sec"), b[5]),
-           human(io(r, "hypercalls_per_sec"), b[6]), num(r, "cpu_time"));
+           human(io(r, "hypercalls_per_sec"), b[6]), ctl_json_num(r, "cpu_time"));
 }
 
 /* One frame: CLI_OK, or CLI_ERROR after a message. */
@@ -106,8 +95,8 @@ static int frame(const char *sock, int clear)
     double cpu = 0, mips = 0, disk = 0, net = 0, hcalls = 0;
     for (size_t i = 0; rows && i < n; i++) {
         rows[i] = json_object_array_get_idx(vms, i);
-        cpu += num(rows[i], "cpu_pct");
-        mips += num(rows[i], "mips");
+        cpu += ctl_json_num(rows[i], "cpu_pct");
+        mips += ctl_json_num(rows[i], "mips");
         disk += io(rows[i], "disk_read_per_sec") + io(rows[i], "disk_written_per_sec");
         net += io(rows[i], "net_rx_per_sec") + io(rows[i], "net_tx_per_sec");
         hcalls += io(rows[i], "hypercalls_per_sec");
