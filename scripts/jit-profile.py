@@ -25,10 +25,12 @@ def main():
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = subprocess.run(["perf", "script", "-i", data, "-F", "ip,sym,dso"],
                          capture_output=True, text=True).stdout
-    blocks = []  # (offset, size, pa): the last translation at an offset wins
+    blocks = []  # (offset, size, pa, cold): the last translation at an offset wins
     for line in open(mapf):
-        off, size, pa = line.split()[:3]
-        blocks.append((int(off, 16), int(size, 16), int(pa, 16)))
+        f = line.split()
+        blocks.append((int(f[0], 16), int(f[1], 16), int(f[2], 16), ""))
+        if len(f) >= 6 and int(f[5], 16):  # its out-of-line code
+            blocks.append((int(f[4], 16), int(f[5], 16), int(f[2], 16), " cold"))
     starts = sorted({b[0]: b for b in blocks}.values())
     keys = [b[0] for b in starts]
     syms = []
@@ -53,11 +55,11 @@ def main():
                 where["[jit: trampoline/lookup]"] += 1
                 continue
             pa = starts[i][2]
-            name = "block %x" % pa
+            name = "block %x%s" % (pa, starts[i][3])
             if syms:
                 j = bisect.bisect_right(skeys, pa) - 1
                 if j >= 0:
-                    name = "%s+%#x (block %x)" % (syms[j][1], pa - syms[j][0], pa)
+                    name = "%s+%#x (block %x%s)" % (syms[j][1], pa - syms[j][0], pa, starts[i][3])
             where["[jit] " + name] += 1
         else:
             where[" ".join(p[1:-1]) or p[0]] += 1

@@ -269,14 +269,16 @@ static void block_translate(struct hart *h, struct block *b)
     b->uses = ~0u;
     if (jit_cache_room(&h->jit) < JIT_BLOCK_MAX) return; /* the next block_alloc flushes */
     unsigned count = 0;
+    size_t cold0 = h->jit.cold_used;
     uint64_t t0 = host_time_ns();
     b->native = jit_translate_block(&h->jit, b, &count);
     h->stats.jit_ns += host_time_ns() - t0;
     h->stats.jit_insns += count;
     if (b->native && h->vm->jit_map)
-        fprintf(h->vm->jit_map, "%llx %zx %llx %u\n",
+        fprintf(h->vm->jit_map, "%llx %zx %llx %u %llx %zx\n",
                 (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
-                (unsigned long long)b->paddr, h->id);
+                (unsigned long long)b->paddr, h->id,
+                (unsigned long long)(uintptr_t)(h->jit.rx + cold0), h->jit.cold_used - cold0);
     if (b->native && h->vm->jit_dump)
         jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native, h->jit.used - b->native,
                        (uint64_t)(uintptr_t)(h->jit.rx + b->native));

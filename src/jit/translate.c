@@ -60,6 +60,10 @@ struct ra {
     uint8_t dirty[NHOST];
     uint32_t stamp[NHOST];
     const struct fpcache *fp; /* the loop's F registers in xmm, or NULL */
+    /* F registers in xmm that hold singles not yet NaN-boxed (the FP-fast
+     * copy of a loop, where only singles are written to them): the upper
+     * word is junk until something needs all 64 bits (fp_full). */
+    uint32_t lazy;
 };
 
 /* An out-of-line piece of code at the end of the block, reached by a jump
@@ -112,8 +116,14 @@ struct tctx {
     /* A loop's access slots, whose keys its entry checks (validate_slots). */
     uint64_t slots[BLOCK_MAX];
     unsigned nslots;
-    size_t validate_jmp;       /* the entry's jump to that check, 0 if it has none */
-    struct fpcache fp;         /* ra.fp, when the loop keeps F registers in xmm */
+    size_t validate_jmp; /* the entry's jump to that check, 0 if it has none */
+    struct fpcache fp;   /* ra.fp, when the loop keeps F registers in xmm */
+    /* A loop whose FP state the entry checked (fp_hoist_plan): FS dirty, NX set,
+     * frm 0 if used, and the singles read before written NaN-boxed; its
+     * instructions then skip those checks, and F registers in fp_boxed_ok
+     * (every write in the loop boxes them) need no NaN-box check either. */
+    int fpfast;
+    uint32_t fp_boxed_ok;
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
 };
 
@@ -183,8 +193,12 @@ static void writeback(struct x86buf *b, const struct ra *ra)
 {
     for (int i = 0; i < NHOST; i++)
         if (ra->guest[i] >= 0 && ra->dirty[i]) x86_store(b, HP, OFF_X(ra->guest[i]), host_reg[i]);
-    for (unsigned r = 0; ra->fp && r < 32; r++)
-        if (ra->fp->xmm[r] >= 0) x86_sse_st(b, X86_MEM(HP, OFF_F(r)), ra->fp->xmm[r]);
+    if (ra->lazy) x86_pcmpeqd(b, 1, 1);
+    for (unsigned r = 0; ra->fp && r < 32; r++) {
+        if (ra->fp->xmm[r] < 0) continue;
+        if (ra->lazy >> r & 1) x86_punpckldq(b, ra->fp->xmm[r], 1); /* boxed in place */
+        x86_sse_st(b, X86_MEM(HP, OFF_F(r)), ra->fp->xmm[r]);
+    }
 }
 
 /* After a call: the caller-saved registers again (every xmm is). */
@@ -746,8 +760,16 @@ static int fp_reads_x(unsigned op)
  * interpreter runs the instruction (and raises illegal instruction). */
 static void fp_check(struct tctx *t, unsigned idx)
 {
+    if (t->fpfast) return; /* FS dirty: checked at the loop's entry */
     x86_test32_mi(t->b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
     add_stub(t, STUB_BAIL, x86_jcc32(t->b, X86_CC_E), idx);
+}
+
+/* An F register was written: mstatus.FS becomes Dirty (already so in a
+ * loop that checked it at its entry). */
+static void fs_dirty(struct tctx *t)
+{
+    if (!t->fpfast) x86_alu32_mi(t->b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
 }
 
 /* Where f[r] is: its xmm in a loop that keeps it there, else the hart. */
@@ -756,9 +778,18 @@ static struct x86mem fmem(const struct tctx *t, unsigned r)
     return t->fp.xmm[r] >= 0 ? X86_XMM(t->fp.xmm[r]) : X86_MEM(HP, OFF_F(r));
 }
 
+/* f[r]'s 64 bits are about to be read: a lazily boxed single gets its box. */
+static void fp_full(struct tctx *t, unsigned r)
+{
+    if (!(t->ra.lazy >> r & 1)) return;
+    x86_pcmpeqd(t->b, 1, 1);
+    x86_punpckldq(t->b, t->fp.xmm[r], 1);
+}
+
 /* dst = f[r]'s 64 bits */
 static void fp_to_gpr(struct tctx *t, int dst, unsigned r)
 {
+    fp_full(t, r);
     if (t->fp.xmm[r] >= 0)
         x86_sse_to_gpr(t->b, 1, dst, t->fp.xmm[r]);
     else
@@ -789,6 +820,7 @@ static void emit_fp_call(struct tctx *t, const struct insn *d, unsigned idx, con
     s->ra = *ra;
     memset(s->ra.dirty, 0, sizeof(s->ra.dirty)); /* written back already; rsi, rdi are gone */
     s->ra.fp = NULL;                             /* and so are the xmm registers */
+    s->ra.lazy = 0;
     reload_caller_saved(b, ra);
     if (fp_writes_x(d->op) && writes_rd(d)) {
         for (int sl = 0; sl < CALLER_SAVED_FROM; sl++)
@@ -831,6 +863,7 @@ static void fp_slow_if(struct tctx *t, struct fp_fast *f, enum x86_cc cc)
 static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, int nx)
 {
     struct x86buf *b = t->b;
+    if (t->fpfast) return; /* checked at the loop's entry */
     x86_test32_mi(b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
     fp_slow_if(t, f, X86_CC_E);
     if (!nx) return;
@@ -842,7 +875,8 @@ static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, in
     }
 }
 
-static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
+/* Flags: E when f[r] holds a NaN-boxed single. */
+static void fp_box_test(struct tctx *t, unsigned r)
 {
     if (t->fp.xmm[r] >= 0) {
         x86_sse_to_gpr(t->b, 1, X86_RCX, t->fp.xmm[r]);
@@ -851,6 +885,12 @@ static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
     } else {
         x86_cmp32_mi(t->b, X86_MEM(HP, OFF_F(r) + 4), -1);
     }
+}
+
+static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
+{
+    if (t->fpfast && (t->fp_boxed_ok >> r & 1)) return;
+    fp_box_test(t, r);
     fp_slow_if(t, f, X86_CC_NE);
 }
 
@@ -875,7 +915,7 @@ static void fp_put(struct tctx *t, const struct insn *d, int dbl)
         x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
     }
     fp_from_rax(t, d->rd);
-    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+    fs_dirty(t);
 }
 
 /* f[rd] = the result in xmm0 (and rax): in a loop that keeps rd in an
@@ -888,12 +928,12 @@ static void fp_put_xmm0(struct tctx *t, const struct insn *d, int dbl)
         fp_put(t, d, dbl);
         return;
     }
-    if (!dbl) {
+    if (!dbl && !(t->ra.lazy >> d->rd & 1)) {
         x86_pcmpeqd(b, 1, 1);
         x86_punpckldq(b, 0, 1);
     }
     x86_sse_ld(b, 1, t->fp.xmm[d->rd], X86_XMM(0));
-    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+    fs_dirty(t);
 }
 
 /* The slow path's state: an integer rd the fast path defined holds no
@@ -930,6 +970,9 @@ static void fp_arith(struct tctx *t, struct fp_fast *f, const struct insn *d, en
     if (!dbl) {
         fp_boxed(t, f, d->rs1);
         if (op != X86_SQRT) fp_boxed(t, f, d->rs2);
+    } else {
+        fp_full(t, d->rs1);
+        fp_full(t, d->rs2);
     }
     if (op == X86_SQRT) {
         x86_sse_op(b, dbl, op, 0, fmem(t, d->rs1));
@@ -953,6 +996,10 @@ static void fp_fma(struct tctx *t, struct fp_fast *f, const struct insn *d)
         fp_boxed(t, f, d->rs1);
         fp_boxed(t, f, d->rs2);
         fp_boxed(t, f, d->rs3);
+    } else {
+        fp_full(t, d->rs1);
+        fp_full(t, d->rs2);
+        fp_full(t, d->rs3);
     }
     x86_sse_ld(b, dbl, 0, fmem(t, d->rs1));
     x86_sse_ld(b, dbl, 1, fmem(t, d->rs2));
@@ -988,7 +1035,10 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
     struct x86buf *b = t->b;
     int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1; /* first: the slow path reloads it */
     fp_guard(t, f, d, 1);
-    if (!dbl) fp_boxed(t, f, d->rs1);
+    if (!dbl)
+        fp_boxed(t, f, d->rs1);
+    else
+        fp_full(t, d->rs1);
     x86_cvt_f2i(b, dbl, w64, d->rm == 1, X86_RAX, fmem(t, d->rs1));
     if (w64) {
         x86_mov_ri(b, X86_RCX, 0x8000000000000000ull);
@@ -998,12 +1048,15 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
     }
     fp_slow_if(t, f, X86_CC_E);
     /* an inexact conversion raises NX again, which marks FS dirty: converted
-     * back, the integer differs from the operand exactly then */
-    x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
-    x86_ucomis(b, dbl, 1, fmem(t, d->rs1));
-    size_t exact = x86_jcc32(b, X86_CC_E);
-    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
-    x86_patch(b, exact, b->len);
+     * back, the integer differs from the operand exactly then (in a loop
+     * that checked FS dirty at its entry, nothing to mark) */
+    if (!t->fpfast) {
+        x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
+        x86_ucomis(b, dbl, 1, fmem(t, d->rs1));
+        size_t exact = x86_jcc32(b, X86_CC_E);
+        x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+        x86_patch(b, exact, b->len);
+    }
     if (hd >= 0) {
         if (w64)
             x86_mov_rr(b, hd, X86_RAX);
@@ -1047,6 +1100,7 @@ static void fp_mv(struct tctx *t, struct fp_fast *f, const struct insn *d)
     if (d->op == OP_FMV_X_W || d->op == OP_FMV_X_D) {
         int hd = writes_rd(d) ? fp_def_x(t, d->rd) : -1;
         fp_guard(t, f, d, 0);
+        if (d->op == OP_FMV_X_D) fp_full(t, d->rs1);
         if (hd >= 0 && t->fp.xmm[d->rs1] >= 0) {
             x86_sse_to_gpr(b, d->op == OP_FMV_X_D, hd, t->fp.xmm[d->rs1]);
             if (d->op == OP_FMV_X_W) x86_movsxd(b, hd, hd);
@@ -1121,7 +1175,7 @@ static void emit_fp_load(struct tctx *t, const struct insn *d, unsigned idx)
         x86_alu_rr(b, X86_OR, X86_RAX, X86_RCX);
     }
     fp_from_rax(t, d->rd);
-    x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+    fs_dirty(t);
 }
 
 static void emit_fp_store(struct tctx *t, const struct insn *d, unsigned idx)
@@ -1460,6 +1514,115 @@ static void setup_loop(struct tctx *t)
     }
 }
 
+/* ---- FP checks hoisted to a loop's entry ---- */
+
+/* The F register an instruction writes (a bit), and whether with a
+ * single-precision result, which is always NaN-boxed. */
+static uint32_t fp_written(const struct insn *d)
+{
+    unsigned o = d->op;
+    if (o == OP_FLW || o == OP_FLD || (is_fp_compute(o) && !fp_writes_x(o))) return 1u << d->rd;
+    return 0;
+}
+
+static int fp_single_result(unsigned o)
+{
+    return o == OP_FLW || (o >= OP_FMADD_S && o <= OP_FNMADD_S) ||
+           (o >= OP_FADD_S && o <= OP_FMAX_S) || (o >= OP_FCVT_S_W && o <= OP_FMV_W_X) ||
+           o == OP_FCVT_S_D;
+}
+
+static int fp_unary(unsigned o)
+{
+    return o == OP_FSQRT_S || o == OP_FSQRT_D || (o >= OP_FCVT_W_S && o <= OP_FMV_X_W) ||
+           o == OP_FCLASS_S || (o >= OP_FCVT_S_D && o <= OP_FMV_X_D) || o == OP_FCLASS_D;
+}
+
+/* The F registers an instruction reads. */
+static uint32_t fp_reads(const struct insn *d)
+{
+    unsigned o = d->op;
+    if (o == OP_FSW || o == OP_FSD) return 1u << d->rs2;
+    if (!is_fp_compute(o) || fp_reads_x(o)) return 0;
+    uint32_t m = 1u << d->rs1;
+    if (o <= OP_FNMADD_D) return m | 1u << d->rs2 | 1u << d->rs3;
+    return fp_unary(o) ? m : m | 1u << d->rs2;
+}
+
+/* What a loop's entry must check for its FP-fast copy, if it gets one
+ * (F instructions and no CSR access, which could change the FP state;
+ * small enough for two copies' stubs). Nothing else in the loop can
+ * change FS, NX or frm: the helpers only set flags and mark FS dirty, and
+ * traps and interrupts leave the loop. */
+struct fp_hoist {
+    int nx, frm;    /* NX must be set; frm must be 0 */
+    uint32_t boxed; /* these must hold NaN-boxed singles */
+    uint32_t lazy;  /* ra.lazy of the fast copy */
+};
+
+static int fp_hoist_plan(struct tctx *t, struct fp_hoist *h)
+{
+    if (!t->loop || t->n > BLOCK_MAX / 2) return 0;
+    uint32_t written = 0, dbl = 0, entry = 0;
+    int any = 0;
+    *h = (struct fp_hoist){0};
+    for (unsigned i = 0; i < t->n; i++) {
+        const struct insn *d = &t->blk->insn[i].d;
+        unsigned o = d->op;
+        if (is_csr(o)) return 0;
+        if (o >= OP_FLW && o <= OP_FSD) any = 1;
+        if (is_fp_compute(o)) {
+            any = 1;
+            int moves = (o >= OP_FSGNJ_S && o <= OP_FSGNJX_S) ||
+                        (o >= OP_FSGNJ_D && o <= OP_FSGNJX_D) || o == OP_FMV_X_W ||
+                        o == OP_FMV_W_X || o == OP_FMV_X_D || o == OP_FMV_D_X;
+            h->nx |= !moves;
+            h->frm |= !moves && d->rm == 7;
+        }
+        if ((o >= OP_FMADD_S && o <= OP_FNMADD_S) || (o >= OP_FADD_S && o <= OP_FCLASS_S))
+            entry |= fp_reads(d) & ~written; /* read as a single before the loop writes it */
+        uint32_t w = fp_written(d);
+        written |= w;
+        if (!fp_single_result(o)) dbl |= w;
+    }
+    t->fp_boxed_ok = ~dbl; /* every write boxes them; the entry checks the rest */
+    h->boxed = entry & ~dbl;
+    /* Singles the loop writes to xmm registers need not be boxed until
+     * their 64 bits are read, if they hold boxed singles from the entry
+     * on (an exit before the first write stores them back as they are). */
+    for (unsigned r = 0; r < 32; r++)
+        if ((written & ~dbl) >> r & 1 && t->fp.xmm[r] >= 0) h->lazy |= 1u << r;
+    h->boxed |= h->lazy;
+    return any;
+}
+
+/* The entry's checks (after setup_loop, registers loaded): a failed one
+ * jumps to the loop's other copy, which checks at every instruction.
+ * FS must be Dirty, so that the fast copy need not mark it. */
+static unsigned fp_hoist_guard(struct tctx *t, const struct fp_hoist *h, size_t *to_checked)
+{
+    struct x86buf *b = t->b;
+    unsigned n = 0;
+    x86_ld(b, 4, 0, X86_RAX, X86_MEM(HP, OFF_MSTAT));
+    x86_alu32_ri(b, X86_AND, X86_RAX, (int32_t)MSTATUS_FS);
+    x86_alu32_ri(b, X86_CMP, X86_RAX, (int32_t)MSTATUS_FS);
+    to_checked[n++] = x86_jcc32(b, X86_CC_NE);
+    if (h->nx) {
+        x86_test32_mi(b, X86_MEM(HP, OFF_FFLAGS), 1);
+        to_checked[n++] = x86_jcc32(b, X86_CC_E);
+    }
+    if (h->frm) {
+        x86_cmp32_mi(b, X86_MEM(HP, OFF_FRM), 0);
+        to_checked[n++] = x86_jcc32(b, X86_CC_NE);
+    }
+    for (unsigned r = 0; r < 32; r++) {
+        if (!(h->boxed >> r & 1)) continue;
+        fp_box_test(t, r);
+        to_checked[n++] = x86_jcc32(b, X86_CC_NE);
+    }
+    return n;
+}
+
 /* One instruction of the mainline; returns 1 if it ended the block. */
 static int emit_insn(struct tctx *t, unsigned idx)
 {
@@ -1615,6 +1778,21 @@ static void emit_stubs(struct tctx *t)
 
 /* ---- blocks ---- */
 
+/* The block's instructions, and its exit when the last falls through. */
+static void emit_body(struct tctx *t)
+{
+    int ended = 0;
+    for (unsigned i = 0; i < t->n && !ended; i++) {
+        t->ins_off[i] = t->b->len;
+        ended = emit_insn(t, i);
+    }
+    if (!ended) {
+        writeback(t->b, &t->ra);
+        const struct iinsn *last = &t->blk->insn[t->n - 1];
+        exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
+    }
+}
+
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsigned *count)
 {
     unsigned n = 0;
@@ -1642,16 +1820,20 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
     size_t low = x86_jcc32(&xb, X86_CC_L);
     if (t->loop) setup_loop(t);
-    int ended = 0;
-    for (unsigned i = 0; i < n && !ended; i++) {
-        t->ins_off[i] = xb.len;
-        ended = emit_insn(t, i);
+    struct fp_hoist fh;
+    if (fp_hoist_plan(t, &fh)) { /* two copies: FP checks once, or at every use */
+        size_t to_checked[3 + 32];
+        unsigned nj = fp_hoist_guard(t, &fh, to_checked);
+        struct ra ra0 = t->ra;
+        t->ra.lazy = fh.lazy;
+        t->fpfast = 1;
+        emit_body(t);
+        for (unsigned i = 0; i < nj; i++)
+            x86_patch(&xb, to_checked[i], xb.len);
+        t->fpfast = 0;
+        t->ra = ra0;
     }
-    if (!ended) { /* fall through to the next instruction */
-        writeback(&xb, &t->ra);
-        const struct iinsn *last = &blk->insn[n - 1];
-        exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
-    }
+    emit_body(t);
     size_t hot_end = xb.len;
     t->b = &cold;
     size_t cold_start = cold.len;

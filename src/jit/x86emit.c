@@ -443,7 +443,13 @@ void x86_int3(struct x86buf *b)
 
 void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m)
 {
-    if (m.base == X86_XREG) dbl = 1; /* movd takes a general register there: movq */
+    if (m.base == X86_XREG) { /* a copy: movaps, which renaming makes free */
+        rex_m(b, 0, xmm, m, 0);
+        put1(b, 0x0f);
+        put1(b, 0x28);
+        modrm_m(b, xmm, m);
+        return;
+    }
     put1(b, dbl ? 0xf3 : 0x66);
     rex_m(b, 0, xmm, m, 0);
     put1(b, 0x0f);

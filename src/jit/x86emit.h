@@ -123,7 +123,9 @@ enum x86_sse {
     X86_FSUB = 0x5c,
     X86_FDIV = 0x5e
 };
-void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* movq/movd xmm, [m] */
+/* movq/movd xmm, [m]; from another xmm, movaps (the upper half of an xmm
+ * register is never looked at). */
+void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m);
 void x86_sse_op(struct x86buf *b, int dbl, enum x86_sse op, int xmm,
                 struct x86mem m);                                     /* op xmm, [m] */
 void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm);     /* movq r64 / movd r32, xmm */

@@ -154,10 +154,12 @@ static void test_encodings(void)
         x86_vfma213(&b, 0, X86_VFNMSUB, X86_MEM(X86_RBP, 0x120)));
     ASM("movq gpr", "movq rax, xmm0; movd ecx, xmm0", x86_sse_to_gpr(&b, 1, X86_RAX, 0);
         x86_sse_to_gpr(&b, 0, X86_RCX, 0));
-    ASM("xmm operands", "movq xmm0, xmm3; addsd xmm0, xmm5; divss xmm0, xmm12; ucomisd xmm1, xmm2",
+    ASM("xmm operands",
+        "movaps xmm0, xmm3; movaps xmm9, xmm12; addsd xmm0, xmm5; divss xmm0, xmm12; ucomisd xmm1, "
+        "xmm2",
         x86_sse_ld(&b, 0, 0, X86_XMM(3));
-        x86_sse_op(&b, 1, X86_FADD, 0, X86_XMM(5)); x86_sse_op(&b, 0, X86_FDIV, 0, X86_XMM(12));
-        x86_ucomis(&b, 1, 1, X86_XMM(2)));
+        x86_sse_ld(&b, 1, 9, X86_XMM(12)); x86_sse_op(&b, 1, X86_FADD, 0, X86_XMM(5));
+        x86_sse_op(&b, 0, X86_FDIV, 0, X86_XMM(12)); x86_ucomis(&b, 1, 1, X86_XMM(2)));
     ASM("xmm operands 2",
         "vfmadd213sd xmm0, xmm1, xmm4; vfmsub213ss xmm0, xmm1, xmm9; cvttsd2si rax, xmm6",
         x86_vfma213(&b, 1, X86_VFMADD, X86_XMM(4));
@@ -660,6 +662,86 @@ static void test_fp_fastpath(void)
     vm_destroy(vi);
 }
 
+/* An F destination of the instruction's precision too (even: single). */
+static uint32_t match_rd(uint32_t w)
+{
+    unsigned opc = w & 0x7f, f7 = w >> 25, dbl = f7 & 1;
+    int frd = (opc >= 0x43 && opc <= 0x4f) || opc == 0x07 ||
+              (opc == 0x53 && f7 != 0x50 && f7 != 0x51 && f7 != 0x60 && f7 != 0x61 && f7 != 0x70 &&
+               f7 != 0x71);
+    if (opc == 0x07) dbl = (w >> 12 & 7) == 3;
+    return frd ? (w & ~(1u << 7)) | dbl << 7 : w;
+}
+
+/* A loop of F/D arithmetic, loads and stores, with exits from its
+ * middle; x5 counts its iterations. Returns its length in words. */
+static unsigned fp_loop_code(uint32_t *code)
+{
+    static const uint8_t f7[] = {0x00, 0x04, 0x08, 0x0c, 0x2c}; /* add sub mul div sqrt */
+    unsigned n = 0, body = 2 + (unsigned)(rnd() % 20);
+    for (unsigned i = 0; i < body; i++) {
+        unsigned dbl = (unsigned)(rnd() % 2), k = (unsigned)(rnd() % 5);
+        unsigned rm = rnd() % 8 ? (rnd() % 2 ? 0 : 7) : (unsigned)(rnd() % 5);
+        uint32_t w = enc_r(f7[k] | dbl, k == 4 ? 0 : (unsigned)(rnd() % 8), (unsigned)(rnd() % 8),
+                           rm, (unsigned)(rnd() % 8), 0x53);
+        switch (rnd() % 6) {
+        case 0: w = random_fp(1 + (unsigned)(rnd() % 9), PTRS, 8 * (int32_t)(rnd() % 8)); break;
+        case 1: /* beq x5, x20 or x21 out of the loop */
+            w = enc_b(4 * (int32_t)(body + 3 - i), 20 + (unsigned)(rnd() % 2), 5, 0);
+            break;
+        }
+        code[n++] = rnd() % 32 ? match_rd(match_precision(w)) : w;
+    }
+    code[n++] = enc_i(-1, 5, 0, 5, 0x13);      /* addi x5, x5, -1 */
+    code[n] = enc_b(-4 * (int32_t)n, 0, 5, 1); /* bnez x5, start */
+    n++;
+    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
+    code[n++] = 0xffdff06fu;
+    return n;
+}
+
+/* Loops for the translator's FP-fast copy (FS, NX and frm checked once at
+ * the loop's entry, singles kept unboxed in xmm registers), entered with
+ * every FS state, NX set or not, registers boxed or not, left from the
+ * middle or stopped anywhere by the budget: same state on both engines. */
+static void test_fp_loops(void)
+{
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    unsigned bad = 0, runs = 1500;
+    static uint8_t data[0x8000];
+    for (unsigned iter = 0; iter < runs; iter++) {
+        uint32_t code[40];
+        unsigned n = fp_loop_code(code);
+        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 1500), .priv = PRV_M};
+        st.fs = rnd() % 8 ? 3 : (unsigned)(rnd() % 4); /* mostly what the fast copy needs */
+        st.frm = rnd() % 8 ? 0 : (unsigned)(rnd() % 5);
+        st.fflags = rnd() % 8 ? 1 : 0;
+        for (unsigned r = 0; r < 32; r++) {
+            st.f[r] = fp_edge(rnd() % 8 ? r & 1 : (unsigned)(rnd() % 2));
+            st.x[r] = r ? random_value() : 0;
+        }
+        st.x[5] = 1 + rnd() % 40;
+        st.x[20] = rnd() % st.x[5];     /* leave when the count gets there */
+        st.x[21] = st.x[5] - rnd() % 3; /* in one of the first iterations */
+        st.x[PTRS] = VM_RAM_BASE + DATA + 8 * (rnd() % 64);
+        for (size_t i = 0; i < sizeof(data); i += 8) {
+            uint64_t v = fp_edge((unsigned)(rnd() % 2));
+            memcpy(data + i, &v, 8);
+        }
+        prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
+        prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
+        run_for(vj->harts[0], st.budget);
+        run_for(vi->harts[0], st.budget);
+        char why[160];
+        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
+            fprintf(stderr, "fp loop %u (budget %u): %s\n", iter, st.budget, why);
+    }
+    CHECK(&c, bad == 0, "%u of %u F/D loops differ between the engines", bad, runs);
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 int main(void)
 {
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
@@ -670,5 +752,6 @@ int main(void)
     cs_close(&cs);
     test_differential();
     test_fp_fastpath();
+    test_fp_loops();
     return check_report(&c, "test_jit");
 }
