@@ -262,16 +262,17 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
 }
 
 /* Engine jit: translate block b (run JIT_HOT times interpreted: code that
- * runs once, much of a boot, is never translated). Once decided, b->uses
- * is ~0 whether it got a translation or not. */
-static void block_translate(struct hart *h, struct block *b)
+ * runs once, much of a boot, is never translated), whose page's bytes are
+ * at page. Once decided, b->uses is ~0 whether it got a translation or
+ * not. */
+static void block_translate(struct hart *h, struct block *b, const uint8_t *page)
 {
     b->uses = ~0u;
     if (jit_cache_room(&h->jit) < JIT_BLOCK_MAX) return; /* the next block_alloc flushes */
     unsigned count = 0;
     size_t cold0 = h->jit.cold_used;
     uint64_t t0 = host_time_ns();
-    b->native = jit_translate_block(&h->jit, b, &count);
+    b->native = jit_translate_block(&h->jit, b, page, &count);
     h->stats.jit_ns += host_time_ns() - t0;
     h->stats.jit_insns += count;
     if (b->native && h->vm->jit_map)
@@ -483,7 +484,7 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         }
         if (!b->native && b->uses != ~0u && h->jit.rw && likely(!h->dbg) && !single) {
             if (b->uses < hot) b->uses++; /* chaining counts too */
-            if (b->uses >= hot) block_translate(h, b);
+            if (b->uses >= hot) block_translate(h, b, host - (pc & 0xfff));
         }
         if (b->native && likely(!h->dbg) && likely(!h->jit_bail)) {
             if (h->jit_site && (h->jit_site_pa & ~1ull) == b->paddr && site_gen == h->jit.flushes) {

@@ -1,6 +1,7 @@
 /* Decoded blocks to x86-64 (see translate.h for the conventions). */
 #include "jit/translate.h"
 #include "jit/helpers.h"
+#include "mem/bus.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -100,7 +101,22 @@ struct stub {
     struct site site;
 };
 
-#define MAX_STUBS (BLOCK_MAX * 8 + 8) /* an FP fast path has up to 7 */
+/* A loop's tail: straight-line code out of the loop's range (on its page)
+ * that a branch of the loop goes to and that jumps back into the loop, as
+ * compilers lay out an if-body that ends in `continue`. It is translated
+ * with the loop's registers, so that taking it does not leave the loop. */
+#define TAIL_MAX  6 /* instructions, the jump back included */
+#define MAX_TAILS 4
+#define TAIL_BASE (BLOCK_MAX + 1) /* instruction index of the first tail's first */
+struct tail {
+    unsigned branch; /* the loop's instruction that branches there */
+    unsigned first;  /* its instructions: ins(t, TAIL_BASE + first)... */
+    unsigned n;
+    size_t jmp;   /* the branch's jump to it (in the copy being emitted) */
+    struct ra ra; /* the allocator's state at the branch */
+};
+
+#define MAX_STUBS (2 * (BLOCK_MAX / 2 * 8 + MAX_TAILS * TAIL_MAX) + 8) /* FP fast paths: 7 */
 struct tctx {
     struct x86buf *b;
     struct jit_cache *c;
@@ -125,7 +141,24 @@ struct tctx {
     int fpfast;
     uint32_t fp_boxed_ok;
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
+    struct tail tails[MAX_TAILS];
+    unsigned ntails;
+    struct iinsn tail_ins[MAX_TAILS * TAIL_MAX];
+    unsigned ntail_ins;
 };
+
+/* Instruction idx: the block's, or a tail's from TAIL_BASE on. */
+static const struct iinsn *ins(const struct tctx *t, unsigned idx)
+{
+    return idx < TAIL_BASE ? &t->blk->insn[idx] : &t->tail_ins[idx - TAIL_BASE];
+}
+
+/* Instructions retired before idx in the pass through the block that
+ * runs it (a tail's follow its branch). */
+static unsigned retired_before(const struct tctx *t, unsigned idx)
+{
+    return ins(t, idx)->count - 1u;
+}
 
 static int slot_of(const struct tctx *t, unsigned r)
 {
@@ -217,8 +250,8 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
     s->from = from;
     s->idx = idx;
     s->ra = t->ra;
-    s->d = t->blk->insn[idx].d;
-    s->pc_off = t->blk->insn[idx].pc_off;
+    s->d = ins(t, idx)->d;
+    s->pc_off = ins(t, idx)->pc_off;
     s->site = t->site;
     t->site.slot = 0;
     return s;
@@ -227,7 +260,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
 /* ---- exits ---- */
 
 static uint64_t site_alloc(struct jit_cache *c);
-static int loop_target(const struct block *blk, unsigned idx);
+static int loop_target(const struct tctx *t, unsigned idx);
 static void jmp_to(struct x86buf *b, size_t target);
 
 /* Go to the guest address in r12, which only run time knows (JALR) or
@@ -1265,7 +1298,7 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
 static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
 {
     struct x86buf *b = t->b;
-    refund(b, (int64_t)t->n - idx - 1);
+    refund(b, (int64_t)t->n - retired_before(t, idx) - 1);
     x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(b, X86_CC_NE);
     x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
@@ -1296,8 +1329,14 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         int c = src(t, d->rs2, X86_RCX);
         x86_alu_rr(b, X86_CMP, a, c);
     }
-    int64_t to = (int64_t)t->blk->insn[idx].pc_off + d->imm;
-    int k = t->loop ? loop_target(t->blk, idx) : -1;
+    int64_t to = (int64_t)ins(t, idx)->pc_off + d->imm;
+    for (unsigned i = 0; i < t->ntails; i++)
+        if (t->tails[i].branch == idx) { /* emitted after the loop (emit_tails) */
+            t->tails[i].jmp = x86_jcc32(b, cc);
+            t->tails[i].ra = t->ra;
+            return;
+        }
+    int k = t->loop ? loop_target(t, idx) : -1;
     if (k >= 0) { /* not taken: over the back edge */
         size_t skip = x86_jcc32(b, (enum x86_cc)(cc ^ 1));
         emit_back_edge(t, idx, (unsigned)k, to);
@@ -1312,7 +1351,7 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
-    uint16_t off = t->blk->insn[idx].pc_off;
+    uint16_t off = ins(t, idx)->pc_off;
     if (d->op == OP_JALR) { /* target first: rd may be rs1 */
         if (d->rs1 == 0)
             x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm & ~1ull);
@@ -1326,8 +1365,8 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         writeback(b, &t->ra);
         x86_mov_rr(b, PC, X86_RAX);
         jmp_lookup(t);
-    } else if (t->loop && loop_target(t->blk, idx) >= 0) {
-        emit_back_edge(t, idx, (unsigned)loop_target(t->blk, idx), (int64_t)off + d->imm);
+    } else if (t->loop && loop_target(t, idx) >= 0) {
+        emit_back_edge(t, idx, (unsigned)loop_target(t, idx), (int64_t)off + d->imm);
     } else {
         writeback(b, &t->ra);
         exit_to(t, (int64_t)off + d->imm, off);
@@ -1405,9 +1444,9 @@ static uint32_t insn_regs(const struct insn *d)
  * after checking events and the budget. */
 /* The instruction of the block a branch or JAL at idx jumps back to (at
  * or before itself: a loop inside the block), or -1. */
-static int loop_target(const struct block *blk, unsigned idx)
+static int loop_target(const struct tctx *t, unsigned idx)
 {
-    const struct iinsn *ii = &blk->insn[idx];
+    const struct iinsn *ii = ins(t, idx);
     if (ii->d.op != OP_JAL && (ii->d.op < OP_BEQ || ii->d.op > OP_BGEU)) return -1;
     return ii->target != NO_TARGET && ii->target <= idx ? ii->target : -1;
 }
@@ -1422,13 +1461,82 @@ static void plan_loop(struct tctx *t)
     for (unsigned i = 0; i < t->n; i++) {
         const struct iinsn *ii = &t->blk->insn[i];
         used |= insn_regs(&ii->d);
-        if (loop_target(t->blk, i) >= 0) {
+        if (loop_target(t, i) >= 0) {
             if (__builtin_popcount(used) <= NHOST) {
                 t->loop = 1;
                 t->n = i + 1;
             }
             return;
         }
+    }
+}
+
+/* May a tail hold this instruction? Integer work and memory accesses. */
+static int tail_op(unsigned o)
+{
+    return (o >= OP_ADDI && o <= OP_REMUW) || (o >= OP_LB && o <= OP_SD) || o == OP_LUI ||
+           o == OP_AUIPC || o == OP_NOP;
+}
+
+/* Decode the code at offset `to` from the block's start (on its page,
+ * whose bytes are at `page`) as a tail of the loop for its branch at idx:
+ * at most TAIL_MAX instructions, the last a JAL x0 back to one of the
+ * loop's, no more than the rest of the iteration the branch skips (which
+ * the loop's entry charged already). Returns its length, or 0. */
+static unsigned decode_tail(struct tctx *t, const uint8_t *page, unsigned idx, int64_t to,
+                            struct iinsn *out)
+{
+    unsigned room = t->n - idx - 1, base = (unsigned)(t->blk->paddr & 0xfff);
+    for (unsigned j = 0; j < TAIL_MAX && j < room; j++) {
+        int64_t at = (int64_t)base + to;
+        if (to < 0 || to > 0xffff || at + 4 > 4096) return 0;
+        uint32_t raw = (uint32_t)ram_load(page + at, 2);
+        if ((raw & 3) == 3) raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
+        struct iinsn *ii = &out[j];
+        memset(ii, 0, sizeof(*ii));
+        insn_decode_any(raw, &ii->d);
+        ii->pc_off = (uint16_t)to;
+        ii->count = (uint16_t)(idx + 2 + j); /* retired through it */
+        ii->target = NO_TARGET;
+        if (ii->d.op == OP_JAL && !writes_rd(&ii->d)) {
+            int64_t back = to + ii->d.imm;
+            for (unsigned k = 0; k < t->n; k++)
+                if (t->blk->insn[k].pc_off == back) {
+                    ii->target = (uint16_t)k;
+                    return j + 1;
+                }
+            return 0;
+        }
+        if (!tail_op(ii->d.op)) return 0;
+        to += ii->d.len;
+    }
+    return 0;
+}
+
+/* A loop's branches whose targets are tails (decode_tail) keep to the
+ * loop's registers there, as far as they fit in host registers. */
+static void plan_tails(struct tctx *t, const uint8_t *page)
+{
+    if (!t->loop || !page) return;
+    const struct iinsn *last = &t->blk->insn[t->n - 1];
+    int64_t end = (int64_t)last->pc_off + last->d.len;
+    uint32_t used = 0;
+    for (unsigned i = 0; i < t->n; i++)
+        used |= insn_regs(&t->blk->insn[i].d);
+    for (unsigned i = 0; i + 1 < t->n && t->ntails < MAX_TAILS; i++) {
+        const struct insn *d = &t->blk->insn[i].d;
+        if (d->op < OP_BEQ || d->op > OP_BGEU) continue;
+        int64_t to = (int64_t)t->blk->insn[i].pc_off + d->imm;
+        if (to < end) continue; /* into the loop or before it */
+        struct iinsn *tail = &t->tail_ins[t->ntail_ins];
+        unsigned m = decode_tail(t, page, i, to, tail);
+        uint32_t regs = used;
+        for (unsigned j = 0; j < m; j++)
+            regs |= insn_regs(&tail[j].d);
+        if (!m || __builtin_popcount(regs) > NHOST) continue;
+        used = regs;
+        t->tails[t->ntails++] = (struct tail){.branch = i, .first = t->ntail_ins, .n = m};
+        t->ntail_ins += m;
     }
 }
 
@@ -1484,8 +1592,8 @@ static void fp_plan(struct tctx *t)
 /* Does the loop access memory (through tlb_lookup, with slots)? */
 static int loop_accesses(const struct tctx *t)
 {
-    for (unsigned i = 0; i < t->n; i++) {
-        unsigned o = t->blk->insn[i].d.op;
+    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
+        unsigned o = ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d.op;
         if ((o >= OP_LB && o <= OP_LWU) || (o >= OP_SB && o <= OP_SD) || o == OP_FLW ||
             o == OP_FLD || o == OP_FSW || o == OP_FSD)
             return 1;
@@ -1498,9 +1606,9 @@ static void setup_loop(struct tctx *t)
     t->validate_jmp = loop_accesses(t) ? x86_jmp32(t->b) : 0; /* 0: no slots to check */
     fp_plan(t);
     uint32_t used = 0, written = 0;
-    for (unsigned i = 0; i < t->n; i++) {
+    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
         uint32_t in, out;
-        insn_use(&t->blk->insn[i].d, &in, &out);
+        insn_use(&ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d, &in, &out);
         used |= in | out;
         written |= out;
     }
@@ -1626,8 +1734,8 @@ static unsigned fp_hoist_guard(struct tctx *t, const struct fp_hoist *h, size_t 
 /* One instruction of the mainline; returns 1 if it ended the block. */
 static int emit_insn(struct tctx *t, unsigned idx)
 {
-    const struct insn *d = &t->blk->insn[idx].d;
-    uint16_t off = t->blk->insn[idx].pc_off;
+    const struct insn *d = &ins(t, idx)->d;
+    uint16_t off = ins(t, idx)->pc_off;
     struct x86buf *b = t->b;
     t->locked = 0;
     switch (d->op) {
@@ -1724,13 +1832,13 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
     if (s->kind == STUB_STORE) { /* 2: go on after the store, outside */
         x86_alu32_ri(b, X86_CMP, X86_RAX, JIT_STORE_EXIT);
         size_t fault = x86_jcc32(b, X86_CC_NE);
-        refund(b, (int64_t)t->n - s->idx - 1);
+        refund(b, (int64_t)t->n - retired_before(t, s->idx) - 1);
         x86_lea(b, PC, X86_MEM(PC, s->pc_off + s->d.len));
         x86_store(b, HP, OFF_PC, PC);
         jmp_to(b, EPILOGUE_AT);
         x86_patch(b, fault, b->len);
     }
-    refund(b, (int64_t)t->n - s->idx); /* the trap handler's pc is in h->pc */
+    refund(b, (int64_t)t->n - retired_before(t, s->idx)); /* the trap handler's pc is in h->pc */
     jmp_to(b, EPILOGUE_AT);
 }
 
@@ -1742,10 +1850,10 @@ static void emit_stubs(struct tctx *t)
         x86_patch(b, s->from, b->len);
         if (s->kind == STUB_BRANCH) {
             writeback(b, &s->ra);
-            refund(b, (int64_t)t->n - s->idx - 1);
+            refund(b, (int64_t)t->n - retired_before(t, s->idx) - 1);
             exit_to(t, s->to, s->pc_off);
         } else if (s->kind == STUB_TRAPPED) {
-            refund(b, (int64_t)t->n - s->idx);
+            refund(b, (int64_t)t->n - retired_before(t, s->idx));
             jmp_to(b, EPILOGUE_AT);
         } else if (s->kind == STUB_FPCALL) {
             size_t at = b->len;
@@ -1757,7 +1865,7 @@ static void emit_stubs(struct tctx *t)
                 x86_patch(b, t->stub[++i].from, at);
         } else if (s->kind == STUB_BAIL) { /* the interpreter runs this instruction */
             writeback(b, &s->ra);
-            refund(b, (int64_t)t->n - s->idx);
+            refund(b, (int64_t)t->n - retired_before(t, s->idx));
             x86_lea(b, PC, X86_MEM(PC, s->pc_off));
             x86_store(b, HP, OFF_PC, PC);
             x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
@@ -1778,6 +1886,18 @@ static void emit_stubs(struct tctx *t)
 
 /* ---- blocks ---- */
 
+/* The tails of the copy just emitted, each from its branch's state. */
+static void emit_tails(struct tctx *t)
+{
+    for (unsigned i = 0; i < t->ntails; i++) {
+        struct tail *tl = &t->tails[i];
+        x86_patch(t->b, tl->jmp, t->b->len);
+        t->ra = tl->ra;
+        for (unsigned j = 0; j < tl->n; j++)
+            emit_insn(t, TAIL_BASE + tl->first + j);
+    }
+}
+
 /* The block's instructions, and its exit when the last falls through. */
 static void emit_body(struct tctx *t)
 {
@@ -1791,9 +1911,11 @@ static void emit_body(struct tctx *t)
         const struct iinsn *last = &t->blk->insn[t->n - 1];
         exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
     }
+    emit_tails(t);
 }
 
-uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsigned *count)
+uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const uint8_t *page,
+                             unsigned *count)
 {
     unsigned n = 0;
     while (n < blk->n && jit_covers(blk->insn[n].d.op))
@@ -1811,6 +1933,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, unsig
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
+    plan_tails(t, page);
     n = t->n;
     size_t entry = xb.len;
     /* entry: events pending or budget short: leave before the block */

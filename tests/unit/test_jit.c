@@ -742,6 +742,86 @@ static void test_fp_loops(void)
     vm_destroy(vi);
 }
 
+/* An integer instruction or a memory access through x10 on registers
+ * x0..x5 (so that a loop's registers fit in host ones). */
+static uint32_t small_insn(void)
+{
+    unsigned r = (unsigned)(rnd() % 6), r2 = (unsigned)(rnd() % 6);
+    int32_t off = 8 * (int32_t)(rnd() % 16) - 64;
+    switch (rnd() % 8) {
+    case 0: return enc_i(off, PTRS, (unsigned)(rnd() % 7), r, 0x03);  /* loads */
+    case 1: return enc_s(off, r2, PTRS, (unsigned)(rnd() % 4), 0x23); /* stores */
+    }
+    uint32_t w = random_insn();
+    unsigned opc = w & 0x7f;
+    w = (w & ~(0x1fu << 7)) | r << 7;
+    if (opc == 0x13 || opc == 0x1b || opc == 0x33 || opc == 0x3b) /* rs1, rs2 too */
+        w = (w & ~(0x3ffu << 15)) | (r2 << 15) | ((unsigned)(rnd() % 6) << 20);
+    return w;
+}
+
+/* A loop (x9 counts it) with a branch to code after it that jumps back
+ * into it: the translator's loop tails. Sometimes too long to be one, or
+ * holding an instruction a tail may not. Returns its length in words. */
+static unsigned tail_loop_code(uint32_t *code)
+{
+    unsigned a = (unsigned)(rnd() % 5), b = 1 + (unsigned)(rnd() % 5), n = 0;
+    unsigned m = (unsigned)(rnd() % (b + 3)), k = (unsigned)(rnd() % (a + 1));
+    static const unsigned f3s[6] = {0, 1, 4, 5, 6, 7};
+    for (unsigned i = 0; i < a; i++)
+        code[n++] = small_insn();
+    unsigned tail_at = a + b + 5;
+    code[n] =
+        enc_b(4 * (int32_t)(tail_at - n), (unsigned)(rnd() % 6), rnd() % 4 ? 9 : 1, f3s[rnd() % 6]);
+    n++;
+    for (unsigned i = 0; i < b; i++)
+        code[n++] = small_insn();
+    code[n++] = enc_i(-1, 9, 0, 9, 0x13);                    /* addi x9, x9, -1 */
+    code[n] = enc_b(4 * ((int32_t)k - (int32_t)n), 0, 9, 1); /* bnez x9, k */
+    n++;
+    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
+    code[n++] = 0xffdff06fu;
+    for (unsigned i = 0; i < m; i++)
+        code[n++] = rnd() % 16 ? small_insn() : 0xc0002573u; /* sometimes rdcycle */
+    unsigned back = (unsigned)(rnd() % (a + b + 3));
+    code[n] = enc_j(4 * ((int32_t)back - (int32_t)n), 0);
+    return n + 1;
+}
+
+/* Loops with tails from every state, stopped anywhere by the budget or a
+ * fault: same state on both engines. */
+static void test_loop_tails(void)
+{
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    unsigned bad = 0, runs = 3000;
+    static uint8_t data[0x8000];
+    for (unsigned iter = 0; iter < runs; iter++) {
+        uint32_t code[32];
+        unsigned n = tail_loop_code(code);
+        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 800), .priv = PRV_M};
+        unsigned m = (unsigned)(rnd() % 3);
+        st.priv = m == 0 ? PRV_M : m == 1 ? PRV_S : PRV_U;
+        for (unsigned r = 1; r < 32; r++)
+            st.x[r] = random_value();
+        st.x[9] = 1 + rnd() % 60;
+        st.x[PTRS] = VM_RAM_BASE + (rnd() % 32 ? DATA + 128 + 8 * (rnd() % 64) : CODE);
+        st.x[PTRS] |= rnd() % 16 == 0; /* sometimes misaligned */
+        for (size_t i = 0; i < sizeof(data); i++)
+            data[i] = (uint8_t)rnd();
+        prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
+        prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
+        run_for(vj->harts[0], st.budget);
+        run_for(vi->harts[0], st.budget);
+        char why[160];
+        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
+            fprintf(stderr, "tail loop %u (budget %u): %s\n", iter, st.budget, why);
+    }
+    CHECK(&c, bad == 0, "%u of %u loops with tails differ between the engines", bad, runs);
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 int main(void)
 {
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
@@ -753,5 +833,6 @@ int main(void)
     test_differential();
     test_fp_fastpath();
     test_fp_loops();
+    test_loop_tails();
     return check_report(&c, "test_jit");
 }
