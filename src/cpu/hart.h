@@ -227,6 +227,7 @@ struct hart {
      * displacement) with the physical address it goes to. */
     int jit_fault;
     int jit_bail;             /* translated code left for the interpreter to run the next block */
+    uint32_t jit_mxcsr;       /* where translated code reads the host's MXCSR (stmxcsr) */
     uint64_t jit_instret_end; /* instret when translated code has spent its budget */
     uint64_t jit_site, jit_site_pa;
     struct tlb_entry *jit_tlbx; /* fetch TLB of the privilege translated code runs at */

@@ -1,6 +1,9 @@
 /* Slow paths of translated code (see helpers.h). */
 #include "jit/helpers.h"
 #include "cpu/hart.h"
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 uint64_t jit_load_slow(struct hart *h, uint64_t va, uint64_t pc, unsigned info)
 {
@@ -62,4 +65,14 @@ uint64_t jit_csr_slow(struct hart *h, uint64_t src, uint64_t pc, int64_t left, c
     }
     h->jit_fault = 0;
     return old;
+}
+
+int jit_fp_slow(struct hart *h, const struct insn *d)
+{
+    int r = hart_fp_exec(h, d);
+#if defined(__x86_64__)
+    unsigned m = _mm_getcsr();
+    if (m & 0x3f) _mm_setcsr(m & ~0x3fu);
+#endif
+    return r;
 }

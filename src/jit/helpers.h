@@ -26,4 +26,8 @@ uint64_t jit_amo_slow(struct hart *h, uint64_t va, uint64_t src, uint64_t pc, co
  * instruction the hart takes the trap and h->jit_fault is set. */
 uint64_t jit_csr_slow(struct hart *h, uint64_t src, uint64_t pc, int64_t left,
                       const struct insn *d);
+/* An F/D computation by the FP library (hart_fp_exec), for an operation
+ * without a fast path or whose fast path's checks failed; the host's
+ * exception flags are cleared (translated code reads the inexact one). */
+int jit_fp_slow(struct hart *h, const struct insn *d);
 #endif

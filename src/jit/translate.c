@@ -18,6 +18,7 @@
 #define OFF_FRM    ((int32_t)offsetof(struct hart, frm))
 #define OFF_EVENTS ((int32_t)offsetof(struct hart, events))
 #define OFF_FAULT  ((int32_t)offsetof(struct hart, jit_fault))
+#define OFF_MXCSR  ((int32_t)offsetof(struct hart, jit_mxcsr))
 #define OFF_BAIL   ((int32_t)offsetof(struct hart, jit_bail))
 #define OFF_SITE   ((int32_t)offsetof(struct hart, jit_site))
 #define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
@@ -846,7 +847,7 @@ static void emit_fp_call(struct tctx *t, const struct insn *d, unsigned idx, con
     writeback(b, ra);
     x86_mov_rr(b, X86_RDI, HP);
     x86_mov_ri(b, X86_RSI, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
-    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)hart_fp_exec);
+    x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)jit_fp_slow);
     x86_call_r(b, X86_RAX);
     x86_alu32_ri(b, X86_CMP, X86_RAX, 0); /* an int: the upper half of rax is junk */
     struct stub *s = add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
@@ -891,8 +892,8 @@ static void fp_slow_if(struct tctx *t, struct fp_fast *f, enum x86_cc cc)
     f->slow[f->n++] = x86_jcc32(t->b, cc);
 }
 
-/* FPU on; with nx, also NX already set and rounding to nearest (rm 0, or
- * dynamic with frm 0). */
+/* FPU on; with nx (an operation that may be inexact: see fp_exact), also
+ * rounding to nearest (rm 0, or dynamic with frm 0). */
 static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, int nx)
 {
     struct x86buf *b = t->b;
@@ -900,8 +901,6 @@ static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, in
     x86_test32_mi(b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
     fp_slow_if(t, f, X86_CC_E);
     if (!nx) return;
-    x86_test32_mi(b, X86_MEM(HP, OFF_FFLAGS), 1);
-    fp_slow_if(t, f, X86_CC_E);
     if (d->rm == 7) {
         x86_cmp32_mi(b, X86_MEM(HP, OFF_FRM), 0);
         fp_slow_if(t, f, X86_CC_NE);
@@ -925,6 +924,23 @@ static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
     if (t->fpfast && (t->fp_boxed_ok >> r & 1)) return;
     fp_box_test(t, r);
     fp_slow_if(t, f, X86_CC_NE);
+}
+
+/* The host computed a result whose only flag can be NX (fp_normal): with
+ * NX already set there is nothing to raise; otherwise the result must be
+ * exact, which the host's own sticky inexact flag (MXCSR.PE) tells. It
+ * may have been set before, by other code of this thread: then the slow
+ * path runs, and clears it (jit_fp_slow). */
+static void fp_exact(struct tctx *t, struct fp_fast *f)
+{
+    struct x86buf *b = t->b;
+    if (t->fpfast) return; /* NX set: checked at the loop's entry */
+    x86_test32_mi(b, X86_MEM(HP, OFF_FFLAGS), 1);
+    size_t nx_set = x86_jcc32(b, X86_CC_NE);
+    x86_stmxcsr(b, X86_MEM(HP, OFF_MXCSR));
+    x86_test32_mi(b, X86_MEM(HP, OFF_MXCSR), 0x20);
+    fp_slow_if(t, f, X86_CC_NE);
+    x86_patch(b, nx_set, b->len);
 }
 
 /* rax holds a result: slow unless its exponent is in [2, max - 1]. */
@@ -1015,6 +1031,7 @@ static void fp_arith(struct tctx *t, struct fp_fast *f, const struct insn *d, en
     }
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
+    fp_exact(t, f);
     fp_put_xmm0(t, d, dbl);
 }
 
@@ -1039,6 +1056,7 @@ static void fp_fma(struct tctx *t, struct fp_fast *f, const struct insn *d)
     x86_vfma213(b, dbl, kind[(d->op - OP_FMADD_S) & 3], fmem(t, d->rs3));
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
+    fp_exact(t, f);
     fp_put_xmm0(t, d, dbl);
 }
 
@@ -1058,6 +1076,7 @@ static void fp_from_int(struct tctx *t, struct fp_fast *f, const struct insn *d,
     x86_cvt_i2f(b, dbl, 1, 0, X86_RAX);
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
+    fp_exact(t, f);
     fp_put_xmm0(t, d, dbl);
 }
 
@@ -1080,6 +1099,7 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
         x86_alu32_ri(b, X86_CMP, X86_RAX, (int32_t)0x80000000u);
     }
     fp_slow_if(t, f, X86_CC_E);
+    fp_exact(t, f);
     /* an inexact conversion raises NX again, which marks FS dirty: converted
      * back, the integer differs from the operand exactly then (in a loop
      * that checked FS dirty at its entry, nothing to mark) */

@@ -384,6 +384,14 @@ void x86_mfence(struct x86buf *b)
     put(b, op, 3);
 }
 
+void x86_stmxcsr(struct x86buf *b, struct x86mem m)
+{
+    rex_m(b, 0, 0, m, 0);
+    put1(b, 0x0f);
+    put1(b, 0xae);
+    modrm_m(b, 3, m);
+}
+
 void x86_call_r(struct x86buf *b, int r)
 {
     rex(b, 0, 0, r, 0);

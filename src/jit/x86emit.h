@@ -113,6 +113,7 @@ void x86_imul32_rr(struct x86buf *b, int dst, int src);
 void x86_push(struct x86buf *b, int r);
 void x86_pop(struct x86buf *b, int r);
 void x86_mfence(struct x86buf *b);
+void x86_stmxcsr(struct x86buf *b, struct x86mem m); /* stmxcsr [m] */
 void x86_int3(struct x86buf *b);
 
 /* Scalar SSE2 on xmm0..xmm15 (dbl: sd forms, else ss forms). */

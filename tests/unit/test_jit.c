@@ -152,6 +152,9 @@ static void test_encodings(void)
         x86_vfma213(&b, 1, X86_VFMADD, X86_MEM(X86_RBP, 0x120)));
     ASM("vfnmsub213ss", "vfnmsub213ss xmm0, xmm1, dword ptr [rbp + 0x120]",
         x86_vfma213(&b, 0, X86_VFNMSUB, X86_MEM(X86_RBP, 0x120)));
+    ASM("stmxcsr", "stmxcsr dword ptr [rbp + 0x12850]; stmxcsr dword ptr [r12 + 8]",
+        x86_stmxcsr(&b, X86_MEM(X86_RBP, 0x12850));
+        x86_stmxcsr(&b, X86_MEM(X86_R12, 8)));
     ASM("movq gpr", "movq rax, xmm0; movd ecx, xmm0", x86_sse_to_gpr(&b, 1, X86_RAX, 0);
         x86_sse_to_gpr(&b, 0, X86_RCX, 0));
     ASM("xmm operands",
