@@ -263,6 +263,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
 static uint64_t site_alloc(struct jit_cache *c);
 static int loop_target(const struct tctx *t, unsigned idx);
 static void jmp_to(struct x86buf *b, size_t target);
+static void jc_entry(struct x86buf *b, uint64_t jc);
 
 /* Go to the guest address in r12, which only run time knows (JALR) or
  * which lies on another page: this exit's own cache remembers the last
@@ -288,6 +289,18 @@ static void jmp_lookup(struct tctx *t)
     x86_jmp_m(b, X86_ABS(slot + 8));
     x86_patch(b, miss, b->len);
     x86_patch(b, miss2, b->len);
+    /* the hart's jump table, probed here rather than in the shared lookup:
+     * an indirect jump of its own lets the host predict this exit's
+     * targets (a switch's, say) apart from every other exit's */
+    jc_entry(b, (uint64_t)(uintptr_t)t->c->data);
+    x86_alu_rm(b, X86_CMP, PC, X86_MEM(X86_RCX, 0));
+    size_t slow = x86_jcc32(b, X86_CC_NE);
+    x86_load(b, X86_RAX, HP, OFF_FKEY);
+    x86_alu_rm(b, X86_CMP, X86_RAX, X86_MEM(X86_RCX, 16));
+    size_t slow2 = x86_jcc32(b, X86_CC_NE);
+    x86_jmp_m(b, X86_MEM(X86_RCX, 8));
+    x86_patch(b, slow, b->len);
+    x86_patch(b, slow2, b->len);
     x86_lea(b, X86_RAX, X86_ABS(slot));
     x86_store(b, X86_RSP, 0, X86_RAX);
     jmp_to(b, LOOKUP_AT);
