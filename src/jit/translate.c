@@ -126,7 +126,7 @@ struct tctx {
     struct ra ra;
     uint32_t now;
     unsigned locked; /* host slots the current instruction uses */
-    struct stub stub[MAX_STUBS];
+    struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
     unsigned nstub;
     struct site site; /* tlb_lookup's, until add_stub takes it */
     int loop;         /* the block branches to its own start: registers stay in host ones */
@@ -246,6 +246,10 @@ static void reload_caller_saved(struct x86buf *b, const struct ra *ra)
 
 static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, unsigned idx)
 {
+    if (t->nstub == MAX_STUBS) { /* cannot happen (see MAX_STUBS); give up the block */
+        t->b->overflow = 1;
+        return &t->stub[MAX_STUBS];
+    }
     struct stub *s = &t->stub[t->nstub++];
     s->kind = kind;
     s->from = from;
