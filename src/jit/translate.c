@@ -77,7 +77,8 @@ enum stub_kind {
     STUB_LOOP,
     STUB_BAIL,
     STUB_FPCALL,
-    STUB_TRAPPED /* a helper took a trap: registers already written back */
+    STUB_TRAPPED, /* a helper took a trap: registers already written back */
+    STUB_NONE     /* a branch's exit it turned out not to need (resolve_forward) */
 };
 /* An access's own TLB slot (see tlb_lookup). */
 struct site {
@@ -125,7 +126,7 @@ struct tctx {
     unsigned n; /* instructions translated (charged at entry) */
     struct ra ra;
     uint32_t now;
-    unsigned locked; /* host slots the current instruction uses */
+    unsigned locked;                 /* host slots the current instruction uses */
     struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
     unsigned nstub;
     struct site site; /* tlb_lookup's, until add_stub takes it */
@@ -144,6 +145,14 @@ struct tctx {
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
     struct tail tails[MAX_TAILS];
     unsigned ntails;
+    /* Branches forward within the block (over an if-body): the stub of
+     * each, and the instruction it goes to; then where that is, once the
+     * registers there turned out to be where they are at the branch. */
+    struct fwd {
+        unsigned stub, to;
+        size_t at; /* 0: not (yet) */
+    } fwd[BLOCK_MAX];
+    unsigned nfwd;
     struct iinsn tail_ins[MAX_TAILS * TAIL_MAX];
     unsigned ntail_ins;
 };
@@ -1382,6 +1391,9 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
     }
     struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, cc), idx);
     s->to = to;
+    unsigned j = ins(t, idx)->target;
+    if (idx < TAIL_BASE && j != NO_TARGET && j > idx && j < t->n && t->nfwd < BLOCK_MAX)
+        t->fwd[t->nfwd++] = (struct fwd){.stub = (unsigned)(s - t->stub), .to = j};
 }
 
 /* The last instruction: JAL or JALR, whose exit the caller emits. */
@@ -1884,6 +1896,7 @@ static void emit_stubs(struct tctx *t)
     struct x86buf *b = t->b;
     for (unsigned i = 0; i < t->nstub; i++) {
         const struct stub *s = &t->stub[i];
+        if (s->kind == STUB_NONE) continue;
         x86_patch(b, s->from, b->len);
         if (s->kind == STUB_BRANCH) {
             writeback(b, &s->ra);
@@ -1935,11 +1948,43 @@ static void emit_tails(struct tctx *t)
     }
 }
 
+static int ra_same(const struct ra *a, const struct ra *b)
+{
+    return !memcmp(a->guest, b->guest, sizeof(a->guest)) &&
+           !memcmp(a->dirty, b->dirty, sizeof(a->dirty)) && a->fp == b->fp && a->lazy == b->lazy;
+}
+
+/* Instruction idx is next: the forward branches to it whose registers are
+ * where they are here go on here instead of leaving the block. */
+static void resolve_forward(struct tctx *t, unsigned idx)
+{
+    for (unsigned i = 0; i < t->nfwd; i++)
+        if (t->fwd[i].to == idx && ra_same(&t->stub[t->fwd[i].stub].ra, &t->ra))
+            t->fwd[i].at = t->b->len;
+}
+
+/* The resolved forward branches go to their target through a refund of
+ * the instructions they skip (which the block's entry charged); their
+ * stubs are not emitted. */
+static void emit_forward(struct tctx *t)
+{
+    for (unsigned i = 0; i < t->nfwd; i++) {
+        struct stub *s = &t->stub[t->fwd[i].stub];
+        if (!t->fwd[i].at) continue;
+        x86_patch(t->b, s->from, t->b->len);
+        x86_lea(t->b, BUD, X86_MEM(BUD, (int32_t)(t->fwd[i].to - s->idx - 1))); /* flags kept */
+        jmp_to(t->b, t->fwd[i].at);
+        s->kind = STUB_NONE;
+    }
+    t->nfwd = 0;
+}
+
 /* The block's instructions, and its exit when the last falls through. */
 static void emit_body(struct tctx *t)
 {
     int ended = 0;
     for (unsigned i = 0; i < t->n && !ended; i++) {
+        resolve_forward(t, i);
         t->ins_off[i] = t->b->len;
         ended = emit_insn(t, i);
     }
@@ -1949,6 +1994,7 @@ static void emit_body(struct tctx *t)
         exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
     }
     emit_tails(t);
+    emit_forward(t);
 }
 
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const uint8_t *page,
