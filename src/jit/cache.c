@@ -1,5 +1,6 @@
 /* Dual-mapped code cache (see cache.h). */
 #include "jit/cache.h"
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@ int jit_cache_init(struct jit_cache *c, size_t size)
 {
     c->rw = c->rx = c->data = NULL;
     c->size = c->used = c->data_size = c->data_used = 0;
+    c->scratch = NULL;
     int fd = memfd_create("vmon-jit", MFD_CLOEXEC);
     if (fd < 0) return -1;
     if (ftruncate(fd, (off_t)size) < 0) {
@@ -43,6 +45,8 @@ void jit_cache_destroy(struct jit_cache *c)
     if (c->rw) munmap(c->rw, c->size);
     if (c->rx) munmap(c->rx, c->size + c->data_size);
     c->rw = c->rx = c->data = NULL;
+    free(c->scratch);
+    c->scratch = NULL;
 }
 
 /* The pages of [from, to) of the code (both views: one memfd) and all of

@@ -34,6 +34,7 @@ struct jit_cache {
      * a block's stub only sets the access up and calls one. */
     uint32_t load_thunk, store_thunk;
     uint64_t flushes, bytes_total, bytes_hot, blocks;
+    void *scratch; /* the translator's working state (translate.c), once allocated */
 };
 
 int jit_cache_init(struct jit_cache *c, size_t size);

@@ -3,6 +3,7 @@
 #include "jit/helpers.h"
 #include "mem/bus.h"
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HP  X86_RBP /* the hart */
@@ -120,19 +121,17 @@ struct tail {
 
 #define MAX_STUBS (2 * (BLOCK_MAX / 2 * 8 + MAX_TAILS * TAIL_MAX) + 8) /* FP fast paths: 7 */
 struct tctx {
+    /* Per-block state, zeroed before each translation (up to `stub`). */
     struct x86buf *b;
     struct jit_cache *c;
     const struct block *blk;
     unsigned n; /* instructions translated (charged at entry) */
     struct ra ra;
     uint32_t now;
-    unsigned locked;                 /* host slots the current instruction uses */
-    struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
+    unsigned locked; /* host slots the current instruction uses */
     unsigned nstub;
     struct site site; /* tlb_lookup's, until add_stub takes it */
     int loop;         /* the block branches to its own start: registers stay in host ones */
-    /* A loop's access slots, whose keys its entry checks (validate_slots). */
-    uint64_t slots[BLOCK_MAX];
     unsigned nslots;
     size_t validate_jmp; /* the entry's jump to that check, 0 if it has none */
     struct fpcache fp;   /* ra.fp, when the loop keeps F registers in xmm */
@@ -142,9 +141,14 @@ struct tctx {
      * (every write in the loop boxes them) need no NaN-box check either. */
     int fpfast;
     uint32_t fp_boxed_ok;
+    unsigned ntails, ntail_ins, nfwd;
+    /* Arrays, valid up to their counts (or written before they are read). */
+    struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
+    /* A loop's access slots, whose keys its entry checks (validate_slots). */
+    uint64_t slots[BLOCK_MAX];
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
     struct tail tails[MAX_TAILS];
-    unsigned ntails;
+    struct iinsn tail_ins[MAX_TAILS * TAIL_MAX];
     /* Branches forward within the block (over an if-body): the stub of
      * each, and the instruction it goes to; then where that is, once the
      * registers there turned out to be where they are at the branch. */
@@ -152,9 +156,6 @@ struct tctx {
         unsigned stub, to;
         size_t at; /* 0: not (yet) */
     } fwd[BLOCK_MAX];
-    unsigned nfwd;
-    struct iinsn tail_ins[MAX_TAILS * TAIL_MAX];
-    unsigned ntail_ins;
 };
 
 /* Instruction idx: the block's, or a tail's from TAIL_BASE on. */
@@ -260,6 +261,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
         return &t->stub[MAX_STUBS];
     }
     struct stub *s = &t->stub[t->nstub++];
+    memset(s, 0, sizeof(*s));
     s->kind = kind;
     s->from = from;
     s->idx = idx;
@@ -2012,7 +2014,14 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     x86_init(&cold, c->rw, c->size);
     cold.len = c->cold_used;
     cold.exec = xb.exec;
-    struct tctx *t = &(struct tctx){.b = &xb, .c = c, .blk = blk, .n = n};
+    /* ~90 KiB of state, kept by the cache: only its head is cleared */
+    if (!c->scratch && !(c->scratch = malloc(sizeof(struct tctx)))) return 0;
+    struct tctx *t = c->scratch;
+    memset(t, 0, offsetof(struct tctx, stub));
+    t->b = &xb;
+    t->c = c;
+    t->blk = blk;
+    t->n = n;
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
