@@ -231,6 +231,7 @@ struct hart {
     uint64_t jit_instret_end; /* instret when translated code has spent its budget */
     uint64_t jit_site, jit_site_pa;
     struct tlb_entry *jit_tlbx; /* fetch TLB of the privilege translated code runs at */
+    struct tlb_entry *jit_tlbd; /* data TLB (its read table) of that run's accesses */
     int fpu_rm_cached;          /* host rounding mode state for the FPU library */
     struct hart_stats stats;
 };

@@ -9,7 +9,6 @@
 #define HP  X86_RBP /* the hart */
 #define PC  X86_R12 /* guest pc of the block */
 #define BUD X86_R13 /* instructions left */
-#define TLB X86_R14 /* data TLB, read table (the write table follows) */
 
 #define OFF_X(r)   ((int32_t)(offsetof(struct hart, x) + 8 * (r)))
 #define OFF_F(r)   ((int32_t)(offsetof(struct hart, f) + 8 * (r)))
@@ -24,14 +23,15 @@
 #define OFF_SITE   ((int32_t)offsetof(struct hart, jit_site))
 #define OFF_SITEPA ((int32_t)offsetof(struct hart, jit_site_pa))
 #define OFF_TLBX   ((int32_t)offsetof(struct hart, jit_tlbx))
+#define OFF_TLBD   ((int32_t)offsetof(struct hart, jit_tlbd))
 #define OFF_SKEY   ((int32_t)offsetof(struct hart, jit_site_key))
 #define OFF_FKEY   ((int32_t)offsetof(struct hart, jit_fetch_key))
 #define OFF_SLOTS  ((int32_t)offsetof(struct hart, bc.slot))
 #define OFF_RX     ((int32_t)offsetof(struct hart, jit.rx))
 #define TLB_TABLE  ((int32_t)(TLB_SIZE * sizeof(struct tlb_entry)))
 
-/* The trampoline at offset 0 of every cache: enter(h, pc, budget, tlb,
- * code) saves the callee-saved registers, sets up the fixed ones and jumps
+/* The trampoline at offset 0 of every cache: enter(h, pc, budget, code)
+ * saves the callee-saved registers, sets up the fixed ones and jumps
  * to the block; the exit at EPILOGUE returns the budget left. */
 #define EPILOGUE_AT 64
 /* Jumps whose target is known only at run time (JALR, other pages) go to
@@ -42,10 +42,10 @@
 
 /* ---- register allocation within a block ---- */
 
-#define NHOST 8
-static const int host_reg[NHOST] = {X86_RBX, X86_R15, X86_RSI, X86_RDI,
+#define NHOST 9
+static const int host_reg[NHOST] = {X86_RBX, X86_R15, X86_R14, X86_RSI, X86_RDI,
                                     X86_R8,  X86_R9,  X86_R10, X86_R11};
-#define CALLER_SAVED_FROM 2 /* host_reg[2..] are clobbered by calls */
+#define CALLER_SAVED_FROM 3 /* host_reg[3..] are clobbered by calls */
 
 /* A loop's F registers held in xmm registers for the whole loop (fp_plan):
  * the xmm of each, or -1 (then it stays in the hart). They all go back to
@@ -674,6 +674,16 @@ static uint64_t site_alloc(struct jit_cache *c)
     return (uint64_t)(uintptr_t)slot;
 }
 
+/* rcx = the data TLB's entry for the guest address in rax (its read
+ * table's; the write table follows at TLB_TABLE). */
+static void tlb_entry_addr(struct x86buf *b)
+{
+    x86_mov32_rr(b, X86_RCX, X86_RAX);
+    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
+    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
+    x86_alu_rm(b, X86_ADD, X86_RCX, X86_MEM(HP, OFF_TLBD));
+}
+
 /* rax = guest address rs1 + imm, then its host address if the access
  * hits; returns the jump to take otherwise (to the stub that add_stub
  * creates next). In a loop each access first checks its own slot, which
@@ -706,12 +716,10 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
         t->site.hit = b->len;
         return miss;
     }
-    x86_mov32_rr(b, X86_RCX, X86_RAX);
-    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
-    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
-    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, table));
+    tlb_entry_addr(b);
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, table));
     size_t miss = x86_jcc32(b, X86_CC_NE);
-    x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEMX(TLB, X86_RCX, 1, table + 8));
+    x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(X86_RCX, table + 8));
     return miss;
 }
 
@@ -720,13 +728,11 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, in
  * (the slow path) runs. */
 static void emit_site_refill(struct x86buf *b, const struct site *st)
 {
-    x86_mov32_rr(b, X86_RCX, X86_RAX);
-    x86_shift32_ri(b, X86_SHR, X86_RCX, 12 - 5);
-    x86_alu32_ri(b, X86_AND, X86_RCX, (TLB_SIZE - 1) << 5);
-    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, st->table));
+    tlb_entry_addr(b);
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, st->table));
     size_t slow = x86_jcc32(b, X86_CC_NE);
     x86_st(b, 8, X86_ABS(st->slot), X86_RDX);
-    x86_ld(b, 8, 0, X86_RDX, X86_MEMX(TLB, X86_RCX, 1, st->table + 8));
+    x86_ld(b, 8, 0, X86_RDX, X86_MEM(X86_RCX, st->table + 8));
     x86_st(b, 8, X86_ABS(st->slot + 8), X86_RDX);
     x86_load(b, X86_RCX, HP, OFF_SKEY);
     x86_st(b, 8, X86_ABS(st->slot + 16), X86_RCX);
@@ -1052,6 +1058,7 @@ static void fp_arith(struct tctx *t, struct fp_fast *f, const struct insn *d, en
         fp_full(t, d->rs2);
     }
     if (op == X86_SQRT) {
+        x86_xorps(b, 0, 0);
         x86_sse_op(b, dbl, op, 0, fmem(t, d->rs1));
     } else {
         x86_sse_ld(b, dbl, 0, fmem(t, d->rs1));
@@ -1101,6 +1108,7 @@ static void fp_from_int(struct tctx *t, struct fp_fast *f, const struct insn *d,
         x86_mov32_rr(b, X86_RAX, a);
     else
         x86_mov_rr(b, X86_RAX, a);
+    x86_xorps(b, 0, 0);
     x86_cvt_i2f(b, dbl, 1, 0, X86_RAX);
     x86_sse_to_gpr(b, dbl, X86_RAX, 0);
     fp_normal(t, f, dbl);
@@ -1132,6 +1140,7 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
      * back, the integer differs from the operand exactly then (in a loop
      * that checked FS dirty at its entry, nothing to mark) */
     if (!t->fpfast) {
+        x86_xorps(b, 1, 1);
         x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
         x86_ucomis(b, dbl, 1, fmem(t, d->rs1));
         size_t exact = x86_jcc32(b, X86_CC_E);
@@ -1504,21 +1513,23 @@ static int loop_target(const struct tctx *t, unsigned idx)
 
 /* Decide before the entry check: the block's first instructions up to a
  * branch back into them (to the start, or to a later instruction: a loop
- * after some set-up) become the whole translation (what follows is the
- * next block), if their registers fit. */
+ * after some set-up), or up to the last branch back around that loop (an
+ * outer loop, with the other loops inside it), become the whole
+ * translation (what follows is the next block), if their registers all
+ * fit in host ones. A loop after the first is the next block's. */
 static void plan_loop(struct tctx *t)
 {
     uint32_t used = 0;
+    unsigned end = 0;
     for (unsigned i = 0; i < t->n; i++) {
-        const struct iinsn *ii = &t->blk->insn[i];
-        used |= insn_regs(&ii->d);
-        if (loop_target(t, i) >= 0) {
-            if (__builtin_popcount(used) <= NHOST) {
-                t->loop = 1;
-                t->n = i + 1;
-            }
-            return;
-        }
+        used |= insn_regs(&t->blk->insn[i].d);
+        if (__builtin_popcount(used) > NHOST) break;
+        int k = loop_target(t, i);
+        if (k >= 0 && (!end || (unsigned)k < end)) end = i + 1; /* the first, or one around it */
+    }
+    if (end) {
+        t->loop = 1;
+        t->n = end;
     }
 }
 
@@ -2169,15 +2180,14 @@ void jit_cache_start(struct jit_cache *c)
     struct x86buf xb;
     x86_init(&xb, c->rw, c->size);
     xb.exec = (uint64_t)(uintptr_t)c->rx; /* RIP-relative operands reach from there */
-    /* enter(rdi = h, rsi = pc, rdx = budget, rcx = tlb, r8 = code) */
+    /* enter(rdi = h, rsi = pc, rdx = budget, rcx = code) */
     for (unsigned i = 0; i < 6; i++)
         x86_push(&xb, saved[i]);
     x86_alu_ri(&xb, X86_SUB, X86_RSP, 8); /* 16-byte aligned for calls */
     x86_mov_rr(&xb, HP, X86_RDI);
     x86_mov_rr(&xb, PC, X86_RSI);
     x86_mov_rr(&xb, BUD, X86_RDX);
-    x86_mov_rr(&xb, TLB, X86_RCX);
-    x86_jmp_r(&xb, X86_R8);
+    x86_jmp_r(&xb, X86_RCX);
     while (xb.len < EPILOGUE_AT)
         x86_int3(&xb);
     x86_mov_rr(&xb, X86_RAX, BUD);
@@ -2195,15 +2205,15 @@ void jit_cache_start(struct jit_cache *c)
 
 int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry)
 {
-    int64_t (*fn)(struct hart *, uint64_t, int64_t, void *, void *);
+    int64_t (*fn)(struct hart *, uint64_t, int64_t, void *);
     uint8_t *tramp = h->jit.rx;
     memcpy(&fn, &tramp, sizeof(fn));
-    void *tlb = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
+    h->jit_tlbd = h->tlb[tlb_mode(hart_data_priv(h))][TLB_R];
     h->jit_tlbx = h->tlb[tlb_mode(h->priv)][TLB_X];
     h->jit_instret_end = h->instret + (uint64_t)budget;
     h->jit_site_key = h->tlb_gen << 2 | tlb_mode(hart_data_priv(h));
     h->jit_fetch_key = (h->tlb_gen + h->code_gen) << 2 | tlb_mode(h->priv);
-    return fn(h, pc, budget, tlb, h->jit.rx + entry);
+    return fn(h, pc, budget, h->jit.rx + entry);
 }
 
 void jit_link(struct jit_cache *c, uint64_t site, uint32_t entry, int forward)

@@ -11,9 +11,10 @@
  * register), like the decoded blocks it is made from, which are cached by
  * physical address. Conventions inside translated code:
  *   rbp  the struct hart           r12  guest pc of the running block
- *   r13  instructions left (budget) r14  &h->tlb[data mode][TLB_R][0]
- *   rbx r15 rsi rdi r8-r11  guest registers cached within a block
+ *   r13  instructions left (budget)
+ *   rbx r15 r14 rsi rdi r8-r11  guest registers cached within a block
  *   rax rcx rdx  scratch
+ * (the data TLB of the run is h->jit_tlbd)
  * A block begins by checking h->events and charging its instruction count
  * to r13; every exit writes back the registers it changed, refunds the
  * instructions it did not run and stores the next pc in h->pc. Direct

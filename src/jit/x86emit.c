@@ -507,6 +507,14 @@ void x86_pcmpeqd(struct x86buf *b, int dst, int src)
     sse66_rr(b, 0x76, dst, src);
 }
 
+void x86_xorps(struct x86buf *b, int dst, int src)
+{
+    rex(b, 0, dst, src, 0);
+    put1(b, 0x0f);
+    put1(b, 0x57);
+    modrm_rr(b, dst, src);
+}
+
 void x86_punpckldq(struct x86buf *b, int dst, int src)
 {
     sse66_rr(b, 0x62, dst, src);

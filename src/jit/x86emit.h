@@ -128,12 +128,16 @@ enum x86_sse {
  * register is never looked at). */
 void x86_sse_ld(struct x86buf *b, int dbl, int xmm, struct x86mem m);
 void x86_sse_op(struct x86buf *b, int dbl, enum x86_sse op, int xmm,
-                struct x86mem m);                                     /* op xmm, [m] */
-void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm);     /* movq r64 / movd r32, xmm */
-void x86_gpr_to_sse(struct x86buf *b, int xmm, int src);              /* movq xmm, r64 */
-void x86_sse_st(struct x86buf *b, struct x86mem m, int xmm);          /* movq [m], xmm */
-void x86_pcmpeqd(struct x86buf *b, int dst, int src);                 /* pcmpeqd xmm, xmm */
-void x86_punpckldq(struct x86buf *b, int dst, int src);               /* punpckldq xmm, xmm */
+                struct x86mem m);                                 /* op xmm, [m] */
+void x86_sse_to_gpr(struct x86buf *b, int dbl, int dst, int xmm); /* movq r64 / movd r32, xmm */
+void x86_gpr_to_sse(struct x86buf *b, int xmm, int src);          /* movq xmm, r64 */
+void x86_sse_st(struct x86buf *b, struct x86mem m, int xmm);      /* movq [m], xmm */
+void x86_pcmpeqd(struct x86buf *b, int dst, int src);             /* pcmpeqd xmm, xmm */
+void x86_punpckldq(struct x86buf *b, int dst, int src);
+/* xorps xmm, xmm: with dst == src a zero that depends on nothing, before
+ * an instruction that keeps the rest of its destination (cvtsi2sd, sqrtsd)
+ * and would otherwise wait for whatever wrote it last */
+void x86_xorps(struct x86buf *b, int dst, int src);                   /* punpckldq xmm, xmm */
 void x86_ucomis(struct x86buf *b, int dbl, int xmm, struct x86mem m); /* ucomisd/ss xmm, [m] */
 /* cvtsi2sd/ss xmm, r32/r64 (w64: a 64-bit source). */
 void x86_cvt_i2f(struct x86buf *b, int dbl, int w64, int xmm, int src);

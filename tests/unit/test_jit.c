@@ -152,6 +152,7 @@ static void test_encodings(void)
         x86_vfma213(&b, 1, X86_VFMADD, X86_MEM(X86_RBP, 0x120)));
     ASM("vfnmsub213ss", "vfnmsub213ss xmm0, xmm1, dword ptr [rbp + 0x120]",
         x86_vfma213(&b, 0, X86_VFNMSUB, X86_MEM(X86_RBP, 0x120)));
+    ASM("xorps", "xorps xmm0, xmm0; xorps xmm9, xmm2", x86_xorps(&b, 0, 0); x86_xorps(&b, 9, 2));
     ASM("stmxcsr", "stmxcsr dword ptr [rbp + 0x12850]; stmxcsr dword ptr [r12 + 8]",
         x86_stmxcsr(&b, X86_MEM(X86_RBP, 0x12850));
         x86_stmxcsr(&b, X86_MEM(X86_R12, 8)));
