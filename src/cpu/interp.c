@@ -272,7 +272,7 @@ static void block_translate(struct hart *h, struct block *b, const uint8_t *page
     unsigned count = 0;
     size_t cold0 = h->jit.cold_used;
     uint64_t t0 = host_time_ns();
-    b->native = jit_translate_block(&h->jit, b, page, &count);
+    b->native = jit_translate_block(&h->jit, b, page, h->x, &count);
     h->stats.jit_ns += host_time_ns() - t0;
     h->stats.jit_insns += count;
     if (b->native && h->vm->jit_map)

@@ -141,8 +141,14 @@ struct tctx {
      * (every write in the loop boxes them) need no NaN-box check either. */
     int fpfast;
     uint32_t fp_boxed_ok;
+    /* Divisors the loop's entry found to hold the values they held when it
+     * was translated (and the loop does not write): its fast copy divides
+     * by those constants with a multiplication. */
+    uint32_t div_const;
+    const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
     /* Arrays, valid up to their counts (or written before they are read). */
+    uint64_t div_val[32];
     struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
     /* A loop's access slots, whose keys its entry checks (validate_slots). */
     uint64_t slots[BLOCK_MAX];
@@ -552,6 +558,74 @@ static void emit_div(struct x86buf *b, int w64, int sgn)
     if (sgn) x86_patch(b, done2, b->len);
 }
 
+/* Unsigned 64-bit division by a constant d >= 1 as a multiplication
+ * (Granlund and Montgomery, "Division by invariant integers using
+ * multiplication", 1994, fig. 4.1): with l = ceil(log2 d) and
+ * m = floor(2^64 (2^l - d) / d) + 1, t = mulhi(m, n),
+ * n / d = (t + ((n - t) >> min(l, 1))) >> max(l - 1, 0). */
+struct divu_magic {
+    uint64_t m;
+    unsigned sh1, sh2;
+};
+
+static struct divu_magic divu_magic(uint64_t d)
+{
+    unsigned l = d == 1 ? 0 : 64 - (unsigned)__builtin_clzll(d - 1);
+    unsigned __int128 span = ((unsigned __int128)1 << l) - d; /* below 2^63 */
+    unsigned __int128 m = (span << 64) / d + 1;
+    return (struct divu_magic){(uint64_t)m, l ? 1 : 0, l ? l - 1 : 0};
+}
+
+static uint64_t divu_by_magic(struct divu_magic g, uint64_t n)
+{
+    uint64_t t = (uint64_t)(((unsigned __int128)g.m * n) >> 64);
+    return (t + ((n - t) >> g.sh1)) >> g.sh2;
+}
+
+/* Does the multiplication give n / d for dividends at the edges (and a
+ * few others)? It always should; a divisor it does not is not
+ * specialized. */
+static int divu_magic_ok(uint64_t d)
+{
+    struct divu_magic g = divu_magic(d);
+    const uint64_t n[] = {0,
+                          1,
+                          d - 1,
+                          d,
+                          d + 1,
+                          2 * d - 1,
+                          2 * d,
+                          ~0ull,
+                          ~0ull - 1,
+                          1ull << 63,
+                          ~0ull / d * d,
+                          ~0ull / d * d - 1,
+                          0x9e3779b97f4a7c15ull,
+                          12345678901ull};
+    for (unsigned i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+        if (divu_by_magic(g, n[i]) != n[i] / d) return 0;
+    return 1;
+}
+
+/* DIVU or REMU of host register a by host register c, which holds the
+ * constant d (the loop's entry checked): the result in rax. */
+static void emit_divu_const(struct x86buf *b, int a, int c, uint64_t d, int rem)
+{
+    struct divu_magic g = divu_magic(d);
+    x86_mov_ri(b, X86_RAX, g.m);
+    x86_muldiv(b, 1, X86_MUL, a); /* rdx = mulhi(m, n) */
+    x86_mov_rr(b, X86_RAX, a);
+    x86_alu_rr(b, X86_SUB, X86_RAX, X86_RDX);
+    if (g.sh1) x86_shift_ri(b, X86_SHR, X86_RAX, (uint8_t)g.sh1);
+    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
+    if (g.sh2) x86_shift_ri(b, X86_SHR, X86_RAX, (uint8_t)g.sh2);
+    if (!rem) return;
+    x86_imul_rr(b, X86_RAX, c); /* n - (n / d) * d */
+    x86_mov_rr(b, X86_RDX, a);
+    x86_alu_rr(b, X86_SUB, X86_RDX, X86_RAX);
+    x86_mov_rr(b, X86_RAX, X86_RDX);
+}
+
 static void emit_reg_alu(struct tctx *t, const struct insn *d)
 {
     struct x86buf *b = t->b;
@@ -623,6 +697,11 @@ static void emit_reg_alu(struct tctx *t, const struct insn *d)
         x86_mov_rr(b, X86_RAX, X86_RDX);
         break;
     default: { /* DIV[U][W], REM[U][W] */
+        if (t->fpfast && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
+            (t->div_const >> d->rs2 & 1)) {
+            emit_divu_const(b, a, c, t->div_val[d->rs2], op == OP_REMU);
+            break;
+        }
         int w64 = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
         int sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
         int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
@@ -1725,10 +1804,32 @@ static uint32_t fp_reads(const struct insn *d)
  * change FS, NX or frm: the helpers only set flags and mark FS dirty, and
  * traps and interrupts leave the loop. */
 struct fp_hoist {
+    int fp;         /* the loop has F/D instructions: FS must be Dirty */
     int nx, frm;    /* NX must be set; frm must be 0 */
     uint32_t boxed; /* these must hold NaN-boxed singles */
     uint32_t lazy;  /* ra.lazy of the fast copy */
 };
+
+/* The loop's DIVU and REMU whose divisor it does not write and which
+ * holds a nonzero value now: the fast copy divides by that value (the
+ * entry checks it still holds it). */
+static void plan_div_const(struct tctx *t)
+{
+    uint32_t written = 0;
+    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
+        uint32_t in, out;
+        insn_use(&ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d, &in, &out);
+        written |= out;
+    }
+    for (unsigned i = 0; t->regs && i < t->n + t->ntail_ins; i++) {
+        const struct insn *d = &ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d;
+        unsigned r = d->rs2;
+        if ((d->op != OP_DIVU && d->op != OP_REMU) || !r || (written >> r & 1)) continue;
+        if (!t->regs[r] || slot_of(t, r) < 0 || !divu_magic_ok(t->regs[r])) continue;
+        t->div_const |= 1u << r;
+        t->div_val[r] = t->regs[r];
+    }
+}
 
 static int fp_hoist_plan(struct tctx *t, struct fp_hoist *h)
 {
@@ -1763,7 +1864,9 @@ static int fp_hoist_plan(struct tctx *t, struct fp_hoist *h)
     for (unsigned r = 0; r < 32; r++)
         if ((written & ~dbl) >> r & 1 && t->fp.xmm[r] >= 0) h->lazy |= 1u << r;
     h->boxed |= h->lazy;
-    return any;
+    h->fp = any;
+    plan_div_const(t);
+    return any || t->div_const;
 }
 
 /* The entry's checks (after setup_loop, registers loaded): a failed one
@@ -1773,6 +1876,13 @@ static unsigned fp_hoist_guard(struct tctx *t, const struct fp_hoist *h, size_t 
 {
     struct x86buf *b = t->b;
     unsigned n = 0;
+    for (unsigned r = 0; r < 32; r++) {
+        if (!(t->div_const >> r & 1)) continue;
+        x86_mov_ri(b, X86_RAX, t->div_val[r]);
+        x86_alu_rr(b, X86_CMP, host_reg[slot_of(t, r)], X86_RAX);
+        to_checked[n++] = x86_jcc32(b, X86_CC_NE);
+    }
+    if (!h->fp) return n;
     x86_ld(b, 4, 0, X86_RAX, X86_MEM(HP, OFF_MSTAT));
     x86_alu32_ri(b, X86_AND, X86_RAX, (int32_t)MSTATUS_FS);
     x86_alu32_ri(b, X86_CMP, X86_RAX, (int32_t)MSTATUS_FS);
@@ -2011,7 +2121,7 @@ static void emit_body(struct tctx *t)
 }
 
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const uint8_t *page,
-                             unsigned *count)
+                             const uint64_t *regs, unsigned *count)
 {
     unsigned n = 0;
     while (n < blk->n && jit_covers(blk->insn[n].d.op))
@@ -2033,6 +2143,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     t->c = c;
     t->blk = blk;
     t->n = n;
+    t->regs = regs;
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
@@ -2048,7 +2159,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     if (t->loop) setup_loop(t);
     struct fp_hoist fh;
     if (fp_hoist_plan(t, &fh)) { /* two copies: FP checks once, or at every use */
-        size_t to_checked[3 + 32];
+        size_t to_checked[3 + 32 + 32];
         unsigned nj = fp_hoist_guard(t, &fh, to_checked);
         struct ra ra0 = t->ra;
         t->ra.lazy = fh.lazy;

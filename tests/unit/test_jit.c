@@ -826,6 +826,97 @@ static void test_loop_tails(void)
     vm_destroy(vi);
 }
 
+/* A divisor for the translator's division by a loop-invariant value. */
+static uint64_t divisor_value(void)
+{
+    static const uint64_t edge[] = {1,
+                                    2,
+                                    3,
+                                    5,
+                                    7,
+                                    10,
+                                    641,
+                                    1ull << 32,
+                                    (1ull << 32) + 1,
+                                    1ull << 63,
+                                    (1ull << 63) + 1,
+                                    ~0ull,
+                                    ~0ull - 1,
+                                    0};
+    switch (rnd() % 3) {
+    case 0: return edge[rnd() % 14];
+    case 1: return 1 + rnd() % 1000;
+    default: return rnd() >> (rnd() % 64);
+    }
+}
+
+/* An inner loop (x9 counts it) dividing by x7, which it does not write,
+ * then x7 changed (or not) outside it and the loop entered again through
+ * a JALR (x8 counts those): the loop's entry finds the divisor it was
+ * translated for, or not. Returns the length in words. */
+static unsigned div_loop_code(uint32_t *code)
+{
+    unsigned n = 0, body = 1 + (unsigned)(rnd() % 6);
+    for (unsigned i = 0; i < body; i++) {
+        code[n++] = small_insn();
+        if (rnd() % 2) { /* divu remu divuw remuw, by x7 */
+            static const unsigned f3s[4] = {5, 7, 5, 7};
+            unsigned k = (unsigned)(rnd() % 4);
+            code[n++] = enc_r(1, 7, (unsigned)(rnd() % 6), f3s[k], 1 + (unsigned)(rnd() % 5),
+                              k < 2 ? 0x33 : 0x3b);
+        }
+    }
+    code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
+    code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
+    n++;
+    code[n++] = enc_i((int32_t)(rnd() % 3), 7, 0, 7, 0x13); /* addi x7, x7, 0..2 */
+    code[n++] = enc_i(3, 0, 0, 9, 0x13);                    /* li x9, 3 */
+    code[n++] = enc_i(-1, 8, 0, 8, 0x13);                   /* addi x8, x8, -1 */
+    code[n] = enc_b(8, 0, 8, 0);                            /* beqz x8, .+8 */
+    n++;
+    code[n++] = enc_i(0, PTRS + 4, 0, 0, 0x67); /* jr x14 (the start) */
+    code[n++] = 0x00108093u;                    /* addi x1, x1, 1; j .-4 */
+    code[n++] = 0xffdff06fu;
+    return n;
+}
+
+/* Loops dividing by a register they do not write, for the translator's
+ * division by the value it held at translation time: same state on both
+ * engines, whether or not the divisor still holds it. */
+static void test_div_loops(void)
+{
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    unsigned bad = 0, runs = 3000;
+    static uint8_t data[0x8000];
+    for (unsigned iter = 0; iter < runs; iter++) {
+        uint32_t code[48];
+        unsigned n = div_loop_code(code);
+        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 1500), .priv = PRV_M};
+        for (unsigned r = 1; r < 32; r++)
+            st.x[r] = random_value();
+        st.x[7] = divisor_value();
+        st.x[8] = 1 + rnd() % 6;
+        st.x[9] = 1 + rnd() % 30;
+        st.x[PTRS] = VM_RAM_BASE + DATA + 128 + 8 * (rnd() % 64);
+        st.x[PTRS + 4] = VM_RAM_BASE + CODE;
+        for (size_t i = 0; i < sizeof(data); i++)
+            data[i] = (uint8_t)rnd();
+        prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
+        prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
+        run_for(vj->harts[0], st.budget);
+        run_for(vi->harts[0], st.budget);
+        char why[160];
+        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
+            fprintf(stderr, "div loop %u (budget %u, x7 %llx): %s\n", iter, st.budget,
+                    (unsigned long long)st.x[7], why);
+    }
+    CHECK(&c, bad == 0, "%u of %u loops dividing by an invariant differ between the engines", bad,
+          runs);
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 int main(void)
 {
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
@@ -838,5 +929,6 @@ int main(void)
     test_fp_fastpath();
     test_fp_loops();
     test_loop_tails();
+    test_div_loops();
     return check_report(&c, "test_jit");
 }
