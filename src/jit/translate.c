@@ -63,7 +63,7 @@ struct ra {
     uint8_t dirty[NHOST];
     uint32_t stamp[NHOST];
     const struct fpcache *fp; /* the loop's F registers in xmm, or NULL */
-    /* F registers in xmm that hold singles not yet NaN-boxed (the FP-fast
+    /* F registers in xmm that hold singles not yet NaN-boxed (the fast
      * copy of a loop, where only singles are written to them): the upper
      * word is junk until something needs all 64 bits (fp_full). */
     uint32_t lazy;
@@ -135,11 +135,11 @@ struct tctx {
     unsigned nslots;
     size_t validate_jmp; /* the entry's jump to that check, 0 if it has none */
     struct fpcache fp;   /* ra.fp, when the loop keeps F registers in xmm */
-    /* A loop whose FP state the entry checked (fp_hoist_plan): FS dirty, NX set,
-     * frm 0 if used, and the singles read before written NaN-boxed; its
-     * instructions then skip those checks, and F registers in fp_boxed_ok
-     * (every write in the loop boxes them) need no NaN-box check either. */
-    int fpfast;
+    /* The fast copy of a loop is being emitted: the copy its entry runs
+     * when its checks hold (fast_copy_plan). Its F/D instructions skip the
+     * FS, NX and frm checks, and registers in fp_boxed_ok (every write in
+     * the loop boxes them) their NaN-box checks. */
+    int fast_copy;
     uint32_t fp_boxed_ok;
     /* Divisors the loop's entry found to hold the values they held when it
      * was translated (and the loop does not write): its fast copy divides
@@ -697,7 +697,7 @@ static void emit_reg_alu(struct tctx *t, const struct insn *d)
         x86_mov_rr(b, X86_RAX, X86_RDX);
         break;
     default: { /* DIV[U][W], REM[U][W] */
-        if (t->fpfast && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
+        if (t->fast_copy && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
             (t->div_const >> d->rs2 & 1)) {
             emit_divu_const(b, a, c, t->div_val[d->rs2], op == OP_REMU);
             break;
@@ -907,7 +907,7 @@ static int fp_reads_x(unsigned op)
  * interpreter runs the instruction (and raises illegal instruction). */
 static void fp_check(struct tctx *t, unsigned idx)
 {
-    if (t->fpfast) return; /* FS dirty: checked at the loop's entry */
+    if (t->fast_copy) return; /* FS dirty: checked at the loop's entry */
     x86_test32_mi(t->b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
     add_stub(t, STUB_BAIL, x86_jcc32(t->b, X86_CC_E), idx);
 }
@@ -916,7 +916,7 @@ static void fp_check(struct tctx *t, unsigned idx)
  * loop that checked it at its entry). */
 static void fs_dirty(struct tctx *t)
 {
-    if (!t->fpfast) x86_alu32_mi(t->b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
+    if (!t->fast_copy) x86_alu32_mi(t->b, X86_OR, X86_MEM(HP, OFF_MSTAT), (int32_t)MSTATUS_FS);
 }
 
 /* Where f[r] is: its xmm in a loop that keeps it there, else the hart. */
@@ -1010,7 +1010,7 @@ static void fp_slow_if(struct tctx *t, struct fp_fast *f, enum x86_cc cc)
 static void fp_guard(struct tctx *t, struct fp_fast *f, const struct insn *d, int nx)
 {
     struct x86buf *b = t->b;
-    if (t->fpfast) return; /* checked at the loop's entry */
+    if (t->fast_copy) return; /* checked at the loop's entry */
     x86_test32_mi(b, X86_MEM(HP, OFF_MSTAT), (uint32_t)MSTATUS_FS);
     fp_slow_if(t, f, X86_CC_E);
     if (!nx) return;
@@ -1034,7 +1034,7 @@ static void fp_box_test(struct tctx *t, unsigned r)
 
 static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
 {
-    if (t->fpfast && (t->fp_boxed_ok >> r & 1)) return;
+    if (t->fast_copy && (t->fp_boxed_ok >> r & 1)) return;
     fp_box_test(t, r);
     fp_slow_if(t, f, X86_CC_NE);
 }
@@ -1047,7 +1047,7 @@ static void fp_boxed(struct tctx *t, struct fp_fast *f, unsigned r)
 static void fp_exact(struct tctx *t, struct fp_fast *f)
 {
     struct x86buf *b = t->b;
-    if (t->fpfast) return; /* NX set: checked at the loop's entry */
+    if (t->fast_copy) return; /* NX set: checked at the loop's entry */
     x86_test32_mi(b, X86_MEM(HP, OFF_FFLAGS), 1);
     size_t nx_set = x86_jcc32(b, X86_CC_NE);
     x86_stmxcsr(b, X86_MEM(HP, OFF_MXCSR));
@@ -1218,7 +1218,7 @@ static void fp_to_int(struct tctx *t, struct fp_fast *f, const struct insn *d, i
     /* an inexact conversion raises NX again, which marks FS dirty: converted
      * back, the integer differs from the operand exactly then (in a loop
      * that checked FS dirty at its entry, nothing to mark) */
-    if (!t->fpfast) {
+    if (!t->fast_copy) {
         x86_xorps(b, 1, 1);
         x86_cvt_i2f(b, dbl, w64, 1, X86_RAX);
         x86_ucomis(b, dbl, 1, fmem(t, d->rs1));
@@ -1798,12 +1798,14 @@ static uint32_t fp_reads(const struct insn *d)
     return fp_unary(o) ? m : m | 1u << d->rs2;
 }
 
-/* What a loop's entry must check for its FP-fast copy, if it gets one
- * (F instructions and no CSR access, which could change the FP state;
- * small enough for two copies' stubs). Nothing else in the loop can
- * change FS, NX or frm: the helpers only set flags and mark FS dirty, and
- * traps and interrupts leave the loop. */
-struct fp_hoist {
+/* What a loop's entry must check for its fast copy, if it gets one (F/D
+ * instructions or a division by an invariant divisor, no CSR access,
+ * which could change the FP state; small enough for two copies' stubs):
+ * FS Dirty, NX set, frm 0 if used, the singles it reads before writing
+ * them NaN-boxed, and its constant divisors (div_const). Nothing else in
+ * the loop can change FS, NX or frm: the helpers only set flags and mark
+ * FS dirty, and traps and interrupts leave the loop. */
+struct fast_entry {
     int fp;         /* the loop has F/D instructions: FS must be Dirty */
     int nx, frm;    /* NX must be set; frm must be 0 */
     uint32_t boxed; /* these must hold NaN-boxed singles */
@@ -1831,12 +1833,12 @@ static void plan_div_const(struct tctx *t)
     }
 }
 
-static int fp_hoist_plan(struct tctx *t, struct fp_hoist *h)
+static int fast_copy_plan(struct tctx *t, struct fast_entry *h)
 {
     if (!t->loop || t->n > BLOCK_MAX / 2) return 0;
     uint32_t written = 0, dbl = 0, entry = 0;
     int any = 0;
-    *h = (struct fp_hoist){0};
+    *h = (struct fast_entry){0};
     for (unsigned i = 0; i < t->n; i++) {
         const struct insn *d = &t->blk->insn[i].d;
         unsigned o = d->op;
@@ -1872,7 +1874,7 @@ static int fp_hoist_plan(struct tctx *t, struct fp_hoist *h)
 /* The entry's checks (after setup_loop, registers loaded): a failed one
  * jumps to the loop's other copy, which checks at every instruction.
  * FS must be Dirty, so that the fast copy need not mark it. */
-static unsigned fp_hoist_guard(struct tctx *t, const struct fp_hoist *h, size_t *to_checked)
+static unsigned fast_copy_guard(struct tctx *t, const struct fast_entry *h, size_t *to_checked)
 {
     struct x86buf *b = t->b;
     unsigned n = 0;
@@ -2157,17 +2159,17 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
     size_t low = x86_jcc32(&xb, X86_CC_L);
     if (t->loop) setup_loop(t);
-    struct fp_hoist fh;
-    if (fp_hoist_plan(t, &fh)) { /* two copies: FP checks once, or at every use */
+    struct fast_entry fh;
+    if (fast_copy_plan(t, &fh)) { /* two copies: FP checks once, or at every use */
         size_t to_checked[3 + 32 + 32];
-        unsigned nj = fp_hoist_guard(t, &fh, to_checked);
+        unsigned nj = fast_copy_guard(t, &fh, to_checked);
         struct ra ra0 = t->ra;
         t->ra.lazy = fh.lazy;
-        t->fpfast = 1;
+        t->fast_copy = 1;
         emit_body(t);
         for (unsigned i = 0; i < nj; i++)
             x86_patch(&xb, to_checked[i], xb.len);
-        t->fpfast = 0;
+        t->fast_copy = 0;
         t->ra = ra0;
     }
     emit_body(t);

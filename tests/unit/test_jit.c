@@ -704,7 +704,7 @@ static unsigned fp_loop_code(uint32_t *code)
     return n;
 }
 
-/* Loops for the translator's FP-fast copy (FS, NX and frm checked once at
+/* Loops for the translator's fast copy (FS, NX and frm checked once at
  * the loop's entry, singles kept unboxed in xmm registers), entered with
  * every FS state, NX set or not, registers boxed or not, left from the
  * middle or stopped anywhere by the budget: same state on both engines. */
