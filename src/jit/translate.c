@@ -626,6 +626,32 @@ static void emit_divu_const(struct x86buf *b, int a, int c, uint64_t d, int rem)
     x86_mov_rr(b, X86_RAX, X86_RDX);
 }
 
+/* DIV[U][W] or REM[U][W] of host registers a by c: the result in rax;
+ * returns 1 for the W forms (rax's low half, sign-extended by put_rax). */
+static int emit_divrem(struct tctx *t, const struct insn *d, int a, int c)
+{
+    struct x86buf *b = t->b;
+    unsigned op = d->op;
+    if (t->fast_copy && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
+        (t->div_const >> d->rs2 & 1)) {
+        emit_divu_const(b, a, c, t->div_val[d->rs2], op == OP_REMU);
+        return 0;
+    }
+    int w64 = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
+    int sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
+    int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
+    x86_mov_rr(b, X86_RDX, c);
+    x86_mov_rr(b, X86_RCX, X86_RDX);
+    x86_mov_rr(b, X86_RAX, a);
+    if (!w64) {
+        x86_mov32_rr(b, X86_RCX, X86_RCX);
+        x86_mov32_rr(b, X86_RAX, X86_RAX);
+    }
+    emit_div(b, w64, sgn);
+    if (rem) x86_mov_rr(b, X86_RAX, X86_RDX);
+    return !w64;
+}
+
 static void emit_reg_alu(struct tctx *t, const struct insn *d)
 {
     struct x86buf *b = t->b;
@@ -696,27 +722,7 @@ static void emit_reg_alu(struct tctx *t, const struct insn *d)
         }
         x86_mov_rr(b, X86_RAX, X86_RDX);
         break;
-    default: { /* DIV[U][W], REM[U][W] */
-        if (t->fast_copy && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
-            (t->div_const >> d->rs2 & 1)) {
-            emit_divu_const(b, a, c, t->div_val[d->rs2], op == OP_REMU);
-            break;
-        }
-        int w64 = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
-        int sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
-        int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
-        x86_mov_rr(b, X86_RDX, c);
-        x86_mov_rr(b, X86_RCX, X86_RDX);
-        x86_mov_rr(b, X86_RAX, a);
-        if (!w64) {
-            x86_mov32_rr(b, X86_RCX, X86_RCX);
-            x86_mov32_rr(b, X86_RAX, X86_RAX);
-        }
-        emit_div(b, w64, sgn);
-        if (rem) x86_mov_rr(b, X86_RAX, X86_RDX);
-        w32 = !w64;
-        break;
-    }
+    default: w32 = emit_divrem(t, d, a, c); break; /* DIV[U][W], REM[U][W] */
     }
     put_rax(t, d, w32);
 }
