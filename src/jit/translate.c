@@ -170,6 +170,13 @@ static const struct iinsn *ins(const struct tctx *t, unsigned idx)
     return idx < TAIL_BASE ? &t->blk->insn[idx] : &t->tail_ins[idx - TAIL_BASE];
 }
 
+/* The i-th of a loop's instructions, then of its tails' (i below
+ * t->n + t->ntail_ins). */
+static const struct iinsn *loop_ins(const struct tctx *t, unsigned i)
+{
+    return ins(t, i < t->n ? i : TAIL_BASE + i - t->n);
+}
+
 /* Instructions retired before idx in the pass through the block that
  * runs it (a tail's follow its branch). */
 static unsigned retired_before(const struct tctx *t, unsigned idx)
@@ -1705,72 +1712,6 @@ static void validate_slots(struct tctx *t)
     jmp_to(b, t->validate_jmp + 4);
 }
 
-/* The F registers a loop's instructions may name (generously: a field
- * counts when the instruction may use it as an F register). */
-static uint32_t fp_regs(const struct insn *d)
-{
-    unsigned o = d->op;
-    if (o == OP_FLW || o == OP_FLD) return 1u << d->rd;
-    if (o == OP_FSW || o == OP_FSD) return 1u << d->rs2;
-    if (!is_fp_compute(o)) return 0;
-    uint32_t m = 1u << d->rs2;
-    if (!fp_writes_x(o)) m |= 1u << d->rd;
-    if (!fp_reads_x(o)) m |= 1u << d->rs1;
-    if (o >= OP_FMADD_S && o <= OP_FNMADD_D) m |= 1u << d->rs3;
-    return m;
-}
-
-/* A loop's F registers go to xmm registers if they fit: loaded here, at
- * the loop's entry; every instruction then reads and writes them there. */
-static void fp_plan(struct tctx *t)
-{
-    uint32_t used = 0;
-    for (unsigned i = 0; i < t->n; i++)
-        used |= fp_regs(&t->blk->insn[i].d);
-    if (!used || __builtin_popcount(used) > FP_XMM_N) return;
-    for (unsigned r = 0; r < 32; r++) {
-        if (!(used & (1u << r))) continue;
-        t->fp.xmm[r] = (int8_t)(FP_XMM_FIRST + t->fp.n++);
-        x86_sse_ld(t->b, 1, t->fp.xmm[r], X86_MEM(HP, OFF_F(r)));
-    }
-    t->ra.fp = &t->fp;
-}
-
-/* Does the loop access memory (through tlb_lookup, with slots)? */
-static int loop_accesses(const struct tctx *t)
-{
-    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
-        unsigned o = ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d.op;
-        if ((o >= OP_LB && o <= OP_LWU) || (o >= OP_SB && o <= OP_SD) || o == OP_FLW ||
-            o == OP_FLD || o == OP_FSW || o == OP_FSD)
-            return 1;
-    }
-    return 0;
-}
-
-static void setup_loop(struct tctx *t)
-{
-    t->validate_jmp = loop_accesses(t) ? x86_jmp32(t->b) : 0; /* 0: no slots to check */
-    fp_plan(t);
-    uint32_t used = 0, written = 0;
-    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
-        uint32_t in, out;
-        insn_use(&ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d, &in, &out);
-        used |= in | out;
-        written |= out;
-    }
-    int s = 0;
-    for (unsigned r = 1; r < 32; r++) {
-        if (!(used & (1u << r))) continue;
-        t->ra.guest[s] = (int8_t)r;
-        t->ra.dirty[s] = (written >> r) & 1; /* the same at every iteration's start */
-        x86_load(t->b, host_reg[s], HP, OFF_X(r));
-        s++;
-    }
-}
-
-/* ---- FP checks hoisted to a loop's entry ---- */
-
 /* The F register an instruction writes (a bit), and whether with a
  * single-precision result, which is always NaN-boxed. */
 static uint32_t fp_written(const struct insn *d)
@@ -1804,6 +1745,57 @@ static uint32_t fp_reads(const struct insn *d)
     return fp_unary(o) ? m : m | 1u << d->rs2;
 }
 
+/* A loop's F registers go to xmm registers if they fit: loaded here, at
+ * the loop's entry; every instruction then reads and writes them there. */
+static void fp_plan(struct tctx *t)
+{
+    uint32_t used = 0;
+    for (unsigned i = 0; i < t->n; i++)
+        used |= fp_reads(&t->blk->insn[i].d) | fp_written(&t->blk->insn[i].d);
+    if (!used || __builtin_popcount(used) > FP_XMM_N) return;
+    for (unsigned r = 0; r < 32; r++) {
+        if (!(used & (1u << r))) continue;
+        t->fp.xmm[r] = (int8_t)(FP_XMM_FIRST + t->fp.n++);
+        x86_sse_ld(t->b, 1, t->fp.xmm[r], X86_MEM(HP, OFF_F(r)));
+    }
+    t->ra.fp = &t->fp;
+}
+
+/* Does the loop access memory (through tlb_lookup, with slots)? */
+static int loop_accesses(const struct tctx *t)
+{
+    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
+        unsigned o = loop_ins(t, i)->d.op;
+        if ((o >= OP_LB && o <= OP_LWU) || (o >= OP_SB && o <= OP_SD) || o == OP_FLW ||
+            o == OP_FLD || o == OP_FSW || o == OP_FSD)
+            return 1;
+    }
+    return 0;
+}
+
+static void setup_loop(struct tctx *t)
+{
+    t->validate_jmp = loop_accesses(t) ? x86_jmp32(t->b) : 0; /* 0: no slots to check */
+    fp_plan(t);
+    uint32_t used = 0, written = 0;
+    for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
+        uint32_t in, out;
+        insn_use(&loop_ins(t, i)->d, &in, &out);
+        used |= in | out;
+        written |= out;
+    }
+    int s = 0;
+    for (unsigned r = 1; r < 32; r++) {
+        if (!(used & (1u << r))) continue;
+        t->ra.guest[s] = (int8_t)r;
+        t->ra.dirty[s] = (written >> r) & 1; /* the same at every iteration's start */
+        x86_load(t->b, host_reg[s], HP, OFF_X(r));
+        s++;
+    }
+}
+
+/* ---- FP checks hoisted to a loop's entry ---- */
+
 /* What a loop's entry must check for its fast copy, if it gets one (F/D
  * instructions or a division by an invariant divisor, no CSR access,
  * which could change the FP state; small enough for two copies' stubs):
@@ -1826,11 +1818,11 @@ static void plan_div_const(struct tctx *t)
     uint32_t written = 0;
     for (unsigned i = 0; i < t->n + t->ntail_ins; i++) {
         uint32_t in, out;
-        insn_use(&ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d, &in, &out);
+        insn_use(&loop_ins(t, i)->d, &in, &out);
         written |= out;
     }
     for (unsigned i = 0; t->regs && i < t->n + t->ntail_ins; i++) {
-        const struct insn *d = &ins(t, i < t->n ? i : TAIL_BASE + i - t->n)->d;
+        const struct insn *d = &loop_ins(t, i)->d;
         unsigned r = d->rs2;
         if ((d->op != OP_DIVU && d->op != OP_REMU) || !r || (written >> r & 1)) continue;
         if (!t->regs[r] || slot_of(t, r) < 0 || !divu_magic_ok(t->regs[r])) continue;
