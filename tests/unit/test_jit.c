@@ -704,46 +704,25 @@ static unsigned fp_loop_code(uint32_t *code)
     return n;
 }
 
-/* Loops for the translator's fast copy (FS, NX and frm checked once at
- * the loop's entry, singles kept unboxed in xmm registers), entered with
- * every FS state, NX set or not, registers boxed or not, left from the
- * middle or stopped anywhere by the budget: same state on both engines. */
-static void test_fp_loops(void)
+/* The starting state of an F/D loop: mostly what its fast copy needs. */
+static void fp_loop_setup(struct diff_setup *st, uint8_t *data)
 {
-    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
-    if (!vj || !vi) return;
-    unsigned bad = 0, runs = 1500;
-    static uint8_t data[0x8000];
-    for (unsigned iter = 0; iter < runs; iter++) {
-        uint32_t code[40];
-        unsigned n = fp_loop_code(code);
-        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 1500), .priv = PRV_M};
-        st.fs = rnd() % 8 ? 3 : (unsigned)(rnd() % 4); /* mostly what the fast copy needs */
-        st.frm = rnd() % 8 ? 0 : (unsigned)(rnd() % 5);
-        st.fflags = rnd() % 8 ? 1 : 0;
-        for (unsigned r = 0; r < 32; r++) {
-            st.f[r] = fp_edge(rnd() % 8 ? r & 1 : (unsigned)(rnd() % 2));
-            st.x[r] = r ? random_value() : 0;
-        }
-        st.x[5] = 1 + rnd() % 40;
-        st.x[20] = rnd() % st.x[5];     /* leave when the count gets there */
-        st.x[21] = st.x[5] - rnd() % 3; /* in one of the first iterations */
-        st.x[PTRS] = VM_RAM_BASE + DATA + 8 * (rnd() % 64);
-        for (size_t i = 0; i < sizeof(data); i += 8) {
-            uint64_t v = fp_edge((unsigned)(rnd() % 2));
-            memcpy(data + i, &v, 8);
-        }
-        prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
-        prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
-        run_for(vj->harts[0], st.budget);
-        run_for(vi->harts[0], st.budget);
-        char why[160];
-        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
-            fprintf(stderr, "fp loop %u (budget %u): %s\n", iter, st.budget, why);
+    st->budget = 1 + (unsigned)(rnd() % 1500);
+    st->fs = rnd() % 8 ? 3 : (unsigned)(rnd() % 4); /* mostly what the fast copy needs */
+    st->frm = rnd() % 8 ? 0 : (unsigned)(rnd() % 5);
+    st->fflags = rnd() % 8 ? 1 : 0;
+    for (unsigned r = 0; r < 32; r++) {
+        st->f[r] = fp_edge(rnd() % 8 ? r & 1 : (unsigned)(rnd() % 2));
+        st->x[r] = r ? random_value() : 0;
     }
-    CHECK(&c, bad == 0, "%u of %u F/D loops differ between the engines", bad, runs);
-    vm_destroy(vj);
-    vm_destroy(vi);
+    st->x[5] = 1 + rnd() % 40;
+    st->x[20] = rnd() % st->x[5];     /* leave when the count gets there */
+    st->x[21] = st->x[5] - rnd() % 3; /* in one of the first iterations */
+    st->x[PTRS] = VM_RAM_BASE + DATA + 8 * (rnd() % 64);
+    for (size_t i = 0; i < 0x8000; i += 8) {
+        uint64_t v = fp_edge((unsigned)(rnd() % 2));
+        memcpy(data + i, &v, 8);
+    }
 }
 
 /* An integer instruction or a memory access through x10 on registers
@@ -792,38 +771,20 @@ static unsigned tail_loop_code(uint32_t *code)
     return n + 1;
 }
 
-/* Loops with tails from every state, stopped anywhere by the budget or a
- * fault: same state on both engines. */
-static void test_loop_tails(void)
+/* The starting state of a loop with tails: any privilege, x10 sometimes
+ * into the code, sometimes misaligned. */
+static void tail_loop_setup(struct diff_setup *st, uint8_t *data)
 {
-    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
-    if (!vj || !vi) return;
-    unsigned bad = 0, runs = 3000;
-    static uint8_t data[0x8000];
-    for (unsigned iter = 0; iter < runs; iter++) {
-        uint32_t code[32];
-        unsigned n = tail_loop_code(code);
-        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 800), .priv = PRV_M};
-        unsigned m = (unsigned)(rnd() % 3);
-        st.priv = m == 0 ? PRV_M : m == 1 ? PRV_S : PRV_U;
-        for (unsigned r = 1; r < 32; r++)
-            st.x[r] = random_value();
-        st.x[9] = 1 + rnd() % 60;
-        st.x[PTRS] = VM_RAM_BASE + (rnd() % 32 ? DATA + 128 + 8 * (rnd() % 64) : CODE);
-        st.x[PTRS] |= rnd() % 16 == 0; /* sometimes misaligned */
-        for (size_t i = 0; i < sizeof(data); i++)
-            data[i] = (uint8_t)rnd();
-        prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
-        prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
-        run_for(vj->harts[0], st.budget);
-        run_for(vi->harts[0], st.budget);
-        char why[160];
-        if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
-            fprintf(stderr, "tail loop %u (budget %u): %s\n", iter, st.budget, why);
-    }
-    CHECK(&c, bad == 0, "%u of %u loops with tails differ between the engines", bad, runs);
-    vm_destroy(vj);
-    vm_destroy(vi);
+    st->budget = 1 + (unsigned)(rnd() % 800);
+    unsigned m = (unsigned)(rnd() % 3);
+    st->priv = m == 0 ? PRV_M : m == 1 ? PRV_S : PRV_U;
+    for (unsigned r = 1; r < 32; r++)
+        st->x[r] = random_value();
+    st->x[9] = 1 + rnd() % 60;
+    st->x[PTRS] = VM_RAM_BASE + (rnd() % 32 ? DATA + 128 + 8 * (rnd() % 64) : CODE);
+    st->x[PTRS] |= rnd() % 16 == 0; /* sometimes misaligned */
+    for (size_t i = 0; i < 0x8000; i++)
+        data[i] = (uint8_t)rnd();
 }
 
 /* A divisor for the translator's division by a loop-invariant value. */
@@ -880,39 +841,52 @@ static unsigned div_loop_code(uint32_t *code)
     return n;
 }
 
-/* Loops dividing by a register they do not write, for the translator's
- * division by the value it held at translation time: same state on both
- * engines, whether or not the divisor still holds it. */
-static void test_div_loops(void)
+/* The starting state of a loop dividing by x7. */
+static void div_loop_setup(struct diff_setup *st, uint8_t *data)
+{
+    st->budget = 1 + (unsigned)(rnd() % 1500);
+    for (unsigned r = 1; r < 32; r++)
+        st->x[r] = random_value();
+    st->x[7] = divisor_value();
+    st->x[8] = 1 + rnd() % 6;
+    st->x[9] = 1 + rnd() % 30;
+    st->x[PTRS] = VM_RAM_BASE + DATA + 128 + 8 * (rnd() % 64);
+    st->x[PTRS + 4] = VM_RAM_BASE + CODE;
+    for (size_t i = 0; i < 0x8000; i++)
+        data[i] = (uint8_t)rnd();
+}
+
+/* A kind of loop the translator treats apart: its code (at most 48
+ * words) and its starting state (budget, registers, data). */
+struct loop_kind {
+    const char *what;
+    unsigned runs;
+    unsigned (*code)(uint32_t *code);
+    void (*setup)(struct diff_setup *st, uint8_t *data);
+};
+
+/* Loops of one kind from random states, on both engines: the same state
+ * after the budget (or a stop of the hart's own). */
+static void test_loops(const struct loop_kind *k)
 {
     struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
     if (!vj || !vi) return;
-    unsigned bad = 0, runs = 3000;
+    unsigned bad = 0;
     static uint8_t data[0x8000];
-    for (unsigned iter = 0; iter < runs; iter++) {
+    for (unsigned iter = 0; iter < k->runs; iter++) {
         uint32_t code[48];
-        unsigned n = div_loop_code(code);
-        struct diff_setup st = {.budget = 1 + (unsigned)(rnd() % 1500), .priv = PRV_M};
-        for (unsigned r = 1; r < 32; r++)
-            st.x[r] = random_value();
-        st.x[7] = divisor_value();
-        st.x[8] = 1 + rnd() % 6;
-        st.x[9] = 1 + rnd() % 30;
-        st.x[PTRS] = VM_RAM_BASE + DATA + 128 + 8 * (rnd() % 64);
-        st.x[PTRS + 4] = VM_RAM_BASE + CODE;
-        for (size_t i = 0; i < sizeof(data); i++)
-            data[i] = (uint8_t)rnd();
+        unsigned n = k->code(code);
+        struct diff_setup st = {.priv = PRV_M};
+        k->setup(&st, data);
         prepare(vj, (const uint8_t *)code, 4 * n, data, &st);
         prepare(vi, (const uint8_t *)code, 4 * n, data, &st);
         run_for(vj->harts[0], st.budget);
         run_for(vi->harts[0], st.budget);
         char why[160];
         if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
-            fprintf(stderr, "div loop %u (budget %u, x7 %llx): %s\n", iter, st.budget,
-                    (unsigned long long)st.x[7], why);
+            fprintf(stderr, "%s %u (budget %u): %s\n", k->what, iter, st.budget, why);
     }
-    CHECK(&c, bad == 0, "%u of %u loops dividing by an invariant differ between the engines", bad,
-          runs);
+    CHECK(&c, bad == 0, "%u of %u %s differ between the engines", bad, k->runs, k->what);
     vm_destroy(vj);
     vm_destroy(vi);
 }
@@ -927,8 +901,15 @@ int main(void)
     cs_close(&cs);
     test_differential();
     test_fp_fastpath();
-    test_fp_loops();
-    test_loop_tails();
-    test_div_loops();
+    /* the fast copy (FS, NX and frm checked once at the loop's entry,
+     * singles unboxed in xmm): every FS state, NX set or not, registers
+     * boxed or not, left from the middle or stopped by the budget */
+    test_loops(&(struct loop_kind){"F/D loops", 1500, fp_loop_code, fp_loop_setup});
+    /* tails: every privilege, faults, stores into their own code */
+    test_loops(&(struct loop_kind){"loops with tails", 3000, tail_loop_code, tail_loop_setup});
+    /* division by the divisor's value at translation, which the loop's
+     * entry finds again or not */
+    test_loops(
+        &(struct loop_kind){"loops dividing by an invariant", 3000, div_loop_code, div_loop_setup});
     return check_report(&c, "test_jit");
 }
