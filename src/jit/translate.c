@@ -145,10 +145,14 @@ struct tctx {
      * was translated (and the loop does not write): its fast copy divides
      * by those constants with a multiplication. */
     uint32_t div_const;
+    /* Divisions whose divisor an earlier instruction of the block set to a
+     * constant (plan_known_divisors): their values are in kdiv_val. */
+    uint64_t kdiv_known;
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
     /* Arrays, valid up to their counts (or written before they are read). */
     uint64_t div_val[32];
+    uint64_t kdiv_val[BLOCK_MAX];
     struct stub stub[MAX_STUBS + 1]; /* the last: where a stub too many goes */
     /* A loop's access slots, whose keys its entry checks (validate_slots). */
     uint64_t slots[BLOCK_MAX];
@@ -614,36 +618,103 @@ static int divu_magic_ok(uint64_t d)
     return 1;
 }
 
-/* DIVU or REMU of host register a by host register c, which holds the
- * constant d (the loop's entry checked): the result in rax. */
-static void emit_divu_const(struct x86buf *b, int a, int c, uint64_t d, int rem)
+static int is_divrem(unsigned op)
 {
-    struct divu_magic g = divu_magic(d);
+    return op >= OP_DIV && op <= OP_REMUW && op != OP_MULW;
+}
+
+/* The unsigned divisor a division by the value v comes down to: v for
+ * DIVU/REMU, its low word for the unsigned W forms, the magnitude of v
+ * (or of its low word, sign-extended) for the signed ones; 0 when the
+ * translator must divide (by zero, or by a divisor whose multiplication
+ * fails divu_magic_ok). */
+static uint64_t div_magnitude(unsigned op, uint64_t v)
+{
+    uint64_t d = v;
+    if (op == OP_DIVUW || op == OP_REMUW) d = (uint32_t)v;
+    if (op == OP_DIVW || op == OP_REMW) d = (uint64_t)(int64_t)(int32_t)v;
+    if ((op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW) && (int64_t)d < 0)
+        d = 0 - d;
+    return d && divu_magic_ok(d) ? d : 0;
+}
+
+/* Division or remainder of host register a by the constant value v (the
+ * divisor's register holds it: known at translation, or checked by the
+ * loop's entry), without a division: the result in rax; returns 1 for the
+ * W forms, as emit_divrem. The dividend's magnitude goes to rcx, the
+ * unsigned quotient by |divisor| (multiplication by its magic number) to
+ * rax; the remainder is the magnitude less the quotient times |divisor|;
+ * then the signs: the quotient's is the dividend's times the divisor's, the
+ * remainder's the dividend's, as RISC-V's truncating division has them
+ * (the most negative dividend by -1 wraps to itself, remainder 0). */
+static int emit_div_const(struct x86buf *b, unsigned op, int a, uint64_t v)
+{
+    uint64_t dm = div_magnitude(op, v);
+    int w = op >= OP_DIVW, sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
+    int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
+    struct divu_magic g = divu_magic(dm);
+    if (w && sgn)
+        x86_movsxd(b, X86_RCX, a);
+    else if (w)
+        x86_mov32_rr(b, X86_RCX, a);
+    else
+        x86_mov_rr(b, X86_RCX, a);
+    if (sgn) { /* rcx = |rcx| */
+        x86_mov_rr(b, X86_RAX, X86_RCX);
+        x86_shift_ri(b, X86_SAR, X86_RAX, 63);
+        x86_alu_rr(b, X86_XOR, X86_RCX, X86_RAX);
+        x86_alu_rr(b, X86_SUB, X86_RCX, X86_RAX);
+    }
     x86_mov_ri(b, X86_RAX, g.m);
-    x86_muldiv(b, 1, X86_MUL, a); /* rdx = mulhi(m, n) */
-    x86_mov_rr(b, X86_RAX, a);
+    x86_muldiv(b, 1, X86_MUL, X86_RCX); /* rdx = mulhi(m, n) */
+    x86_mov_rr(b, X86_RAX, X86_RCX);
     x86_alu_rr(b, X86_SUB, X86_RAX, X86_RDX);
     if (g.sh1) x86_shift_ri(b, X86_SHR, X86_RAX, (uint8_t)g.sh1);
     x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
     if (g.sh2) x86_shift_ri(b, X86_SHR, X86_RAX, (uint8_t)g.sh2);
-    if (!rem) return;
-    x86_imul_rr(b, X86_RAX, c); /* n - (n / d) * d */
-    x86_mov_rr(b, X86_RDX, a);
-    x86_alu_rr(b, X86_SUB, X86_RDX, X86_RAX);
-    x86_mov_rr(b, X86_RAX, X86_RDX);
+    if (rem) { /* n - (n / d) * d */
+        x86_mov_ri(b, X86_RDX, dm);
+        x86_imul_rr(b, X86_RAX, X86_RDX);
+        x86_alu_rr(b, X86_SUB, X86_RCX, X86_RAX);
+        x86_mov_rr(b, X86_RAX, X86_RCX);
+    }
+    if (!sgn) return w;
+    if (w) /* rcx = all ones when the result is negative, else 0 */
+        x86_movsxd(b, X86_RCX, a);
+    else
+        x86_mov_rr(b, X86_RCX, a);
+    x86_shift_ri(b, X86_SAR, X86_RCX, 63);
+    if (!rem && (w ? (int32_t)v < 0 : (int64_t)v < 0)) x86_alu_ri(b, X86_XOR, X86_RCX, -1);
+    x86_alu_rr(b, X86_XOR, X86_RAX, X86_RCX);
+    x86_alu_rr(b, X86_SUB, X86_RAX, X86_RCX);
+    return w;
+}
+
+/* The divisor of the division at idx, when it is a constant: the value an
+ * earlier instruction of the block put there (kdiv, known with no way in
+ * between), or, in a loop's fast copy, the value its entry checked. */
+static int div_divisor(const struct tctx *t, const struct insn *d, unsigned idx, uint64_t *v)
+{
+    if (idx < BLOCK_MAX && (t->kdiv_known >> idx & 1)) {
+        *v = t->kdiv_val[idx];
+        return 1;
+    }
+    if (t->fast_copy && (t->div_const >> d->rs2 & 1)) {
+        *v = t->div_val[d->rs2];
+        return 1;
+    }
+    return 0;
 }
 
 /* DIV[U][W] or REM[U][W] of host registers a by c: the result in rax;
  * returns 1 for the W forms (rax's low half, sign-extended by put_rax). */
-static int emit_divrem(struct tctx *t, const struct insn *d, int a, int c)
+static int emit_divrem(struct tctx *t, const struct insn *d, unsigned idx, int a, int c)
 {
     struct x86buf *b = t->b;
     unsigned op = d->op;
-    if (t->fast_copy && (op == OP_DIVU || op == OP_REMU) && d->rs1 &&
-        (t->div_const >> d->rs2 & 1)) {
-        emit_divu_const(b, a, c, t->div_val[d->rs2], op == OP_REMU);
-        return 0;
-    }
+    uint64_t v;
+    if (d->rs1 && div_divisor(t, d, idx, &v) && div_magnitude(op, v))
+        return emit_div_const(b, op, a, v);
     int w64 = op == OP_DIV || op == OP_DIVU || op == OP_REM || op == OP_REMU;
     int sgn = op == OP_DIV || op == OP_REM || op == OP_DIVW || op == OP_REMW;
     int rem = op == OP_REM || op == OP_REMU || op == OP_REMW || op == OP_REMUW;
@@ -659,7 +730,7 @@ static int emit_divrem(struct tctx *t, const struct insn *d, int a, int c)
     return !w64;
 }
 
-static void emit_reg_alu(struct tctx *t, const struct insn *d)
+static void emit_reg_alu(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
     unsigned op = d->op;
@@ -729,7 +800,7 @@ static void emit_reg_alu(struct tctx *t, const struct insn *d)
         }
         x86_mov_rr(b, X86_RAX, X86_RDX);
         break;
-    default: w32 = emit_divrem(t, d, a, c); break; /* DIV[U][W], REM[U][W] */
+    default: w32 = emit_divrem(t, d, idx, a, c); break; /* DIV[U][W], REM[U][W] */
     }
     put_rax(t, d, w32);
 }
@@ -1810,9 +1881,10 @@ struct fast_entry {
     uint32_t lazy;  /* ra.lazy of the fast copy */
 };
 
-/* The loop's DIVU and REMU whose divisor it does not write and which
- * holds a nonzero value now: the fast copy divides by that value (the
- * entry checks it still holds it). */
+/* The loop's divisions whose divisor it does not write and which holds a
+ * value now that a division by it can use (div_magnitude; emit_divrem
+ * asks again for each): the fast copy divides by that value (the entry
+ * checks it still holds it). */
 static void plan_div_const(struct tctx *t)
 {
     uint32_t written = 0;
@@ -1824,10 +1896,48 @@ static void plan_div_const(struct tctx *t)
     for (unsigned i = 0; t->regs && i < t->n + t->ntail_ins; i++) {
         const struct insn *d = &loop_ins(t, i)->d;
         unsigned r = d->rs2;
-        if ((d->op != OP_DIVU && d->op != OP_REMU) || !r || (written >> r & 1)) continue;
-        if (!t->regs[r] || slot_of(t, r) < 0 || !divu_magic_ok(t->regs[r])) continue;
+        if (!is_divrem(d->op) || !r || (written >> r & 1)) continue;
+        if (slot_of(t, r) < 0 || !div_magnitude(d->op, t->regs[r])) continue;
         t->div_const |= 1u << r;
         t->div_val[r] = t->regs[r];
+    }
+}
+
+/* Divisions by a register that an earlier instruction of the block set to
+ * a constant (li, lui, addi[w] of a constant), with no branch into the
+ * block in between: they divide by that constant, with no check. */
+static void plan_known_divisors(struct tctx *t)
+{
+    uint64_t targets = 0, val[32];
+    uint32_t known = 0;
+    for (unsigned i = 0; i < t->blk->n; i++)
+        if (t->blk->insn[i].target < BLOCK_MAX) targets |= 1ull << t->blk->insn[i].target;
+    for (unsigned i = 0; i < t->ntail_ins; i++)
+        if (t->tail_ins[i].target < BLOCK_MAX) targets |= 1ull << t->tail_ins[i].target;
+    for (unsigned i = 0; i < t->n; i++) {
+        const struct insn *d = &t->blk->insn[i].d;
+        if (targets >> i & 1) known = 0;
+        if (is_divrem(d->op) && d->rs2 && (known >> d->rs2 & 1)) {
+            t->kdiv_known |= 1ull << i;
+            t->kdiv_val[i] = val[d->rs2];
+        }
+        uint32_t in, out;
+        insn_use(d, &in, &out);
+        unsigned r = d->rd;
+        int from = d->rs1 == 0 || (known >> d->rs1 & 1);
+        uint64_t base = d->rs1 ? val[d->rs1] : 0;
+        known &= ~out;
+        if (!out || r >= 32) continue;
+        if (d->op == OP_LUI) {
+            val[r] = (uint64_t)(int64_t)d->imm;
+        } else if (d->op == OP_ADDI && from) {
+            val[r] = base + (uint64_t)(int64_t)d->imm;
+        } else if (d->op == OP_ADDIW && from) {
+            val[r] = (uint64_t)(int64_t)(int32_t)(base + (uint64_t)(int64_t)d->imm);
+        } else {
+            continue;
+        }
+        known |= 1u << r;
     }
 }
 
@@ -1956,7 +2066,7 @@ static int emit_insn(struct tctx *t, unsigned idx)
     else if (d->op == OP_ADDIW || (d->op >= OP_SLLIW && d->op <= OP_SRAIW))
         emit_imm_alu(t, d);
     else
-        emit_reg_alu(t, d);
+        emit_reg_alu(t, d, idx);
     return 0;
 }
 
@@ -2148,6 +2258,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
     plan_tails(t, page);
+    plan_known_divisors(t);
     n = t->n;
     size_t entry = xb.len;
     /* entry: events pending or budget short: leave before the block */

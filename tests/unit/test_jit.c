@@ -797,35 +797,71 @@ static uint64_t divisor_value(void)
                                     7,
                                     10,
                                     641,
+                                    1ull << 31,
                                     1ull << 32,
                                     (1ull << 32) + 1,
+                                    (1ull << 32) - 1,
+                                    0xffffffff80000000ull,
+                                    0xfffffffffffffff9ull,
                                     1ull << 63,
                                     (1ull << 63) + 1,
                                     ~0ull,
                                     ~0ull - 1,
                                     0};
     switch (rnd() % 3) {
-    case 0: return edge[rnd() % 14];
+    case 0: return edge[rnd() % (sizeof(edge) / sizeof(edge[0]))];
     case 1: return 1 + rnd() % 1000;
     default: return rnd() >> (rnd() % 64);
     }
 }
 
+/* A division or remainder of any of the eight kinds by rs2 into one of
+ * x1..x5. */
+static uint32_t div_insn(unsigned rs2)
+{
+    return enc_r(1, rs2, (unsigned)(rnd() % 6), 4 + (unsigned)(rnd() % 4),
+                 1 + (unsigned)(rnd() % 5), rnd() % 2 ? 0x33 : 0x3b);
+}
+
+/* x12 set to a constant (li, or lui and addiw), sometimes set again to
+ * another unless a forward branch skips that, then divided by: the
+ * translator's divisions by a constant it knows from the code. Returns
+ * the words written. */
+static unsigned known_divisor_code(uint32_t *code)
+{
+    static const int32_t small[] = {1, 2, 3, 7, 10, -1, -3, -7, 2047, -2048, 0, 641};
+    unsigned n = 0;
+    for (int again = 0; again < 2; again++) {
+        if (again && rnd() % 2) break;
+        if (again) {
+            code[n] = enc_b(rnd() % 2 ? 8 : 12, (unsigned)(rnd() % 6), (unsigned)(rnd() % 6),
+                            (unsigned)(rnd() % 2)); /* beq/bne over the next one */
+            n++;
+        }
+        if (rnd() % 2) {
+            code[n++] = enc_i(small[rnd() % 12], 0, 0, 12, 0x13); /* li x12, k */
+            if (again) code[n++] = 0x00000013u;                    /* nop: same length */
+        } else {
+            code[n++] = ((uint32_t)rnd() & 0xfffff000u) | 12u << 7 | 0x37u; /* lui x12 */
+            code[n++] = enc_i((int32_t)(rnd() % 4096) - 2048, 12, 0, 12, 0x1b); /* addiw */
+        }
+    }
+    code[n++] = div_insn(12);
+    return n;
+}
+
 /* An inner loop (x9 counts it) dividing by x7, which it does not write,
- * then x7 changed (or not) outside it and the loop entered again through
- * a JALR (x8 counts those): the loop's entry finds the divisor it was
- * translated for, or not. Returns the length in words. */
+ * and by constants it sets (known_divisor_code), then x7 changed (or not)
+ * outside it and the loop entered again through a JALR (x8 counts those):
+ * the loop's entry finds the divisor it was translated for, or not.
+ * Returns the length in words. */
 static unsigned div_loop_code(uint32_t *code)
 {
-    unsigned n = 0, body = 1 + (unsigned)(rnd() % 6);
+    unsigned n = 0, body = 1 + (unsigned)(rnd() % 4); /* 8 words each at most */
     for (unsigned i = 0; i < body; i++) {
         code[n++] = small_insn();
-        if (rnd() % 2) { /* divu remu divuw remuw, by x7 */
-            static const unsigned f3s[4] = {5, 7, 5, 7};
-            unsigned k = (unsigned)(rnd() % 4);
-            code[n++] = enc_r(1, 7, (unsigned)(rnd() % 6), f3s[k], 1 + (unsigned)(rnd() % 5),
-                              k < 2 ? 0x33 : 0x3b);
-        }
+        if (rnd() % 2) code[n++] = div_insn(7);
+        if (rnd() % 3 == 0) n += known_divisor_code(code + n);
     }
     code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
     code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
