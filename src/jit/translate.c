@@ -95,7 +95,7 @@ struct stub {
     unsigned idx;
     struct ra ra;
     struct insn d;
-    uint16_t pc_off;
+    int32_t pc_off;  /* from the block's pc (a trace's may be below it) */
     int val;         /* stores: host register of the value, -1 for zero, -2 for f[rs2];
                         loads: host register of rd when the value goes straight there, else -1 */
     int64_t to;      /* branches: target offset from the block's pc */
@@ -119,7 +119,14 @@ struct tail {
     struct ra ra; /* the allocator's state at the branch */
 };
 
-#define MAX_STUBS (2 * (BLOCK_MAX / 2 * 8 + MAX_TAILS * TAIL_MAX) + 8) /* FP fast paths: 7 */
+/* A block that ends in a JAL into its own page goes on there (a trace):
+ * at most TRACE_MAX more instructions, through at most TRACE_HOPS JALs,
+ * held where a loop's tails are (a block is one or the other). */
+#define TRACE_MAX  32
+#define TRACE_HOPS 4
+
+#define MAX_STUBS                                                                                  \
+    (2 * (BLOCK_MAX / 2 * 8 + MAX_TAILS * TAIL_MAX) + 2 * TRACE_MAX + 8) /* FP fast paths: 7 */
 struct tctx {
     /* Per-block state, zeroed before each translation (up to `stub`). */
     struct x86buf *b;
@@ -150,6 +157,8 @@ struct tctx {
     uint64_t kdiv_known;
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
+    unsigned ntrace;  /* a trace's instructions (plan_trace), from TAIL_BASE on */
+    unsigned charged; /* instructions the entry charges: n, and a trace's */
     /* Arrays, valid up to their counts (or written before they are read). */
     uint64_t div_val[32];
     uint64_t kdiv_val[BLOCK_MAX];
@@ -158,7 +167,7 @@ struct tctx {
     uint64_t slots[BLOCK_MAX];
     size_t ins_off[BLOCK_MAX]; /* where each instruction's code begins (loop targets) */
     struct tail tails[MAX_TAILS];
-    struct iinsn tail_ins[MAX_TAILS * TAIL_MAX];
+    struct iinsn tail_ins[MAX_TAILS * TAIL_MAX > TRACE_MAX ? MAX_TAILS *TAIL_MAX : TRACE_MAX];
     /* Branches forward within the block (over an if-body): the stub of
      * each, and the instruction it goes to; then where that is, once the
      * registers there turned out to be where they are at the branch. */
@@ -179,6 +188,13 @@ static const struct iinsn *ins(const struct tctx *t, unsigned idx)
 static const struct iinsn *loop_ins(const struct tctx *t, unsigned i)
 {
     return ins(t, i < t->n ? i : TAIL_BASE + i - t->n);
+}
+
+/* An instruction's offset from the block's pc: below it for some of a
+ * trace's (the block and its traces lie in one page: |offset| < 4096). */
+static int32_t pc_rel(const struct iinsn *ii)
+{
+    return (int16_t)ii->pc_off;
 }
 
 /* Instructions retired before idx in the pass through the block that
@@ -284,7 +300,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
     s->idx = idx;
     s->ra = t->ra;
     s->d = ins(t, idx)->d;
-    s->pc_off = ins(t, idx)->pc_off;
+    s->pc_off = pc_rel(ins(t, idx));
     s->site = t->site;
     t->site.slot = 0;
     return s;
@@ -1460,8 +1476,8 @@ static void emit_amo(struct tctx *t, const struct insn *d, unsigned idx)
     else
         x86_alu32_rr(b, X86_XOR, X86_RSI, X86_RSI);
     x86_mov_rr(b, X86_RDI, HP);
-    x86_lea(b, X86_RCX, X86_MEM(PC, t->blk->insn[idx].pc_off));
-    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
+    x86_lea(b, X86_RCX, X86_MEM(PC, pc_rel(ins(t, idx))));
+    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&ins(t, idx)->d);
     x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)jit_amo_slow);
     x86_call_r(b, X86_RAX);
     x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
@@ -1482,7 +1498,7 @@ static int is_csr(unsigned op)
 static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
-    uint16_t off = t->blk->insn[idx].pc_off;
+    int32_t off = pc_rel(ins(t, idx));
     int reg_src = d->op == OP_CSRRW || d->op == OP_CSRRS || d->op == OP_CSRRC;
     int a = reg_src && d->rs1 ? get(t, d->rs1) : -1;
     writeback(b, &t->ra);
@@ -1492,8 +1508,8 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
         x86_alu32_rr(b, X86_XOR, X86_RSI, X86_RSI);
     x86_mov_rr(b, X86_RDI, HP);
     x86_lea(b, X86_RDX, X86_MEM(PC, off));
-    x86_lea(b, X86_RCX, X86_MEM(BUD, (int32_t)(t->n - idx)));
-    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&t->blk->insn[idx].d);
+    x86_lea(b, X86_RCX, X86_MEM(BUD, (int32_t)(t->charged - retired_before(t, idx))));
+    x86_mov_ri(b, X86_R8, (uint64_t)(uintptr_t)&ins(t, idx)->d);
     x86_mov_ri(b, X86_RAX, (uint64_t)(uintptr_t)jit_csr_slow);
     x86_call_r(b, X86_RAX);
     x86_cmp32_mi(b, X86_MEM(HP, OFF_FAULT), 0);
@@ -1518,7 +1534,7 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
 static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
 {
     struct x86buf *b = t->b;
-    refund(b, (int64_t)t->n - retired_before(t, idx) - 1);
+    refund(b, (int64_t)t->charged - retired_before(t, idx) - 1);
     x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(b, X86_CC_NE);
     x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
@@ -1549,7 +1565,7 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         int c = src(t, d->rs2, X86_RCX);
         x86_alu_rr(b, X86_CMP, a, c);
     }
-    int64_t to = (int64_t)ins(t, idx)->pc_off + d->imm;
+    int64_t to = (int64_t)pc_rel(ins(t, idx)) + d->imm;
     for (unsigned i = 0; i < t->ntails; i++)
         if (t->tails[i].branch == idx) { /* emitted after the loop (emit_tails) */
             t->tails[i].jmp = x86_jcc32(b, cc);
@@ -1570,11 +1586,27 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         t->fwd[t->nfwd++] = (struct fwd){.stub = (unsigned)(s - t->stub), .to = j};
 }
 
-/* The last instruction: JAL or JALR, whose exit the caller emits. */
-static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
+/* Does the JAL at idx go on into the trace (plan_trace), whose next
+ * instruction is its target? */
+static int jal_goes_on(const struct tctx *t, unsigned idx)
+{
+    unsigned next;
+    if (idx + 1 == t->n)
+        next = TAIL_BASE;
+    else if (idx >= TAIL_BASE)
+        next = idx + 1;
+    else
+        return 0;
+    if (!t->ntrace || next >= TAIL_BASE + t->ntrace) return 0;
+    return pc_rel(ins(t, next)) == pc_rel(ins(t, idx)) + ins(t, idx)->d.imm;
+}
+
+/* JAL or JALR: returns 1 when it ends the block (its exit emitted), 0 when
+ * a JAL goes on into the trace. */
+static int emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
-    uint16_t off = ins(t, idx)->pc_off;
+    int32_t off = pc_rel(ins(t, idx));
     if (d->op == OP_JALR) { /* target first: rd may be rs1 */
         if (d->rs1 == 0)
             x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm & ~1ull);
@@ -1590,10 +1622,13 @@ static void emit_jump(struct tctx *t, const struct insn *d, unsigned idx)
         jmp_lookup(t);
     } else if (t->loop && loop_target(t, idx) >= 0) {
         emit_back_edge(t, idx, (unsigned)loop_target(t, idx), (int64_t)off + d->imm);
+    } else if (jal_goes_on(t, idx)) {
+        return 0;
     } else {
         writeback(b, &t->ra);
         exit_to(t, (int64_t)off + d->imm, off);
     }
+    return 1;
 }
 
 int jit_covers(unsigned op)
@@ -1762,6 +1797,66 @@ static void plan_tails(struct tctx *t, const uint8_t *page)
         used = regs;
         t->tails[t->ntails++] = (struct tail){.branch = i, .first = t->ntail_ins, .n = m};
         t->ntail_ins += m;
+    }
+}
+
+/* May a trace hold this instruction? Integer work, memory accesses,
+ * branches (taken: an exit) and jumps; nothing that needs the block to
+ * end (CSRs, system instructions) or that the FP state guards. */
+static int trace_op(unsigned o)
+{
+    return tail_op(o) || (o >= OP_BEQ && o <= OP_BGEU) || o == OP_JAL || o == OP_JALR;
+}
+
+/* Is offset `to` (from the block's pc) one of its instructions' or of the
+ * trace's so far? Then going there would repeat code: a loop. */
+static int trace_seen(const struct tctx *t, int64_t to)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (pc_rel(&t->blk->insn[i]) == to) return 1;
+    for (unsigned i = 0; i < t->ntrace; i++)
+        if (pc_rel(&t->tail_ins[i]) == to) return 1;
+    return 0;
+}
+
+/* A block (not a loop) that ends in a JAL to its own page goes on at the
+ * target in the same translation, with its registers where they are,
+ * rather than writing them back and leaving: the code there, decoded from
+ * the page, up to a JALR, an instruction a trace may not hold or
+ * TRACE_MAX instructions, through further JALs (TRACE_HOPS). The page's
+ * code is watched for stores as the block's own is. An interpreter's
+ * handlers that jump back to its dispatch each get their own copy of the
+ * dispatch, whose indirect jump the host then predicts apart. */
+static void plan_trace(struct tctx *t, const uint8_t *page)
+{
+    if (t->loop || !page || t->n != t->blk->n) return;
+    const struct iinsn *last = &t->blk->insn[t->n - 1];
+    if (last->d.op != OP_JAL) return;
+    int64_t to = (int64_t)pc_rel(last) + last->d.imm;
+    unsigned base = (unsigned)(t->blk->paddr & 0xfff), hops = 1;
+    while (t->ntrace < TRACE_MAX && !trace_seen(t, to)) {
+        int64_t at = (int64_t)base + to;
+        if (at < 0 || at + 2 > 4096) return;
+        uint32_t raw = (uint32_t)ram_load(page + at, 2);
+        if ((raw & 3) == 3) {
+            if (at + 4 > 4096) return;
+            raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
+        }
+        struct iinsn *ii = &t->tail_ins[t->ntrace];
+        memset(ii, 0, sizeof(*ii));
+        insn_decode_any(raw, &ii->d);
+        if (!trace_op(ii->d.op) || !jit_covers(ii->d.op)) return;
+        ii->pc_off = (uint16_t)(int16_t)to;
+        ii->count = (uint16_t)(t->n + t->ntrace + 1); /* retired through it */
+        ii->target = NO_TARGET;
+        t->ntrace++;
+        if (ii->d.op == OP_JALR) return;
+        if (ii->d.op == OP_JAL) {
+            if (++hops > TRACE_HOPS) return;
+            to += ii->d.imm;
+        } else {
+            to += ii->d.len;
+        }
     }
 }
 
@@ -2017,7 +2112,7 @@ static unsigned fast_copy_guard(struct tctx *t, const struct fast_entry *h, size
 static int emit_insn(struct tctx *t, unsigned idx)
 {
     const struct insn *d = &ins(t, idx)->d;
-    uint16_t off = ins(t, idx)->pc_off;
+    int32_t off = pc_rel(ins(t, idx));
     struct x86buf *b = t->b;
     t->locked = 0;
     switch (d->op) {
@@ -2041,7 +2136,7 @@ static int emit_insn(struct tctx *t, unsigned idx)
         }
         return 0;
     case OP_JAL:
-    case OP_JALR: emit_jump(t, d, idx); return 1;
+    case OP_JALR: return emit_jump(t, d, idx);
     }
     if (is_csr(d->op)) {
         emit_csr(t, d, idx);
@@ -2114,13 +2209,14 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
     if (s->kind == STUB_STORE) { /* 2: go on after the store, outside */
         x86_alu32_ri(b, X86_CMP, X86_RAX, JIT_STORE_EXIT);
         size_t fault = x86_jcc32(b, X86_CC_NE);
-        refund(b, (int64_t)t->n - retired_before(t, s->idx) - 1);
+        refund(b, (int64_t)t->charged - retired_before(t, s->idx) - 1);
         x86_lea(b, PC, X86_MEM(PC, s->pc_off + s->d.len));
         x86_store(b, HP, OFF_PC, PC);
         jmp_to(b, EPILOGUE_AT);
         x86_patch(b, fault, b->len);
     }
-    refund(b, (int64_t)t->n - retired_before(t, s->idx)); /* the trap handler's pc is in h->pc */
+    refund(b,
+           (int64_t)t->charged - retired_before(t, s->idx)); /* the trap handler's pc is in h->pc */
     jmp_to(b, EPILOGUE_AT);
 }
 
@@ -2133,10 +2229,10 @@ static void emit_stubs(struct tctx *t)
         x86_patch(b, s->from, b->len);
         if (s->kind == STUB_BRANCH) {
             writeback(b, &s->ra);
-            refund(b, (int64_t)t->n - retired_before(t, s->idx) - 1);
+            refund(b, (int64_t)t->charged - retired_before(t, s->idx) - 1);
             exit_to(t, s->to, s->pc_off);
         } else if (s->kind == STUB_TRAPPED) {
-            refund(b, (int64_t)t->n - retired_before(t, s->idx));
+            refund(b, (int64_t)t->charged - retired_before(t, s->idx));
             jmp_to(b, EPILOGUE_AT);
         } else if (s->kind == STUB_FPCALL) {
             size_t at = b->len;
@@ -2148,7 +2244,7 @@ static void emit_stubs(struct tctx *t)
                 x86_patch(b, t->stub[++i].from, at);
         } else if (s->kind == STUB_BAIL) { /* the interpreter runs this instruction */
             writeback(b, &s->ra);
-            refund(b, (int64_t)t->n - retired_before(t, s->idx));
+            refund(b, (int64_t)t->charged - retired_before(t, s->idx));
             x86_lea(b, PC, X86_MEM(PC, s->pc_off));
             x86_store(b, HP, OFF_PC, PC);
             x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
@@ -2158,7 +2254,7 @@ static void emit_stubs(struct tctx *t)
             refund(b, t->n - k);
             x86_patch(b, s->from_ev, b->len);
             writeback(b, &s->ra);
-            if (k) x86_lea(b, PC, X86_MEM(PC, t->blk->insn[k].pc_off));
+            if (k) x86_lea(b, PC, X86_MEM(PC, pc_rel(&t->blk->insn[k])));
             x86_store(b, HP, OFF_PC, PC);
             jmp_to(b, EPILOGUE_AT);
         } else {
@@ -2216,15 +2312,18 @@ static void emit_forward(struct tctx *t)
 static void emit_body(struct tctx *t)
 {
     int ended = 0;
+    unsigned at = 0;
     for (unsigned i = 0; i < t->n && !ended; i++) {
         resolve_forward(t, i);
         t->ins_off[i] = t->b->len;
-        ended = emit_insn(t, i);
+        ended = emit_insn(t, at = i);
     }
+    for (unsigned i = 0; i < t->ntrace && !ended; i++)
+        ended = emit_insn(t, at = TAIL_BASE + i);
     if (!ended) {
         writeback(t->b, &t->ra);
-        const struct iinsn *last = &t->blk->insn[t->n - 1];
-        exit_to(t, (int64_t)last->pc_off + last->d.len, last->pc_off);
+        const struct iinsn *last = ins(t, at);
+        exit_to(t, (int64_t)pc_rel(last) + last->d.len, pc_rel(last));
     }
     emit_tails(t);
     emit_forward(t);
@@ -2258,14 +2357,16 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
     plan_tails(t, page);
+    plan_trace(t, page);
     plan_known_divisors(t);
     n = t->n;
+    t->charged = n + t->ntrace;
     size_t entry = xb.len;
     /* entry: events pending or budget short: leave before the block */
     x86_cmp32_mi(&xb, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(&xb, X86_CC_NE);
     c->ev_check = (uint32_t)(xb.len - entry); /* the same for every block */
-    x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)n);
+    x86_alu_ri(&xb, X86_SUB, BUD, (int32_t)t->charged);
     size_t low = x86_jcc32(&xb, X86_CC_L);
     if (t->loop) setup_loop(t);
     struct fast_entry fh;
@@ -2288,7 +2389,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     emit_stubs(t);
     if (t->validate_jmp) validate_slots(t);
     x86_patch(&cold, low, cold.len);
-    refund(&cold, n);
+    refund(&cold, t->charged);
     x86_patch(&cold, ev, cold.len);
     x86_store(&cold, HP, OFF_PC, PC);
     jmp_to(&cold, EPILOGUE_AT);

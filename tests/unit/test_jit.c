@@ -840,9 +840,9 @@ static unsigned known_divisor_code(uint32_t *code)
         }
         if (rnd() % 2) {
             code[n++] = enc_i(small[rnd() % 12], 0, 0, 12, 0x13); /* li x12, k */
-            if (again) code[n++] = 0x00000013u;                    /* nop: same length */
+            if (again) code[n++] = 0x00000013u;                   /* nop: same length */
         } else {
-            code[n++] = ((uint32_t)rnd() & 0xfffff000u) | 12u << 7 | 0x37u; /* lui x12 */
+            code[n++] = ((uint32_t)rnd() & 0xfffff000u) | 12u << 7 | 0x37u;     /* lui x12 */
             code[n++] = enc_i((int32_t)(rnd() % 4096) - 2048, 12, 0, 12, 0x1b); /* addiw */
         }
     }
@@ -890,6 +890,52 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
     st->x[PTRS + 4] = VM_RAM_BASE + CODE;
     for (size_t i = 0; i < 0x8000; i++)
         data[i] = (uint8_t)rnd();
+}
+
+/* Pieces of code that each end in a jump to one of them (back, forward
+ * or itself; JAL x0 or a call's JAL x1), sometimes a JALR to the start,
+ * sometimes after an rdcycle; with branches to the pieces' starts: the
+ * translator's traces, which go on at a JAL's target. Returns the length
+ * in words. */
+static unsigned trace_code(uint32_t *code)
+{
+    unsigned nseg = 2 + (unsigned)(rnd() % 4), len[6], start[6], n = 0;
+    for (unsigned i = 0; i < nseg; i++) {
+        len[i] = 1 + (unsigned)(rnd() % 5);
+        start[i] = n;
+        n += len[i] + 2 + 1; /* a branch or an rdcycle, the jump */
+    }
+    n = 0;
+    for (unsigned i = 0; i < nseg; i++) {
+        for (unsigned j = 0; j < len[i]; j++)
+            code[n++] = small_insn();
+        unsigned to = start[rnd() % nseg];
+        switch (rnd() % 4) {
+        case 0: code[n] = 0xc0002573u; break; /* rdcycle x10: the trace ends before it */
+        case 1: code[n] = 0x00000013u; break;
+        default:
+            code[n] = enc_b(4 * ((int32_t)to - (int32_t)n), (unsigned)(rnd() % 6),
+                            (unsigned)(rnd() % 6), (unsigned)(rnd() % 8 == 0 ? 1 : rnd() % 2 + 4));
+        }
+        n++;
+        code[n++] = small_insn();
+        to = start[rnd() % nseg];
+        if (rnd() % 8 == 0)
+            code[n] = enc_i(0, PTRS + 4, 0, 0, 0x67); /* jr x14 (the start) */
+        else
+            code[n] = enc_j(4 * ((int32_t)to - (int32_t)n), rnd() % 3 ? 0 : 1);
+        n++;
+    }
+    return n;
+}
+
+/* The starting state of traces: any privilege, x10 sometimes into the
+ * code (stores into it), sometimes misaligned. */
+static void trace_setup(struct diff_setup *st, uint8_t *data)
+{
+    tail_loop_setup(st, data);
+    st->budget = 1 + (unsigned)(rnd() % 600);
+    st->x[PTRS + 4] = VM_RAM_BASE + CODE;
 }
 
 /* A kind of loop the translator treats apart: its code (at most 48
@@ -947,5 +993,8 @@ int main(void)
      * entry finds again or not */
     test_loops(
         &(struct loop_kind){"loops dividing by an invariant", 3000, div_loop_code, div_loop_setup});
+    /* traces through JALs: faults, stores into their code, budgets that
+     * stop them in the middle, exits by branches and by the JALR */
+    test_loops(&(struct loop_kind){"traces", 3000, trace_code, trace_setup});
     return check_report(&c, "test_jit");
 }
