@@ -274,15 +274,17 @@ static void block_translate(struct hart *h, struct block *b, const uint8_t *page
     uint64_t t0 = host_time_ns();
     b->native = jit_translate_block(&h->jit, b, page, h->x, &count);
     h->stats.jit_ns += host_time_ns() - t0;
-    h->stats.jit_insns += count;
+    const struct iinsn *trace = NULL;
+    unsigned ntrace = b->native ? jit_last_trace(&h->jit, &trace) : 0;
+    h->stats.jit_insns += count + ntrace;
     if (b->native && h->vm->jit_map)
         fprintf(h->vm->jit_map, "%llx %zx %llx %u %llx %zx\n",
                 (unsigned long long)(uintptr_t)(h->jit.rx + b->native), h->jit.used - b->native,
                 (unsigned long long)b->paddr, h->id,
                 (unsigned long long)(uintptr_t)(h->jit.rx + cold0), h->jit.cold_used - cold0);
     if (b->native && h->vm->jit_dump)
-        jit_dump_block(h->vm->jit_dump, b, count, h->jit.rw + b->native, h->jit.used - b->native,
-                       (uint64_t)(uintptr_t)(h->jit.rx + b->native));
+        jit_dump_block(h->vm->jit_dump, b, count, trace, ntrace, h->jit.rw + b->native,
+                       h->jit.used - b->native, (uint64_t)(uintptr_t)(h->jit.rx + b->native));
 }
 
 /* Run the instruction at pc as a one-instruction block that is not cached:

@@ -34,22 +34,26 @@ static int cs_load(struct cs_api *a)
     return -1;
 }
 
-static void dump_guest(FILE *f, const struct block *b, unsigned n)
+static void dump_guest(FILE *f, const struct iinsn *ins, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        const struct insn *d = &b->insn[i].d;
-        fprintf(f, "  +%03x  %08" PRIx32 "  %-10s rd=x%u rs1=x%u rs2=x%u imm=%" PRId32 "\n",
-                b->insn[i].pc_off, d->raw, insn_name(d->op), d->rd == REG_SINK ? 0 : d->rd, d->rs1,
-                d->rs2, d->imm);
+        const struct insn *d = &ins[i].d;
+        int off = (int16_t)ins[i].pc_off; /* a trace's may be below the block */
+        fprintf(f, "  %c%03x  %08" PRIx32 "  %-10s rd=x%u rs1=x%u rs2=x%u imm=%" PRId32 "\n",
+                off < 0 ? '-' : '+', (unsigned)(off < 0 ? -off : off), d->raw, insn_name(d->op),
+                d->rd == REG_SINK ? 0 : d->rd, d->rs1, d->rs2, d->imm);
     }
 }
 
-void jit_dump_block(FILE *f, const struct block *b, unsigned translated, const uint8_t *code,
-                    size_t len, uint64_t host_addr)
+void jit_dump_block(FILE *f, const struct block *b, unsigned translated, const struct iinsn *trace,
+                    unsigned ntrace, const uint8_t *code, size_t len, uint64_t host_addr)
 {
-    fprintf(f, "block pa %#" PRIx64 ": %u of %u instructions, %zu bytes of x86-64\n", b->paddr,
-            translated, b->n, len);
-    dump_guest(f, b, translated);
+    fprintf(f, "block pa %#" PRIx64 ": %u of %u instructions", b->paddr, translated, b->n);
+    if (ntrace) fprintf(f, " and a trace of %u", ntrace);
+    fprintf(f, ", %zu bytes of x86-64\n", len);
+    dump_guest(f, b->insn, translated);
+    if (ntrace) fprintf(f, "  trace:\n");
+    dump_guest(f, trace, ntrace);
     struct cs_api cs_api;
     csh cs;
     if (cs_load(&cs_api) < 0) {

@@ -2403,6 +2403,13 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     return (uint32_t)entry;
 }
 
+unsigned jit_last_trace(const struct jit_cache *c, const struct iinsn **ins)
+{
+    const struct tctx *t = c->scratch;
+    *ins = t ? t->tail_ins : NULL;
+    return t && !t->loop ? t->ntrace : 0;
+}
+
 /* rcx = the jump table's entry for the pc in r12 (rdx clobbered). */
 static void jc_entry(struct x86buf *b, uint64_t jc)
 {

@@ -32,10 +32,13 @@ void jit_cache_start(struct jit_cache *c);
  * *count how many of b's instructions it covers), or 0 when its first
  * instruction is not translatable (or the cache is full). page: the host
  * bytes of b's guest page (or NULL), from which a loop's out-of-line
- * tails are decoded; regs: the guest's integer registers now (or NULL),
- * values a loop's translation may specialize on (checked at its entry). */
+ * tails and a trace (the code a final JAL goes to) are decoded; regs: the guest's integer registers
+ * now (or NULL), values a loop's translation may specialize on (checked at its entry). */
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *b, const uint8_t *page,
                              const uint64_t *regs, unsigned *count);
+/* The trace of the last block translated (decoded instructions, offsets
+ * from its pc): how many, and where they are (valid until the next). */
+unsigned jit_last_trace(const struct jit_cache *c, const struct iinsn **ins);
 /* Run translated code from entry at guest pc with budget instructions;
  * returns the budget left. */
 int64_t jit_enter(struct hart *h, uint64_t pc, int64_t budget, uint32_t entry);

@@ -938,6 +938,46 @@ static void trace_setup(struct diff_setup *st, uint8_t *data)
     st->x[PTRS + 4] = VM_RAM_BASE + CODE;
 }
 
+/* --jit-dump shows a trace: a block whose JAL goes back (below the
+ * block's pc) into code that ends in a JALR is dumped with that code as
+ * its trace, and the state after it is the interpreter's. */
+static void test_trace_dump(void)
+{
+    static const uint32_t code[] = {
+        0x00c0006fu, /* j start */
+        0x00310113u, /* back: addi x2, x2, 3 */
+        0x00070067u, /* jr x14 */
+        0x00108093u, /* start: addi x1, x1, 1 */
+        0xff5ff06fu, /* j back */
+    };
+    struct vm *vj = engine_vm(VM_ENGINE_JIT), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    static uint8_t data[0x8000];
+    struct diff_setup st = {.priv = PRV_M, .budget = 401}; /* j, then 100 rounds */
+    st.x[PTRS + 4] = VM_RAM_BASE + CODE + 12;              /* the JALR goes to start */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    prepare(vj, (const uint8_t *)code, sizeof(code), data, &st);
+    prepare(vi, (const uint8_t *)code, sizeof(code), data, &st);
+    vj->jit_dump = f;
+    run_for(vj->harts[0], st.budget);
+    run_for(vi->harts[0], st.budget);
+    vj->jit_dump = NULL;
+    fclose(f);
+    char why[160];
+    CHECK(&c, same_state(vj, vi, why, sizeof(why)), "a trace: %s", why);
+    CHECK(&c, vj->harts[0]->x[1] == 100 && vj->harts[0]->x[2] == 300, "x1 %llu x2 %llu",
+          (unsigned long long)vj->harts[0]->x[1], (unsigned long long)vj->harts[0]->x[2]);
+    CHECK(&c,
+          text && strstr(text, "2 of 2 instructions and a trace of 2") &&
+              strstr(text, "trace:\n  -008  00310113  ADDI") && strstr(text, "JALR"),
+          "the dump shows the trace: %s", text ? text : "(none)");
+    free(text);
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 /* A kind of loop the translator treats apart: its code (at most 48
  * words) and its starting state (budget, registers, data). */
 struct loop_kind {
@@ -996,5 +1036,6 @@ int main(void)
     /* traces through JALs: faults, stores into their code, budgets that
      * stop them in the middle, exits by branches and by the JALR */
     test_loops(&(struct loop_kind){"traces", 3000, trace_code, trace_setup});
+    test_trace_dump();
     return check_report(&c, "test_jit");
 }
