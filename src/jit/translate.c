@@ -157,8 +157,9 @@ struct tctx {
     uint64_t kdiv_known;
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
-    unsigned ntrace;  /* a trace's instructions (plan_trace), from TAIL_BASE on */
-    unsigned charged; /* instructions the entry charges: n, and a trace's */
+    unsigned ntrace;      /* a trace's instructions (plan_trace), from TAIL_BASE on */
+    uint32_t trace_taken; /* its branches it goes on after taken (bit i: its i-th) */
+    unsigned charged;     /* instructions the entry charges: n, and a trace's */
     /* Arrays, valid up to their counts (or written before they are read). */
     uint64_t div_val[32];
     uint64_t kdiv_val[BLOCK_MAX];
@@ -1579,6 +1580,12 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
         x86_patch(b, skip, b->len);
         return;
     }
+    if (idx >= TAIL_BASE && (t->trace_taken >> (idx - TAIL_BASE) & 1)) {
+        /* a trace goes on at the target: not taken is the exit */
+        struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, (enum x86_cc)(cc ^ 1)), idx);
+        s->to = (int64_t)pc_rel(ins(t, idx)) + d->len;
+        return;
+    }
     struct stub *s = add_stub(t, STUB_BRANCH, x86_jcc32(b, cc), idx);
     s->to = to;
     unsigned j = ins(t, idx)->target;
@@ -1823,10 +1830,12 @@ static int trace_seen(const struct tctx *t, int64_t to)
  * target in the same translation, with its registers where they are,
  * rather than writing them back and leaving: the code there, decoded from
  * the page, up to a JALR, an instruction a trace may not hold or
- * TRACE_MAX instructions, through further JALs (TRACE_HOPS). The page's
- * code is watched for stores as the block's own is. An interpreter's
- * handlers that jump back to its dispatch each get their own copy of the
- * dispatch, whose indirect jump the host then predicts apart. */
+ * TRACE_MAX instructions, through further JALs and backward branches
+ * (taken, as loops' are: not taken is the exit) to code not in it yet, at
+ * most TRACE_HOPS. The page's code is watched for stores as the block's
+ * own is. An interpreter's handlers that jump back to its dispatch each
+ * get their own copy of the dispatch, whose indirect jump the host then
+ * predicts apart. */
 static void plan_trace(struct tctx *t, const uint8_t *page)
 {
     if (t->loop || !page || t->n != t->blk->n) return;
@@ -1836,28 +1845,36 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
     unsigned base = (unsigned)(t->blk->paddr & 0xfff), hops = 1;
     while (t->ntrace < TRACE_MAX && !trace_seen(t, to)) {
         int64_t at = (int64_t)base + to;
-        if (at < 0 || at + 2 > 4096) return;
+        if (at < 0 || at + 2 > 4096) break;
         uint32_t raw = (uint32_t)ram_load(page + at, 2);
         if ((raw & 3) == 3) {
-            if (at + 4 > 4096) return;
+            if (at + 4 > 4096) break;
             raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
         }
         struct iinsn *ii = &t->tail_ins[t->ntrace];
         memset(ii, 0, sizeof(*ii));
         insn_decode_any(raw, &ii->d);
-        if (!trace_op(ii->d.op) || !jit_covers(ii->d.op)) return;
+        if (!trace_op(ii->d.op) || !jit_covers(ii->d.op)) break;
         ii->pc_off = (uint16_t)(int16_t)to;
         ii->count = (uint16_t)(t->n + t->ntrace + 1); /* retired through it */
         ii->target = NO_TARGET;
         t->ntrace++;
-        if (ii->d.op == OP_JALR) return;
+        if (ii->d.op == OP_JALR) break;
+        int branch = ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU;
         if (ii->d.op == OP_JAL) {
-            if (++hops > TRACE_HOPS) return;
+            if (++hops > TRACE_HOPS) break;
+            to += ii->d.imm;
+        } else if (branch && ii->d.imm < 0 && hops < TRACE_HOPS && !trace_seen(t, to + ii->d.imm) &&
+                   (int64_t)base + to + ii->d.imm >= 0) {
+            hops++;
+            t->trace_taken |= 1u << (t->ntrace - 1);
             to += ii->d.imm;
         } else {
             to += ii->d.len;
         }
     }
+    /* ended after a branch it was to go on from taken: a plain branch */
+    if (t->ntrace) t->trace_taken &= ~(1u << (t->ntrace - 1));
 }
 
 /* The loop's entry (cold code, reached from setup_loop's jump): every

@@ -907,8 +907,8 @@ static unsigned trace_code(uint32_t *code)
     }
     n = 0;
     for (unsigned i = 0; i < nseg; i++) {
-        for (unsigned j = 0; j < len[i]; j++)
-            code[n++] = small_insn();
+        for (unsigned j = 0; j < len[i]; j++) /* sometimes an rdcycle first: a trace stops */
+            code[n++] = j == 0 && rnd() % 6 == 0 ? 0xc0002573u : small_insn();
         unsigned to = start[rnd() % nseg];
         switch (rnd() % 4) {
         case 0: code[n] = 0xc0002573u; break; /* rdcycle x10: the trace ends before it */
