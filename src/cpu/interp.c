@@ -270,6 +270,7 @@ static void block_translate(struct hart *h, struct block *b, const uint8_t *page
     b->uses = ~0u;
     if (jit_cache_room(&h->jit) < JIT_BLOCK_MAX) return; /* the next block_alloc flushes */
     unsigned count = 0;
+    jit_cache_ready(&h->jit);
     size_t cold0 = h->jit.cold_used;
     uint64_t t0 = host_time_ns();
     b->native = jit_translate_block(&h->jit, b, page, h->x, &count);

@@ -33,6 +33,8 @@ struct jit_cache {
     /* The loads' and stores' shared slow-path calls (after the trampoline):
      * a block's stub only sets the access up and calls one. */
     uint32_t load_thunk, store_thunk;
+    /* Each half is populated (both views) up to here: jit_cache_ready. */
+    size_t ready_hot, ready_cold;
     uint64_t flushes, bytes_total, bytes_hot, blocks;
     void *scratch; /* the translator's working state (translate.c), once allocated */
 };
@@ -40,6 +42,8 @@ struct jit_cache {
 int jit_cache_init(struct jit_cache *c, size_t size);
 void jit_cache_destroy(struct jit_cache *c);
 void jit_cache_flush(struct jit_cache *c);
+/* Before a translation: the pages it may write next are there already. */
+void jit_cache_ready(struct jit_cache *c);
 /* Room left, in bytes, in the fuller of the two halves. */
 static inline size_t jit_cache_room(const struct jit_cache *c)
 {

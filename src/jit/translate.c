@@ -119,7 +119,7 @@ struct tail {
     struct ra ra; /* the allocator's state at the branch */
 };
 
-/* A block that ends in a JAL into its own page goes on there (a trace):
+/* A block that ends in a JAL x0 into its own page goes on there (a trace):
  * at most TRACE_MAX more instructions, through at most TRACE_HOPS JALs,
  * held where a loop's tails are (a block is one or the other). */
 #define TRACE_MAX  32
@@ -1826,21 +1826,22 @@ static int trace_seen(const struct tctx *t, int64_t to)
     return 0;
 }
 
-/* A block (not a loop) that ends in a JAL to its own page goes on at the
- * target in the same translation, with its registers where they are,
- * rather than writing them back and leaving: the code there, decoded from
- * the page, up to a JALR, an instruction a trace may not hold or
- * TRACE_MAX instructions, through further JALs and backward branches
+/* A block (not a loop) that ends in a jump (JAL x0) to its own page goes
+ * on at the target in the same translation, with its registers where they
+ * are, rather than writing them back and leaving: the code there, decoded
+ * from the page, up to a JALR, a call, an instruction a trace may not hold
+ * or TRACE_MAX instructions, through further jumps and backward branches
  * (taken, as loops' are: not taken is the exit) to code not in it yet, at
  * most TRACE_HOPS. The page's code is watched for stores as the block's
  * own is. An interpreter's handlers that jump back to its dispatch each
  * get their own copy of the dispatch, whose indirect jump the host then
- * predicts apart. */
+ * predicts apart. Calls are not followed: inlining callees made boot
+ * translate more code than it gained. */
 static void plan_trace(struct tctx *t, const uint8_t *page)
 {
     if (t->loop || !page || t->n != t->blk->n) return;
     const struct iinsn *last = &t->blk->insn[t->n - 1];
-    if (last->d.op != OP_JAL) return;
+    if (last->d.op != OP_JAL || writes_rd(&last->d)) return;
     int64_t to = (int64_t)pc_rel(last) + last->d.imm;
     unsigned base = (unsigned)(t->blk->paddr & 0xfff), hops = 1;
     while (t->ntrace < TRACE_MAX && !trace_seen(t, to)) {
@@ -1862,7 +1863,7 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
         if (ii->d.op == OP_JALR) break;
         int branch = ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU;
         if (ii->d.op == OP_JAL) {
-            if (++hops > TRACE_HOPS) break;
+            if (writes_rd(&ii->d) || ++hops > TRACE_HOPS) break;
             to += ii->d.imm;
         } else if (branch && ii->d.imm < 0 && hops < TRACE_HOPS && !trace_seen(t, to + ii->d.imm) &&
                    (int64_t)base + to + ii->d.imm >= 0) {
