@@ -117,6 +117,10 @@ struct tail {
     unsigned n;
     size_t jmp;   /* the branch's jump to it (in the copy being emitted) */
     struct ra ra; /* the allocator's state at the branch */
+    /* If-converted (plan_selects): the instruction both ways go on at, the
+     * branch's fall-through being at most one instruction before it; the
+     * tail is then not emitted. 0: not converted. */
+    unsigned select;
 };
 
 /* A block that ends in a JAL x0 into its own page goes on there (a trace):
@@ -157,6 +161,7 @@ struct tctx {
     uint64_t kdiv_known;
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
+    unsigned skip_to;     /* emit_body: instructions before this one an if-conversion did */
     unsigned ntrace;      /* a trace's instructions (plan_trace), from TAIL_BASE on */
     uint32_t trace_taken; /* its branches it goes on after taken (bit i: its i-th) */
     unsigned charged;     /* instructions the entry charges: n, and a trace's */
@@ -1546,9 +1551,10 @@ static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
     s->loop_k = k;
 }
 
-static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
+/* The flags of a branch's comparison; returns the condition that holds
+ * when it is taken. x0 operands are zero in the scratch registers s1, s2. */
+static enum x86_cc branch_flags(struct tctx *t, const struct insn *d, int s1, int s2)
 {
-    struct x86buf *b = t->b;
     enum x86_cc cc;
     switch (d->op) {
     case OP_BEQ: cc = X86_CC_E; break;
@@ -1560,12 +1566,26 @@ static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
     }
     if (d->rs2 == 0 && d->rs1 != 0) {
         int a = get(t, d->rs1);
-        x86_test_rr(b, a, a); /* flags as cmp a, 0 for every condition used */
+        x86_test_rr(t->b, a, a); /* flags as cmp a, 0 for every condition used */
     } else {
-        int a = src(t, d->rs1, X86_RAX);
-        int c = src(t, d->rs2, X86_RCX);
-        x86_alu_rr(b, X86_CMP, a, c);
+        int a = src(t, d->rs1, s1);
+        int c = src(t, d->rs2, s2);
+        x86_alu_rr(t->b, X86_CMP, a, c);
     }
+    return cc;
+}
+
+static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, const struct tail *tl);
+
+static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct x86buf *b = t->b;
+    for (unsigned i = 0; i < t->ntails; i++)
+        if (t->tails[i].branch == idx && t->tails[i].select) {
+            emit_select(t, d, idx, &t->tails[i]);
+            return;
+        }
+    enum x86_cc cc = branch_flags(t, d, X86_RAX, X86_RCX);
     int64_t to = (int64_t)pc_rel(ins(t, idx)) + d->imm;
     for (unsigned i = 0; i < t->ntails; i++)
         if (t->tails[i].branch == idx) { /* emitted after the loop (emit_tails) */
@@ -1878,6 +1898,150 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
     if (t->ntrace) t->trace_taken &= ~(1u << (t->ntrace - 1));
 }
 
+/* ---- if-conversion ---- */
+
+/* May an instruction's result be computed aside and then selected? Integer
+ * work that cannot trap, on registers and immediates. */
+static int select_op(const struct insn *d)
+{
+    switch (d->op) {
+    case OP_ADDI:
+    case OP_ADDIW:
+    case OP_XORI:
+    case OP_ORI:
+    case OP_ANDI:
+    case OP_ADD:
+    case OP_ADDW:
+    case OP_SUB:
+    case OP_SUBW:
+    case OP_XOR:
+    case OP_OR:
+    case OP_AND:
+    case OP_LUI: return writes_rd(d);
+    default: return 0;
+    }
+}
+
+/* The value that select_op instruction d writes, from the registers as
+ * they are, into scratch register dst (rax or rdx); rd unchanged. */
+static void select_value(struct tctx *t, const struct insn *d, int dst)
+{
+    struct x86buf *b = t->b;
+    unsigned op = d->op;
+    if (op == OP_LUI) {
+        x86_mov_ri(b, dst, (uint64_t)(int64_t)d->imm);
+        return;
+    }
+    if (d->rs1 == 0 && d->rs2 && (op == OP_ADD || op == OP_OR || op == OP_XOR)) {
+        x86_mov_rr(b, dst, get(t, d->rs2)); /* mv */
+        return;
+    }
+    if (d->rs1)
+        x86_mov_rr(b, dst, get(t, d->rs1));
+    else
+        x86_alu32_rr(b, X86_XOR, dst, dst);
+    if (op == OP_ADDI || op == OP_ADDIW || op == OP_XORI || op == OP_ORI || op == OP_ANDI)
+        x86_alu_ri(b, alu_of(op), dst, d->imm);
+    else if (d->rs2)
+        x86_alu_rr(b, alu_of(op), dst, get(t, d->rs2));
+    else if (op == OP_AND)
+        x86_alu32_rr(b, X86_XOR, dst, dst); /* the others leave it as it is */
+    if (op == OP_ADDIW || op == OP_ADDW || op == OP_SUBW) x86_movsxd(b, dst, dst);
+}
+
+/* The branch taken exactly when op is not. */
+static unsigned branch_negated(unsigned op)
+{
+    switch (op) {
+    case OP_BEQ: return OP_BNE;
+    case OP_BNE: return OP_BEQ;
+    case OP_BLT: return OP_BGE;
+    case OP_BGE: return OP_BLT;
+    case OP_BLTU: return OP_BGEU;
+    default: return OP_BLTU;
+    }
+}
+
+/* Branch instructions x and y decide alike: the same comparison of the same
+ * registers goes to the same two places (or the opposite one, with the
+ * two places swapped). */
+static int branch_same(const struct iinsn *x, const struct iinsn *y)
+{
+    if (x->d.op < OP_BEQ || x->d.op > OP_BGEU || y->d.op < OP_BEQ || y->d.op > OP_BGEU) return 0;
+    if (x->d.rs1 != y->d.rs1 || x->d.rs2 != y->d.rs2) return 0;
+    int64_t xt = (int64_t)pc_rel(x) + x->d.imm, xf = (int64_t)pc_rel(x) + x->d.len;
+    int64_t yt = (int64_t)pc_rel(y) + y->d.imm, yf = (int64_t)pc_rel(y) + y->d.len;
+    if (x->d.op == y->d.op) return xt == yt && xf == yf;
+    return branch_negated(x->d.op) == y->d.op && xt == yf && xf == yt;
+}
+
+/* A loop's branch to a tail of at most one such instruction and its jump
+ * back, over at most one such instruction of its own, where both ways
+ * meet again (the tail's jump goes to where the fall-through goes on, or
+ * to a branch that decides as the one there does): both results are
+ * computed and the branch's condition selects them (cmov), the host
+ * predicting nothing. A binary search's step is one. */
+static void plan_selects(struct tctx *t)
+{
+    uint64_t targets = 0;
+    for (unsigned i = 0; i < t->blk->n; i++)
+        if (t->blk->insn[i].target < BLOCK_MAX) targets |= 1ull << t->blk->insn[i].target;
+    for (unsigned i = 0; i < t->ntail_ins; i++)
+        if (t->tail_ins[i].target < BLOCK_MAX) targets |= 1ull << t->tail_ins[i].target;
+    for (unsigned i = 0; i < t->ntails; i++) {
+        struct tail *tl = &t->tails[i];
+        const struct iinsn *br = ins(t, tl->branch),
+                           *jmp = ins(t, TAIL_BASE + tl->first + tl->n - 1);
+        if (tl->n > 2 || (tl->n == 2 && !select_op(&ins(t, TAIL_BASE + tl->first)->d))) continue;
+        if (br->d.rs1 == 0 && br->d.rs2 == 0) continue;
+        unsigned y = tl->branch + 1, x = jmp->target;
+        if (y < t->n && select_op(&ins(t, y)->d) && !(targets >> y & 1)) y++;
+        if (y >= t->n || x >= t->n) continue;
+        if (x != y && !branch_same(ins(t, x), ins(t, y))) continue;
+        tl->select = y;
+    }
+}
+
+/* The if-converted branch at idx (plan_selects): the tail's result in rax,
+ * the fall-through's in rdx, then the comparison, and each moved to its
+ * register when its way is the one taken; the budget pays for the longer
+ * way's instructions the same way (when it cannot, the interpreter runs
+ * the branch). Then on at tl->select. */
+static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, const struct tail *tl)
+{
+    struct x86buf *b = t->b;
+    const struct insn *vt = tl->n == 2 ? &ins(t, TAIL_BASE + tl->first)->d : NULL;
+    const struct insn *vf = tl->select > idx + 1 ? &ins(t, idx + 1)->d : NULL;
+    /* taken: the tail's instructions and its jump instead of the fall-through's */
+    int32_t more = (int32_t)tl->n - (vf ? 1 : 0);
+    if (more > 0) { /* the budget cannot pay for them: the interpreter goes on */
+        x86_alu_ri(b, X86_CMP, BUD, more);
+        add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
+    }
+    if (vt) select_value(t, vt, X86_RAX);
+    if (vf) select_value(t, vf, X86_RDX);
+    enum x86_cc cc = branch_flags(t, d, X86_RCX, X86_RCX);
+    if (vt && vf && vt->rd == vf->rd) { /* one register either way */
+        int h = def(t, vt->rd);
+        x86_mov_rr(b, h, X86_RDX);
+        x86_cmov(b, cc, h, X86_RAX);
+    } else {
+        if (vt) {
+            get(t, vt->rd); /* its value stays when the branch is not taken */
+            x86_cmov(b, cc, def(t, vt->rd), X86_RAX);
+        }
+        if (vf) {
+            get(t, vf->rd);
+            x86_cmov(b, (enum x86_cc)(cc ^ 1), def(t, vf->rd), X86_RDX);
+        }
+    }
+    if (more) {
+        x86_lea(b, X86_RCX, X86_MEM(BUD, -more));
+        x86_cmov(b, cc, BUD, X86_RCX);
+    }
+    t->skip_to = tl->select;
+}
+
 /* The loop's entry (cold code, reached from setup_loop's jump): every
  * slot filled under another key than this run's is emptied, so that the
  * accesses need not compare keys at every iteration. */
@@ -2027,6 +2191,8 @@ static void plan_known_divisors(struct tctx *t)
         if (t->blk->insn[i].target < BLOCK_MAX) targets |= 1ull << t->blk->insn[i].target;
     for (unsigned i = 0; i < t->ntail_ins; i++)
         if (t->tail_ins[i].target < BLOCK_MAX) targets |= 1ull << t->tail_ins[i].target;
+    for (unsigned i = 0; i < t->ntails; i++) /* an if-conversion's way on: a join too */
+        if (t->tails[i].select) targets |= 1ull << t->tails[i].select;
     for (unsigned i = 0; i < t->n; i++) {
         const struct insn *d = &t->blk->insn[i].d;
         if (targets >> i & 1) known = 0;
@@ -2288,6 +2454,7 @@ static void emit_tails(struct tctx *t)
 {
     for (unsigned i = 0; i < t->ntails; i++) {
         struct tail *tl = &t->tails[i];
+        if (tl->select) continue;
         x86_patch(t->b, tl->jmp, t->b->len);
         t->ra = tl->ra;
         for (unsigned j = 0; j < tl->n; j++)
@@ -2331,9 +2498,11 @@ static void emit_body(struct tctx *t)
 {
     int ended = 0;
     unsigned at = 0;
+    t->skip_to = 0;
     for (unsigned i = 0; i < t->n && !ended; i++) {
         resolve_forward(t, i);
         t->ins_off[i] = t->b->len;
+        if (i < t->skip_to) continue; /* done by an if-conversion (emit_select) */
         ended = emit_insn(t, at = i);
     }
     for (unsigned i = 0; i < t->ntrace && !ended; i++)
@@ -2375,6 +2544,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
     plan_tails(t, page);
+    plan_selects(t);
     plan_trace(t, page);
     plan_known_divisors(t);
     n = t->n;

@@ -892,6 +892,63 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
         data[i] = (uint8_t)rnd();
 }
 
+/* An instruction the translator may if-convert (select_op) on x0..x5, or
+ * any small_insn. */
+static uint32_t select_or_small(void)
+{
+    unsigned rd = (unsigned)(rnd() % 6), r1 = (unsigned)(rnd() % 6), r2 = (unsigned)(rnd() % 6);
+    int32_t imm = (int32_t)(rnd() % 4096) - 2048;
+    static const unsigned i_f3[4] = {0, 4, 6, 7}; /* addi xori ori andi */
+    static const unsigned r_f3[5] = {0, 0, 4, 6, 7}, r_f7[5] = {0, 0x20, 0, 0, 0}; /* add sub ... */
+    switch (rnd() % 6) {
+    case 0: return enc_i(imm, r1, i_f3[rnd() % 4], rd, 0x13);
+    case 1: return enc_i(imm, r1, 0, rd, 0x1b); /* addiw */
+    case 2: {
+        unsigned k = (unsigned)(rnd() % 5);
+        return enc_r(r_f7[k], r2, r1, r_f3[k], rd, 0x33);
+    }
+    case 3: return enc_r(rnd() % 2 ? 0x20 : 0, r2, r1, 0, rd, 0x3b);  /* addw subw */
+    case 4: return ((uint32_t)rnd() & 0xfffff000u) | rd << 7 | 0x37u; /* lui */
+    default: return small_insn();
+    }
+}
+
+/* A loop whose branch goes to a tail of one instruction (or none) and a
+ * jump back, over one instruction of its own: back to the branch after
+ * it, or to the loop's first branch, which decides as the last one does
+ * (a binary search's shape), or sometimes not quite: the translator's
+ * if-conversion, or its refusal. Returns the length in words. */
+static unsigned select_loop_code(uint32_t *code)
+{
+    static const unsigned f3s[6] = {0, 1, 4, 5, 6, 7};
+    unsigned n = 0, f3 = f3s[rnd() % 6], r1 = (unsigned)(rnd() % 6), r2 = (unsigned)(rnd() % 6);
+    code[n] = enc_b(4 * 6, r2, r1, f3); /* 0: out unless... */
+    n++;
+    code[n++] = select_or_small(); /* 1: the loop */
+    code[n++] = select_or_small();
+    code[n] = enc_b(4 * (8 - 3), (unsigned)(rnd() % 6), (unsigned)(rnd() % 6), f3s[rnd() % 6]);
+    n++;                           /* 3: to the tail */
+    code[n++] = select_or_small(); /* 4: the fall-through */
+    unsigned y2 = rnd() % 8 ? r2 : (unsigned)(rnd() % 6), yf = rnd() % 8 ? f3 ^ 1 : f3;
+    code[n] = enc_b(4 * (1 - 5), y2, r1, yf); /* 5: back, as 0 decides (mostly) */
+    n++;
+    code[n++] = 0x00108093u; /* 6: addi x1, x1, 1; j .-4 */
+    code[n++] = 0xffdff06fu;
+    if (rnd() % 4) code[n++] = select_or_small(); /* 8: the tail */
+    unsigned back = rnd() % 2 ? 0 : rnd() % 2 ? 5 : (unsigned)(rnd() % 6);
+    code[n] = enc_j(4 * ((int32_t)back - (int32_t)n), 0);
+    return n + 1;
+}
+
+/* The starting state of such loops: registers mostly small, so that their
+ * comparisons go both ways. */
+static void select_loop_setup(struct diff_setup *st, uint8_t *data)
+{
+    tail_loop_setup(st, data);
+    for (unsigned r = 1; r < 6; r++)
+        if (rnd() % 4) st->x[r] = rnd() % 64;
+}
+
 /* Pieces of code that each end in a jump to one of them (back, forward
  * or itself; JAL x0 or a call's JAL x1), sometimes a JALR to the start,
  * sometimes after an rdcycle; with branches to the pieces' starts: the
@@ -1037,5 +1094,8 @@ int main(void)
      * stop them in the middle, exits by branches and by the JALR */
     test_loops(&(struct loop_kind){"traces", 3000, trace_code, trace_setup});
     test_trace_dump();
+    /* if-conversion: a binary search's step, selects and their refusals */
+    test_loops(
+        &(struct loop_kind){"if-converted loops", 3000, select_loop_code, select_loop_setup});
     return check_report(&c, "test_jit");
 }
