@@ -159,6 +159,7 @@ struct tctx {
     /* Divisions whose divisor an earlier instruction of the block set to a
      * constant (plan_known_divisors): their values are in kdiv_val. */
     uint64_t kdiv_known;
+    uint64_t targets;     /* instructions of the block some jump goes to (plan_targets) */
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
     unsigned ntails, ntail_ins, nfwd;
     unsigned skip_to;     /* emit_body: instructions before this one an if-conversion did */
@@ -869,6 +870,26 @@ static void tlb_entry_addr(struct x86buf *b)
     x86_alu_rm(b, X86_ADD, X86_RCX, X86_MEM(HP, OFF_TLBD));
 }
 
+/* The access at idx whose address register the two instructions before
+ * it made base + (index << k), k <= 3 (slli, add: an array's element, as
+ * RV64GC without Zba computes it): rax = base + index * 2^k + imm in one
+ * step, those two off the address's path (they still write their
+ * register). Only with no jump into the block between them. */
+static int fused_address(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    if (idx < 2 || idx >= BLOCK_MAX || (t->targets >> idx & 1) || (t->targets >> (idx - 1) & 1))
+        return 0;
+    const struct insn *sl = &ins(t, idx - 2)->d, *ad = &ins(t, idx - 1)->d;
+    unsigned r = d->rs1;
+    if (sl->op != OP_SLLI || sl->rd != r || sl->imm > 3 || ad->op != OP_ADD || ad->rd != r)
+        return 0;
+    unsigned i = sl->rs1, base = ad->rs1 == r ? ad->rs2 : ad->rs2 == r ? ad->rs1 : 0;
+    if (!base || base == r || !i || i == r) return 0;
+    int hb = get(t, base), hi = get(t, i);
+    x86_lea(t->b, X86_RAX, X86_MEMX(hb, hi, 1 << sl->imm, d->imm));
+    return 1;
+}
+
 /* rax = guest address rs1 + imm, then its host address if the access
  * hits; returns the jump to take otherwise (to the stub that add_stub
  * creates next). In a loop each access first checks its own slot, which
@@ -879,12 +900,13 @@ static void tlb_entry_addr(struct x86buf *b)
  * loop's entry empties those filled with another (validate_slots). On a
  * slot miss the stub looks up the TLB (table at disp from r14), refills
  * the slot and comes back; on a TLB miss it takes the slow path. */
-static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned size, int32_t table)
+static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned idx, unsigned size,
+                         int32_t table)
 {
     struct x86buf *b = t->b;
     if (d->rs1 == 0)
         x86_mov_ri(b, X86_RAX, (uint64_t)(int64_t)d->imm);
-    else
+    else if (!fused_address(t, d, idx))
         x86_lea(b, X86_RAX, X86_MEM(get(t, d->rs1), d->imm));
     x86_mov_rr(b, X86_RDX, X86_RAX);
     x86_alu_ri(b, X86_AND, X86_RDX, (int32_t)(~0xfffu | (size - 1)));
@@ -942,7 +964,7 @@ static void emit_load(struct tctx *t, const struct insn *d, unsigned idx)
 {
     unsigned size = mem_size(d->op);
     int sx = d->op == OP_LB || d->op == OP_LH || d->op == OP_LW;
-    size_t miss = tlb_lookup(t, d, size, 0);
+    size_t miss = tlb_lookup(t, d, idx, size, 0);
     struct stub *s = add_stub(t, STUB_LOAD, miss, idx);
     s->val = -1;
     if (writes_rd(d) && def_is_free(t, d->rd)) {
@@ -960,7 +982,7 @@ static void emit_store(struct tctx *t, const struct insn *d, unsigned idx)
 {
     unsigned size = mem_size(d->op);
     int val = d->rs2 ? get(t, d->rs2) : -1;
-    size_t miss = tlb_lookup(t, d, size, TLB_TABLE);
+    size_t miss = tlb_lookup(t, d, idx, size, TLB_TABLE);
     if (val >= 0) {
         x86_st(t->b, size, X86_MEM(X86_RAX, 0), val);
     } else {
@@ -1441,7 +1463,7 @@ static void emit_fp_load(struct tctx *t, const struct insn *d, unsigned idx)
     struct x86buf *b = t->b;
     unsigned size = d->op == OP_FLW ? 4 : 8;
     fp_check(t, idx);
-    size_t miss = tlb_lookup(t, d, size, 0);
+    size_t miss = tlb_lookup(t, d, idx, size, 0);
     x86_ld(b, size, 0, X86_RAX, X86_MEM(X86_RAX, 0));
     struct stub *s = add_stub(t, STUB_LOAD, miss, idx);
     s->back = b->len;
@@ -1458,7 +1480,7 @@ static void emit_fp_store(struct tctx *t, const struct insn *d, unsigned idx)
     struct x86buf *b = t->b;
     unsigned size = d->op == OP_FSW ? 4 : 8;
     fp_check(t, idx);
-    size_t miss = tlb_lookup(t, d, size, TLB_TABLE);
+    size_t miss = tlb_lookup(t, d, idx, size, TLB_TABLE);
     fp_to_gpr(t, X86_RCX, d->rs2);
     x86_st(b, size, X86_MEM(X86_RAX, 0), X86_RCX);
     struct stub *s = add_stub(t, STUB_STORE, miss, idx);
@@ -1900,6 +1922,20 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
 
 /* ---- if-conversion ---- */
 
+/* The block's instructions that a branch or jump of its own (or of a
+ * tail's) goes to, and where if-conversions join: where what the code
+ * before an instruction did need not hold. */
+static void plan_targets(struct tctx *t)
+{
+    t->targets = 0;
+    for (unsigned i = 0; i < t->blk->n; i++)
+        if (t->blk->insn[i].target < BLOCK_MAX) t->targets |= 1ull << t->blk->insn[i].target;
+    for (unsigned i = 0; i < t->ntail_ins; i++)
+        if (t->tail_ins[i].target < BLOCK_MAX) t->targets |= 1ull << t->tail_ins[i].target;
+    for (unsigned i = 0; i < t->ntails; i++)
+        if (t->tails[i].select) t->targets |= 1ull << t->tails[i].select;
+}
+
 /* May an instruction's result be computed aside and then selected? Integer
  * work that cannot trap, on registers and immediates. */
 static int select_op(const struct insn *d)
@@ -1983,11 +2019,7 @@ static int branch_same(const struct iinsn *x, const struct iinsn *y)
  * predicting nothing. A binary search's step is one. */
 static void plan_selects(struct tctx *t)
 {
-    uint64_t targets = 0;
-    for (unsigned i = 0; i < t->blk->n; i++)
-        if (t->blk->insn[i].target < BLOCK_MAX) targets |= 1ull << t->blk->insn[i].target;
-    for (unsigned i = 0; i < t->ntail_ins; i++)
-        if (t->tail_ins[i].target < BLOCK_MAX) targets |= 1ull << t->tail_ins[i].target;
+    uint64_t targets = t->targets;
     for (unsigned i = 0; i < t->ntails; i++) {
         struct tail *tl = &t->tails[i];
         const struct iinsn *br = ins(t, tl->branch),
@@ -2185,14 +2217,8 @@ static void plan_div_const(struct tctx *t)
  * block in between: they divide by that constant, with no check. */
 static void plan_known_divisors(struct tctx *t)
 {
-    uint64_t targets = 0, val[32];
+    uint64_t targets = t->targets, val[32];
     uint32_t known = 0;
-    for (unsigned i = 0; i < t->blk->n; i++)
-        if (t->blk->insn[i].target < BLOCK_MAX) targets |= 1ull << t->blk->insn[i].target;
-    for (unsigned i = 0; i < t->ntail_ins; i++)
-        if (t->tail_ins[i].target < BLOCK_MAX) targets |= 1ull << t->tail_ins[i].target;
-    for (unsigned i = 0; i < t->ntails; i++) /* an if-conversion's way on: a join too */
-        if (t->tails[i].select) targets |= 1ull << t->tails[i].select;
     for (unsigned i = 0; i < t->n; i++) {
         const struct insn *d = &t->blk->insn[i].d;
         if (targets >> i & 1) known = 0;
@@ -2292,6 +2318,23 @@ static unsigned fast_copy_guard(struct tctx *t, const struct fast_entry *h, size
     return n;
 }
 
+/* slli r, x, k (k <= 3) then add r, r, b (or b, r), no jump into the
+ * block between them: r = b + x * 2^k in one lea, and emit_body skips the
+ * add. An array's element address as RV64GC without Zba computes it. */
+static int emit_scaled_add(struct tctx *t, unsigned idx)
+{
+    if (idx + 1 >= t->n || (t->targets >> (idx + 1) & 1)) return 0;
+    const struct insn *sl = &t->blk->insn[idx].d, *ad = &t->blk->insn[idx + 1].d;
+    unsigned r = sl->rd;
+    if (sl->imm > 3 || !sl->rs1 || !writes_rd(sl) || ad->op != OP_ADD || ad->rd != r) return 0;
+    unsigned b = ad->rs1 == r ? ad->rs2 : ad->rs2 == r ? ad->rs1 : 0;
+    if (!b || b == r) return 0;
+    int hb = get(t, b), hx = get(t, sl->rs1);
+    x86_lea(t->b, def(t, r), X86_MEMX(hb, hx, 1 << sl->imm, 0));
+    t->skip_to = idx + 2;
+    return 1;
+}
+
 /* One instruction of the mainline; returns 1 if it ended the block. */
 static int emit_insn(struct tctx *t, unsigned idx)
 {
@@ -2340,6 +2383,8 @@ static int emit_insn(struct tctx *t, unsigned idx)
         emit_load(t, d, idx);
     else if (d->op >= OP_SB && d->op <= OP_SD)
         emit_store(t, d, idx);
+    else if (d->op == OP_SLLI && idx < BLOCK_MAX && emit_scaled_add(t, idx))
+        return 0;
     else if (d->op >= OP_ADDI && d->op <= OP_SRAI)
         emit_imm_alu(t, d);
     else if (d->op == OP_ADDIW || (d->op >= OP_SLLIW && d->op <= OP_SRAIW))
@@ -2544,7 +2589,9 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);
     plan_tails(t, page);
+    plan_targets(t);
     plan_selects(t);
+    plan_targets(t); /* with the if-conversions' joins */
     plan_trace(t, page);
     plan_known_divisors(t);
     n = t->n;

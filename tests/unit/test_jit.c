@@ -892,6 +892,28 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
         data[i] = (uint8_t)rnd();
 }
 
+/* An element of an array at x10 (or, sometimes, anywhere: a fault) loaded
+ * or stored: andi x7, xi, 63; slli x6, x7, k; add x6, x6, x10 (either
+ * order); then the access through x6, which the translator addresses from
+ * x10 and x7 at once. Sometimes a branch skips the slli (the add is then a
+ * target), or the slli or the add reads x6 itself: not that shape. Returns
+ * the words written (5). */
+static unsigned element_access(uint32_t *code)
+{
+    unsigned k = (unsigned)(rnd() % 5), r = (unsigned)(rnd() % 6), n = 0;
+    unsigned i = rnd() % 8 ? 7 : 6, base = rnd() % 8 ? PTRS : 6;
+    code[n++] = rnd() % 8 ? enc_i(63, r, 7, 7, 0x13) : enc_i(0, r, 0, 7, 0x13);  /* andi / mv */
+    code[n++] = rnd() % 4 ? 0x00000013u : enc_b(8, (unsigned)(rnd() % 6), r, 0); /* beq .+8 */
+    code[n++] = enc_i((int32_t)k, i, 1, 6, 0x13);                                /* slli */
+    code[n++] = rnd() % 2 ? enc_r(0, base, 6, 0, 6, 0x33) : enc_r(0, 6, base, 0, 6, 0x33);
+    int32_t off = 8 * (int32_t)(rnd() % 8) - 32;
+    if (rnd() % 2)
+        code[n++] = enc_i(off, 6, (unsigned)(rnd() % 7), (unsigned)(rnd() % 6), 0x03);
+    else
+        code[n++] = enc_s(off, (unsigned)(rnd() % 6), 6, (unsigned)(rnd() % 4), 0x23);
+    return n;
+}
+
 /* An instruction the translator may if-convert (select_op) on x0..x5, or
  * any small_insn. */
 static uint32_t select_or_small(void)
@@ -956,16 +978,18 @@ static void select_loop_setup(struct diff_setup *st, uint8_t *data)
  * in words. */
 static unsigned trace_code(uint32_t *code)
 {
-    unsigned nseg = 2 + (unsigned)(rnd() % 4), len[6], start[6], n = 0;
-    for (unsigned i = 0; i < nseg; i++) {
-        len[i] = 1 + (unsigned)(rnd() % 5);
+    unsigned nseg = 2 + (unsigned)(rnd() % 3), len[4], elem[4], start[4], n = 0;
+    for (unsigned i = 0; i < nseg; i++) { /* at most 4 + 5 + 3 words each */
+        len[i] = 1 + (unsigned)(rnd() % 4);
+        elem[i] = rnd() % 3 == 0;
         start[i] = n;
-        n += len[i] + 2 + 1; /* a branch or an rdcycle, the jump */
+        n += len[i] + 5 * elem[i] + 2 + 1; /* an element, a branch or an rdcycle, the jump */
     }
     n = 0;
     for (unsigned i = 0; i < nseg; i++) {
         for (unsigned j = 0; j < len[i]; j++) /* sometimes an rdcycle first: a trace stops */
             code[n++] = j == 0 && rnd() % 6 == 0 ? 0xc0002573u : small_insn();
+        if (elem[i]) n += element_access(code + n);
         unsigned to = start[rnd() % nseg];
         switch (rnd() % 4) {
         case 0: code[n] = 0xc0002573u; break; /* rdcycle x10: the trace ends before it */
