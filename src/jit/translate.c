@@ -1787,6 +1787,27 @@ static int tail_op(unsigned o)
            o == OP_AUIPC || o == OP_NOP;
 }
 
+/* The instruction at offset `to` from the block's pc, decoded from its page
+ * (host bytes at `page`) into ii, retired count through it `count`; 0 when
+ * it does not lie wholly on the page. */
+static int decode_at(const struct tctx *t, const uint8_t *page, int64_t to, unsigned count,
+                     struct iinsn *ii)
+{
+    int64_t at = (int64_t)(t->blk->paddr & 0xfff) + to;
+    if (at < 0 || at + 2 > 4096) return 0;
+    uint32_t raw = (uint32_t)ram_load(page + at, 2);
+    if ((raw & 3) == 3) {
+        if (at + 4 > 4096) return 0;
+        raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
+    }
+    memset(ii, 0, sizeof(*ii));
+    insn_decode_any(raw, &ii->d);
+    ii->pc_off = (uint16_t)(int16_t)to;
+    ii->count = (uint16_t)count;
+    ii->target = NO_TARGET;
+    return 1;
+}
+
 /* Decode the code at offset `to` from the block's start (on its page,
  * whose bytes are at `page`) as a tail of the loop for its branch at idx:
  * at most TAIL_MAX instructions, the last a JAL x0 back to one of the
@@ -1795,18 +1816,10 @@ static int tail_op(unsigned o)
 static unsigned decode_tail(struct tctx *t, const uint8_t *page, unsigned idx, int64_t to,
                             struct iinsn *out)
 {
-    unsigned room = t->n - idx - 1, base = (unsigned)(t->blk->paddr & 0xfff);
+    unsigned room = t->n - idx - 1;
     for (unsigned j = 0; j < TAIL_MAX && j < room; j++) {
-        int64_t at = (int64_t)base + to;
-        if (to < 0 || to > 0xffff || at + 4 > 4096) return 0;
-        uint32_t raw = (uint32_t)ram_load(page + at, 2);
-        if ((raw & 3) == 3) raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
         struct iinsn *ii = &out[j];
-        memset(ii, 0, sizeof(*ii));
-        insn_decode_any(raw, &ii->d);
-        ii->pc_off = (uint16_t)to;
-        ii->count = (uint16_t)(idx + 2 + j); /* retired through it */
-        ii->target = NO_TARGET;
+        if (to < 0 || !decode_at(t, page, to, idx + 2 + j, ii)) return 0;
         if (ii->d.op == OP_JAL && !writes_rd(&ii->d)) {
             int64_t back = to + ii->d.imm;
             for (unsigned k = 0; k < t->n; k++)
@@ -1885,30 +1898,18 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
     const struct iinsn *last = &t->blk->insn[t->n - 1];
     if (last->d.op != OP_JAL || writes_rd(&last->d)) return;
     int64_t to = (int64_t)pc_rel(last) + last->d.imm;
-    unsigned base = (unsigned)(t->blk->paddr & 0xfff), hops = 1;
+    unsigned hops = 1;
     while (t->ntrace < TRACE_MAX && !trace_seen(t, to)) {
-        int64_t at = (int64_t)base + to;
-        if (at < 0 || at + 2 > 4096) break;
-        uint32_t raw = (uint32_t)ram_load(page + at, 2);
-        if ((raw & 3) == 3) {
-            if (at + 4 > 4096) break;
-            raw |= (uint32_t)ram_load(page + at + 2, 2) << 16;
-        }
         struct iinsn *ii = &t->tail_ins[t->ntrace];
-        memset(ii, 0, sizeof(*ii));
-        insn_decode_any(raw, &ii->d);
+        if (!decode_at(t, page, to, t->n + t->ntrace + 1, ii)) break;
         if (!trace_op(ii->d.op) || !jit_covers(ii->d.op)) break;
-        ii->pc_off = (uint16_t)(int16_t)to;
-        ii->count = (uint16_t)(t->n + t->ntrace + 1); /* retired through it */
-        ii->target = NO_TARGET;
         t->ntrace++;
         if (ii->d.op == OP_JALR) break;
         int branch = ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU;
         if (ii->d.op == OP_JAL) {
             if (writes_rd(&ii->d) || ++hops > TRACE_HOPS) break;
             to += ii->d.imm;
-        } else if (branch && ii->d.imm < 0 && hops < TRACE_HOPS && !trace_seen(t, to + ii->d.imm) &&
-                   (int64_t)base + to + ii->d.imm >= 0) {
+        } else if (branch && ii->d.imm < 0 && hops < TRACE_HOPS && !trace_seen(t, to + ii->d.imm)) {
             hops++;
             t->trace_taken |= 1u << (t->ntrace - 1);
             to += ii->d.imm;
