@@ -1597,16 +1597,19 @@ static enum x86_cc branch_flags(struct tctx *t, const struct insn *d, int s1, in
     return cc;
 }
 
-static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, const struct tail *tl);
+static void emit_tail_select(struct tctx *t, const struct insn *d, unsigned idx,
+                             const struct tail *tl);
+static int emit_hammock(struct tctx *t, const struct insn *d, unsigned idx);
 
 static void emit_branch(struct tctx *t, const struct insn *d, unsigned idx)
 {
     struct x86buf *b = t->b;
     for (unsigned i = 0; i < t->ntails; i++)
         if (t->tails[i].branch == idx && t->tails[i].select) {
-            emit_select(t, d, idx, &t->tails[i]);
+            emit_tail_select(t, d, idx, &t->tails[i]);
             return;
         }
+    if (idx < BLOCK_MAX && emit_hammock(t, d, idx)) return;
     enum x86_cc cc = branch_flags(t, d, X86_RAX, X86_RCX);
     int64_t to = (int64_t)pc_rel(ins(t, idx)) + d->imm;
     for (unsigned i = 0; i < t->ntails; i++)
@@ -2035,19 +2038,17 @@ static void plan_selects(struct tctx *t)
     }
 }
 
-/* The if-converted branch at idx (plan_selects): the tail's result in rax,
- * the fall-through's in rdx, then the comparison, and each moved to its
- * register when its way is the one taken; the budget pays for the longer
- * way's instructions the same way (when it cannot, the interpreter runs
- * the branch). Then on at tl->select. */
-static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, const struct tail *tl)
+/* An if-converted branch at idx: vt, the instruction its taken way runs
+ * (or none), and vf, its fall-through's (or none), both computed (into rax
+ * and rdx), then the comparison, and each result moved to its register
+ * when its way is the one taken. Taken costs `more` instructions more than
+ * not (the budget pays alike; when it cannot, the interpreter runs the
+ * branch). Both ways go on at instruction y. */
+static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, const struct insn *vt,
+                        const struct insn *vf, int32_t more, unsigned y)
 {
     struct x86buf *b = t->b;
-    const struct insn *vt = tl->n == 2 ? &ins(t, TAIL_BASE + tl->first)->d : NULL;
-    const struct insn *vf = tl->select > idx + 1 ? &ins(t, idx + 1)->d : NULL;
-    /* taken: the tail's instructions and its jump instead of the fall-through's */
-    int32_t more = (int32_t)tl->n - (vf ? 1 : 0);
-    if (more > 0) { /* the budget cannot pay for them: the interpreter goes on */
+    if (more > 0) {
         x86_alu_ri(b, X86_CMP, BUD, more);
         add_stub(t, STUB_BAIL, x86_jcc32(b, X86_CC_L), idx);
     }
@@ -2072,7 +2073,29 @@ static void emit_select(struct tctx *t, const struct insn *d, unsigned idx, cons
         x86_lea(b, X86_RCX, X86_MEM(BUD, -more));
         x86_cmov(b, cc, BUD, X86_RCX);
     }
-    t->skip_to = tl->select;
+    t->skip_to = y;
+}
+
+/* A loop's branch to a tail that plan_selects if-converts: taken, the
+ * tail's instruction and its jump instead of the fall-through's. */
+static void emit_tail_select(struct tctx *t, const struct insn *d, unsigned idx,
+                             const struct tail *tl)
+{
+    const struct insn *vt = tl->n == 2 ? &ins(t, TAIL_BASE + tl->first)->d : NULL;
+    const struct insn *vf = tl->select > idx + 1 ? &ins(t, idx + 1)->d : NULL;
+    emit_select(t, d, idx, vt, vf, (int32_t)tl->n - (vf ? 1 : 0), tl->select);
+}
+
+/* A branch over one instruction that select_op allows, to the next (no
+ * other jump to that one): it runs unless the branch is taken. */
+static int emit_hammock(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    if (idx + 2 >= t->n || ins(t, idx)->target != idx + 2 || (t->targets >> (idx + 1) & 1))
+        return 0;
+    const struct insn *vf = &ins(t, idx + 1)->d;
+    if (!select_op(vf) || (d->rs1 == 0 && d->rs2 == 0)) return 0;
+    emit_select(t, d, idx, NULL, vf, -1, idx + 2);
+    return 1;
 }
 
 /* The loop's entry (cold code, reached from setup_loop's jump): every

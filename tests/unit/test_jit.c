@@ -938,15 +938,20 @@ static uint32_t select_or_small(void)
 /* A loop whose branch goes to a tail of one instruction (or none) and a
  * jump back, over one instruction of its own: back to the branch after
  * it, or to the loop's first branch, which decides as the last one does
- * (a binary search's shape), or sometimes not quite: the translator's
- * if-conversion, or its refusal. Returns the length in words. */
+ * (a binary search's shape), or sometimes not quite; and sometimes a
+ * branch over one instruction: the translator's if-conversions, or their
+ * refusal. Returns the length in words. */
 static unsigned select_loop_code(uint32_t *code)
 {
     static const unsigned f3s[6] = {0, 1, 4, 5, 6, 7};
     unsigned n = 0, f3 = f3s[rnd() % 6], r1 = (unsigned)(rnd() % 6), r2 = (unsigned)(rnd() % 6);
     code[n] = enc_b(4 * 6, r2, r1, f3); /* 0: out unless... */
     n++;
-    code[n++] = select_or_small(); /* 1: the loop */
+    if (rnd() % 2) /* 1: the loop; sometimes a branch over the next one (a hammock) */
+        code[n] = enc_b(8, (unsigned)(rnd() % 6), (unsigned)(rnd() % 6), f3s[rnd() % 6]);
+    else
+        code[n] = select_or_small();
+    n++;
     code[n++] = select_or_small();
     code[n] = enc_b(4 * (8 - 3), (unsigned)(rnd() % 6), (unsigned)(rnd() % 6), f3s[rnd() % 6]);
     n++;                           /* 3: to the tail */
