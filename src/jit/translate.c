@@ -2571,7 +2571,10 @@ static void emit_body(struct tctx *t)
     for (unsigned i = 0; i < t->n && !ended; i++) {
         resolve_forward(t, i);
         t->ins_off[i] = t->b->len;
-        if (i < t->skip_to) continue; /* done by an if-conversion (emit_select) */
+        if (i < t->skip_to) { /* done with one before (emit_select, emit_scaled_add) */
+            at = i;
+            continue;
+        }
         ended = emit_insn(t, at = i);
     }
     for (unsigned i = 0; i < t->ntrace && !ended; i++)

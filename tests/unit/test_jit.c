@@ -896,8 +896,9 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
  * or stored: andi x7, xi, 63; slli x6, x7, k; add x6, x6, x10 (either
  * order); then the access through x6, which the translator addresses from
  * x10 and x7 at once. Sometimes a branch skips the slli (the add is then a
- * target), or the slli or the add reads x6 itself: not that shape. Returns
- * the words written (5). */
+ * target), or the slli or the add reads x6 itself: not that shape; or an
+ * ecall follows the add instead (where a translation ends). Returns the
+ * words written (5). */
 static unsigned element_access(uint32_t *code)
 {
     unsigned k = (unsigned)(rnd() % 5), r = (unsigned)(rnd() % 6), n = 0;
@@ -907,7 +908,9 @@ static unsigned element_access(uint32_t *code)
     code[n++] = enc_i((int32_t)k, i, 1, 6, 0x13);                                /* slli */
     code[n++] = rnd() % 2 ? enc_r(0, base, 6, 0, 6, 0x33) : enc_r(0, 6, base, 0, 6, 0x33);
     int32_t off = 8 * (int32_t)(rnd() % 8) - 32;
-    if (rnd() % 2)
+    if (rnd() % 8 == 0)
+        code[n++] = 0x00000073u; /* ecall: the translation ends after the add */
+    else if (rnd() % 2)
         code[n++] = enc_i(off, 6, (unsigned)(rnd() % 7), (unsigned)(rnd() % 6), 0x03);
     else
         code[n++] = enc_s(off, (unsigned)(rnd() % 6), 6, (unsigned)(rnd() % 4), 0x23);
