@@ -106,6 +106,26 @@ static void test_encodings(void)
     ASM("mov32", "mov eax, r8d", x86_mov32_rr(&b, X86_RAX, X86_R8));
     ASM("test", "test r10, r10", x86_test_rr(&b, X86_R10, X86_R10));
     ASM("cmov", "cmove rax, rcx", x86_cmov(&b, X86_CC_E, X86_RAX, X86_RCX));
+    ASM("cmov high", "cmovb r13, r11", x86_cmov(&b, X86_CC_B, X86_R13, X86_R11));
+    ASM("cmov low from high", "cmovae rsi, r8", x86_cmov(&b, X86_CC_AE, X86_RSI, X86_R8));
+    /* an element's address (emit_scaled_add, fused_address): every pair
+     * of registers that hold guest ones, every scale */
+    static const int regs[] = {X86_RBX, X86_R15, X86_R14, X86_RSI, X86_RDI,
+                               X86_R8,  X86_R9,  X86_R10, X86_R11};
+    static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+    for (unsigned i = 0; i < 9; i++)
+        for (unsigned j = 0; j < 9; j++)
+            for (int sc = 1; sc <= 8; sc *= 2) {
+                char want[64];
+                int32_t disp = (int32_t)(i * 9 + j) % 3 == 0 ? 0 : -0x20;
+                snprintf(want, sizeof(want), "lea %s, [%s + %s%s%s]", names[regs[j]],
+                         names[regs[i]], names[regs[j]],
+                         sc == 1 ? "" : sc == 2 ? "*2" : sc == 4 ? "*4" : "*8",
+                         disp ? " - 0x20" : "");
+                ASM("lea sib", want,
+                    x86_lea(&b, regs[j], X86_MEMX(regs[i], regs[j], sc, disp)));
+            }
     ASM("neg", "neg rax", x86_neg(&b, X86_RAX));
     ASM("div", "div rcx", x86_muldiv(&b, 1, X86_DIV, X86_RCX));
     ASM("idiv32", "idiv ecx", x86_muldiv(&b, 0, X86_IDIV, X86_RCX));
