@@ -165,6 +165,7 @@ struct tctx {
     unsigned skip_to;     /* emit_body: instructions before this one an if-conversion did */
     unsigned ntrace;      /* a trace's instructions (plan_trace), from TAIL_BASE on */
     uint32_t trace_taken; /* its branches it goes on after taken (bit i: its i-th) */
+    int trace_back;       /* it went back (to a lower address) somewhere: see exit_to */
     unsigned charged;     /* instructions the entry charges: n, and a trace's */
     /* Arrays, valid up to their counts (or written before they are read). */
     uint64_t div_val[32];
@@ -383,8 +384,11 @@ static void exit_to(struct tctx *t, int64_t to, int64_t from)
         size_t site = x86_jmp32(b);
         x86_patch(b, site, b->len); /* unlinked: falls through to the exit */
         /* bit 0 (pcs are even): a forward jump, whose link may skip the
-         * target's look at events (every cycle has a backward edge) */
-        uint64_t pa = ((t->blk->paddr & ~0xfffull) + (uint64_t)in_page) | (to > from);
+         * target's look at events (every cycle has a backward edge; a
+         * trace that went back inside the translation had its backward
+         * edge unchecked, so none of its exits counts as forward) */
+        uint64_t pa =
+            ((t->blk->paddr & ~0xfffull) + (uint64_t)in_page) | (to > from && !t->trace_back);
         x86_lea(b, X86_RAX, X86_ABS((uint64_t)(uintptr_t)(t->c->rx + site)));
         x86_store(b, HP, OFF_SITE, X86_RAX);
         x86_mov_ri(b, X86_RAX, pa);
@@ -1902,6 +1906,7 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
     if (last->d.op != OP_JAL || writes_rd(&last->d)) return;
     int64_t to = (int64_t)pc_rel(last) + last->d.imm;
     unsigned hops = 1;
+    t->trace_back = last->d.imm < 0;
     while (t->ntrace < TRACE_MAX && !trace_seen(t, to)) {
         struct iinsn *ii = &t->tail_ins[t->ntrace];
         if (!decode_at(t, page, to, t->n + t->ntrace + 1, ii)) break;
@@ -1911,10 +1916,12 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
         int branch = ii->d.op >= OP_BEQ && ii->d.op <= OP_BGEU;
         if (ii->d.op == OP_JAL) {
             if (writes_rd(&ii->d) || ++hops > TRACE_HOPS) break;
+            t->trace_back |= ii->d.imm < 0;
             to += ii->d.imm;
         } else if (branch && ii->d.imm < 0 && hops < TRACE_HOPS && !trace_seen(t, to + ii->d.imm)) {
             hops++;
             t->trace_taken |= 1u << (t->ntrace - 1);
+            t->trace_back = 1;
             to += ii->d.imm;
         } else {
             to += ii->d.len;
@@ -1922,6 +1929,7 @@ static void plan_trace(struct tctx *t, const uint8_t *page)
     }
     /* ended after a branch it was to go on from taken: a plain branch */
     if (t->ntrace) t->trace_taken &= ~(1u << (t->ntrace - 1));
+    if (!t->ntrace) t->trace_back = 0; /* no trace: the JAL is an exit like any */
 }
 
 /* ---- if-conversion ---- */

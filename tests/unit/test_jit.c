@@ -121,10 +121,12 @@ static void test_encodings(void)
                 int32_t disp = (int32_t)(i * 9 + j) % 3 == 0 ? 0 : -0x20;
                 snprintf(want, sizeof(want), "lea %s, [%s + %s%s%s]", names[regs[j]],
                          names[regs[i]], names[regs[j]],
-                         sc == 1 ? "" : sc == 2 ? "*2" : sc == 4 ? "*4" : "*8",
+                         sc == 1   ? ""
+                         : sc == 2 ? "*2"
+                         : sc == 4 ? "*4"
+                                   : "*8",
                          disp ? " - 0x20" : "");
-                ASM("lea sib", want,
-                    x86_lea(&b, regs[j], X86_MEMX(regs[i], regs[j], sc, disp)));
+                ASM("lea sib", want, x86_lea(&b, regs[j], X86_MEMX(regs[i], regs[j], sc, disp)));
             }
     ASM("neg", "neg rax", x86_neg(&b, X86_RAX));
     ASM("div", "div rcx", x86_muldiv(&b, 1, X86_DIV, X86_RCX));
