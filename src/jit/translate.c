@@ -879,18 +879,34 @@ static void tlb_entry_addr(struct x86buf *b)
  * RV64GC without Zba computes it): rax = base + index * 2^k + imm in one
  * step, those two off the address's path (they still write their
  * register). Only with no jump into the block between them. */
+/* Instructions idx and idx + 1 of the block: slli r, x, k (k <= 3) and
+ * add r, r, b (or b, r), with no jump into the block to the add: then
+ * r = b + x * 2^k (emit_scaled_add, fused_address). */
+struct scaled {
+    unsigned r, x, b, k;
+};
+static int scaled_add(const struct tctx *t, unsigned idx, struct scaled *sa)
+{
+    if (idx + 1 >= t->n || idx + 1 >= BLOCK_MAX || (t->targets >> (idx + 1) & 1)) return 0;
+    const struct insn *sl = &t->blk->insn[idx].d, *ad = &t->blk->insn[idx + 1].d;
+    unsigned r = sl->rd;
+    if (sl->op != OP_SLLI || sl->imm > 3 || !sl->rs1 || !writes_rd(sl) || ad->op != OP_ADD ||
+        ad->rd != r)
+        return 0;
+    unsigned b = ad->rs1 == r ? ad->rs2 : ad->rs2 == r ? ad->rs1 : 0;
+    if (!b || b == r) return 0;
+    *sa = (struct scaled){r, sl->rs1, b, (unsigned)sl->imm};
+    return 1;
+}
+
 static int fused_address(struct tctx *t, const struct insn *d, unsigned idx)
 {
-    if (idx < 2 || idx >= BLOCK_MAX || (t->targets >> idx & 1) || (t->targets >> (idx - 1) & 1))
+    struct scaled sa;
+    if (idx < 2 || idx >= BLOCK_MAX || (t->targets >> idx & 1) || !scaled_add(t, idx - 2, &sa) ||
+        sa.r != d->rs1 || sa.x == sa.r)
         return 0;
-    const struct insn *sl = &ins(t, idx - 2)->d, *ad = &ins(t, idx - 1)->d;
-    unsigned r = d->rs1;
-    if (sl->op != OP_SLLI || sl->rd != r || sl->imm > 3 || ad->op != OP_ADD || ad->rd != r)
-        return 0;
-    unsigned i = sl->rs1, base = ad->rs1 == r ? ad->rs2 : ad->rs2 == r ? ad->rs1 : 0;
-    if (!base || base == r || !i || i == r) return 0;
-    int hb = get(t, base), hi = get(t, i);
-    x86_lea(t->b, X86_RAX, X86_MEMX(hb, hi, 1 << sl->imm, d->imm));
+    int hb = get(t, sa.b), hx = get(t, sa.x);
+    x86_lea(t->b, X86_RAX, X86_MEMX(hb, hx, 1 << sa.k, d->imm));
     return 1;
 }
 
@@ -1577,19 +1593,24 @@ static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
     s->loop_k = k;
 }
 
+/* The host condition under which a branch op is taken (after cmp rs1, rs2). */
+static enum x86_cc branch_cc(unsigned op)
+{
+    switch (op) {
+    case OP_BEQ: return X86_CC_E;
+    case OP_BNE: return X86_CC_NE;
+    case OP_BLT: return X86_CC_L;
+    case OP_BGE: return X86_CC_GE;
+    case OP_BLTU: return X86_CC_B;
+    default: return X86_CC_AE;
+    }
+}
+
 /* The flags of a branch's comparison; returns the condition that holds
  * when it is taken. x0 operands are zero in the scratch registers s1, s2. */
 static enum x86_cc branch_flags(struct tctx *t, const struct insn *d, int s1, int s2)
 {
-    enum x86_cc cc;
-    switch (d->op) {
-    case OP_BEQ: cc = X86_CC_E; break;
-    case OP_BNE: cc = X86_CC_NE; break;
-    case OP_BLT: cc = X86_CC_L; break;
-    case OP_BGE: cc = X86_CC_GE; break;
-    case OP_BLTU: cc = X86_CC_B; break;
-    default: cc = X86_CC_AE; break;
-    }
+    enum x86_cc cc = branch_cc(d->op);
     if (d->rs2 == 0 && d->rs1 != 0) {
         int a = get(t, d->rs1);
         x86_test_rr(t->b, a, a); /* flags as cmp a, 0 for every condition used */
@@ -1997,19 +2018,6 @@ static void select_value(struct tctx *t, const struct insn *d, int dst)
     if (op == OP_ADDIW || op == OP_ADDW || op == OP_SUBW) x86_movsxd(b, dst, dst);
 }
 
-/* The branch taken exactly when op is not. */
-static unsigned branch_negated(unsigned op)
-{
-    switch (op) {
-    case OP_BEQ: return OP_BNE;
-    case OP_BNE: return OP_BEQ;
-    case OP_BLT: return OP_BGE;
-    case OP_BGE: return OP_BLT;
-    case OP_BLTU: return OP_BGEU;
-    default: return OP_BLTU;
-    }
-}
-
 /* Branch instructions x and y decide alike: the same comparison of the same
  * registers goes to the same two places (or the opposite one, with the
  * two places swapped). */
@@ -2020,7 +2028,7 @@ static int branch_same(const struct iinsn *x, const struct iinsn *y)
     int64_t xt = (int64_t)pc_rel(x) + x->d.imm, xf = (int64_t)pc_rel(x) + x->d.len;
     int64_t yt = (int64_t)pc_rel(y) + y->d.imm, yf = (int64_t)pc_rel(y) + y->d.len;
     if (x->d.op == y->d.op) return xt == yt && xf == yf;
-    return branch_negated(x->d.op) == y->d.op && xt == yf && xf == yt;
+    return branch_cc(x->d.op) == (branch_cc(y->d.op) ^ 1) && xt == yf && xf == yt;
 }
 
 /* A loop's branch to a tail of at most one such instruction and its jump
@@ -2350,19 +2358,15 @@ static unsigned fast_copy_guard(struct tctx *t, const struct fast_entry *h, size
     return n;
 }
 
-/* slli r, x, k (k <= 3) then add r, r, b (or b, r), no jump into the
- * block between them: r = b + x * 2^k in one lea, and emit_body skips the
- * add. An array's element address as RV64GC without Zba computes it. */
+/* A scaled_add pair at idx: r = b + x * 2^k in one lea, and emit_body
+ * skips the add. An array's element address as RV64GC without Zba
+ * computes it. */
 static int emit_scaled_add(struct tctx *t, unsigned idx)
 {
-    if (idx + 1 >= t->n || (t->targets >> (idx + 1) & 1)) return 0;
-    const struct insn *sl = &t->blk->insn[idx].d, *ad = &t->blk->insn[idx + 1].d;
-    unsigned r = sl->rd;
-    if (sl->imm > 3 || !sl->rs1 || !writes_rd(sl) || ad->op != OP_ADD || ad->rd != r) return 0;
-    unsigned b = ad->rs1 == r ? ad->rs2 : ad->rs2 == r ? ad->rs1 : 0;
-    if (!b || b == r) return 0;
-    int hb = get(t, b), hx = get(t, sl->rs1);
-    x86_lea(t->b, def(t, r), X86_MEMX(hb, hx, 1 << sl->imm, 0));
+    struct scaled sa;
+    if (!scaled_add(t, idx, &sa)) return 0;
+    int hb = get(t, sa.b), hx = get(t, sa.x);
+    x86_lea(t->b, def(t, sa.r), X86_MEMX(hb, hx, 1 << sa.k, 0));
     t->skip_to = idx + 2;
     return 1;
 }
