@@ -951,19 +951,27 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned idx, uns
 }
 
 /* A slot miss (rax = guest address, rdx = its tag): the TLB; on a hit the
- * slot is refilled and the access goes on; on a miss the code after this
- * (the slow path) runs. */
+ * slot takes the page and the access goes on; on a miss the code after
+ * this (the slow path) runs. When the page's addend is the one the slot
+ * had (RAM mapped in one piece: no paging, or a linear map), the host
+ * address is made from the slot's addend, not the TLB's, so that a chain
+ * of dependent accesses over many pages waits for neither the TLB entry
+ * nor these checks, which the host predicts. The slot's key is current
+ * (validate_slots). */
 static void emit_site_refill(struct x86buf *b, const struct site *st)
 {
     tlb_entry_addr(b);
     x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, st->table));
     size_t slow = x86_jcc32(b, X86_CC_NE);
     x86_st(b, 8, X86_ABS(st->slot), X86_RDX);
-    x86_ld(b, 8, 0, X86_RDX, X86_MEM(X86_RCX, st->table + 8));
-    x86_st(b, 8, X86_ABS(st->slot + 8), X86_RDX);
-    x86_load(b, X86_RCX, HP, OFF_SKEY);
-    x86_st(b, 8, X86_ABS(st->slot + 16), X86_RCX);
-    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
+    x86_ld(b, 8, 0, X86_RCX, X86_MEM(X86_RCX, st->table + 8));
+    x86_alu_rm(b, X86_CMP, X86_RCX, X86_ABS(st->slot + 8));
+    size_t other = x86_jcc32(b, X86_CC_NE);
+    x86_alu_rm(b, X86_ADD, X86_RAX, X86_ABS(st->slot + 8));
+    jmp_to(b, st->hit);
+    x86_patch(b, other, b->len);
+    x86_st(b, 8, X86_ABS(st->slot + 8), X86_RCX);
+    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RCX);
     jmp_to(b, st->hit);
     x86_patch(b, slow, b->len);
 }
@@ -2115,8 +2123,9 @@ static int emit_hammock(struct tctx *t, const struct insn *d, unsigned idx)
 }
 
 /* The loop's entry (cold code, reached from setup_loop's jump): every
- * slot filled under another key than this run's is emptied, so that the
- * accesses need not compare keys at every iteration. */
+ * slot filled under another key than this run's is emptied and given
+ * this run's key, so that neither the accesses nor their refills need
+ * compare or store keys at every iteration. */
 static void validate_slots(struct tctx *t)
 {
     struct x86buf *b = t->b;
@@ -2127,6 +2136,7 @@ static void validate_slots(struct tctx *t)
         x86_alu_rm(b, X86_CMP, X86_RCX, X86_ABS(t->slots[i] + 16));
         size_t same = x86_jcc32(b, X86_CC_E);
         x86_st(b, 8, X86_ABS(t->slots[i]), X86_RDX);
+        x86_st(b, 8, X86_ABS(t->slots[i] + 16), X86_RCX);
         x86_patch(b, same, b->len);
     }
     jmp_to(b, t->validate_jmp + 4);

@@ -284,12 +284,15 @@ static uint64_t random_value(void)
 
 /* ---- differential test: the same random programs on both engines ---- */
 
-#define CODE   0x1000u  /* RAM offsets */
-#define TRAPV  0x800u   /* trap vector: a counting loop */
-#define DATA   0x8000u  /* 32 KiB the pointer registers point into */
-#define ROOT_S 0x20000u /* Sv39 root tables: one gigapage over RAM, */
-#define ROOT_U 0x21000u /* without and with the U bit */
-#define PTRS   10u      /* x10..x13 hold data addresses, x14 a code address */
+#define CODE    0x1000u  /* RAM offsets */
+#define TRAPV   0x800u   /* trap vector: a counting loop */
+#define DATA    0x8000u  /* 32 KiB the pointer registers point into */
+#define ROOT_S  0x20000u /* Sv39 root tables: one gigapage over RAM, */
+#define ROOT_U  0x21000u /* without and with the U bit */
+#define SCAT_L1 0x22000u /* page tables of the scattered window (diff_setup) */
+#define SCAT_L0 0x23000u
+#define SCAT_VA 0x40000000u /* its virtual address: DATA's pages, shuffled */
+#define PTRS    10u         /* x10..x13 hold data addresses, x14 a code address */
 
 static uint32_t enc_s(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned opc)
 {
@@ -414,7 +417,27 @@ static uint32_t random_full(unsigned *len)
 struct diff_setup {
     unsigned priv, mprv, budget, fs, frm, fflags;
     uint64_t x[32], f[32];
+    /* scatter: Sv39 maps SCAT_VA's 8 pages to DATA's in this order, with
+     * these PTE flags each (0: none) */
+    int scatter;
+    uint8_t page[8], pte_flags[8];
 };
+
+/* The scattered window's tables: root (both) entry 1 -> SCAT_L1 -> SCAT_L0. */
+static void map_scattered(struct vm *vm, const struct diff_setup *st)
+{
+    memset(vm->ram + SCAT_L1, 0, 0x2000);
+    uint64_t l1 = ((VM_RAM_BASE + SCAT_L1) >> 12) << 10 | 1,
+             l0 = ((VM_RAM_BASE + SCAT_L0) >> 12) << 10 | 1;
+    memcpy(vm->ram + ROOT_S + 8, &l1, 8);
+    memcpy(vm->ram + ROOT_U + 8, &l1, 8);
+    memcpy(vm->ram + SCAT_L1, &l0, 8);
+    for (unsigned i = 0; i < 8; i++) {
+        uint64_t pte =
+            ((VM_RAM_BASE + DATA + 0x1000u * st->page[i]) >> 12) << 10 | st->pte_flags[i];
+        memcpy(vm->ram + SCAT_L0 + 8 * i, &pte, 8);
+    }
+}
 
 static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_t *data,
                     const struct diff_setup *st)
@@ -445,6 +468,7 @@ static void prepare(struct vm *vm, const uint8_t *code, size_t len, const uint8_
         h->satp = (8ull << 60) | ((VM_RAM_BASE + ROOT_S) >> 12);
         h->mstatus |= MSTATUS_MPRV | (1ull << MSTATUS_MPP_SHIFT);
     }
+    if (st->scatter) map_scattered(vm, st);
 }
 
 static int same_state(struct vm *a, struct vm *b, char *why, size_t n)
@@ -914,6 +938,68 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
         data[i] = (uint8_t)rnd();
 }
 
+/* A pointer chase: x5 = word x5 of the array at x10 (slli, add, a load
+ * of some width), summed into x7, sometimes with a store back through the
+ * element's address or another instruction in between; x9 counts it. With
+ * x10 at the scattered window, consecutive loads go to pages that differ
+ * in their host addend or not: the translator's access slots, which keep
+ * a page and its addend, and make the next page's address from that
+ * addend when it is the same. Returns the length in words. */
+static unsigned chase_code(uint32_t *code)
+{
+    static const unsigned loads[4] = {2, 6, 3, 4}; /* lw lwu ld lbu */
+    unsigned n = 0;
+    code[n++] = enc_i(rnd() % 8 ? 2 : 3, 5, 1, 6, 0x13); /* slli x6, x5, 2 (or 3) */
+    code[n++] = rnd() % 2 ? enc_r(0, PTRS, 6, 0, 6, 0x33) : enc_r(0, 6, PTRS, 0, 6, 0x33);
+    code[n++] = enc_i(0, 6, loads[rnd() % 8 ? 0 : rnd() % 4], 5, 0x03);
+    code[n++] = enc_r(0, 5, 7, 0, 7, 0x33); /* add x7, x7, x5 */
+    if (rnd() % 4 == 0) /* a store back, a word: to a page mapped without W, a fault */
+        code[n++] = enc_s(rnd() % 2 ? 4 : 0, 7, 6, rnd() % 2 ? 2 : 3, 0x23);
+    if (rnd() % 4 == 0) code[n++] = small_insn();
+    code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
+    code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
+    n++;
+    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
+    code[n++] = 0xffdff06fu;
+    return n;
+}
+
+/* The starting state of a chase: S or U mode with x10 at the scattered
+ * window (sometimes M mode over DATA itself); its 8 pages in random order,
+ * sometimes two the same, sometimes read-only, unmapped or without A;
+ * the data's words mostly indices into it. */
+static void chase_setup(struct diff_setup *st, uint8_t *data)
+{
+    st->budget = 1 + (unsigned)(rnd() % 2000);
+    unsigned m = (unsigned)(rnd() % 5);
+    st->priv = m < 2 ? PRV_S : m < 4 ? PRV_U : PRV_M;
+    for (unsigned r = 1; r < 32; r++)
+        st->x[r] = random_value();
+    st->x[5] = rnd() % 8192;
+    st->x[9] = 1 + rnd() % 600;
+    st->x[PTRS] = st->priv == PRV_M ? VM_RAM_BASE + DATA : SCAT_VA;
+    st->scatter = 1;
+    for (unsigned i = 0; i < 8; i++)
+        st->page[i] = (uint8_t)i;
+    for (unsigned i = 7; i > 0; i--) { /* shuffled */
+        unsigned j = (unsigned)(rnd() % (i + 1));
+        uint8_t t = st->page[i];
+        st->page[i] = st->page[j];
+        st->page[j] = t;
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        st->pte_flags[i] = 0xc7 | (st->priv == PRV_U ? 0x10 : 0); /* V R W A D */
+        if (rnd() % 16 == 0) st->page[i] = (uint8_t)(rnd() % 8);
+        if (rnd() % 24 == 0) st->pte_flags[i] &= ~0x04; /* read-only */
+        if (rnd() % 32 == 0) st->pte_flags[i] = 0;
+        if (rnd() % 32 == 0) st->pte_flags[i] &= ~0x40; /* not accessed */
+    }
+    for (size_t i = 0; i < 0x8000; i += 4) {
+        uint32_t v = rnd() % 32 ? (uint32_t)(rnd() % 8192) : (uint32_t)rnd();
+        memcpy(data + i, &v, 4);
+    }
+}
+
 /* An element of an array at x10 (or, sometimes, anywhere: a fault) loaded
  * or stored: andi x7, xi, 63; slli x6, x7, k; add x6, x6, x10 (either
  * order); then the access through x6, which the translator addresses from
@@ -1151,5 +1237,7 @@ int main(void)
     /* if-conversion: a binary search's step, selects and their refusals */
     test_loops(
         &(struct loop_kind){"if-converted loops", 3000, select_loop_code, select_loop_setup});
+    /* pointer chases over pages scattered by Sv39: the access slots */
+    test_loops(&(struct loop_kind){"pointer chases", 3000, chase_code, chase_setup});
     return check_report(&c, "test_jit");
 }
