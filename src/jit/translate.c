@@ -100,6 +100,7 @@ struct stub {
                         loads: host register of rd when the value goes straight there, else -1 */
     int64_t to;      /* branches: target offset from the block's pc */
     unsigned loop_k; /* STUB_LOOP: the instruction an iteration starts at */
+    int32_t loop_refund; /* STUB_LOOP: what the iteration charged and did not run */
     size_t from_ev;  /* STUB_LOOP: the jump taken when events are pending */
     struct site site;
 };
@@ -1586,19 +1587,22 @@ static void emit_csr(struct tctx *t, const struct insn *d, unsigned idx)
 /* A branch or JAL at idx back to instruction k of a loop block, taken:
  * the next iteration starts at once, in the mainline, unless events are
  * pending or the budget cannot pay for instructions k..n-1 again; then a
- * stub writes the registers back and leaves for the target. */
+ * stub writes the registers back and leaves for the target. The refund
+ * for the instructions after idx, which this iteration charged and did
+ * not run, is one subtraction with the next iteration's charge. */
 static void emit_back_edge(struct tctx *t, unsigned idx, unsigned k, int64_t to)
 {
     struct x86buf *b = t->b;
-    refund(b, (int64_t)t->charged - retired_before(t, idx) - 1);
+    int32_t r = (int32_t)((int64_t)t->charged - retired_before(t, idx) - 1);
     x86_cmp32_mi(b, X86_MEM(HP, OFF_EVENTS), 0);
     size_t ev = x86_jcc32(b, X86_CC_NE);
-    x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k));
+    x86_alu_ri(b, X86_SUB, BUD, (int32_t)(t->n - k) - r);
     x86_patch(b, x86_jcc32(b, X86_CC_GE), t->ins_off[k]);
     struct stub *s = add_stub(t, STUB_LOOP, x86_jmp32(b), idx);
     s->from_ev = ev;
     s->to = to;
     s->loop_k = k;
+    s->loop_refund = r;
 }
 
 /* The host condition under which a branch op is taken (after cmp rs1, rs2). */
@@ -2501,7 +2505,7 @@ static void emit_stubs(struct tctx *t)
     for (unsigned i = 0; i < t->nstub; i++) {
         const struct stub *s = &t->stub[i];
         if (s->kind == STUB_NONE) continue;
-        x86_patch(b, s->from, b->len);
+        if (s->kind != STUB_LOOP) x86_patch(b, s->from, b->len);
         if (s->kind == STUB_BRANCH) {
             writeback(b, &s->ra);
             refund(b, (int64_t)t->charged - retired_before(t, s->idx) - 1);
@@ -2525,9 +2529,11 @@ static void emit_stubs(struct tctx *t)
             x86_alu32_mi(b, X86_OR, X86_MEM(HP, OFF_BAIL), 1);
             jmp_to(b, EPILOGUE_AT);
         } else if (s->kind == STUB_LOOP) { /* leave at a back edge (emit_back_edge) */
-            unsigned k = s->loop_k;        /* the budget was short: not charged */
-            refund(b, t->n - k);
+            unsigned k = s->loop_k; /* events: the refund; budget short: k..n-1 not charged */
             x86_patch(b, s->from_ev, b->len);
+            refund(b, s->loop_refund - (int64_t)(t->n - k));
+            x86_patch(b, s->from, b->len);
+            refund(b, t->n - k);
             writeback(b, &s->ra);
             if (k) x86_lea(b, PC, X86_MEM(PC, pc_rel(&t->blk->insn[k])));
             x86_store(b, HP, OFF_PC, PC);

@@ -8,6 +8,8 @@
 #include "board/virt.h"
 #include "vmm/vm.h"
 #include <capstone/capstone.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -431,6 +433,10 @@ static void map_scattered(struct vm *vm, const struct diff_setup *st)
              l0 = ((VM_RAM_BASE + SCAT_L0) >> 12) << 10 | 1;
     memcpy(vm->ram + ROOT_S + 8, &l1, 8);
     memcpy(vm->ram + ROOT_U + 8, &l1, 8);
+    uint64_t dev = 0xc7; /* and the devices' gigapage, as it is: V R W A D */
+    memcpy(vm->ram + ROOT_S, &dev, 8);
+    dev |= 0x10;
+    memcpy(vm->ram + ROOT_U, &dev, 8);
     memcpy(vm->ram + SCAT_L1, &l0, 8);
     for (unsigned i = 0; i < 8; i++) {
         uint64_t pte =
@@ -944,7 +950,9 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
  * x10 at the scattered window, consecutive loads go to pages that differ
  * in their host addend or not: the translator's access slots, which keep
  * a page and its addend, and make the next page's address from that
- * addend when it is the same. Returns the length in words. */
+ * addend when it is the same. A store to the CLINT in the loop makes the
+ * hart's events pending: the loop leaves at its back edge's look at them.
+ * Returns the length in words. */
 static unsigned chase_code(uint32_t *code)
 {
     static const unsigned loads[4] = {2, 6, 3, 4}; /* lw lwu ld lbu */
@@ -956,6 +964,8 @@ static unsigned chase_code(uint32_t *code)
     if (rnd() % 4 == 0) /* a store back, a word: to a page mapped without W, a fault */
         code[n++] = enc_s(rnd() % 2 ? 4 : 0, 7, 6, rnd() % 2 ? 2 : 3, 0x23);
     if (rnd() % 4 == 0) code[n++] = small_insn();
+    if (rnd() % 6 == 0) /* sw x7, 0(x8): the CLINT's msip, an event for the hart */
+        code[n++] = enc_s(0, 7, 8, 2, 0x23);
     code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
     code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
     n++;
@@ -976,6 +986,7 @@ static void chase_setup(struct diff_setup *st, uint8_t *data)
     for (unsigned r = 1; r < 32; r++)
         st->x[r] = random_value();
     st->x[5] = rnd() % 8192;
+    st->x[8] = VIRT_CLINT_BASE;
     st->x[9] = 1 + rnd() % 600;
     st->x[PTRS] = st->priv == PRV_M ? VM_RAM_BASE + DATA : SCAT_VA;
     st->scatter = 1;
@@ -1182,7 +1193,29 @@ struct loop_kind {
     unsigned runs;
     unsigned (*code)(uint32_t *code);
     void (*setup)(struct diff_setup *st, uint8_t *data);
+    int kick; /* another thread makes the translating hart's events pending */
 };
+
+/* Events from another thread, as a device's interrupt or a remote fence
+ * raises them, over and over: translated code leaves wherever it looks at
+ * them (a block's entry, a loop's back edge), and must account for every
+ * instruction it ran before. */
+struct kicker {
+    struct hart *h;
+    atomic_int stop;
+    unsigned kicks;
+};
+
+static void *kick_loop(void *arg)
+{
+    struct kicker *k = arg;
+    for (unsigned i = 0; !atomic_load_explicit(&k->stop, memory_order_relaxed); i++)
+        if (i % 256 == 0) {
+            atomic_fetch_or(&k->h->events, HART_EV_IRQ);
+            k->kicks++;
+        }
+    return NULL;
+}
 
 /* Loops of one kind from random states, on both engines: the same state
  * after the budget (or a stop of the hart's own). */
@@ -1192,6 +1225,10 @@ static void test_loops(const struct loop_kind *k)
     if (!vj || !vi) return;
     unsigned bad = 0;
     static uint8_t data[0x8000];
+    struct kicker kk = {.h = vj->harts[0]};
+    pthread_t kicker;
+    int kicking = k->kick && pthread_create(&kicker, NULL, kick_loop, &kk) == 0;
+    CHECK(&c, kicking || !k->kick, "%s: no thread to raise events", k->what);
     for (unsigned iter = 0; iter < k->runs; iter++) {
         uint32_t code[48];
         unsigned n = k->code(code);
@@ -1204,6 +1241,11 @@ static void test_loops(const struct loop_kind *k)
         char why[160];
         if (!same_state(vj, vi, why, sizeof(why)) && bad++ < 5)
             fprintf(stderr, "%s %u (budget %u): %s\n", k->what, iter, st.budget, why);
+    }
+    if (kicking) {
+        atomic_store(&kk.stop, 1);
+        pthread_join(kicker, NULL);
+        CHECK(&c, kk.kicks > 0, "%s: no events raised", k->what);
     }
     CHECK(&c, bad == 0, "%u of %u %s differ between the engines", bad, k->runs, k->what);
     vm_destroy(vj);
@@ -1239,5 +1281,10 @@ int main(void)
         &(struct loop_kind){"if-converted loops", 3000, select_loop_code, select_loop_setup});
     /* pointer chases over pages scattered by Sv39: the access slots */
     test_loops(&(struct loop_kind){"pointer chases", 3000, chase_code, chase_setup});
+    /* and with events raised from another thread at any moment */
+    test_loops(&(struct loop_kind){"loops with tails, interrupted", 3000, tail_loop_code,
+                                   tail_loop_setup, 1});
+    test_loops(
+        &(struct loop_kind){"pointer chases, interrupted", 3000, chase_code, chase_setup, 1});
     return check_report(&c, "test_jit");
 }
