@@ -7,7 +7,9 @@
 # machine's mtime (10 MHz, host clock). Checksums must agree.
 # With NATIVE (bench/native.c built for the host), the same kernels' host
 # speed too: those instructions per second of host time ("host MIPS"), the
-# ceiling a translator could reach, and vmon's share of it.
+# ceiling a translator could reach, vmon's share of it, and that ceiling as a
+# ratio to QEMU (the best vmon/QEMU ratio a translator as fast as the host's
+# own compiled code would show).
 set -u
 vmon=${1:?usage: cpu.sh VMON ELF [NATIVE]}
 elf=${2:?usage: cpu.sh VMON ELF [NATIVE]}
@@ -56,7 +58,7 @@ BEGIN {
         split(f[4], kv, "="); nns[f[2]] = kv[2]
     }
     printf "%-16s %14s %12s %12s %8s", "kernel", "instructions", "vmon MIPS", "QEMU MIPS", "ratio"
-    if (length(nns)) printf " %10s %10s", "host MIPS", "vmon/host"
+    if (length(nns)) printf " %10s %10s %10s", "host MIPS", "vmon/host", "host/QEMU"
     printf "\n"
     for (k = 1; k <= nk; k++) {
         key = order[k]
@@ -68,7 +70,7 @@ BEGIN {
         if (m[2] in nns) {
             if (nsum[m[2]] != sum["vmon", key]) { printf "\nbench: native checksum differs in %s\n", key; bad = 1 }
             mn = insns[key] / (nns[m[2]] / 1e9) / 1e6
-            printf " %10.1f %10.2f", mn, mv / mn
+            printf " %10.1f %10.2f %10.2f", mn, mv / mn, mn / mq
         }
         printf "\n"
         ti[m[1]] += insns[key]; sv[m[1]] += tv; sq[m[1]] += tq

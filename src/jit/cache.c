@@ -5,7 +5,8 @@
 #include <unistd.h>
 
 #define DATA_SIZE (4u << 20)
-#define READY     (256u << 10) /* bytes of each half populated at a time */
+#define READY      (256u << 10) /* bytes of each half populated at a time */
+#define READY_DATA (32u << 10)  /* of the data pages (slots: 8-32 bytes an access) */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
 #endif
@@ -46,6 +47,7 @@ int jit_cache_init(struct jit_cache *c, size_t size)
     c->cold_used = size / 2;
     c->ready_hot = 0;
     c->ready_cold = size / 2;
+    c->ready_data = 0;
     return 0;
 }
 
@@ -68,6 +70,12 @@ void jit_cache_ready(struct jit_cache *c)
 {
     ready_half(c, c->used, &c->ready_hot, c->size / 2);
     ready_half(c, c->cold_used, &c->ready_cold, c->size);
+    if (c->data_used + READY_DATA / 2 > c->ready_data && c->ready_data < c->data_size) {
+        size_t from = c->ready_data > c->data_used ? c->ready_data : c->data_used & ~(size_t)4095;
+        size_t to = from + READY_DATA < c->data_size ? from + READY_DATA : c->data_size;
+        madvise(c->data + from, to - from, MADV_POPULATE_WRITE);
+        c->ready_data = to;
+    }
 }
 
 void jit_cache_destroy(struct jit_cache *c)
@@ -97,6 +105,7 @@ void jit_cache_flush(struct jit_cache *c)
     c->cold_used = c->size / 2;
     c->ready_hot = c->start;
     c->ready_cold = c->size / 2;
+    c->ready_data = 0;
     c->data_used = JIT_JC_BYTES;
     c->flushes++;
 }

@@ -33,8 +33,9 @@ struct jit_cache {
     /* The loads' and stores' shared slow-path calls (after the trampoline):
      * a block's stub only sets the access up and calls one. */
     uint32_t load_thunk, store_thunk;
-    /* Each half is populated (both views) up to here: jit_cache_ready. */
-    size_t ready_hot, ready_cold;
+    /* Each half is populated (both views) up to here, and the data pages:
+     * jit_cache_ready. */
+    size_t ready_hot, ready_cold, ready_data;
     uint64_t flushes, bytes_total, bytes_hot, blocks;
     void *scratch; /* the translator's working state (translate.c), once allocated */
 };

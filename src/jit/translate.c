@@ -86,6 +86,8 @@ struct site {
     uint64_t slot; /* its address (0: none) */
     size_t hit;    /* the access itself */
     int32_t table; /* which TLB table fills it */
+    uint64_t pred; /* outside loops: the addend it expects (0: none) */
+    size_t other;  /* the jump taken when the TLB's addend is another */
 };
 
 struct stub {
@@ -162,6 +164,7 @@ struct tctx {
     uint64_t kdiv_known;
     uint64_t targets;     /* instructions of the block some jump goes to (plan_targets) */
     const uint64_t *regs; /* the guest registers at translation time, or NULL */
+    const struct tlb_entry *tlbd; /* the data TLB's read table then, or NULL */
     unsigned ntails, ntail_ins, nfwd;
     unsigned skip_to;     /* emit_body: instructions before this one an if-conversion did */
     unsigned ntrace;      /* a trace's instructions (plan_trace), from TAIL_BASE on */
@@ -312,6 +315,7 @@ static struct stub *add_stub(struct tctx *t, enum stub_kind kind, size_t from, u
     s->pc_off = pc_rel(ins(t, idx));
     s->site = t->site;
     t->site.slot = 0;
+    t->site.pred = 0;
     return s;
 }
 
@@ -865,6 +869,36 @@ static uint64_t site_alloc(struct jit_cache *c)
     return (uint64_t)(uintptr_t)slot;
 }
 
+static void insn_use(const struct insn *d, uint32_t *in, uint32_t *out);
+
+/* The addend of the page the load at idx would read if it ran now: its
+ * address register not written before it in the block, and the page in
+ * the data TLB (else 0, which no page has in practice). */
+static uint64_t addend_now(const struct tctx *t, const struct insn *d, unsigned idx)
+{
+    if (!t->regs || !t->tlbd || idx >= t->n) return 0;
+    for (unsigned i = 0; i < idx; i++) {
+        uint32_t in, out;
+        insn_use(&t->blk->insn[i].d, &in, &out);
+        if (out >> d->rs1 & 1) return 0;
+    }
+    uint64_t va = (d->rs1 ? t->regs[d->rs1] : 0) + (uint64_t)(int64_t)d->imm;
+    const struct tlb_entry *e = &t->tlbd[(va >> 12) & (TLB_SIZE - 1)];
+    return e->tag == (va & ~0xfffull) ? (uint64_t)e->addend : 0;
+}
+
+/* A load's expected addend (tlb_lookup), at first the one it would meet
+ * now. */
+static uint64_t pred_alloc(struct tctx *t, const struct insn *d, unsigned idx)
+{
+    struct jit_cache *c = t->c;
+    if (c->data_used + 8 > c->data_size) return 0;
+    uint64_t *pred = (uint64_t *)(void *)(c->data + c->data_used);
+    c->data_used += 8;
+    *pred = addend_now(t, d, idx);
+    return (uint64_t)(uintptr_t)pred;
+}
+
 /* rcx = the data TLB's entry for the guest address in rax (its read
  * table's; the write table follows at TLB_TABLE). */
 static void tlb_entry_addr(struct x86buf *b)
@@ -947,8 +981,33 @@ static size_t tlb_lookup(struct tctx *t, const struct insn *d, unsigned idx, uns
     tlb_entry_addr(b);
     x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, table));
     size_t miss = x86_jcc32(b, X86_CC_NE);
-    x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(X86_RCX, table + 8));
+    /* a load's host address from the addend it had last time, which the
+     * entry's must equal: the load need not wait for the entry (a store's
+     * address is seldom on a chain of dependent instructions) */
+    uint64_t pred = table == 0 ? pred_alloc(t, d, idx) : 0;
+    if (!pred) {
+        x86_alu_rm(b, X86_ADD, X86_RAX, X86_MEM(X86_RCX, table + 8));
+        return miss;
+    }
+    x86_ld(b, 8, 0, X86_RDX, X86_ABS(pred));
+    x86_alu_rm(b, X86_CMP, X86_RDX, X86_MEM(X86_RCX, table + 8));
+    t->site.other = x86_jcc32(b, X86_CC_NE);
+    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
+    t->site.pred = pred;
+    t->site.table = table;
+    t->site.hit = b->len;
     return miss;
+}
+
+/* An access whose addend was not the one it expected (rcx = its TLB
+ * entry): it expects this one from now on, and goes on. */
+static void emit_pred_refill(struct x86buf *b, const struct site *st)
+{
+    x86_patch(b, st->other, b->len);
+    x86_ld(b, 8, 0, X86_RDX, X86_MEM(X86_RCX, st->table + 8));
+    x86_st(b, 8, X86_ABS(st->pred), X86_RDX);
+    x86_alu_rr(b, X86_ADD, X86_RAX, X86_RDX);
+    jmp_to(b, st->hit);
 }
 
 /* A slot miss (rax = guest address, rdx = its tag): the TLB; on a hit the
@@ -2462,6 +2521,10 @@ static void emit_mem_stub(struct tctx *t, const struct stub *s)
     struct x86buf *b = t->b;
     unsigned size = mem_size(s->d.op);
     if (s->site.slot) emit_site_refill(b, &s->site);
+    if (s->site.pred) {
+        emit_pred_refill(b, &s->site);
+        x86_patch(b, s->from, b->len); /* a TLB miss: the slow path */
+    }
     writeback(b, &s->ra);
     if (s->kind == STUB_STORE) {
         if (s->val >= 0)
@@ -2617,7 +2680,7 @@ static void emit_body(struct tctx *t)
 }
 
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const uint8_t *page,
-                             const uint64_t *regs, unsigned *count)
+                             const uint64_t *regs, const struct tlb_entry *tlbd, unsigned *count)
 {
     unsigned n = 0;
     while (n < blk->n && jit_covers(blk->insn[n].d.op))
@@ -2640,6 +2703,7 @@ uint32_t jit_translate_block(struct jit_cache *c, const struct block *blk, const
     t->blk = blk;
     t->n = n;
     t->regs = regs;
+    t->tlbd = tlbd;
     memset(t->ra.guest, -1, sizeof(t->ra.guest));
     memset(t->fp.xmm, -1, sizeof(t->fp.xmm));
     plan_loop(t);

@@ -32,10 +32,14 @@ void jit_cache_start(struct jit_cache *c);
  * *count how many of b's instructions it covers), or 0 when its first
  * instruction is not translatable (or the cache is full). page: the host
  * bytes of b's guest page (or NULL), from which a loop's out-of-line
- * tails and a trace (the code a final JAL goes to) are decoded; regs: the guest's integer registers
- * now (or NULL), values a loop's translation may specialize on (checked at its entry). */
+ * tails and a trace (the code a final JAL goes to) are decoded; regs: the
+ * guest's integer registers now (or NULL), values a loop's translation may
+ * specialize on (checked at its entry); tlbd: the data TLB's read table
+ * now (or NULL), from which a load's first expected addend is taken. */
+struct tlb_entry;
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *b, const uint8_t *page,
-                             const uint64_t *regs, unsigned *count);
+                             const uint64_t *regs, const struct tlb_entry *tlbd,
+                             unsigned *count);
 /* The trace of the last block translated (decoded instructions, offsets
  * from its pc): how many, and where they are (valid until the next). */
 unsigned jit_last_trace(const struct jit_cache *c, const struct iinsn **ins);

@@ -177,7 +177,7 @@ static const struct cli_opt run_opts[] = {
     {"--stats", NULL, "print instruction, exit, trap and hypercall counts at exit", RUN_STATS},
     {"--jit-dump", "FILE", "write each translated block's guest and x86-64 code to FILE",
      RUN_JIT_DUMP},
-    {"--jit-hot", "N", "translate a block once it has run N times (default 2; 1: at once)",
+    {"--jit-hot", "N", "translate a block once it has run N times (default 64; 1: at once)",
      RUN_JIT_HOT},
     {"--restore", "FILE",
      "start from a snapshot instead of booting: the machine is the snapshot's (its\n"

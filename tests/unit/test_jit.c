@@ -950,7 +950,9 @@ static void div_loop_setup(struct diff_setup *st, uint8_t *data)
  * x10 at the scattered window, consecutive loads go to pages that differ
  * in their host addend or not: the translator's access slots, which keep
  * a page and its addend, and make the next page's address from that
- * addend when it is the same. A store to the CLINT in the loop makes the
+ * addend when it is the same; or, when a CSR access splits the loop into
+ * blocks, the addend each load had last time, which the translator checks
+ * against the TLB's. A store to the CLINT in the loop makes the
  * hart's events pending: the loop leaves at its back edge's look at them.
  * Returns the length in words. */
 static unsigned chase_code(uint32_t *code)
@@ -961,6 +963,8 @@ static unsigned chase_code(uint32_t *code)
     code[n++] = rnd() % 2 ? enc_r(0, PTRS, 6, 0, 6, 0x33) : enc_r(0, 6, PTRS, 0, 6, 0x33);
     code[n++] = enc_i(0, 6, loads[rnd() % 8 ? 0 : rnd() % 4], 5, 0x03);
     code[n++] = enc_r(0, 5, 7, 0, 7, 0x33); /* add x7, x7, x5 */
+    if (rnd() % 2) /* frflags x0: a translation ends here, the loop is blocks */
+        code[n++] = 0x00102073u;
     if (rnd() % 4 == 0) /* a store back, a word: to a page mapped without W, a fault */
         code[n++] = enc_s(rnd() % 2 ? 4 : 0, 7, 6, rnd() % 2 ? 2 : 3, 0x23);
     if (rnd() % 4 == 0) code[n++] = small_insn();
@@ -981,6 +985,7 @@ static unsigned chase_code(uint32_t *code)
 static void chase_setup(struct diff_setup *st, uint8_t *data)
 {
     st->budget = 1 + (unsigned)(rnd() % 2000);
+    st->fs = 1; /* frflags may run */
     unsigned m = (unsigned)(rnd() % 5);
     st->priv = m < 2 ? PRV_S : m < 4 ? PRV_U : PRV_M;
     for (unsigned r = 1; r < 32; r++)
