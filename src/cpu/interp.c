@@ -265,6 +265,17 @@ static struct block *block_build(struct hart *h, uint64_t pc, uint64_t pa, const
     return b;
 }
 
+/* A jump back to instruction `to` of block b, run by the interpreter: does
+ * the translator still count or translate the loop it closes? Yes unless
+ * the block at its head was found untranslatable (engine jit only). */
+static int loop_warming(const struct hart *h, const struct block *b, const struct iinsn *to)
+{
+    if (!h->jit.rw || h->dbg) return 0;
+    uint64_t pa = b->paddr + to->pc_off;
+    const struct block *nb = h->bc.slot[(pa >> 1) & ((1u << BCACHE_BITS) - 1)];
+    return !(nb && nb->paddr == pa && nb->uses == ~0u && !nb->native);
+}
+
 /* Engine jit: translate block b (run JIT_HOT times interpreted: code that
  * runs a few times, much of a boot, is never translated), whose page's bytes are
  * at page. Once decided, b->uses is ~0 whether it got a translation or
@@ -576,12 +587,15 @@ int hart_run(struct hart *h, uint64_t budget, uint64_t deadline_ns)
         /* The target of a chained jump to another page is not in the fetch TLB. */
 
 /* Keeps h->instret + ip->count - 1 equal to the instructions retired
- * before ip when execution moves from ip to instruction j of the block. */
+ * before ip when execution moves from ip to instruction j of the block.
+ * A jump back (a loop inside the block) leaves for the dispatcher while
+ * the translator may still want the loop (loop_warming), so that its head
+ * is counted and translated like any block. */
 #define LOCAL_JUMP(j)                                                                              \
     do {                                                                                           \
         const struct iinsn *to_ = b->insn + (j);                                                   \
         h->instret += (uint64_t)ip->count - (uint64_t)to_->count + 1;                              \
-        if (likely(--poll > 0)) {                                                                  \
+        if (likely(--poll > 0) && (to_ > ip || likely(!loop_warming(h, b, to_)))) {                \
             ip = to_;                                                                              \
             DISPATCH();                                                                            \
         }                                                                                          \

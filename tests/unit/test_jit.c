@@ -529,14 +529,19 @@ static void run_for(struct hart *h, uint64_t budget)
         if (hart_run(h, budget - h->instret, 0) != HART_EXIT_YIELD) break;
 }
 
-static struct vm *engine_vm(int engine)
+static struct vm *engine_vm_hot(int engine, unsigned hot)
 {
     char err[256];
-    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine, .jit_hot = 1};
+    struct vm_config cfg = {.ram_size = 1 << 20, .ncpus = 1, .engine = engine, .jit_hot = hot};
     struct vm *vm = vm_create(&cfg, err, sizeof(err));
     CHECK(&c, vm && virt_board_create(vm, err, sizeof(err)) == 0, "vm: %s", err);
     if (vm) vm->console_out_fd = -1;
     return vm;
+}
+
+static struct vm *engine_vm(int engine)
+{
+    return engine_vm_hot(engine, 1);
 }
 
 /* Random programs (every privilege, paging on and off, faults, stores
@@ -1151,6 +1156,42 @@ static void trace_setup(struct diff_setup *st, uint8_t *data)
     st->x[PTRS + 4] = VM_RAM_BASE + CODE;
 }
 
+/* A loop after some set-up in the same block, at the default hotness: the
+ * interpreter runs the block once, and the loop's jumps back within it
+ * must still get the loop counted and translated, early (a loop with
+ * softfloat work interpreted for 64 polls of 2048 iterations had cost the
+ * float kernel half its speed). The state after it is the interpreter's. */
+static void test_inner_loop_hot(void)
+{
+    struct vm *vj = engine_vm_hot(VM_ENGINE_JIT, 0), *vi = engine_vm(VM_ENGINE_INTERP);
+    if (!vj || !vi) return;
+    static const uint32_t code[] = {
+        0x3e800293u, /* li x5, 1000 */
+        0x00000313u, /* li x6, 0 */
+        0x00330313u, /* loop: addi x6, x6, 3 */
+        0xfff28293u, /* addi x5, x5, -1 */
+        0xfe029ce3u, /* bnez x5, loop */
+        0x00108093u, /* addi x1, x1, 1; j .-4 */
+        0xffdff06fu,
+    };
+    static uint8_t data[0x8000];
+    struct diff_setup st = {.priv = PRV_M, .budget = 200000}; /* polls far apart */
+    prepare(vj, (const uint8_t *)code, sizeof(code), data, &st);
+    prepare(vi, (const uint8_t *)code, sizeof(code), data, &st);
+    run_for(vj->harts[0], st.budget);
+    run_for(vi->harts[0], st.budget);
+    char why[160];
+    CHECK(&c, same_state(vj, vi, why, sizeof(why)), "inner loop: %s", why);
+    CHECK(&c, vj->harts[0]->x[6] == 3000, "inner loop: x6 = %llu",
+          (unsigned long long)vj->harts[0]->x[6]);
+    uint64_t head = VM_RAM_BASE + CODE + 8;
+    const struct block *lb = vj->harts[0]->bc.slot[(head >> 1) & ((1u << BCACHE_BITS) - 1)];
+    CHECK(&c, lb && lb->paddr == head && lb->native,
+          "a 1000-iteration loop inside a block was not translated");
+    vm_destroy(vj);
+    vm_destroy(vi);
+}
+
 /* --jit-dump shows a trace: a block whose JAL goes back (below the
  * block's pc) into code that ends in a JALR is dumped with that code as
  * its trace, and the state after it is the interpreter's. */
@@ -1281,6 +1322,7 @@ int main(void)
      * stop them in the middle, exits by branches and by the JALR */
     test_loops(&(struct loop_kind){"traces", 3000, trace_code, trace_setup});
     test_trace_dump();
+    test_inner_loop_hot();
     /* if-conversion: a binary search's step, selects and their refusals */
     test_loops(
         &(struct loop_kind){"if-converted loops", 3000, select_loop_code, select_loop_setup});
