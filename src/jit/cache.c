@@ -4,7 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define DATA_SIZE (4u << 20)
+#define DATA_SIZE  (4u << 20)
 #define READY      (256u << 10) /* bytes of each half populated at a time */
 #define READY_DATA (32u << 10)  /* of the data pages (slots: 8-32 bytes an access) */
 #ifndef MADV_POPULATE_READ

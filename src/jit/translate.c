@@ -97,13 +97,13 @@ struct stub {
     unsigned idx;
     struct ra ra;
     struct insn d;
-    int32_t pc_off;  /* from the block's pc (a trace's may be below it) */
-    int val;         /* stores: host register of the value, -1 for zero, -2 for f[rs2];
-                        loads: host register of rd when the value goes straight there, else -1 */
-    int64_t to;      /* branches: target offset from the block's pc */
-    unsigned loop_k; /* STUB_LOOP: the instruction an iteration starts at */
+    int32_t pc_off;      /* from the block's pc (a trace's may be below it) */
+    int val;             /* stores: host register of the value, -1 for zero, -2 for f[rs2];
+                            loads: host register of rd when the value goes straight there, else -1 */
+    int64_t to;          /* branches: target offset from the block's pc */
+    unsigned loop_k;     /* STUB_LOOP: the instruction an iteration starts at */
     int32_t loop_refund; /* STUB_LOOP: what the iteration charged and did not run */
-    size_t from_ev;  /* STUB_LOOP: the jump taken when events are pending */
+    size_t from_ev;      /* STUB_LOOP: the jump taken when events are pending */
     struct site site;
 };
 
@@ -162,8 +162,8 @@ struct tctx {
     /* Divisions whose divisor an earlier instruction of the block set to a
      * constant (plan_known_divisors): their values are in kdiv_val. */
     uint64_t kdiv_known;
-    uint64_t targets;     /* instructions of the block some jump goes to (plan_targets) */
-    const uint64_t *regs; /* the guest registers at translation time, or NULL */
+    uint64_t targets;             /* instructions of the block some jump goes to (plan_targets) */
+    const uint64_t *regs;         /* the guest registers at translation time, or NULL */
     const struct tlb_entry *tlbd; /* the data TLB's read table then, or NULL */
     unsigned ntails, ntail_ins, nfwd;
     unsigned skip_to;     /* emit_body: instructions before this one an if-conversion did */

@@ -38,8 +38,7 @@ void jit_cache_start(struct jit_cache *c);
  * now (or NULL), from which a load's first expected addend is taken. */
 struct tlb_entry;
 uint32_t jit_translate_block(struct jit_cache *c, const struct block *b, const uint8_t *page,
-                             const uint64_t *regs, const struct tlb_entry *tlbd,
-                             unsigned *count);
+                             const uint64_t *regs, const struct tlb_entry *tlbd, unsigned *count);
 /* The trace of the last block translated (decoded instructions, offsets
  * from its pc): how many, and where they are (valid until the next). */
 unsigned jit_last_trace(const struct jit_cache *c, const struct iinsn **ins);
