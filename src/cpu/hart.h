@@ -153,6 +153,7 @@ struct bcache {
     struct block **slot; /* 1 << BCACHE_BITS, mapped lazily: untouched, it costs nothing */
     uint8_t *arena;
     size_t arena_size, arena_used;
+    size_t arena_ready; /* populated up to here (block_alloc) */
     uint64_t flushes;
 };
 
