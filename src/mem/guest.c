@@ -8,6 +8,11 @@
 #include "mem/swap.h"
 #include "vmm/vm.h"
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; before, the pages fault in as they are written */
+#endif
 
 #define PAGE 4096u
 
@@ -55,6 +60,11 @@ int mem_write_bytes(struct vm *vm, uint64_t gpa, const void *data, uint64_t len)
 {
     uint8_t *p = mem_pin(vm, gpa, len, MEM_WRITE);
     if (!p) return -1;
+    if (len >= (64u << 10)) { /* a kernel or an initrd: its pages in one call, not a fault each */
+        uintptr_t from = (uintptr_t)p & ~(uintptr_t)4095,
+                  to = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+        if (to > from) madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+    }
     memcpy(p, data, len);
     mem_unpin(vm, gpa, len, MEM_WRITE);
     return 0;
