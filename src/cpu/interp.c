@@ -6,6 +6,7 @@
 #include "cpu/fpu.h"
 #include "jit/translate.h"
 #include "jit/dump.h"
+#include "mem/guest.h"
 #include "vmm/vm.h"
 #include <stdlib.h>
 #include <string.h>
@@ -168,21 +169,15 @@ static uint32_t rd16(const uint8_t *p)
     return ram_load(p, 2); /* another vCPU may be writing this code */
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; before, the pages fault in as they are used */
-#endif
 /* The arena's pages from `used` on are made present 256 KiB at a time with
  * one call, rather than with a page fault each (dear in a VM host). */
 #define ARENA_READY (256u << 10)
 static void arena_ready(struct bcache *bc, size_t need)
 {
     if (bc->arena_used + need <= bc->arena_ready || bc->arena_ready >= bc->arena_size) return;
-    size_t page = 4096;
-    uintptr_t from = ((uintptr_t)bc->arena + bc->arena_used) & ~(uintptr_t)(page - 1);
     size_t to = bc->arena_used + need + ARENA_READY;
     if (to > bc->arena_size) to = bc->arena_size;
-    uintptr_t end = ((uintptr_t)bc->arena + to) & ~(uintptr_t)(page - 1);
-    if (end > from) madvise((void *)from, end - from, MADV_POPULATE_WRITE);
+    mem_host_populate(bc->arena + bc->arena_used, to - bc->arena_used);
     bc->arena_ready = to;
 }
 

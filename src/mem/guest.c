@@ -56,15 +56,18 @@ void mem_unpin(struct vm *vm, uint64_t gpa, uint64_t len, unsigned intent)
     pin_pages(vm, gpa, len, -1);
 }
 
+void mem_host_populate(void *p, size_t len)
+{
+    uintptr_t from = ((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+    uintptr_t to = ((uintptr_t)p + len) & ~(uintptr_t)(PAGE - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+}
+
 int mem_write_bytes(struct vm *vm, uint64_t gpa, const void *data, uint64_t len)
 {
     uint8_t *p = mem_pin(vm, gpa, len, MEM_WRITE);
     if (!p) return -1;
-    if (len >= (64u << 10)) { /* a kernel or an initrd: its pages in one call, not a fault each */
-        uintptr_t from = (uintptr_t)p & ~(uintptr_t)4095,
-                  to = ((uintptr_t)p + len) & ~(uintptr_t)4095;
-        if (to > from) madvise((void *)from, to - from, MADV_POPULATE_WRITE);
-    }
+    if (len >= (64u << 10)) mem_host_populate(p, len); /* a kernel or an initrd */
     memcpy(p, data, len);
     mem_unpin(vm, gpa, len, MEM_WRITE);
     return 0;

@@ -35,6 +35,12 @@ void mem_unpin(struct vm *vm, uint64_t gpa, uint64_t len, unsigned intent);
  * if the range is not RAM. */
 int mem_write_bytes(struct vm *vm, uint64_t gpa, const void *data, uint64_t len);
 
+/* Make the whole host pages inside [p, p + len) present and writable with
+ * one call (MADV_POPULATE_WRITE) rather than a page fault each, which a VM
+ * host charges dearly; without it (Linux before 5.14) they fault in as
+ * they are used. */
+void mem_host_populate(void *p, size_t len);
+
 /* A hart's page walker set A/D in the PTE at pa (a write vmon made). */
 void mem_walker_wrote(struct vm *vm, uint64_t pa);
 

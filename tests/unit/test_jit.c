@@ -734,6 +734,23 @@ static uint32_t match_rd(uint32_t w)
     return frd ? (w & ~(1u << 7)) | dbl << 7 : w;
 }
 
+/* Counts xr down and branches back to the code's start while it is not
+ * zero (addi xr, xr, -1; bnez xr, start), at code[n]; returns the new n. */
+static unsigned count_down(uint32_t *code, unsigned n, unsigned r)
+{
+    code[n++] = enc_i(-1, r, 0, r, 0x13);
+    code[n] = enc_b(-4 * (int32_t)n, 0, r, 1);
+    return n + 1;
+}
+
+/* Where a program ends up: addi x1, x1, 1; j .-4 (the budget stops it). */
+static unsigned park(uint32_t *code, unsigned n)
+{
+    code[n++] = 0x00108093u;
+    code[n++] = 0xffdff06fu;
+    return n;
+}
+
 /* A loop of F/D arithmetic, loads and stores, with exits from its
  * middle; x5 counts its iterations. Returns its length in words. */
 static unsigned fp_loop_code(uint32_t *code)
@@ -753,12 +770,7 @@ static unsigned fp_loop_code(uint32_t *code)
         }
         code[n++] = rnd() % 32 ? match_rd(match_precision(w)) : w;
     }
-    code[n++] = enc_i(-1, 5, 0, 5, 0x13);      /* addi x5, x5, -1 */
-    code[n] = enc_b(-4 * (int32_t)n, 0, 5, 1); /* bnez x5, start */
-    n++;
-    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
-    code[n++] = 0xffdff06fu;
-    return n;
+    return park(code, count_down(code, n, 5));
 }
 
 /* The starting state of an F/D loop: mostly what its fast copy needs. */
@@ -819,8 +831,7 @@ static unsigned tail_loop_code(uint32_t *code)
     code[n++] = enc_i(-1, 9, 0, 9, 0x13);                    /* addi x9, x9, -1 */
     code[n] = enc_b(4 * ((int32_t)k - (int32_t)n), 0, 9, 1); /* bnez x9, k */
     n++;
-    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
-    code[n++] = 0xffdff06fu;
+    n = park(code, n);
     for (unsigned i = 0; i < m; i++)
         code[n++] = rnd() % 16 ? small_insn() : 0xc0002573u; /* sometimes rdcycle */
     unsigned back = (unsigned)(rnd() % (a + b + 3));
@@ -920,18 +931,14 @@ static unsigned div_loop_code(uint32_t *code)
         if (rnd() % 2) code[n++] = div_insn(7);
         if (rnd() % 3 == 0) n += known_divisor_code(code + n);
     }
-    code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
-    code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
-    n++;
+    n = count_down(code, n, 9);
     code[n++] = enc_i((int32_t)(rnd() % 3), 7, 0, 7, 0x13); /* addi x7, x7, 0..2 */
     code[n++] = enc_i(3, 0, 0, 9, 0x13);                    /* li x9, 3 */
     code[n++] = enc_i(-1, 8, 0, 8, 0x13);                   /* addi x8, x8, -1 */
     code[n] = enc_b(8, 0, 8, 0);                            /* beqz x8, .+8 */
     n++;
     code[n++] = enc_i(0, PTRS + 4, 0, 0, 0x67); /* jr x14 (the start) */
-    code[n++] = 0x00108093u;                    /* addi x1, x1, 1; j .-4 */
-    code[n++] = 0xffdff06fu;
-    return n;
+    return park(code, n);
 }
 
 /* The starting state of a loop dividing by x7. */
@@ -975,12 +982,7 @@ static unsigned chase_code(uint32_t *code)
     if (rnd() % 4 == 0) code[n++] = small_insn();
     if (rnd() % 6 == 0) /* sw x7, 0(x8): the CLINT's msip, an event for the hart */
         code[n++] = enc_s(0, 7, 8, 2, 0x23);
-    code[n++] = enc_i(-1, 9, 0, 9, 0x13);      /* addi x9, x9, -1 */
-    code[n] = enc_b(-4 * (int32_t)n, 0, 9, 1); /* bnez x9, start */
-    n++;
-    code[n++] = 0x00108093u; /* addi x1, x1, 1; j .-4 */
-    code[n++] = 0xffdff06fu;
-    return n;
+    return park(code, count_down(code, n, 9));
 }
 
 /* The starting state of a chase: S or U mode with x10 at the scattered
